@@ -1,0 +1,236 @@
+"""REST edge of accounts, groups, roster and invites: parse, call one service, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from groups import selectors, services
+from groups.models import ApiToken
+from groups.permissions import HasGroupAction
+from groups.policies import Action
+from groups.serializers import (
+    GroupCreateInput,
+    GroupOutput,
+    GroupUpdateInput,
+    InviteCreatedOutput,
+    InviteCreateInput,
+    InviteOutput,
+    InviteRedeemInput,
+    InviteRedeemOutput,
+    MemberOutput,
+    MemberUpdateInput,
+    TokenCreateInput,
+    TokenOutput,
+)
+from project.pagination import paginated_response
+from project.schema import ERRORS, error_responses
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class TokenCreateApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenCreateInput,
+        responses={200: TokenOutput, **error_responses(400, 429)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(TokenCreateInput, request.data)
+        token = services.token_sign_in(
+            request=request._request, username=data["username"], password=data["password"]
+        )
+        return Response({"token": token})
+
+
+class TokenRevokeApi(APIView):
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        request=None,
+        responses={204: None, **error_responses(401)},
+    )
+    def post(self, request: Request) -> Response:
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        services.token_revoke(actor=request.user, token=token)
+        if token is None:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GroupListCreateApi(APIView):
+    @extend_schema(
+        operation_id="groups_list", responses={200: GroupOutput(many=True), **error_responses(401)}
+    )
+    def get(self, request: Request) -> Response:
+        groups = selectors.group_list_for(viewer=request.user)
+        paginator_response = paginated_response(
+            request=request, view=self, queryset=groups, serializer=_GroupRow
+        )
+        ids = [row["id"] for row in paginator_response.data["results"]]
+        mine = selectors.memberships_by_group(viewer=request.user, group_ids=ids)
+        for row in paginator_response.data["results"]:
+            membership = mine.get(row["id"])
+            row["my_member_id"] = membership.pk if membership else None
+            row["my_role"] = membership.role if membership else None
+        return paginator_response
+
+    @extend_schema(
+        operation_id="groups_create",
+        request=GroupCreateInput,
+        responses={201: GroupOutput, **error_responses(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(GroupCreateInput, request.data)
+        group = services.group_create(actor=request.user, **data)
+        view = selectors.group_view(viewer=request.user, group=group)
+        return Response(
+            GroupOutput((view.group, view.membership)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class _GroupRow(GroupOutput):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return super().to_representation((instance, None))
+
+
+class GroupDetailApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+    group_actions = {"GET": Action.GROUP_VIEW, "PATCH": Action.GROUP_VIEW}
+
+    @extend_schema(
+        operation_id="groups_retrieve", responses={200: GroupOutput, **error_responses(401, 404)}
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        view = selectors.group_view(viewer=request.user, group=request.haven_group)
+        return Response(GroupOutput((view.group, view.membership)).data)
+
+    @extend_schema(
+        operation_id="groups_update",
+        request=GroupUpdateInput,
+        responses={200: GroupOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request: Request, group_id: int) -> Response:
+        data = _valid(GroupUpdateInput, request.data)
+        group = services.group_update(actor=request.user, group=request.haven_group, **data)
+        view = selectors.group_view(viewer=request.user, group=group)
+        return Response(GroupOutput((view.group, view.membership)).data)
+
+
+class RosterListApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_members_list",
+        responses={200: MemberOutput(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        members = selectors.roster_list(viewer=request.user, group=request.haven_group)
+        return paginated_response(
+            request=request, view=self, queryset=members, serializer=MemberOutput
+        )
+
+
+class MemberDetailApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_members_update",
+        request=MemberUpdateInput,
+        responses={200: MemberOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request: Request, group_id: int, member_id: int) -> Response:
+        data = _valid(MemberUpdateInput, request.data)
+        membership = services.member_change_role(
+            actor=request.user, group=request.haven_group, member_id=member_id, role=data["role"]
+        )
+        return Response(MemberOutput(membership).data)
+
+    @extend_schema(
+        operation_id="groups_members_destroy",
+        responses={204: None, **error_responses(401, 403, 404, 409)},
+    )
+    def delete(self, request: Request, group_id: int, member_id: int) -> Response:
+        services.member_remove(actor=request.user, group=request.haven_group, member_id=member_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InviteListCreateApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_invites_list",
+        responses={200: InviteOutput(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        invites = selectors.invite_list(viewer=request.user, group=request.haven_group)
+        return paginated_response(
+            request=request, view=self, queryset=invites, serializer=InviteOutput
+        )
+
+    @extend_schema(
+        operation_id="groups_invites_create",
+        request=InviteCreateInput,
+        responses={201: InviteCreatedOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = _valid(InviteCreateInput, request.data)
+        invite, code = services.invite_create(actor=request.user, group=request.haven_group, **data)
+        body = {
+            "id": invite.pk,
+            "code": code,
+            "role": invite.role,
+            "max_uses": invite.max_uses,
+            "expires_at": invite.expires_at,
+        }
+        return Response(InviteCreatedOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class InviteRevokeApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_invites_destroy",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, group_id: int, invite_id: int) -> Response:
+        services.invite_revoke(actor=request.user, group=request.haven_group, invite_id=invite_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InviteRedeemApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="invites_redeem",
+        request=InviteRedeemInput,
+        responses={
+            201: InviteRedeemOutput,
+            **error_responses(400, 404),
+            409: OpenApiResponse(
+                ERRORS, description="already_member, display_name_taken or username_taken"
+            ),
+        },
+        auth=[{"tokenAuth": []}, {"cookieAuth": []}, {}],
+    )
+    def post(self, request: Request, code: str) -> Response:
+        data = _valid(InviteRedeemInput, request.data)
+        membership, token = services.invite_redeem(actor=request.user, code=code, **data)
+        body: dict[str, Any] = {"group_id": membership.group_id, "member_id": membership.pk}
+        if token is not None:
+            body["token"] = token
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -1,0 +1,80 @@
+"""`Authorization: Token <key>` for REST; tokens are looked up by their SHA-256."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from groups.models import ApiToken, User
+from groups.services import token_hash
+
+
+def user_for_token(key: str) -> tuple[User, ApiToken] | None:
+    token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user, token
+
+
+def parse_authorization(header: bytes) -> str | None:
+    """The key of a `Token <key>` header, None when there is no such header."""
+    parts = header.split()
+    if not parts or parts[0].lower() != b"token":
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed(_("Invalid token header."))
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeError:
+        raise exceptions.AuthenticationFailed(_("Invalid token header.")) from None
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        key = parse_authorization(get_authorization_header(request))
+        if key is None:
+            return None
+        found = user_for_token(key)
+        if found is None:
+            raise exceptions.AuthenticationFailed(_("You are not signed in."))
+        return found
+
+    def authenticate_header(self, request: Any) -> str:
+        return self.keyword
+
+
+class TokenAuthMiddleware:
+    """ASGI middleware: `Authorization: Token <key>` on a WebSocket handshake signs the user in.
+
+    Runs inside Channels' AuthMiddlewareStack, so a valid token wins over the session cookie;
+    an invalid token leaves the connection anonymous (the consumer then closes with 4401).
+    Tokens in the query string are never read.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        from channels.db import database_sync_to_async
+        from django.contrib.auth.models import AnonymousUser
+
+        header = dict(scope.get("headers") or []).get(b"authorization")
+        if header is not None:
+            scope = dict(scope)
+            try:
+                key = parse_authorization(header)
+            except exceptions.AuthenticationFailed:
+                key = None
+            found = await database_sync_to_async(user_for_token)(key) if key else None
+            if found is None:
+                scope["user"] = AnonymousUser()
+            else:
+                scope["user"], token = found
+                scope["haven_token_id"] = token.pk
+        return await self.inner(scope, receive, send)

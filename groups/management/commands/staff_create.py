@@ -1,0 +1,38 @@
+"""`manage.py staff_create USERNAME --role ROLE`: a staff account, password read from stdin."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from groups import services
+from groups.models import OrgRole
+from project.exceptions import ApplicationError
+
+STAFF_ROLES = [OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN]
+
+
+class Command(BaseCommand):
+    help = "Create a staff account. The password is read from standard input (one line)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=[str(r) for r in STAFF_ROLES])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            user = services.staff_create(
+                actor=None,
+                username=options["username"],
+                password=password,
+                org_role=options["role"],
+            )
+        except ApplicationError as exc:
+            details = "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in exc.extra.get("fields", {}).items()
+            )
+            raise CommandError(f"{exc.message} {details}".strip()) from None
+        self.stdout.write(f"Created {user.org_role} account {user.username!r}.")

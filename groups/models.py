@@ -1,0 +1,127 @@
+"""Pseudonymous accounts, groups, memberships, invites and API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class OrgRole(models.TextChoices):
+    NONE = "none", _("None")
+    FACILITATOR = "facilitator", _("Facilitator")
+    SAFEGUARDING_LEAD = "safeguarding_lead", _("Safeguarding lead")
+    ADMIN = "admin", _("Admin")
+
+
+class GroupRole(models.TextChoices):
+    FACILITATOR = "facilitator", _("Facilitator")
+    PEER_MENTOR = "peer_mentor", _("Peer mentor")
+    MEMBER = "member", _("Member")
+
+
+class MembershipStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    LEFT = "left", _("Left")
+    REMOVED = "removed", _("Removed")
+
+
+class User(AbstractUser):
+    """An account. Only a username and a password: no real name, e-mail or phone.
+
+    The inherited name and e-mail columns stay empty; nothing in Haven asks for them.
+    """
+
+    org_role = models.CharField(max_length=32, choices=OrgRole.choices, default=OrgRole.NONE)
+    preferences = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"user {self.pk}"
+
+
+class Group(models.Model):
+    name = models.CharField(max_length=120)
+    description = models.TextField(max_length=2000, blank=True)
+    retention_days = models.PositiveIntegerField(default=30)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"group {self.pk}"
+
+
+class Membership(models.Model):
+    """One account's identity inside one group. Its id is the `member_id` peers see."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    display_name = models.CharField(max_length=40)
+    # Case- and width-folded form: "Rose" and "ROSE" cannot both exist in one group.
+    display_name_key = models.CharField(max_length=160)
+    role = models.CharField(max_length=16, choices=GroupRole.choices, default=GroupRole.MEMBER)
+    status = models.CharField(
+        max_length=16, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="one_membership_per_group"),
+            models.UniqueConstraint(
+                fields=["group", "display_name_key"], name="display_name_unique_in_group"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE
+
+
+class Invite(models.Model):
+    """A code that lets a woman join a group. Only a hash of the code is kept."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="invites")
+    code_hash = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=16, choices=GroupRole.choices, default=GroupRole.MEMBER)
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk}"
+
+    def usable(self, *, now: object | None = None) -> bool:
+        moment = now or timezone.now()
+        return self.revoked_at is None and self.uses < self.max_uses and self.expires_at > moment
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored, so a database copy grants nothing."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"token {self.pk}"

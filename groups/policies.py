@@ -1,0 +1,139 @@
+"""Who may do what: the one place Haven decides access (ARCHITECTURE.md rule 2).
+
+`ROLE_ACTIONS` is the table; `can()` answers it, `require()` raises on a refusal and
+`group_for()` fetches a group and authorises in one step, answering "not found" both for a
+group that does not exist and for one the actor may not see. The DRF permission class in
+`groups.permissions`, the live-room consumer and every service ask this module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole
+from project.exceptions import Forbidden, NotFound, parse_id
+
+
+class Role(StrEnum):
+    """Every role a principal can hold for one decision."""
+
+    FACILITATOR = GroupRole.FACILITATOR.value
+    PEER_MENTOR = GroupRole.PEER_MENTOR.value
+    MEMBER = GroupRole.MEMBER.value
+    ORG_FACILITATOR = "org:facilitator"
+    ORG_SAFEGUARDING_LEAD = "org:safeguarding_lead"
+    ORG_ADMIN = "org:admin"
+
+
+class Action(StrEnum):
+    GROUP_CREATE = "group.create"
+    GROUP_VIEW = "group.view"
+    GROUP_UPDATE = "group.update"
+    ROSTER_VIEW = "roster.view"
+    MEMBER_CHANGE_ROLE = "member.change_role"
+    MEMBER_REMOVE = "member.remove"
+    MEMBER_LEAVE = "member.leave"
+    INVITE_MANAGE = "invite.manage"
+
+
+R = Role
+IN_GROUP = frozenset({R.FACILITATOR, R.PEER_MENTOR, R.MEMBER})
+
+# Org admins hold a facilitator's powers in every group (a group must never be left without
+# someone who can manage it); safeguarding leads see that groups exist, not who is in them.
+ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
+    Action.GROUP_CREATE: frozenset({R.ORG_FACILITATOR, R.ORG_ADMIN}),
+    Action.GROUP_VIEW: IN_GROUP | {R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN},
+    Action.GROUP_UPDATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.ROSTER_VIEW: IN_GROUP | {R.ORG_ADMIN},
+    Action.MEMBER_CHANGE_ROLE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.MEMBER_REMOVE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.MEMBER_LEAVE: IN_GROUP,
+    Action.INVITE_MANAGE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+}
+
+ORG_ROLE_TO_ROLE: dict[str, Role] = {
+    OrgRole.FACILITATOR: R.ORG_FACILITATOR,
+    OrgRole.SAFEGUARDING_LEAD: R.ORG_SAFEGUARDING_LEAD,
+    OrgRole.ADMIN: R.ORG_ADMIN,
+}
+
+
+def is_signed_in(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def active_membership(user: Any, group: Group | int) -> Membership | None:
+    """The actor's active membership of `group`, or None."""
+    if not is_signed_in(user):
+        return None
+    group_id = group.pk if isinstance(group, Group) else group
+    return (
+        Membership.objects.filter(
+            group_id=group_id, user_id=user.pk, status=MembershipStatus.ACTIVE
+        )
+        .select_related("group")
+        .first()
+    )
+
+
+def roles_of(user: Any, *, membership: Membership | None = None) -> frozenset[Role]:
+    """The roles `user` holds: her org role, plus her role in the group of `membership`."""
+    if not is_signed_in(user):
+        return frozenset()
+    roles: set[Role] = set()
+    org_role = ORG_ROLE_TO_ROLE.get(user.org_role)
+    if org_role is not None:
+        roles.add(org_role)
+    if membership is not None and membership.is_active and membership.user_id == user.pk:
+        roles.add(Role(membership.role))
+    return frozenset(roles)
+
+
+def can(
+    user: Any,
+    action: Action,
+    *,
+    group: Group | int | None = None,
+    membership: Membership | None = None,
+) -> bool:
+    """May `user` do `action` (in `group`)? Deny by default: unknown actions are refused."""
+    allowed = ROLE_ACTIONS.get(action)
+    if allowed is None or not is_signed_in(user):
+        return False
+    if membership is None and group is not None:
+        membership = active_membership(user, group)
+    return bool(allowed & roles_of(user, membership=membership))
+
+
+def require(
+    user: Any,
+    action: Action,
+    *,
+    group: Group | int | None = None,
+    membership: Membership | None = None,
+) -> None:
+    """Raise unless `user` may do `action`: 404 if she cannot even see the group, else 403."""
+    if membership is None and group is not None:
+        membership = active_membership(user, group)
+    if can(user, action, group=group, membership=membership):
+        return
+    if group is not None and not can(user, Action.GROUP_VIEW, group=group, membership=membership):
+        raise NotFound()
+    raise Forbidden(_("Your role in this group does not allow that."))
+
+
+def group_for(user: Any, group_id: Any, action: Action = Action.GROUP_VIEW) -> Group:
+    """Fetch a group and authorise `action` on it in one step.
+
+    A group that does not exist and one the actor may not see both answer `NotFound`, so no
+    caller can learn that a group exists by probing ids.
+    """
+    group = Group.objects.filter(pk=parse_id(group_id)).first()
+    if group is None:
+        raise NotFound()
+    require(user, action, group=group)
+    return group

@@ -1,0 +1,135 @@
+"""Shapes of the groups REST edge (PROTOCOL.md "Authentication", "Groups, roster, invites")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from groups.models import GroupRole, Membership, OrgRole
+from groups.services import DISPLAY_NAME_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX
+
+
+class TokenCreateInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=True)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class MeOutput(serializers.Serializer):
+    username = serializers.CharField()
+    org_role = serializers.ChoiceField(choices=OrgRole.choices)
+    preferences = serializers.DictField()
+
+
+class GroupCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=GROUP_NAME_MAX)
+    description = serializers.CharField(
+        max_length=GROUP_DESCRIPTION_MAX, allow_blank=True, required=False, default=""
+    )
+    display_name = serializers.CharField(max_length=DISPLAY_NAME_MAX)
+
+
+class GroupUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=GROUP_NAME_MAX, required=False)
+    description = serializers.CharField(
+        max_length=GROUP_DESCRIPTION_MAX, allow_blank=True, required=False
+    )
+    retention_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+
+
+class GroupOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    retention_days = serializers.IntegerField()
+    my_member_id = serializers.IntegerField(allow_null=True)
+    my_role = serializers.ChoiceField(choices=GroupRole.choices, allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        group, membership = instance
+        return {
+            "id": group.pk,
+            "name": group.name,
+            "description": group.description,
+            "retention_days": group.retention_days,
+            "my_member_id": membership.pk if membership else None,
+            "my_role": membership.role if membership else None,
+        }
+
+
+class MemberOutput(serializers.Serializer):
+    member_id = serializers.IntegerField(source="pk")
+    display_name = serializers.CharField()
+    role = serializers.ChoiceField(choices=GroupRole.choices)
+
+    def to_representation(self, instance: Membership) -> dict[str, Any]:
+        return {
+            "member_id": instance.pk,
+            "display_name": instance.display_name,
+            "role": instance.role,
+        }
+
+
+class MemberUpdateInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=GroupRole.choices)
+
+
+class InviteCreateInput(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=[GroupRole.MEMBER, GroupRole.PEER_MENTOR], default=GroupRole.MEMBER
+    )
+    max_uses = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    expires_in_hours = serializers.IntegerField(min_value=1, max_value=720, required=False)
+
+
+class InviteCreatedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    role = serializers.ChoiceField(choices=GroupRole.choices)
+    max_uses = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class InviteOutput(serializers.Serializer):
+    """An invite as listed to hosts: the code itself is shown only once, at creation."""
+
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=GroupRole.choices)
+    max_uses = serializers.IntegerField()
+    uses = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    revoked = serializers.BooleanField()
+    usable = serializers.BooleanField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = {
+            "id": instance.pk,
+            "role": instance.role,
+            "max_uses": instance.max_uses,
+            "uses": instance.uses,
+            "expires_at": instance.expires_at,
+            "created_at": instance.created_at,
+            "revoked": instance.revoked_at is not None,
+            "usable": instance.usable(),
+        }
+        field = serializers.DateTimeField()
+        data["expires_at"] = field.to_representation(data["expires_at"])
+        data["created_at"] = field.to_representation(data["created_at"])
+        return data
+
+
+class InviteRedeemInput(serializers.Serializer):
+    display_name = serializers.CharField(max_length=DISPLAY_NAME_MAX)
+    username = serializers.CharField(max_length=150, required=False)
+    password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
+
+
+class InviteRedeemOutput(serializers.Serializer):
+    group_id = serializers.IntegerField()
+    member_id = serializers.IntegerField()
+    token = serializers.CharField(required=False)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from groups import apis
+
+urlpatterns = [
+    path("auth/token/", apis.TokenCreateApi.as_view(), name="auth-token"),
+    path("auth/token/revoke/", apis.TokenRevokeApi.as_view(), name="auth-token-revoke"),
+    path("groups/", apis.GroupListCreateApi.as_view(), name="group-list"),
+    path("groups/<int:group_id>/", apis.GroupDetailApi.as_view(), name="group-detail"),
+    path("groups/<int:group_id>/members/", apis.RosterListApi.as_view(), name="group-members"),
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/",
+        apis.MemberDetailApi.as_view(),
+        name="group-member",
+    ),
+    path(
+        "groups/<int:group_id>/invites/", apis.InviteListCreateApi.as_view(), name="group-invites"
+    ),
+    path(
+        "groups/<int:group_id>/invites/<int:invite_id>/",
+        apis.InviteRevokeApi.as_view(),
+        name="group-invite",
+    ),
+    path("invites/<str:code>/redeem/", apis.InviteRedeemApi.as_view(), name="invite-redeem"),
+]

@@ -1,0 +1,104 @@
+"""Turns the process environment into settings values.
+
+Pure functions of a mapping, so the two ways to run (embedded default and production) can be
+tested without restarting Django. `project.settings` is the only caller at run time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+# redis-py caps a connection pool at 100 connections by default; with thousands of live
+# sockets on one process the layer then waits for connections and deliveries are dropped.
+REDIS_POOL_MAX_CONNECTIONS = 1000
+# Messages queued per channel before channels_redis raises ChannelFull (default 100).
+CHANNEL_CAPACITY = 1500
+
+
+class ConfigurationError(RuntimeError):
+    """The environment describes a configuration Haven refuses to run with."""
+
+
+def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off.")
+
+
+def env_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[str]:
+    raw = env.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_or_create_secret(path: Path, *, nbytes: int = 50) -> str:
+    """Return the secret kept in `path`, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+def secret_key(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> str:
+    key = env.get("DJANGO_SECRET_KEY", "").strip()
+    if key:
+        return key
+    if not debug:
+        raise ConfigurationError(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off; Haven refuses to start "
+            "with a generated or empty key in production."
+        )
+    return read_or_create_secret(var_dir / "secret_key")
+
+
+def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(var_dir / "haven.sqlite3"),
+            # WAL lets the live room read while another request writes.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+            "TEST": {"NAME": str(var_dir / "test-haven.sqlite3")},
+        }
+    config = dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ConfigurationError("DATABASE_URL must point at PostgreSQL (postgres://...).")
+    return config
+
+
+def channel_layers_config(env: Mapping[str, str], *, prefix: str = "haven") -> dict[str, Any]:
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": url, "max_connections": REDIS_POOL_MAX_CONNECTIONS}],
+                "prefix": prefix,
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": 60,
+                # At or above Daphne's websocket timeout (24h by default).
+                "group_expiry": 86400,
+            },
+        }
+    }

@@ -1,0 +1,44 @@
+"""OpenAPI pieces shared by every app's REST edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERRORS = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+        "extra": serializers.DictField(),
+    },
+)
+
+_DESCRIPTIONS = {
+    400: "invalid input (`code: invalid`, `extra.fields`), or another refusal with its code",
+    401: "not signed in",
+    403: "visible, but the caller's role may not do this",
+    404: "does not exist, or is not visible to the caller",
+    409: "conflicts with the current state",
+    429: "too many attempts",
+}
+
+
+def error_responses(*codes: int) -> dict[int, Any]:
+    return {code: OpenApiResponse(ERRORS, description=_DESCRIPTIONS[code]) for code in codes}
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "groups.authentication.BearerTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>` from POST /api/v1/auth/token/",
+        }
