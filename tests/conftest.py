@@ -1,0 +1,137 @@
+"""Shared fixtures: a small world of named personas, built through the real services.
+
+Personas (the authorisation matrix uses the same names):
+- anonymous: nobody signed in
+- outsider: signed in, member of another group only
+- member, member2: members of group A
+- peer_mentor: a peer mentor of group A
+- facilitator: the facilitator of group A
+- other_facilitator: the facilitator of group B (not in A)
+- safeguarding_lead, admin: org staff, in no group
+- deactivated: was a member of group A, account switched off
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from groups import services as group_services
+from groups.models import Group, GroupRole, Membership, OrgRole, User
+
+PASSWORD = "correct horse battery staple"
+PERSONAS = [
+    "anonymous",
+    "outsider",
+    "member",
+    "peer_mentor",
+    "facilitator",
+    "other_facilitator",
+    "safeguarding_lead",
+    "admin",
+    "deactivated",
+]
+
+
+@dataclass
+class World:
+    group_a: Group
+    group_b: Group
+    users: dict[str, User | None] = field(default_factory=dict)
+    members: dict[str, Membership] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, persona: str) -> APIClient:
+        client = APIClient()
+        token = self.tokens.get(persona)
+        if token:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    def user(self, persona: str) -> User | None:
+        return self.users.get(persona)
+
+
+def make_staff(username: str, role: str) -> User:
+    return group_services.staff_create(
+        actor=None, username=username, password=PASSWORD, org_role=role
+    )
+
+
+def join(group: Group, *, by: User, username: str, display_name: str, role: str) -> Membership:
+    _, code = group_services.invite_create(actor=by, group=group, role=role)
+    membership, _ = group_services.invite_redeem(
+        actor=None, code=code, display_name=display_name, username=username, password=PASSWORD
+    )
+    return membership
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashers(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Argon2 is deliberately slow; tests that check hashing ask for `real_hashers`."""
+    if "real_hashers" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def real_hashers() -> None:
+    """Keep the production password hashers for this test."""
+
+
+@pytest.fixture(autouse=True)
+def _reset_lockouts(db: None) -> None:
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.all().delete()
+
+
+def build_world() -> World:
+    facilitator = make_staff("fac-a", OrgRole.FACILITATOR)
+    other_facilitator = make_staff("fac-b", OrgRole.FACILITATOR)
+    lead = make_staff("lead", OrgRole.SAFEGUARDING_LEAD)
+    admin = make_staff("admin", OrgRole.ADMIN)
+    group_a = group_services.group_create(
+        actor=facilitator, name="Group A", description="For A", display_name="Sam"
+    )
+    group_b = group_services.group_create(
+        actor=other_facilitator, name="Group B", description="For B", display_name="Bea"
+    )
+    world = World(group_a=group_a, group_b=group_b)
+    world.members["facilitator"] = Membership.objects.get(group=group_a, user=facilitator)
+    world.members["other_facilitator"] = Membership.objects.get(
+        group=group_b, user=other_facilitator
+    )
+    world.members["peer_mentor"] = join(
+        group_a, by=facilitator, username="mentor", display_name="Mari", role=GroupRole.PEER_MENTOR
+    )
+    world.members["member"] = join(
+        group_a, by=facilitator, username="rose", display_name="Rose", role=GroupRole.MEMBER
+    )
+    world.members["member2"] = join(
+        group_a, by=facilitator, username="jade", display_name="Jade", role=GroupRole.MEMBER
+    )
+    world.members["deactivated"] = join(
+        group_a, by=facilitator, username="gone", display_name="Gone", role=GroupRole.MEMBER
+    )
+    world.members["outsider"] = join(
+        group_b, by=other_facilitator, username="olga", display_name="Olga", role=GroupRole.MEMBER
+    )
+    world.users = {"anonymous": None, "safeguarding_lead": lead, "admin": admin}
+    for persona, membership in world.members.items():
+        world.users[persona] = membership.user
+    for persona, user in world.users.items():
+        if user is not None:
+            world.tokens[persona] = group_services.token_issue(user=user)
+    deactivated = world.users["deactivated"]
+    assert deactivated is not None
+    group_services.account_deactivate(actor=admin, user=deactivated)
+    deactivated.refresh_from_db()
+    return world
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()
