@@ -6,4 +6,17 @@ from facilitation import apis
 
 urlpatterns = [
     path("me/", apis.MeApi.as_view(), name="me"),
+    path("content-warnings/", apis.ContentWarningListApi.as_view(), name="content-warnings"),
+    path(
+        "groups/<int:group_id>/sessions/",
+        apis.SessionListCreateApi.as_view(),
+        name="group-sessions",
+    ),
+    path("sessions/<int:session_id>/", apis.SessionDetailApi.as_view(), name="session-detail"),
+    path("sessions/<int:session_id>/plan/", apis.SessionPlanApi.as_view(), name="session-plan"),
+    path(
+        "sessions/<int:session_id>/attendance/",
+        apis.SessionAttendanceApi.as_view(),
+        name="session-attendance",
+    ),
 ]

@@ -15,8 +15,12 @@ from rest_framework.views import APIView
 from groups import selectors, services
 from groups.models import ApiToken
 from groups.permissions import HasGroupAction
-from groups.policies import Action
+from groups.policies import Action, active_membership
 from groups.serializers import (
+    AcceptanceOutput,
+    AgreementAcceptInput,
+    AgreementOutput,
+    AgreementPublishInput,
     GroupCreateInput,
     GroupOutput,
     GroupUpdateInput,
@@ -27,17 +31,14 @@ from groups.serializers import (
     InviteRedeemOutput,
     MemberOutput,
     MemberUpdateInput,
+    ProposalCreateInput,
+    ProposalDecideInput,
+    ProposalOutput,
     TokenCreateInput,
     TokenOutput,
 )
-from project.pagination import paginated_response
-from project.schema import ERRORS, error_responses
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+from project.pagination import Pagination, paginated_response
+from project.schema import ERRORS, error_responses, valid
 
 
 class TokenCreateApi(APIView):
@@ -51,7 +52,7 @@ class TokenCreateApi(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = _valid(TokenCreateInput, request.data)
+        data = valid(TokenCreateInput, request.data)
         token = services.token_sign_in(
             request=request._request, username=data["username"], password=data["password"]
         )
@@ -95,7 +96,7 @@ class GroupListCreateApi(APIView):
         responses={201: GroupOutput, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(GroupCreateInput, request.data)
+        data = valid(GroupCreateInput, request.data)
         group = services.group_create(actor=request.user, **data)
         view = selectors.group_view(viewer=request.user, group=group)
         return Response(
@@ -125,7 +126,7 @@ class GroupDetailApi(APIView):
         responses={200: GroupOutput, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request: Request, group_id: int) -> Response:
-        data = _valid(GroupUpdateInput, request.data)
+        data = valid(GroupUpdateInput, request.data)
         group = services.group_update(actor=request.user, group=request.haven_group, **data)
         view = selectors.group_view(viewer=request.user, group=group)
         return Response(GroupOutput((view.group, view.membership)).data)
@@ -154,7 +155,7 @@ class MemberDetailApi(APIView):
         responses={200: MemberOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def patch(self, request: Request, group_id: int, member_id: int) -> Response:
-        data = _valid(MemberUpdateInput, request.data)
+        data = valid(MemberUpdateInput, request.data)
         membership = services.member_change_role(
             actor=request.user, group=request.haven_group, member_id=member_id, role=data["role"]
         )
@@ -188,7 +189,7 @@ class InviteListCreateApi(APIView):
         responses={201: InviteCreatedOutput, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, group_id: int) -> Response:
-        data = _valid(InviteCreateInput, request.data)
+        data = valid(InviteCreateInput, request.data)
         invite, code = services.invite_create(actor=request.user, group=request.haven_group, **data)
         body = {
             "id": invite.pk,
@@ -228,9 +229,129 @@ class InviteRedeemApi(APIView):
         auth=[{"tokenAuth": []}, {"cookieAuth": []}, {}],
     )
     def post(self, request: Request, code: str) -> Response:
-        data = _valid(InviteRedeemInput, request.data)
+        data = valid(InviteRedeemInput, request.data)
         membership, token = services.invite_redeem(actor=request.user, code=code, **data)
         body: dict[str, Any] = {"group_id": membership.group_id, "member_id": membership.pk}
         if token is not None:
             body["token"] = token
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _agreement_body(agreement: Any, accepted: bool) -> dict[str, Any]:
+    return AgreementOutput(
+        {
+            "version": agreement.version,
+            "points": agreement.points,
+            "published_at": agreement.published_at,
+            "accepted_by_me": accepted,
+        }
+    ).data
+
+
+class AgreementApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_agreement_retrieve",
+        responses={200: AgreementOutput, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        agreement, accepted = selectors.agreement_view(
+            viewer=request.user, group=request.haven_group
+        )
+        return Response(_agreement_body(agreement, accepted))
+
+    @extend_schema(
+        operation_id="groups_agreement_publish",
+        request=AgreementPublishInput,
+        responses={201: AgreementOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = valid(AgreementPublishInput, request.data)
+        agreement = services.agreement_publish(
+            actor=request.user, group=request.haven_group, points=data["points"]
+        )
+        accepted = agreement.acceptances.filter(membership__user=request.user).exists()
+        return Response(_agreement_body(agreement, accepted), status=status.HTTP_201_CREATED)
+
+
+class AgreementAcceptApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_agreement_accept",
+        request=AgreementAcceptInput,
+        responses={200: AgreementOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = valid(AgreementAcceptInput, request.data)
+        agreement = services.agreement_accept(
+            actor=request.user, group=request.haven_group, version=data["version"]
+        )
+        return Response(_agreement_body(agreement, True))
+
+
+class AcceptanceListApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_agreement_acceptances_list",
+        responses={200: AcceptanceOutput(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        rows = selectors.acceptance_list(viewer=request.user, group=request.haven_group)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=AcceptanceOutput
+        )
+
+
+class ProposalListCreateApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_agreement_proposals_list",
+        responses={200: ProposalOutput(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        group = request.haven_group
+        rows = selectors.proposal_list(viewer=request.user, group=group)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        mine = active_membership(request.user, group)
+        context = {"member_id": mine.pk if mine else None}
+        return paginator.get_paginated_response(
+            ProposalOutput(page, many=True, context=context).data
+        )
+
+    @extend_schema(
+        operation_id="groups_agreement_proposals_create",
+        request=ProposalCreateInput,
+        responses={201: ProposalOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = valid(ProposalCreateInput, request.data)
+        proposal = services.proposal_create(
+            actor=request.user, group=request.haven_group, text=data["text"]
+        )
+        context = {"member_id": proposal.proposer_id}
+        return Response(
+            ProposalOutput(proposal, context=context).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ProposalDecideApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_agreement_proposals_decide",
+        request=ProposalDecideInput,
+        responses={200: ProposalOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def patch(self, request: Request, group_id: int, proposal_id: int) -> Response:
+        data = valid(ProposalDecideInput, request.data)
+        proposal = services.proposal_decide(
+            actor=request.user, group=request.haven_group, proposal_id=proposal_id, **data
+        )
+        mine = active_membership(request.user, request.haven_group)
+        context = {"member_id": mine.pk if mine else None}
+        return Response(ProposalOutput(proposal, context=context).data)

@@ -125,3 +125,68 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk}"
+
+
+class Agreement(models.Model):
+    """One published version of a group's boundary agreement. Versions are never edited."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="agreements")
+    version = models.PositiveIntegerField()
+    points = models.JSONField(default=list)
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["group_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "version"], name="agreement_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"agreement {self.group_id}v{self.version}"
+
+
+class AgreementAcceptance(models.Model):
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="acceptances")
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="acceptances")
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "agreement"], name="accept_each_version_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"acceptance {self.pk}"
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ADOPTED = "adopted", _("Adopted")
+    DECLINED = "declined", _("Declined")
+
+
+class AgreementProposal(models.Model):
+    """A member's suggestion for the next version of the agreement."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="proposals")
+    proposer = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="proposals"
+    )
+    text = models.TextField(max_length=1000)
+    status = models.CharField(
+        max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN
+    )
+    response_note = models.TextField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"proposal {self.pk}"

@@ -26,6 +26,8 @@ class Role(StrEnum):
     ORG_FACILITATOR = "org:facilitator"
     ORG_SAFEGUARDING_LEAD = "org:safeguarding_lead"
     ORG_ADMIN = "org:admin"
+    # A peer mentor named co-host of the session being decided on.
+    CO_HOST = "session:co_host"
 
 
 class Action(StrEnum):
@@ -37,6 +39,18 @@ class Action(StrEnum):
     MEMBER_REMOVE = "member.remove"
     MEMBER_LEAVE = "member.leave"
     INVITE_MANAGE = "invite.manage"
+    AGREEMENT_VIEW = "agreement.view"
+    AGREEMENT_PUBLISH = "agreement.publish"
+    AGREEMENT_ACCEPT = "agreement.accept"
+    ACCEPTANCES_VIEW = "agreement.acceptances_view"
+    PROPOSAL_CREATE = "proposal.create"
+    PROPOSAL_REVIEW = "proposal.review"
+    SESSION_CREATE = "session.create"
+    SESSION_VIEW = "session.view"
+    SESSION_UPDATE = "session.update"
+    # Host powers in one session: read and edit its plan, attendance, open/live/pause.
+    SESSION_HOST = "session.host"
+    SESSION_END = "session.end"
 
 
 R = Role
@@ -53,6 +67,17 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.MEMBER_REMOVE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.MEMBER_LEAVE: IN_GROUP,
     Action.INVITE_MANAGE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.AGREEMENT_VIEW: IN_GROUP | {R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN},
+    Action.AGREEMENT_PUBLISH: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.AGREEMENT_ACCEPT: IN_GROUP,
+    Action.ACCEPTANCES_VIEW: frozenset({R.FACILITATOR, R.PEER_MENTOR, R.ORG_ADMIN}),
+    Action.PROPOSAL_CREATE: IN_GROUP,
+    Action.PROPOSAL_REVIEW: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.SESSION_CREATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.SESSION_VIEW: IN_GROUP | {R.ORG_ADMIN},
+    Action.SESSION_UPDATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.SESSION_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
+    Action.SESSION_END: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
 }
 
 ORG_ROLE_TO_ROLE: dict[str, Role] = {
@@ -80,8 +105,11 @@ def active_membership(user: Any, group: Group | int) -> Membership | None:
     )
 
 
-def roles_of(user: Any, *, membership: Membership | None = None) -> frozenset[Role]:
-    """The roles `user` holds: her org role, plus her role in the group of `membership`."""
+def roles_of(
+    user: Any, *, membership: Membership | None = None, session: Any = None
+) -> frozenset[Role]:
+    """The roles `user` holds: her org role, her role in the group of `membership`, and
+    co-host of `session` when she is a peer mentor the session names as co-host."""
     if not is_signed_in(user):
         return frozenset()
     roles: set[Role] = set()
@@ -90,6 +118,13 @@ def roles_of(user: Any, *, membership: Membership | None = None) -> frozenset[Ro
         roles.add(org_role)
     if membership is not None and membership.is_active and membership.user_id == user.pk:
         roles.add(Role(membership.role))
+        if (
+            session is not None
+            and membership.role == GroupRole.PEER_MENTOR
+            and session.group_id == membership.group_id
+            and session.is_co_host(membership)
+        ):
+            roles.add(R.CO_HOST)
     return frozenset(roles)
 
 
@@ -99,14 +134,20 @@ def can(
     *,
     group: Group | int | None = None,
     membership: Membership | None = None,
+    session: Any = None,
 ) -> bool:
-    """May `user` do `action` (in `group`)? Deny by default: unknown actions are refused."""
+    """May `user` do `action` (in `group`, or in `session` of its group)?
+
+    Deny by default: unknown actions, anonymous and deactivated accounts are refused.
+    """
     allowed = ROLE_ACTIONS.get(action)
     if allowed is None or not is_signed_in(user):
         return False
+    if session is not None and group is None:
+        group = session.group_id
     if membership is None and group is not None:
         membership = active_membership(user, group)
-    return bool(allowed & roles_of(user, membership=membership))
+    return bool(allowed & roles_of(user, membership=membership, session=session))
 
 
 def require(
@@ -115,13 +156,22 @@ def require(
     *,
     group: Group | int | None = None,
     membership: Membership | None = None,
+    session: Any = None,
+    visible: Action = Action.GROUP_VIEW,
 ) -> None:
-    """Raise unless `user` may do `action`: 404 if she cannot even see the group, else 403."""
+    """Raise unless `user` may do `action`.
+
+    404 when she may not even see the thing (`visible`: by default the group), else 403.
+    """
+    if session is not None and group is None:
+        group = session.group_id
     if membership is None and group is not None:
         membership = active_membership(user, group)
-    if can(user, action, group=group, membership=membership):
+    if can(user, action, group=group, membership=membership, session=session):
         return
-    if group is not None and not can(user, Action.GROUP_VIEW, group=group, membership=membership):
+    if group is not None and not can(
+        user, visible, group=group, membership=membership, session=session
+    ):
         raise NotFound()
     raise Forbidden(_("Your role in this group does not allow that."))
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+from django.utils.translation import gettext as _
 
-from groups.models import Group, GroupRole, Invite, Membership, MembershipStatus, OrgRole, User
-from groups.policies import Action, active_membership, is_signed_in, require
+from groups.models import (
+    Agreement,
+    AgreementAcceptance,
+    AgreementProposal,
+    Group,
+    GroupRole,
+    Invite,
+    Membership,
+    MembershipStatus,
+    OrgRole,
+    User,
+)
+from groups.policies import Action, active_membership, can, is_signed_in, require
+from project.exceptions import NotFound
 
 
 @dataclass(frozen=True)
@@ -57,3 +71,41 @@ def roster_list(*, viewer: User, group: Group) -> QuerySet[Membership]:
 def invite_list(*, viewer: User, group: Group) -> QuerySet[Invite]:
     require(viewer, Action.INVITE_MANAGE, group=group)
     return Invite.objects.filter(group=group)
+
+
+def agreement_view(*, viewer: User, group: Group) -> tuple[Agreement, bool]:
+    """The current agreement and whether the viewer has accepted it."""
+    membership = active_membership(viewer, group)
+    require(viewer, Action.AGREEMENT_VIEW, group=group, membership=membership)
+    current = Agreement.objects.filter(group=group).order_by("-version").first()
+    if current is None:
+        raise NotFound(_("This group has no agreement yet."), code="no_agreement")
+    accepted = membership is not None and (
+        AgreementAcceptance.objects.filter(membership=membership, agreement=current).exists()
+    )
+    return current, accepted
+
+
+def acceptance_list(*, viewer: User, group: Group) -> list[dict[str, Any]]:
+    """Each active member with the newest agreement version she accepted (or None)."""
+    require(viewer, Action.ACCEPTANCES_VIEW, group=group)
+    latest = (
+        AgreementAcceptance.objects.filter(membership=OuterRef("pk"))
+        .order_by("-agreement__version")
+        .values("agreement__version")[:1]
+    )
+    members = roster_list(viewer=viewer, group=group).annotate(accepted_version=Subquery(latest))
+    return [
+        {"member_id": m.pk, "display_name": m.display_name, "accepted_version": m.accepted_version}
+        for m in members
+    ]
+
+
+def proposal_list(*, viewer: User, group: Group) -> QuerySet[AgreementProposal]:
+    """Facilitators see every proposal; anyone else in the group sees her own."""
+    membership = active_membership(viewer, group)
+    require(viewer, Action.PROPOSAL_CREATE, group=group, membership=membership)
+    proposals = AgreementProposal.objects.filter(group=group).select_related("proposer")
+    if can(viewer, Action.PROPOSAL_REVIEW, group=group, membership=membership):
+        return proposals
+    return proposals.filter(proposer=membership)

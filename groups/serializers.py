@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from groups.models import GroupRole, Membership, OrgRole
+from groups.models import GroupRole, Membership, OrgRole, ProposalStatus
 from groups.services import DISPLAY_NAME_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX
 
 
@@ -133,3 +133,63 @@ class InviteRedeemOutput(serializers.Serializer):
     group_id = serializers.IntegerField()
     member_id = serializers.IntegerField()
     token = serializers.CharField(required=False)
+
+
+class AgreementOutput(serializers.Serializer):
+    version = serializers.IntegerField()
+    points = serializers.ListField(child=serializers.CharField())
+    published_at = serializers.DateTimeField()
+    accepted_by_me = serializers.BooleanField()
+
+
+class AgreementPublishInput(serializers.Serializer):
+    points = serializers.ListField(
+        child=serializers.CharField(max_length=500), min_length=1, max_length=30
+    )
+
+
+class AgreementAcceptInput(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class AcceptanceOutput(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    accepted_version = serializers.IntegerField(allow_null=True)
+
+
+class ProposalCreateInput(serializers.Serializer):
+    text = serializers.CharField(max_length=1000)
+
+
+class ProposalDecideInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["adopted", "declined"])
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ProposalOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    status = serializers.ChoiceField(choices=ProposalStatus.choices)
+    response_note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    proposer = MemberOutput(allow_null=True)
+    mine = serializers.BooleanField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        stamp = serializers.DateTimeField()
+        viewer_member_id = self.context.get("member_id")
+        proposer = instance.proposer
+        return {
+            "id": instance.pk,
+            "text": instance.text,
+            "status": instance.status,
+            "response_note": instance.response_note,
+            "created_at": stamp.to_representation(instance.created_at),
+            "decided_at": stamp.to_representation(instance.decided_at)
+            if instance.decided_at
+            else None,
+            "proposer": MemberOutput(proposer).data if proposer else None,
+            "mine": proposer is not None and proposer.pk == viewer_member_id,
+        }

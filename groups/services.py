@@ -24,6 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import (
+    Agreement,
+    AgreementAcceptance,
+    AgreementProposal,
     ApiToken,
     Group,
     GroupRole,
@@ -31,6 +34,7 @@ from groups.models import (
     Membership,
     MembershipStatus,
     OrgRole,
+    ProposalStatus,
     User,
 )
 from groups.policies import Action, active_membership, is_signed_in, require
@@ -551,3 +555,164 @@ def invite_redeem(
         extra={"member_id": membership.pk, "role": membership.role, "new_account": not signed_in},
     )
     return membership, token
+
+
+# --- boundary agreements ---------------------------------------------------------------------
+
+AGREEMENT_MAX_POINTS = 30
+AGREEMENT_POINT_MAX = 500
+PROPOSAL_TEXT_MAX = 1000
+PROPOSAL_NOTE_MAX = 500
+
+
+def _clean_points(points: Any) -> list[str]:
+    if not isinstance(points, list) or not points:
+        raise ValidationFailed({"points": [_("Write at least one point.")]})
+    if len(points) > AGREEMENT_MAX_POINTS:
+        raise ValidationFailed(
+            {"points": [_("Use at most %(max)d points.") % {"max": AGREEMENT_MAX_POINTS}]}
+        )
+    cleaned: list[str] = []
+    for index, point in enumerate(points):
+        text = point.strip() if isinstance(point, str) else ""
+        if not text:
+            raise ValidationFailed({f"points.{index}": [_("A point cannot be empty.")]})
+        if len(text) > AGREEMENT_POINT_MAX:
+            raise ValidationFailed(
+                {
+                    f"points.{index}": [
+                        _("Use at most %(max)d characters.") % {"max": AGREEMENT_POINT_MAX}
+                    ]
+                }
+            )
+        cleaned.append(text)
+    return cleaned
+
+
+@transaction.atomic
+def agreement_publish(*, actor: User, group: Group, points: Any) -> Agreement:
+    """Publish a new version; everyone must accept it again before entering a session.
+
+    The facilitator who publishes it accepts it by publishing.
+    """
+    membership = active_membership(actor, group)
+    require(actor, Action.AGREEMENT_PUBLISH, group=group, membership=membership)
+    cleaned = _clean_points(points)
+    # Lock the group row so two publishers cannot take the same version number.
+    Group.objects.select_for_update().filter(pk=group.pk).first()
+    latest = Agreement.objects.filter(group=group).order_by("-version").first()
+    agreement = Agreement.objects.create(
+        group=group,
+        version=(latest.version + 1) if latest else 1,
+        points=cleaned,
+        published_by=actor,
+    )
+    if membership is not None:
+        AgreementAcceptance.objects.create(membership=membership, agreement=agreement)
+    audit_record(
+        actor=actor,
+        action="agreement.published",
+        target=agreement,
+        group_id=group.pk,
+        extra={"version": agreement.version, "points": len(cleaned)},
+    )
+    return agreement
+
+
+def agreement_current(group: Group | int) -> Agreement | None:
+    group_id = group.pk if isinstance(group, Group) else group
+    return Agreement.objects.filter(group_id=group_id).order_by("-version").first()
+
+
+def agreement_accepted_current(member: Membership) -> bool:
+    """Has this member accepted her group's current agreement? The live room asks this.
+
+    A group with no published agreement has nothing to accept: sessions cannot open then.
+    """
+    current = agreement_current(member.group_id)
+    if current is None:
+        return False
+    return AgreementAcceptance.objects.filter(membership=member, agreement=current).exists()
+
+
+@transaction.atomic
+def agreement_accept(*, actor: User, group: Group, version: Any) -> Agreement:
+    membership = active_membership(actor, group)
+    require(actor, Action.AGREEMENT_ACCEPT, group=group, membership=membership)
+    if membership is None:  # AGREEMENT_ACCEPT is held only through a membership
+        raise NotFound()
+    current = agreement_current(group)
+    if current is None:
+        raise NotFound(_("This group has no agreement yet."), code="no_agreement")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationFailed({"version": [_("Give the version number you read.")]})
+    if version != current.version:
+        raise Conflict(
+            _("The agreement has changed. Please read the current version and accept that."),
+            code="not_current_version",
+            extra={"current_version": current.version},
+        )
+    _acceptance, created = AgreementAcceptance.objects.get_or_create(
+        membership=membership, agreement=current
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="agreement.accepted",
+            target=current,
+            group_id=group.pk,
+            extra={"version": current.version, "member_id": membership.pk},
+        )
+    return current
+
+
+@transaction.atomic
+def proposal_create(*, actor: User, group: Group, text: Any) -> AgreementProposal:
+    membership = active_membership(actor, group)
+    require(actor, Action.PROPOSAL_CREATE, group=group, membership=membership)
+    cleaned = text.strip() if isinstance(text, str) else ""
+    if not cleaned:
+        raise ValidationFailed({"text": [_("Write the point you would like added.")]})
+    if len(cleaned) > PROPOSAL_TEXT_MAX:
+        raise ValidationFailed(
+            {"text": [_("Use at most %(max)d characters.") % {"max": PROPOSAL_TEXT_MAX}]}
+        )
+    proposal = AgreementProposal.objects.create(group=group, proposer=membership, text=cleaned)
+    audit_record(actor=actor, action="proposal.created", target=proposal, group_id=group.pk)
+    return proposal
+
+
+@transaction.atomic
+def proposal_decide(
+    *, actor: User, group: Group, proposal_id: Any, status: Any, note: Any = ""
+) -> AgreementProposal:
+    require(actor, Action.PROPOSAL_REVIEW, group=group)
+    proposal = (
+        AgreementProposal.objects.select_for_update()
+        .filter(group=group, pk=parse_id(proposal_id))
+        .first()
+    )
+    if proposal is None:
+        raise NotFound()
+    fields: dict[str, list[str]] = {}
+    if status not in {ProposalStatus.ADOPTED, ProposalStatus.DECLINED}:
+        fields["status"] = [_("Choose adopted or declined.")]
+    note_text = note.strip() if isinstance(note, str) else ""
+    if note is not None and not isinstance(note, str):
+        fields["note"] = [_("Write the note in words.")]
+    elif len(note_text) > PROPOSAL_NOTE_MAX:
+        fields["note"] = [_("Use at most %(max)d characters.") % {"max": PROPOSAL_NOTE_MAX}]
+    if fields:
+        raise ValidationFailed(fields)
+    proposal.status = status
+    proposal.response_note = note_text
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "response_note", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="proposal.decided",
+        target=proposal,
+        group_id=group.pk,
+        extra={"status": status},
+    )
+    return proposal

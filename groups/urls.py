@@ -23,5 +23,26 @@ urlpatterns = [
         apis.InviteRevokeApi.as_view(),
         name="group-invite",
     ),
+    path("groups/<int:group_id>/agreement/", apis.AgreementApi.as_view(), name="agreement"),
+    path(
+        "groups/<int:group_id>/agreement/accept/",
+        apis.AgreementAcceptApi.as_view(),
+        name="agreement-accept",
+    ),
+    path(
+        "groups/<int:group_id>/agreement/acceptances/",
+        apis.AcceptanceListApi.as_view(),
+        name="agreement-acceptances",
+    ),
+    path(
+        "groups/<int:group_id>/agreement/proposals/",
+        apis.ProposalListCreateApi.as_view(),
+        name="agreement-proposals",
+    ),
+    path(
+        "groups/<int:group_id>/agreement/proposals/<int:proposal_id>/",
+        apis.ProposalDecideApi.as_view(),
+        name="agreement-proposal",
+    ),
     path("invites/<str:code>/redeem/", apis.InviteRedeemApi.as_view(), name="invite-redeem"),
 ]

@@ -211,6 +211,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "GroupRoleEnum": "groups.models.GroupRole",
         "OrgRoleEnum": "groups.models.OrgRole",
+        "ProposalStatusEnum": "groups.models.ProposalStatus",
+        "ProposalDecisionEnum": ["adopted", "declined"],
+        "SessionStatusEnum": "facilitation.models.SessionStatus",
+        "SessionKindEnum": "facilitation.models.SessionKind",
+        "PlanItemKindEnum": "facilitation.models.PlanItemKind",
     },
 }
 

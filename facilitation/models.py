@@ -1,0 +1,140 @@
+"""Sessions, their plans and attendance, the content-warning taxonomy and the durable log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from groups.models import Group, Membership
+
+
+class ContentWarning(models.Model):
+    """A category a message or a session can be marked with ("sexual violence", ...)."""
+
+    key = models.SlugField(max_length=40, primary_key=True)
+    label = models.CharField(max_length=80)
+    description = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SessionKind(models.TextChoices):
+    BOOKED = "booked", _("Booked")
+    DROP_IN = "drop_in", _("Drop-in")
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    OPEN = "open", _("Open")
+    LIVE = "live", _("Live")
+    PAUSED = "paused", _("Paused")
+    ENDED = "ended", _("Ended")
+
+
+class Session(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="sessions")
+    title = models.CharField(max_length=120)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=SessionKind.choices, default=SessionKind.BOOKED)
+    status = models.CharField(
+        max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    # Keys of the taxonomy the topic is expected to touch, so members can choose beforehand.
+    content_warnings = models.JSONField(default=list, blank=True)
+    co_hosts = models.ManyToManyField(Membership, blank=True, related_name="co_hosted_sessions")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The seq of the newest durable event; bumped under a row lock with every event.
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+
+    def __str__(self) -> str:
+        return f"session {self.pk}"
+
+    def is_co_host(self, membership: Membership) -> bool:
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("co_hosts")
+        if cached is not None:
+            return any(m.pk == membership.pk for m in cached)
+        return self.co_hosts.filter(pk=membership.pk).exists()
+
+
+class PlanItemKind(models.TextChoices):
+    CHECK_IN = "check_in", _("Check-in")
+    TOPIC = "topic", _("Topic")
+    ROUND = "round", _("Round")
+    GROUNDING = "grounding", _("Grounding")
+    BREAK = "break", _("Break")
+    CHECK_OUT = "check_out", _("Check-out")
+
+
+class PlanItem(models.Model):
+    """One agenda item of a session's plan; `position` orders them."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="plan_items")
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=PlanItemKind.choices)
+    minutes = models.PositiveIntegerField()
+    notes = models.TextField(max_length=2000, blank=True)
+    content_warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["session_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "position"], name="plan_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"plan item {self.pk}"
+
+
+class Attendance(models.Model):
+    """One stay of a member in a session's room: from entering to leaving."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendance")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attendance {self.pk}"
+
+
+class SessionEvent(models.Model):
+    """The durable session log: every event that changes a session, numbered 1, 2, 3 ...
+
+    Written in the same transaction as the change it records; `resume` replays from here.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["session", "seq"], name="event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"event {self.session_id}#{self.seq}"
+
+    def as_event(self) -> dict[str, Any]:
+        return {"type": self.type, "seq": self.seq, **self.payload}

@@ -1,0 +1,127 @@
+"""Shapes of the sessions REST edge (PROTOCOL.md "Sessions and plans")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext
+from rest_framework import serializers
+
+from facilitation.models import PlanItemKind, SessionKind, SessionStatus
+from facilitation.taxonomy import CONTENT_WARNING_KEYS
+
+CW_CHOICES = sorted(CONTENT_WARNING_KEYS)
+
+
+class ContentWarningOutput(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "key": instance.key,
+            "label": gettext(instance.label),
+            "description": gettext(instance.description),
+        }
+
+
+class ContentWarningPreferencesInput(serializers.Serializer):
+    content_warnings = serializers.DictField(
+        child=serializers.ChoiceField(choices=["show", "collapse"])
+    )
+
+
+class MePatchInput(serializers.Serializer):
+    preferences = ContentWarningPreferencesInput()
+
+
+class SessionCreateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=120)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=SessionKind.choices)
+    content_warnings = serializers.ListField(
+        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
+    )
+    co_hosts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+    )
+
+
+class SessionUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=120, required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField(required=False)
+    kind = serializers.ChoiceField(choices=SessionKind.choices, required=False)
+    content_warnings = serializers.ListField(
+        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
+    )
+    co_hosts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+    )
+    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    group_id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=SessionKind.choices)
+    content_warnings = serializers.ListField(child=serializers.CharField())
+    co_hosts = serializers.ListField(child=serializers.IntegerField())
+    last_seq = serializers.IntegerField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        stamp = serializers.DateTimeField()
+        return {
+            "id": instance.pk,
+            "group_id": instance.group_id,
+            "title": instance.title,
+            "status": instance.status,
+            "starts_at": stamp.to_representation(instance.starts_at),
+            "ends_at": stamp.to_representation(instance.ends_at),
+            "kind": instance.kind,
+            "content_warnings": list(instance.content_warnings),
+            "co_hosts": sorted(m.pk for m in instance.co_hosts.all()),
+            "last_seq": instance.last_seq,
+        }
+
+
+class PlanItemSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=PlanItemKind.choices)
+    minutes = serializers.IntegerField(min_value=1, max_value=240)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    content_warnings = serializers.ListField(
+        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, default=list
+    )
+
+
+class PlanInput(serializers.Serializer):
+    items = PlanItemSerializer(many=True, max_length=30)
+
+
+class PlanOutput(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    items = PlanItemSerializer(many=True)
+
+
+class AttendanceOutput(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        stamp = serializers.DateTimeField()
+        return {
+            "member_id": instance.membership_id,
+            "display_name": instance.membership.display_name,
+            "joined_at": stamp.to_representation(instance.joined_at),
+            "left_at": stamp.to_representation(instance.left_at) if instance.left_at else None,
+        }
