@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from facilitation import services as session_services
+from facilitation.models import SessionKind, SessionStatus
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole, User
 
@@ -23,6 +27,28 @@ LEAD = "demo-lead"
 MENTOR = "demo-mentor"
 MEMBERS = [("demo-rose", "Rose"), ("demo-jade", "Jade"), ("demo-amber", "Amber")]
 GROUP_NAME = "Thursday evening circle"
+AGREEMENT = [
+    "What is shared here stays here. Do not repeat names or stories outside the group.",
+    "Use the name you chose for this group. Do not ask anyone for her real name or contacts.",
+    "No selling, recruiting or arranging work with each other, here or outside.",
+    "Listen without judging. Speak about your own experience.",
+    "You can pass in any round, and you can step out and come back at any time.",
+    "If something worries you, tell a facilitator privately with 'raise a concern'.",
+]
+PLAN = [
+    {"title": "Arrive and check in", "kind": "check_in", "minutes": 10},
+    {"title": "Grounding: five things you can see", "kind": "grounding", "minutes": 5},
+    {
+        "title": "Looking after ourselves at work",
+        "kind": "topic",
+        "minutes": 40,
+        "notes": "Keep it to what helps now; signpost to specialist services for details.",
+        "content_warnings": ["physical_violence"],
+    },
+    {"title": "Break", "kind": "break", "minutes": 10},
+    {"title": "One thing I will do this week", "kind": "round", "minutes": 20},
+    {"title": "Check out", "kind": "check_out", "minutes": 10},
+]
 GROUP_DESCRIPTION = (
     "Who this is for: women who sell or exchange sex, in any setting, who want to talk with "
     "others who understand. Come as you are, under any name you like. You can pass in any "
@@ -86,12 +112,22 @@ class Command(BaseCommand):
             (MENTOR, "Mari", GroupRole.PEER_MENTOR),
             *[(username, shown, GroupRole.MEMBER) for username, shown in MEMBERS],
         ]
+        agreement = group_services.agreement_publish(
+            actor=facilitator, group=group, points=AGREEMENT
+        )
+        members = []
         for username, shown, role in people:
             _, code = group_services.invite_create(actor=facilitator, group=group, role=role)
             password = _password()
-            group_services.invite_redeem(
+            membership, _token = group_services.invite_redeem(
                 actor=None, code=code, display_name=shown, username=username, password=password
             )
+            members.append(membership)
+            if username != MEMBERS[-1][0]:
+                # The last demo member has not accepted yet, to show the agreement step.
+                group_services.agreement_accept(
+                    actor=membership.user, group=group, version=agreement.version
+                )
             accounts.append(
                 {
                     "role": str(GroupRole(role).label).lower(),
@@ -99,4 +135,33 @@ class Command(BaseCommand):
                     "password": password,
                 }
             )
+        self._sessions(facilitator=facilitator, group=group, mentor_id=members[0].pk)
         return {"group_id": group.pk, "accounts": accounts}
+
+    def _sessions(self, *, facilitator: User, group: Any, mentor_id: int) -> None:
+        now = timezone.now().replace(second=0, microsecond=0)
+        today = session_services.session_create(
+            actor=facilitator,
+            group=group,
+            title="Evening circle: looking after ourselves",
+            starts_at=now,
+            ends_at=now + timedelta(hours=2),
+            kind=SessionKind.DROP_IN,
+            content_warnings=["physical_violence", "substance_use"],
+            co_hosts=[mentor_id],
+        )
+        session_services.plan_replace(actor=facilitator, session=today, items=PLAN)
+        session_services.session_set_status(
+            actor=facilitator, session=today, status=SessionStatus.OPEN
+        )
+        next_week = now + timedelta(days=7)
+        session_services.session_create(
+            actor=facilitator,
+            group=group,
+            title="Dealing with services",
+            starts_at=next_week,
+            ends_at=next_week + timedelta(hours=2),
+            kind=SessionKind.BOOKED,
+            content_warnings=["police_courts", "child_removal"],
+            co_hosts=[mentor_id],
+        )
