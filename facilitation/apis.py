@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,6 +19,8 @@ from facilitation.serializers import (
     PlanInput,
     PlanOutput,
     SessionCreateInput,
+    SessionEventPage,
+    SessionEventsQuery,
     SessionOutput,
     SessionUpdateInput,
 )
@@ -173,3 +175,27 @@ class SessionAttendanceApi(APIView):
         return paginated_response(
             request=request, view=self, queryset=rows, serializer=AttendanceOutput
         )
+
+
+class SessionEventsApi(APIView):
+    @extend_schema(
+        operation_id="sessions_events_list",
+        parameters=[
+            OpenApiParameter("after_seq", int, description="Return events after this seq."),
+            OpenApiParameter("limit", int, description="At most this many (1-500, default 200)."),
+        ],
+        responses={200: SessionEventPage, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        session = selectors.session_get_for(viewer=request.user, session_id=session_id)
+        query = valid(SessionEventsQuery, request.query_params)
+        after, limit = query["after_seq"], query["limit"]
+        rows = selectors.session_log(
+            viewer=request.user, session=session, after_seq=after, limit=limit + 1
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_url = None
+        if more:
+            next_url = request.build_absolute_uri(f"?after_seq={rows[-1]['seq']}&limit={limit}")
+        return Response({"count": len(rows), "next": next_url, "previous": None, "results": rows})

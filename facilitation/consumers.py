@@ -1,49 +1,341 @@
-"""The live room's WebSocket edge: authenticate, dispatch `type` to services, forward events."""
+"""The live room's WebSocket edge (PROTOCOL.md "WebSocket").
+
+A consumer authenticates, dispatches each client `type` to one service, and forwards the
+events the services broadcast. It keeps the durable stream in order and without gaps for its
+client: events carry their `seq`, anything out of order or missing (a reordered or lost
+broadcast) is filled from the session log, and a heartbeat checks the log's newest seq, so a
+broadcast lost in the channel layer costs at most one heartbeat of delay, never a message.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.utils.translation import gettext as _
 
+from facilitation import events, services
 from project import realtime
+from project.exceptions import ApplicationError
 
-CLOSE_NOT_SIGNED_IN = 4401
+logger = logging.getLogger(__name__)
+
+# Frames above this are refused before parsing (Daphne's own frame limit is set higher).
+MAX_FRAME_CHARS = 16 * 1024
+RATE_LIMIT_MESSAGES = 8
+RATE_LIMIT_SECONDS = 10.0
+REPLAY_CHUNK = 500
+
+# Message timestamps per member in this process: the flood limit holds across her tabs.
+_recent_sends: defaultdict[int, deque[float]] = defaultdict(deque)
+
+
+def _rate_limited(member_id: int) -> bool:
+    now = time.monotonic()
+    window = _recent_sends[member_id]
+    while window and now - window[0] > RATE_LIMIT_SECONDS:
+        window.popleft()
+    if len(window) >= RATE_LIMIT_MESSAGES:
+        return True
+    window.append(now)
+    return False
+
+
+def auth_session_group(scope: dict[str, Any]) -> str | None:
+    session = scope.get("session")
+    key = getattr(session, "session_key", None)
+    return realtime.auth_session_group(key) if key else None
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
     """One member's connection to one session's room."""
 
-    groups: list[str] = []
+    context: services.RoomContext | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
         # A close code only reaches the client after the handshake, so accept first.
         await self.accept()
-        if user is None or not user.is_authenticated or not user.is_active:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
+        self.closing = False
+        self.joined: list[str] = []
+        self.lock = asyncio.Lock()
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.user = self.scope.get("user")
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        try:
+            context, state = await database_sync_to_async(services.room_enter)(
+                actor=self.user, session_id=session_id
+            )
+        except services.RoomRefused as refused:
+            await self.close(code=refused.code)
             return
-        self.joined = [realtime.user_group(user.pk)]
+        except DatabaseError:
+            logger.warning("room: database unavailable while entering")
+            await self.close(code=1013)
+            return
+        self.context = context
+        self.last_sent: int = state["last_seq"]
+        names = [
+            events.session_group(context.session_id),
+            events.participant_group(context.session_id, context.member_id),
+            realtime.member_group(context.member_id),
+            realtime.user_group(context.user_id),
+        ]
+        if context.is_host:
+            names.append(events.hosts_group(context.session_id))
         token_id = self.scope.get("haven_token_id")
         if token_id is not None:
-            self.joined.append(realtime.token_group(token_id))
-        for name in self.joined:
+            names.append(realtime.token_group(token_id))
+        elif (auth_group := auth_session_group(self.scope)) is not None:
+            names.append(auth_group)
+        for name in names:
             await self.channel_layer.group_add(name, self.channel_name)
+            self.joined.append(name)
+        await self.send(text_data=realtime.dumps(state))
+        self.heartbeat = asyncio.create_task(self._beat())
 
     async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
         for name in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(name, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(name, self.channel_name)
+            except Exception:  # the layer may be down; group membership expires by itself
+                logger.warning("room: could not leave a channel group")
+        if self.context is not None:
+            try:
+                await database_sync_to_async(services.room_leave)(context=self.context)
+            except DatabaseError:
+                logger.warning("room: could not record leaving")
+
+    # --- client → server ----------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send(
-            text_data=json.dumps(
-                {"type": "error", "code": "not_live", "message": "The room is not ready yet."}
+        if self.context is None or self.closing:
+            return
+        if text_data is None:
+            await self._error("invalid", _("Send JSON text frames."), None)
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self._error("too_long", _("That frame is too large."), None)
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._error("invalid_json", _("That was not valid JSON."), None)
+            return
+        if not isinstance(content, dict):
+            await self._error("invalid", _("Send a JSON object with a type."), None)
+            return
+        kind = content.get("type")
+        client_id = content.get("client_id")
+        ref = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
+        if not isinstance(kind, str):
+            await self._error("invalid", _("Every message needs a type."), ref)
+            return
+        handler = self.HANDLERS.get(kind)
+        ref = ref or (kind if len(kind) <= 64 else None)
+        if handler is None:
+            await self._error("unknown_type", _("Unknown message type."), ref)
+            return
+        try:
+            await handler(self, content)
+        except ApplicationError as exc:
+            await self._error(exc.code, exc.message, ref, exc.extra)
+        except DatabaseError:
+            logger.warning("room: database unavailable for a %s", kind)
+            await self._error(
+                "unavailable", _("Could not save that just now. Please try again."), ref
+            )
+        except Exception:
+            logger.exception("room: unexpected failure handling a %s", kind)
+            await self._error("server_error", _("Something went wrong. Please try again."), ref)
+
+    async def _call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
+        return await database_sync_to_async(service)(
+            actor=self.user, context=self.context, **kwargs
+        )
+
+    async def on_message_send(self, content: dict[str, Any]) -> None:
+        if _rate_limited(self.context.member_id):
+            raise ApplicationError(
+                _("You are sending messages very fast. Please wait a moment."),
+                code="rate_limited",
+            )
+        event, _created = await self._call(
+            services.message_post,
+            body=content.get("body"),
+            content_warning=content.get("content_warning"),
+            client_id=content.get("client_id"),
+        )
+        await self._send_event(
+            events.ack(
+                client_id=event["client_id"], seq=event["seq"], message_id=event["message_id"]
             )
         )
 
+    async def on_resume(self, content: dict[str, Any]) -> None:
+        after = content.get("after_seq")
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ApplicationError(_("after_seq must be a whole number."), code="invalid")
+        async with self.lock:
+            cursor = after
+            while True:
+                batch = await database_sync_to_async(services.events_replay)(
+                    session_id=self.context.session_id, after_seq=cursor, limit=REPLAY_CHUNK
+                )
+                for event in batch:
+                    await self.send(text_data=realtime.dumps(event))
+                    cursor = event["seq"]
+                if len(batch) < REPLAY_CHUNK:
+                    break
+            self.last_sent = max(self.last_sent, cursor)
+            await self._send_event(events.resume_done(last_seq=self.last_sent))
+
+    async def on_presence_set(self, content: dict[str, Any]) -> None:
+        await self._call(services.presence_set, status=content.get("status"))
+
+    async def on_support_request(self, content: dict[str, Any]) -> None:
+        await self._call(services.support_request, note=content.get("note"))
+
+    async def on_round_pass(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_take_turn, passed=True)
+
+    async def on_round_done(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_take_turn, passed=False)
+
+    async def on_message_hide(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.message_hide,
+            message_id=content.get("message_id"),
+            reason=content.get("reason"),
+        )
+
+    async def on_message_set_warning(self, content: dict[str, Any]) -> None:
+        if "content_warning" not in content:
+            raise ApplicationError(_("Give a content_warning, or null."), code="invalid")
+        await self._call(
+            services.message_set_warning,
+            message_id=content.get("message_id"),
+            content_warning=content.get("content_warning"),
+        )
+
+    async def on_member_mute(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.member_mute,
+            member_id=content.get("member_id"),
+            minutes=content.get("minutes"),
+            reason=content.get("reason"),
+        )
+
+    async def on_member_unmute(self, content: dict[str, Any]) -> None:
+        await self._call(services.member_unmute, member_id=content.get("member_id"))
+
+    async def on_member_remove(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.member_remove_from_session,
+            member_id=content.get("member_id"),
+            reason=content.get("reason"),
+        )
+
+    async def on_session_set_status(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.room_set_status, status=content.get("status"), note=content.get("note")
+        )
+
+    async def on_round_start(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_start, prompt=content.get("prompt"))
+
+    async def on_round_end(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_end)
+
+    HANDLERS: dict[str, Callable[[SessionConsumer, dict[str, Any]], Awaitable[None]]] = {
+        "message.send": on_message_send,
+        "resume": on_resume,
+        "presence.set": on_presence_set,
+        "support.request": on_support_request,
+        "round.pass": on_round_pass,
+        "round.done": on_round_done,
+        "message.hide": on_message_hide,
+        "message.set_warning": on_message_set_warning,
+        "member.mute": on_member_mute,
+        "member.unmute": on_member_unmute,
+        "member.remove": on_member_remove,
+        "session.set_status": on_session_set_status,
+        "round.start": on_round_start,
+        "round.end": on_round_end,
+    }
+
+    # --- server → client ----------------------------------------------------------------
+
     async def haven_forward(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["text"])
+        """Forward a broadcast as it is; durable ones strictly in seq order, gaps filled."""
+        if self.closing or self.context is None:
+            return
+        seq = message.get("seq")
+        if seq is None:
+            await self.send(text_data=message["text"])
+            return
+        async with self.lock:
+            if seq <= self.last_sent:
+                return
+            if seq > self.last_sent + 1:
+                await self._fill(until=seq - 1)
+            if seq == self.last_sent + 1:
+                await self.send(text_data=message["text"])
+                self.last_sent = seq
 
     async def haven_close(self, message: dict[str, Any]) -> None:
+        self.closing = True
         await self.close(code=message["code"])
+
+    async def _fill(self, *, until: int) -> None:
+        """Send durable events from the log up to `until` (caller holds the lock)."""
+        while self.last_sent < until:
+            batch = await database_sync_to_async(services.events_replay)(
+                session_id=self.context.session_id,
+                after_seq=self.last_sent,
+                limit=min(REPLAY_CHUNK, until - self.last_sent),
+            )
+            if not batch:
+                return
+            for event in batch:
+                await self.send(text_data=realtime.dumps(event))
+                self.last_sent = event["seq"]
+
+    async def _beat(self) -> None:
+        interval = settings.HAVEN_HEARTBEAT_SECONDS
+        while not self.closing:
+            await asyncio.sleep(interval)
+            try:
+                newest = await database_sync_to_async(services.room_touch)(context=self.context)
+            except DatabaseError:
+                continue
+            async with self.lock:
+                if self.closing:
+                    return
+                if newest > self.last_sent:
+                    await self._fill(until=newest)
+                await self._send_event(events.heartbeat(last_seq=self.last_sent))
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=realtime.dumps(event))
+
+    async def _error(
+        self, code: str, message: str, ref: str | None, extra: dict[str, Any] | None = None
+    ) -> None:
+        event = events.error(code=code, message=str(message), ref=ref)
+        if extra:
+            event.update({k: v for k, v in extra.items() if k != "fields"})
+            if "fields" in extra:
+                event["fields"] = extra["fields"]
+        await self._send_event(event)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from groups.models import Group, Membership
+from project.crypto import EncryptedTextField
 
 
 class ContentWarning(models.Model):
@@ -102,19 +103,111 @@ class PlanItem(models.Model):
         return f"plan item {self.pk}"
 
 
+class PresenceStatus(models.TextChoices):
+    HERE = "here", _("Here")
+    STEPPED_OUT = "stepped_out", _("Stepped out")
+
+
 class Attendance(models.Model):
-    """One stay of a member in a session's room: from entering to leaving."""
+    """One connection of a member to a session's room: from entering to leaving.
+
+    `last_seen_at` is refreshed by the connection's heartbeat, so a connection whose server
+    process died stops counting as present after a short while.
+    """
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendance")
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=PresenceStatus.choices, default=PresenceStatus.HERE
+    )
 
     class Meta:
         ordering = ["joined_at", "id"]
 
     def __str__(self) -> str:
         return f"attendance {self.pk}"
+
+
+class Participant(models.Model):
+    """What a host decided about one member in one session: a mute, a removal."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="participants")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    muted_until = models.DateTimeField(null=True, blank=True)
+    mute_reason = EncryptedTextField(blank=True, default="")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    remove_reason = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "membership"], name="one_participant_per_member"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"participant {self.pk}"
+
+
+class Message(models.Model):
+    """A message in a session's room. The body is encrypted at rest."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    client_id = models.UUIDField()
+    body = EncryptedTextField(blank=True, default="")
+    cw_category = models.CharField(max_length=40, blank=True, default="")
+    cw_note = EncryptedTextField(blank=True, default="")
+    sent_at = models.DateTimeField(default=timezone.now)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hide_reason = EncryptedTextField(blank=True, default="")
+    # Set by retention or erasure: the body is gone for good.
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "author", "client_id"], name="message_client_id_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["author", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"message {self.pk}"
+
+    @property
+    def content_warning(self) -> dict[str, Any] | None:
+        if not self.cw_category:
+            return None
+        return {"category": self.cw_category, "note": self.cw_note or None}
+
+
+class Round(models.Model):
+    """A check-in round: each present member in turn speaks, or passes without a reason."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="rounds")
+    prompt = models.CharField(max_length=500)
+    order = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+    passed = models.JSONField(default=list)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session_id", "-started_at"]
+
+    def __str__(self) -> str:
+        return f"round {self.pk}"
+
+    @property
+    def current(self) -> int | None:
+        return self.order[self.position] if self.position < len(self.order) else None
 
 
 class SessionEvent(models.Model):
@@ -127,6 +220,10 @@ class SessionEvent(models.Model):
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=32)
     payload = models.JSONField(default=dict)
+    # For `message` events the text lives (encrypted) in the message row, not in the log.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
-from facilitation.models import Attendance, ContentWarning, PlanItem, Session, SessionEvent
+from facilitation.models import (
+    Attendance,
+    ContentWarning,
+    Participant,
+    PlanItem,
+    Session,
+    SessionEvent,
+)
+from facilitation.services import events_replay
 from groups.models import Group, User
 from groups.policies import Action, require
-from project.exceptions import NotFound, parse_id
+from project.exceptions import Forbidden, NotFound, parse_id
 
 
 def session_get_for(
@@ -56,3 +65,19 @@ def events_after(
 ) -> QuerySet[SessionEvent]:
     rows = SessionEvent.objects.filter(session=session, seq__gt=after_seq).order_by("seq")
     return rows[:limit] if limit else rows
+
+
+def session_log(
+    *, viewer: User, session: Session, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    """The durable log after `after_seq`, as the room sends it; hidden bodies stay hidden.
+
+    A member removed from this session reads nothing more of it (403).
+    """
+    require(viewer, Action.SESSION_VIEW, session=session, visible=Action.SESSION_VIEW)
+    removed = Participant.objects.filter(
+        session=session, membership__user=viewer, removed_at__isnull=False
+    ).exists()
+    if removed:
+        raise Forbidden(_("You were removed from this session."))
+    return events_replay(session_id=session.pk, after_seq=after_seq, limit=limit)

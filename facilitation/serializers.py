@@ -125,3 +125,17 @@ class AttendanceOutput(serializers.Serializer):
             "joined_at": stamp.to_representation(instance.joined_at),
             "left_at": stamp.to_representation(instance.left_at) if instance.left_at else None,
         }
+
+
+class SessionEventsQuery(serializers.Serializer):
+    after_seq = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=200)
+
+
+class SessionEventPage(serializers.Serializer):
+    """A page of the durable log; each result is an event exactly as the WebSocket sends it."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = serializers.ListField(child=serializers.DictField())

@@ -6,6 +6,8 @@ runs in one transaction, audits, and broadcasts only after commit.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +18,12 @@ from django.utils.translation import gettext as _
 from facilitation import events
 from facilitation.models import (
     Attendance,
+    Message,
+    Participant,
     PlanItem,
     PlanItemKind,
+    PresenceStatus,
+    Round,
     Session,
     SessionEvent,
     SessionKind,
@@ -25,11 +31,18 @@ from facilitation.models import (
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
 from groups.models import Group, GroupRole, Membership, MembershipStatus, User
-from groups.policies import Action, require
-from groups.services import agreement_current
+from groups.policies import Action, active_membership, can, is_signed_in, require
+from groups.services import agreement_accepted_current, agreement_current
 from project import realtime
 from project.audit import audit_record
-from project.exceptions import Conflict, ValidationFailed
+from project.exceptions import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    parse_id,
+)
 
 CW_SHOW, CW_COLLAPSE = "show", "collapse"
 SESSION_TITLE_MAX = 120
@@ -38,6 +51,7 @@ PLAN_MAX_ITEMS = 30
 PLAN_ITEM_MINUTES_MAX = 240
 PLAN_NOTES_MAX = 2000
 STATUS_NOTE_MAX = 500
+CLOSE_NOT_OPEN = 4410
 
 # The only moves a session's status may make (PROTOCOL.md "Session status").
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -235,23 +249,35 @@ def session_update(*, actor: User, session: Session, **changes: Any) -> Session:
     return session
 
 
-def event_append(*, session: Session, event: dict[str, Any]) -> SessionEvent:
-    """Append a durable event with the session's next seq and broadcast it after commit.
+def event_append(
+    *, session: Session, event: dict[str, Any], message: Message | None = None
+) -> dict[str, Any]:
+    """Append a durable event with the session's next seq; broadcast it after commit.
 
     The caller holds the session row lock (`select_for_update`) inside its transaction, so
-    concurrent writers take seqs one after another, with no gaps and no reordering.
+    concurrent writers take seqs one after another, with no gaps and no reordering. A
+    `message` event keeps its text in the (encrypted) message row, not in the log; replay
+    rebuilds it from there, so a hidden or purged body never comes back.
+    Returns the event as sent, with its `seq`.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_append must run inside the writer's transaction")
     session.last_seq += 1
     Session.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
     kind = event["type"]
-    payload = {key: value for key, value in event.items() if key != "type"}
-    row = SessionEvent.objects.create(
-        session=session, seq=session.last_seq, type=kind, payload=payload
+    payload = (
+        {} if message is not None else {k: v for k, v in event.items() if k not in {"type", "seq"}}
     )
-    realtime.broadcast_on_commit(events.session_group(session.pk), row.as_event())
-    return row
+    SessionEvent.objects.create(
+        session=session, seq=session.last_seq, type=kind, payload=payload, message=message
+    )
+    sent = {
+        "type": kind,
+        "seq": session.last_seq,
+        **{k: v for k, v in event.items() if k != "type"},
+    }
+    realtime.broadcast_on_commit(events.session_group(session.pk), sent)
+    return sent
 
 
 @transaction.atomic
@@ -288,6 +314,9 @@ def session_set_status(*, actor: User, session: Session, status: Any, note: Any 
     session.status = status
     session.save(update_fields=["status"])
     event_append(session=session, event=events.session_status(status=status, note=clean_note))
+    if status == SessionStatus.ENDED:
+        # The room closes for everyone once the ended event has gone out.
+        realtime.close_on_commit(events.session_group(session.pk), CLOSE_NOT_OPEN)
     audit_record(
         actor=actor,
         action="session.status_changed",
@@ -376,3 +405,679 @@ def attendance_join(*, membership: Membership, session: Session) -> Attendance:
 
 def attendance_leave(*, attendance_id: int) -> None:
     Attendance.objects.filter(pk=attendance_id, left_at__isnull=True).update(left_at=timezone.now())
+
+
+# --- the live room ---------------------------------------------------------------------------
+
+BODY_MAX = 4000
+CW_NOTE_MAX = 200
+REASON_MAX = 500
+ROUND_PROMPT_MAX = 500
+SUPPORT_NOTE_MAX = 500
+MUTE_MINUTES_MIN, MUTE_MINUTES_MAX = 1, 120
+# A connection counts as present while its heartbeat is newer than this.
+PRESENCE_WINDOW = timedelta(seconds=90)
+CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NO_SESSION = 4404
+CLOSE_AGREEMENT = 4409
+
+
+class RoomRefused(Exception):
+    """Entering the room is refused; `code` is the WebSocket close code of PROTOCOL.md."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"room refused with {code}")
+        self.code = code
+
+
+@dataclass
+class RoomContext:
+    """What one connection knows about its member; kept current by events (rule 9)."""
+
+    session_id: int
+    group_id: int
+    user_id: int
+    member_id: int
+    display_name: str
+    role: str
+    is_host: bool
+    is_facilitator: bool
+    attendance_id: int
+    muted_until: datetime | None = None
+
+    @property
+    def author(self) -> dict[str, Any]:
+        return events.author(
+            member_id=self.member_id, display_name=self.display_name, role=self.role
+        )
+
+
+def _present(session_id: int) -> list[dict[str, Any]]:
+    """Members with a live connection to the room, with `here` winning over `stepped_out`."""
+    horizon = timezone.now() - PRESENCE_WINDOW
+    rows = (
+        Attendance.objects.filter(
+            session_id=session_id, left_at__isnull=True, last_seen_at__gte=horizon
+        )
+        .select_related("membership")
+        .order_by("joined_at", "id")
+    )
+    present: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        member = row.membership
+        if member.status != MembershipStatus.ACTIVE:
+            continue
+        entry = present.setdefault(
+            member.pk,
+            {
+                "member_id": member.pk,
+                "display_name": member.display_name,
+                "role": member.role,
+                "status": row.status,
+                "joined_at": row.joined_at,
+            },
+        )
+        if row.status == PresenceStatus.HERE:
+            entry["status"] = PresenceStatus.HERE
+    return [{k: v for k, v in entry.items() if k != "joined_at"} for entry in present.values()]
+
+
+def _active_round(session_id: int, *, lock: bool = False) -> Round | None:
+    rows = Round.objects.filter(session_id=session_id, ended_at__isnull=True)
+    if lock:
+        rows = rows.select_for_update()
+    return rows.order_by("-started_at").first()
+
+
+def _round_state(session_id: int) -> dict[str, Any] | None:
+    active = _active_round(session_id)
+    if active is None:
+        return None
+    return {"prompt": active.prompt, "order": active.order, "current": active.current}
+
+
+@transaction.atomic
+def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, Any]]:
+    """Let a member into a session's room; returns her context and the `session.state` event.
+
+    Refusals carry the close code: 4401 not signed in, 4403 not (or no longer) a member or
+    removed from this session, 4404 no such session or not visible, 4409 the current
+    agreement is not accepted, 4410 the session is not open (hosts may enter a scheduled one).
+    """
+    if not is_signed_in(actor):
+        raise RoomRefused(CLOSE_NOT_SIGNED_IN)
+    try:
+        session = (
+            Session.objects.prefetch_related("co_hosts").filter(pk=parse_id(session_id)).first()
+        )
+    except ApplicationError:
+        session = None
+    if session is None:
+        raise RoomRefused(CLOSE_NO_SESSION)
+    membership = active_membership(actor, session.group_id)
+    if membership is None:
+        ever = Membership.objects.filter(group_id=session.group_id, user_id=actor.pk).exists()
+        visible = can(actor, Action.SESSION_VIEW, session=session)
+        raise RoomRefused(CLOSE_FORBIDDEN if ever or visible else CLOSE_NO_SESSION)
+    participant, _created = Participant.objects.get_or_create(
+        session=session, membership=membership
+    )
+    if participant.removed_at is not None:
+        raise RoomRefused(CLOSE_FORBIDDEN)
+    if not agreement_accepted_current(membership):
+        raise RoomRefused(CLOSE_AGREEMENT)
+    is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
+    if session.status == SessionStatus.ENDED or (
+        session.status == SessionStatus.SCHEDULED and not is_host
+    ):
+        raise RoomRefused(CLOSE_NOT_OPEN)
+    attendance = Attendance.objects.create(session=session, membership=membership)
+    now = timezone.now()
+    muted_until = (
+        participant.muted_until
+        if participant.muted_until and participant.muted_until > now
+        else None
+    )
+    context = RoomContext(
+        session_id=session.pk,
+        group_id=session.group_id,
+        user_id=actor.pk,
+        member_id=membership.pk,
+        display_name=membership.display_name,
+        role=membership.role,
+        is_host=is_host,
+        is_facilitator=can(actor, Action.SESSION_END, session=session, membership=membership),
+        attendance_id=attendance.pk,
+        muted_until=muted_until,
+    )
+    state = {
+        "type": "session.state",
+        "session": {"id": session.pk, "title": session.title, "status": session.status},
+        "me": {
+            "member_id": membership.pk,
+            "role": membership.role,
+            "is_host": is_host,
+            "muted_until": events.stamp(muted_until),
+        },
+        "present": _present(session.pk),
+        "round": _round_state(session.pk),
+        "last_seq": session.last_seq,
+    }
+    realtime.broadcast_on_commit(
+        events.session_group(session.pk),
+        events.presence(
+            member_id=membership.pk,
+            display_name=membership.display_name,
+            role=membership.role,
+            status=PresenceStatus.HERE,
+        ),
+    )
+    return context, state
+
+
+@transaction.atomic
+def room_leave(*, context: RoomContext) -> None:
+    """Close one connection's attendance; when it was her last, tell the room she left.
+
+    A member who leaves while it is her turn in a round passes, so the round goes on.
+    """
+    Attendance.objects.filter(pk=context.attendance_id, left_at__isnull=True).update(
+        left_at=timezone.now()
+    )
+    horizon = timezone.now() - PRESENCE_WINDOW
+    still_here = Attendance.objects.filter(
+        session_id=context.session_id,
+        membership_id=context.member_id,
+        left_at__isnull=True,
+        last_seen_at__gte=horizon,
+    ).exists()
+    if still_here:
+        return
+    realtime.broadcast_on_commit(
+        events.session_group(context.session_id),
+        events.presence(
+            member_id=context.member_id,
+            display_name=context.display_name,
+            role=context.role,
+            status="left",
+        ),
+    )
+    active = _active_round(context.session_id, lock=True)
+    if active is not None and active.current == context.member_id:
+        session = Session.objects.select_for_update().get(pk=context.session_id)
+        _round_advance(session=session, active=active, passed=True)
+
+
+def room_touch(*, context: RoomContext) -> int:
+    """Heartbeat: keep this connection present; return the session's newest seq."""
+    Attendance.objects.filter(pk=context.attendance_id).update(last_seen_at=timezone.now())
+    return Session.objects.filter(pk=context.session_id).values_list("last_seq", flat=True)[0]
+
+
+def _clean_content_warning(value: Any) -> tuple[str, str]:
+    """(category, note) from a `content_warning` field; ("", "") for none."""
+    if value is None:
+        return "", ""
+    if not isinstance(value, dict):
+        raise ValidationFailed({"content_warning": [_("Give a category, or null.")]})
+    category = value.get("category")
+    if category not in CONTENT_WARNING_KEYS:
+        raise ValidationFailed({"content_warning.category": [_("There is no such category.")]})
+    note = value.get("note") or ""
+    if not isinstance(note, str) or len(note) > CW_NOTE_MAX:
+        raise ValidationFailed(
+            {
+                "content_warning.note": [
+                    _("A note of up to %(max)d characters.") % {"max": CW_NOTE_MAX}
+                ]
+            }
+        )
+    return category, note.strip()
+
+
+def _clean_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationFailed({"body": [_("Write a message first.")]})
+    if len(body) > BODY_MAX:
+        raise ApplicationError(
+            _("Messages can be up to %(max)d characters.") % {"max": BODY_MAX}, code="too_long"
+        )
+    return body
+
+
+def _clean_client_id(client_id: Any) -> uuid.UUID:
+    if isinstance(client_id, str):
+        try:
+            return uuid.UUID(client_id)
+        except ValueError:
+            pass
+    raise ValidationFailed({"client_id": [_("Give a UUID.")]})
+
+
+def _message_event(message: Message, seq: int) -> dict[str, Any]:
+    member = message.author
+    author_data = (
+        events.author(member_id=member.pk, display_name=member.display_name, role=member.role)
+        if member is not None
+        else None
+    )
+    hidden = message.hidden_at is not None or message.purged_at is not None
+    event = events.message(
+        message_id=message.pk,
+        author_data=author_data,
+        body=None if hidden else message.body,
+        content_warning=message.content_warning,
+        sent_at=message.sent_at,
+        client_id=str(message.client_id),
+        hidden=hidden,
+    )
+    return {"type": event.pop("type"), "seq": seq, **event}
+
+
+def _participant(context: RoomContext, *, lock: bool = False) -> Participant:
+    rows = Participant.objects.select_related("membership").filter(
+        session_id=context.session_id, membership_id=context.member_id
+    )
+    if lock:
+        rows = rows.select_for_update()
+    participant = rows.first()
+    if (
+        participant is None
+        or participant.removed_at is not None
+        or participant.membership.status != MembershipStatus.ACTIVE
+        or participant.membership.user_id != context.user_id
+    ):
+        raise Forbidden(_("You are no longer in this session."))
+    return participant
+
+
+def message_post(
+    *, actor: User, context: RoomContext, body: Any, content_warning: Any, client_id: Any
+) -> tuple[dict[str, Any], bool]:
+    """Store a message and append it to the log; returns (event, created).
+
+    Resending the same `client_id` stores nothing new and returns the first event, so a
+    client that lost the ack can retry safely. Members post only while the session is live;
+    hosts also while it is open or paused. A muted member is refused until the mute ends.
+    """
+    client_uuid = _clean_client_id(client_id)
+    text = _clean_body(body)
+    category, note = _clean_content_warning(content_warning)
+    with transaction.atomic():
+        participant = _participant(context)
+        existing = Message.objects.filter(
+            session_id=context.session_id, author_id=context.member_id, client_id=client_uuid
+        ).first()
+        if existing is not None:
+            seq = SessionEvent.objects.filter(message=existing).values_list("seq", flat=True)[0]
+            return _message_event(existing, seq), False
+        session = (
+            Session.objects.select_for_update()
+            .only("id", "group_id", "status", "last_seq")
+            .get(pk=context.session_id)
+        )
+        if session.status != SessionStatus.LIVE:
+            is_host = can(actor, Action.SESSION_HOST, session=session)
+            if session.status == SessionStatus.PAUSED and not is_host:
+                raise ApplicationError(
+                    _("The room is paused for a grounding break."), code="session_paused"
+                )
+            if session.status not in {SessionStatus.OPEN, SessionStatus.PAUSED} or not is_host:
+                raise ApplicationError(_("The session has not started yet."), code="not_live")
+        now = timezone.now()
+        if participant.muted_until is not None and participant.muted_until > now:
+            raise ApplicationError(
+                _("You are muted until %(time)s.")
+                % {"time": participant.muted_until.strftime("%H:%M")},
+                code="muted",
+                extra={"until": events.stamp(participant.muted_until)},
+            )
+        message = Message.objects.create(
+            session_id=session.pk,
+            author_id=context.member_id,
+            client_id=client_uuid,
+            body=text,
+            cw_category=category,
+            cw_note=note,
+            sent_at=now,
+        )
+        message.author = participant.membership
+        event = _message_event(message, session.last_seq + 1)
+        sent = event_append(session=session, event=event, message=message)
+    return sent, True
+
+
+def _host_session(
+    actor: User, context: RoomContext, action: Action = Action.SESSION_HOST
+) -> Session:
+    session = (
+        Session.objects.select_for_update().prefetch_related("co_hosts").get(pk=context.session_id)
+    )
+    require(actor, action, session=session, visible=Action.SESSION_VIEW)
+    if session.status == SessionStatus.ENDED:
+        raise ApplicationError(_("The session has ended."), code="not_live")
+    return session
+
+
+def _session_message(session: Session, message_id: Any) -> Message:
+    message = (
+        Message.objects.select_for_update()
+        .select_related("author")
+        .filter(session=session, pk=parse_id(message_id))
+        .first()
+    )
+    if message is None:
+        raise NotFound()
+    return message
+
+
+def _reason(value: Any, *, required: bool = True) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise ValidationFailed({"reason": [_("Give a short reason. Only she will see it.")]})
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(
+            {"reason": [_("Use at most %(max)d characters.") % {"max": REASON_MAX}]}
+        )
+    return text
+
+
+@transaction.atomic
+def message_hide(*, actor: User, context: RoomContext, message_id: Any, reason: Any) -> None:
+    """Hide a message for everyone; its author is told why, privately."""
+    text = _reason(reason)
+    session = _host_session(actor, context)
+    message = _session_message(session, message_id)
+    if message.hidden_at is not None:
+        return
+    message.hidden_at = timezone.now()
+    message.hide_reason = text
+    message.save(update_fields=["hidden_at", "hide_reason"])
+    event_append(session=session, event=events.message_hidden(message_id=message.pk))
+    if message.author_id is not None:
+        realtime.broadcast_on_commit(
+            events.participant_group(session.pk, message.author_id),
+            events.notice(code="message_hidden", message=text),
+        )
+    audit_record(
+        actor=actor,
+        action="message.hidden",
+        target=message,
+        group_id=session.group_id,
+        extra={"session_id": session.pk},
+    )
+
+
+@transaction.atomic
+def message_set_warning(
+    *, actor: User, context: RoomContext, message_id: Any, content_warning: Any
+) -> None:
+    """A host adds (or changes, or clears with null) the content warning of a message."""
+    category, note = _clean_content_warning(content_warning)
+    session = _host_session(actor, context)
+    message = _session_message(session, message_id)
+    message.cw_category, message.cw_note = category, note
+    message.save(update_fields=["cw_category", "cw_note"])
+    event_append(
+        session=session,
+        event=events.message_warning_set(
+            message_id=message.pk, content_warning=message.content_warning
+        ),
+    )
+    audit_record(
+        actor=actor,
+        action="message.warning_set",
+        target=message,
+        group_id=session.group_id,
+        extra={"session_id": session.pk, "category": category or None},
+    )
+
+
+def _target_participant(session: Session, member_id: Any) -> Participant:
+    membership = Membership.objects.filter(
+        group_id=session.group_id, pk=parse_id(member_id), status=MembershipStatus.ACTIVE
+    ).first()
+    if membership is None:
+        raise NotFound()
+    participant, _created = Participant.objects.select_for_update().get_or_create(
+        session=session, membership=membership
+    )
+    participant.membership = membership
+    return participant
+
+
+def _refuse_host_target(session: Session, membership: Membership) -> None:
+    if membership.role == GroupRole.FACILITATOR or (
+        membership.role == GroupRole.PEER_MENTOR and session.is_co_host(membership)
+    ):
+        raise Forbidden(_("Hosts cannot be muted or removed here."))
+
+
+@transaction.atomic
+def member_mute(
+    *, actor: User, context: RoomContext, member_id: Any, minutes: Any, reason: Any
+) -> None:
+    """Mute a member for 1 to 120 minutes; the reason goes to her alone."""
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not (MUTE_MINUTES_MIN <= minutes <= MUTE_MINUTES_MAX)
+    ):
+        raise ValidationFailed({"minutes": [_("Between 1 and 120 minutes.")]})
+    text = _reason(reason)
+    session = _host_session(actor, context)
+    participant = _target_participant(session, member_id)
+    _refuse_host_target(session, participant.membership)
+    participant.muted_until = timezone.now() + timedelta(minutes=minutes)
+    participant.mute_reason = text
+    participant.save(update_fields=["muted_until", "mute_reason"])
+    member = participant.membership
+    event_append(
+        session=session,
+        event=events.member_muted(member_id=member.pk, until=participant.muted_until),
+    )
+    realtime.broadcast_on_commit(
+        events.participant_group(session.pk, member.pk), events.notice(code="muted", message=text)
+    )
+    audit_record(
+        actor=actor,
+        action="member.muted",
+        target=member,
+        group_id=session.group_id,
+        extra={"session_id": session.pk, "minutes": minutes},
+    )
+
+
+@transaction.atomic
+def member_unmute(*, actor: User, context: RoomContext, member_id: Any) -> None:
+    session = _host_session(actor, context)
+    participant = _target_participant(session, member_id)
+    participant.muted_until = None
+    participant.mute_reason = ""
+    participant.save(update_fields=["muted_until", "mute_reason"])
+    member = participant.membership
+    event_append(session=session, event=events.member_unmuted(member_id=member.pk))
+    realtime.broadcast_on_commit(
+        events.participant_group(session.pk, member.pk),
+        events.notice(code="unmuted", message=_("You can post again.")),
+    )
+    audit_record(
+        actor=actor,
+        action="member.unmuted",
+        target=member,
+        group_id=session.group_id,
+        extra={"session_id": session.pk},
+    )
+
+
+@transaction.atomic
+def member_remove_from_session(
+    *, actor: User, context: RoomContext, member_id: Any, reason: Any
+) -> None:
+    """Remove a member from this session: her connections close with 4403, for good."""
+    text = _reason(reason)
+    session = _host_session(actor, context, Action.SESSION_END)
+    participant = _target_participant(session, member_id)
+    _refuse_host_target(session, participant.membership)
+    if participant.removed_at is not None:
+        return
+    participant.removed_at = timezone.now()
+    participant.remove_reason = text
+    participant.save(update_fields=["removed_at", "remove_reason"])
+    member = participant.membership
+    event_append(session=session, event=events.member_removed(member_id=member.pk))
+    private = events.participant_group(session.pk, member.pk)
+    realtime.broadcast_on_commit(private, events.notice(code="removed", message=text))
+    realtime.close_on_commit(private, CLOSE_FORBIDDEN)
+    active = _active_round(session.pk, lock=True)
+    if active is not None and active.current == member.pk:
+        _round_advance(session=session, active=active, passed=True)
+    audit_record(
+        actor=actor,
+        action="member.removed_from_session",
+        target=member,
+        group_id=session.group_id,
+        extra={"session_id": session.pk},
+    )
+
+
+@transaction.atomic
+def room_set_status(*, actor: User, context: RoomContext, status: Any, note: Any = None) -> None:
+    session = Session.objects.prefetch_related("co_hosts").get(pk=context.session_id)
+    session_set_status(actor=actor, session=session, status=status, note=note)
+
+
+def _round_advance(*, session: Session, active: Round, passed: bool) -> None:
+    previous = active.current
+    if passed and previous is not None:
+        active.passed = [*active.passed, previous]
+    active.position += 1
+    current = active.current
+    if current is None:
+        active.ended_at = timezone.now()
+    active.save(update_fields=["position", "passed", "ended_at"])
+    event_append(
+        session=session,
+        event=events.round_turn(current=current, previous=previous, passed=passed),
+    )
+    if current is None:
+        event_append(session=session, event=events.round_ended())
+
+
+@transaction.atomic
+def round_start(*, actor: User, context: RoomContext, prompt: Any) -> None:
+    """Start a round with everyone present (not the facilitators), in the order they came."""
+    text = prompt.strip() if isinstance(prompt, str) else ""
+    if not text or len(text) > ROUND_PROMPT_MAX:
+        raise ValidationFailed({"prompt": [_("Give a prompt of up to 500 characters.")]})
+    session = _host_session(actor, context)
+    if session.status != SessionStatus.LIVE:
+        raise ApplicationError(_("Start the session before a round."), code="not_live")
+    if _active_round(session.pk, lock=True) is not None:
+        raise Conflict(_("A round is already going."), code="round_active")
+    order = [
+        entry["member_id"]
+        for entry in _present(session.pk)
+        if entry["role"] != GroupRole.FACILITATOR
+    ]
+    if not order:
+        raise Conflict(_("Nobody is here to take part yet."), code="nobody_present")
+    active = Round.objects.create(session=session, prompt=text, order=order)
+    event_append(
+        session=session,
+        event=events.round_started(prompt=text, order=order, current=active.current),
+    )
+    audit_record(
+        actor=actor,
+        action="round.started",
+        target=session,
+        group_id=session.group_id,
+        extra={"members": len(order)},
+    )
+
+
+@transaction.atomic
+def round_take_turn(*, actor: User, context: RoomContext, passed: bool) -> None:
+    """The member whose turn it is finishes it, or passes: no reason is asked."""
+    _participant(context)
+    session = Session.objects.select_for_update().get(pk=context.session_id)
+    active = _active_round(session.pk, lock=True)
+    if active is None or active.current != context.member_id:
+        raise ApplicationError(_("It is not your turn."), code="not_your_turn")
+    _round_advance(session=session, active=active, passed=passed)
+
+
+@transaction.atomic
+def round_end(*, actor: User, context: RoomContext) -> None:
+    session = _host_session(actor, context)
+    active = _active_round(session.pk, lock=True)
+    if active is None:
+        raise Conflict(_("There is no round going."), code="no_round")
+    active.ended_at = timezone.now()
+    active.save(update_fields=["ended_at"])
+    event_append(session=session, event=events.round_ended())
+
+
+@transaction.atomic
+def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
+    if status not in PresenceStatus.values:
+        raise ValidationFailed({"status": [_("Choose here or stepped_out.")]})
+    Attendance.objects.filter(pk=context.attendance_id).update(
+        status=status, last_seen_at=timezone.now()
+    )
+    realtime.broadcast_on_commit(
+        events.session_group(context.session_id),
+        events.presence(
+            member_id=context.member_id,
+            display_name=context.display_name,
+            role=context.role,
+            status=status,
+        ),
+    )
+
+
+@transaction.atomic
+def support_request(*, actor: User, context: RoomContext, note: Any = None) -> None:
+    """A private "I need support" to the hosts present; the note is never stored."""
+    if note is not None and not isinstance(note, str):
+        raise ValidationFailed({"note": [_("Write the note in words.")]})
+    text = (note or "").strip()
+    if len(text) > SUPPORT_NOTE_MAX:
+        raise ValidationFailed(
+            {"note": [_("Use at most %(max)d characters.") % {"max": SUPPORT_NOTE_MAX}]}
+        )
+    _participant(context)
+    realtime.broadcast_on_commit(
+        events.hosts_group(context.session_id),
+        events.support_requested(
+            member_id=context.member_id, display_name=context.display_name, note=text or None
+        ),
+    )
+    audit_record(
+        actor=actor,
+        action="support.requested",
+        target_type="session",
+        target_id=context.session_id,
+        group_id=context.group_id,
+        extra={"member_id": context.member_id},
+    )
+
+
+def events_replay(*, session_id: int, after_seq: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Durable events after `after_seq`, in order, as the room sends them.
+
+    Message events are rebuilt from their rows, so hidden and purged bodies stay hidden.
+    """
+    rows = (
+        SessionEvent.objects.filter(session_id=session_id, seq__gt=after_seq)
+        .select_related("message__author")
+        .order_by("seq")[:limit]
+    )
+    replay: list[dict[str, Any]] = []
+    for row in rows:
+        if row.message_id is not None and row.message is not None:
+            replay.append(_message_event(row.message, row.seq))
+        else:
+            replay.append(row.as_event())
+    return replay

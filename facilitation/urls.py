@@ -15,6 +15,11 @@ urlpatterns = [
     path("sessions/<int:session_id>/", apis.SessionDetailApi.as_view(), name="session-detail"),
     path("sessions/<int:session_id>/plan/", apis.SessionPlanApi.as_view(), name="session-plan"),
     path(
+        "sessions/<int:session_id>/events/",
+        apis.SessionEventsApi.as_view(),
+        name="session-events",
+    ),
+    path(
         "sessions/<int:session_id>/attendance/",
         apis.SessionAttendanceApi.as_view(),
         name="session-attendance",

@@ -67,7 +67,8 @@ class TokenRevokeApi(APIView):
     )
     def post(self, request: Request) -> Response:
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        services.token_revoke(actor=request.user, token=token)
+        session_key = None if token is not None else request._request.session.session_key
+        services.token_revoke(actor=request.user, token=token, session_key=session_key)
         if token is None:
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

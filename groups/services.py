@@ -148,12 +148,15 @@ def token_sign_in(*, request: HttpRequest, username: Any, password: Any) -> str:
     return token_issue(user=user)
 
 
-def token_revoke(*, actor: User, token: ApiToken | None) -> None:
-    """Sign out: delete the token used, and close the sockets it opened."""
+@transaction.atomic
+def token_revoke(*, actor: User, token: ApiToken | None, session_key: str | None = None) -> None:
+    """Sign out: delete the token used (or end the browser session) and close its sockets."""
     if token is not None:
         token_id = token.pk
         token.delete()
         realtime.close_on_commit(realtime.token_group(token_id), CLOSE_SIGNED_OUT)
+    if session_key:
+        realtime.close_on_commit(realtime.auth_session_group(session_key), CLOSE_SIGNED_OUT)
 
 
 # --- accounts --------------------------------------------------------------------------------

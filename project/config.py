@@ -69,6 +69,28 @@ def secret_key(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> str:
     return read_or_create_secret(var_dir / "secret_key")
 
 
+def field_encryption_keys(env: Mapping[str, str], *, debug: bool, var_dir: Path) -> list[str]:
+    """Fernet keys, newest first. Production must set them; the embedded default makes one."""
+    raw = env.get("FIELD_ENCRYPTION_KEYS", "").strip()
+    if raw:
+        return [key.strip() for key in raw.split(",") if key.strip()]
+    if not debug:
+        raise ConfigurationError(
+            "FIELD_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off (comma-separated "
+            "Fernet keys, newest first)."
+        )
+    path = var_dir / "field_keys"
+    if path.exists():
+        return [key.strip() for key in path.read_text().split(",") if key.strip()]
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return [key]
+
+
 def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
     url = env.get("DATABASE_URL", "").strip()
     if not url:
@@ -79,9 +101,13 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
             "TEST": {"NAME": str(var_dir / "test-haven.sqlite3")},
         }
-    config = dj_database_url.parse(url, conn_max_age=0, conn_health_checks=True)
+    config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ConfigurationError("DATABASE_URL must point at PostgreSQL (postgres://...).")
+    # A pool per process: the live room opens and closes a connection around every database
+    # call, which without a pool costs a new PostgreSQL backend each time.
+    pool_max = int(env.get("HAVEN_DB_POOL_MAX", "20"))
+    config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 10}
     return config
 
 

@@ -7,6 +7,7 @@ events go to per-member or per-user groups, never through a session group (rule 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
@@ -38,6 +39,12 @@ def token_group(token_id: int) -> str:
     return f"token.{token_id}"
 
 
+def auth_session_group(session_key: str) -> str:
+    """Every live connection opened with one signed-in browser session (logout closes them)."""
+    digest = hashlib.sha256(session_key.encode("utf-8")).hexdigest()[:32]
+    return f"authsession.{digest}"
+
+
 def dumps(event: dict[str, Any]) -> str:
     """Serialise an event once; raises for anything that is not plain JSON."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
@@ -54,9 +61,21 @@ def send_now(group: str, message: dict[str, Any]) -> None:
         logger.warning("realtime: broadcast to a group failed; clients will resume")
 
 
+def forward_message(event: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message carrying `event`, serialised once for every recipient.
+
+    Durable events also carry their `seq` beside the text, so consumers can keep order and
+    fill gaps without parsing the JSON again.
+    """
+    message: dict[str, Any] = {"type": FORWARD, "text": dumps(event)}
+    if "seq" in event:
+        message["seq"] = event["seq"]
+    return message
+
+
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every connection in `group` once the current transaction commits."""
-    message = {"type": FORWARD, "text": dumps(event)}
+    message = forward_message(event)
     transaction.on_commit(lambda: send_now(group, message))
 
 

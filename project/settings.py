@@ -85,6 +85,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": config.database_config(os.environ, var_dir=VAR_DIR)}
+FIELD_ENCRYPTION_KEYS = config.field_encryption_keys(os.environ, debug=DEBUG, var_dir=VAR_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = config.channel_layers_config(
     os.environ, prefix=os.environ.get("HAVEN_CHANNEL_PREFIX", "haven")
@@ -241,5 +242,7 @@ LOGGING = {
 }
 
 HAVEN_NEUTRAL_EXIT_URL = os.environ.get("HAVEN_EXIT_URL", "https://www.bbc.co.uk/weather")
+# How often each live connection checks the session log for anything the layer lost.
+HAVEN_HEARTBEAT_SECONDS = float(os.environ.get("HAVEN_HEARTBEAT_SECONDS", "20"))
 HAVEN_INVITE_DEFAULT_HOURS = 72
 HAVEN_INVITE_MAX_HOURS = 24 * 30
