@@ -6,6 +6,7 @@ tested without restarting Django. `project.settings` is the only caller at run t
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,11 +100,13 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
             "NAME": str(var_dir / "haven.sqlite3"),
             # WAL lets the live room read while another request writes.
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
-            "TEST": {"NAME": str(var_dir / "test-haven.sqlite3")},
+            # One test database per process, so parallel test runs never share one.
+            "TEST": {"NAME": str(var_dir / f"test-haven-{os.getpid()}.sqlite3")},
         }
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] != "django.db.backends.postgresql":
         raise ConfigurationError("DATABASE_URL must point at PostgreSQL (postgres://...).")
+    config["TEST"] = {"NAME": f"test_haven_{os.getpid()}"}
     # A pool per process: the live room opens and closes a connection around every database
     # call, which without a pool costs a new PostgreSQL backend each time.
     pool_max = int(env.get("HAVEN_DB_POOL_MAX", "20"))

@@ -33,7 +33,7 @@ class Room:
         return self.world.members[persona].pk
 
 
-def make_room(*, status: str = "live", world: World | None = None) -> Room:
+def make_room(*, status: str = "live", world: World | None = None, co_host: bool = True) -> Room:
     """Group A with a published agreement everyone accepted, and a session in `status`."""
     world = world or build_world()
     facilitator = world.users["facilitator"]
@@ -53,7 +53,7 @@ def make_room(*, status: str = "live", world: World | None = None) -> Room:
         starts_at=now,
         ends_at=now + timedelta(hours=2),
         kind="drop_in",
-        co_hosts=[world.members["peer_mentor"].pk],
+        co_hosts=[world.members["peer_mentor"].pk] if co_host else [],
     )
     path = {"scheduled": [], "open": ["open"], "live": ["open", "live"]}
     path["paused"] = [*path["live"], "paused"]
@@ -80,7 +80,9 @@ class Client:
     async def send(self, **content: Any) -> None:
         await self.comm.send_json_to(content)
 
-    async def say(self, body: str, *, content_warning: Any = None, client_id: str | None = None) -> str:
+    async def say(
+        self, body: str, *, content_warning: Any = None, client_id: str | None = None
+    ) -> str:
         client_id = client_id or str(uuid.uuid4())
         await self.send(
             type="message.send", client_id=client_id, body=body, content_warning=content_warning
@@ -103,9 +105,23 @@ class Client:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"no {kind} {match} within {timeout}s; got {self.received[-5:]}")
+                raise AssertionError(
+                    f"no {kind} {match} within {timeout}s; got {self.received[-5:]}"
+                )
             event = await self.next(remaining)
             if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
+                return event
+
+    async def until_any(self, kinds: set[str], timeout: float = 3) -> dict[str, Any]:
+        """Read events until one whose type is in `kinds` arrives."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"none of {kinds} within {timeout}s; got {self.received[-5:]}")
+            event = await self.next(remaining)
+            if event["type"] in kinds:
                 return event
 
     async def closed_with(self, timeout: float = 3) -> int | None:
@@ -131,9 +147,13 @@ class ConnectionClosed(Exception):
         self.code = code
 
 
-async def connect(room_or_session: Any, token: str | None, *, headers: list | None = None) -> tuple[Client, dict[str, Any] | None]:
+async def connect(
+    room_or_session: Any, token: str | None, *, headers: list | None = None
+) -> tuple[Client, dict[str, Any] | None]:
     """Connect; returns the client and its `session.state` (None when the room closed at once)."""
-    session_id = room_or_session.session.pk if isinstance(room_or_session, Room) else room_or_session
+    session_id = (
+        room_or_session.session.pk if isinstance(room_or_session, Room) else room_or_session
+    )
     all_headers = [ORIGIN, HOST]
     if token:
         all_headers.append((b"authorization", f"Token {token}".encode()))
