@@ -1,4 +1,4 @@
-"""The WebSocket half of the authorisation matrix: persona × room action, from one table.
+"""The WebSocket half of the authorisation matrix: persona x room action, from one table.
 
 Each row is checked twice: at the policy (`groups.policies.can` with the session) and over
 the WebSocket through the full ASGI application. `peer_mentor` is a co-host; the
