@@ -51,6 +51,8 @@ class Action(StrEnum):
     # Host powers in one session: read and edit its plan, attendance, open/live/pause.
     SESSION_HOST = "session.host"
     SESSION_END = "session.end"
+    CONCERN_RAISE = "concern.raise"
+    AUDIT_VIEW = "audit.view"
 
 
 R = Role
@@ -78,7 +80,18 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.SESSION_UPDATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.SESSION_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.SESSION_END: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.CONCERN_RAISE: IN_GROUP,
+    Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
 }
+
+
+class ConcernRole(StrEnum):
+    """How someone stands to one concern. Anyone without one gets 404 for it."""
+
+    REPORTER = "reporter"
+    HANDLER = "handler"  # may reply and move its status
+    PEER_HANDLER = "peer_handler"  # a peer mentor she chose to share with: may read and reply
+
 
 ORG_ROLE_TO_ROLE: dict[str, Role] = {
     OrgRole.FACILITATOR: R.ORG_FACILITATOR,
@@ -187,3 +200,38 @@ def group_for(user: Any, group_id: Any, action: Action = Action.GROUP_VIEW) -> G
         raise NotFound()
     require(user, action, group=group)
     return group
+
+
+def concern_role(
+    user: Any, concern: Any, *, membership: Membership | None = None
+) -> ConcernRole | None:
+    """Who `user` is to `concern` (a `safeguarding.models.Concern`), or None.
+
+    The member a concern is about never sees it, whatever her role. The group's facilitators
+    handle it, with its peer mentors when the reporter chose to share; safeguarding leads once
+    it is escalated, or from the start when it is about a host or about how the group is run
+    (then the group's facilitators do not see it at all, if it is about how the group is run).
+    """
+    if not is_signed_in(user):
+        return None
+    if membership is None:
+        membership = active_membership(user, concern.group_id)
+    if (
+        membership is not None
+        and concern.about_id is not None
+        and membership.pk == concern.about_id
+    ):
+        return None
+    if membership is not None and membership.pk == concern.reporter_id:
+        return ConcernRole.REPORTER
+    if user.org_role == OrgRole.SAFEGUARDING_LEAD and (
+        concern.escalated_at is not None or concern.leads_from_start
+    ):
+        return ConcernRole.HANDLER
+    if membership is None or concern.category == "facilitation":
+        return None
+    if membership.role == GroupRole.FACILITATOR:
+        return ConcernRole.HANDLER
+    if membership.role == GroupRole.PEER_MENTOR and concern.share_with_peer_mentors:
+        return ConcernRole.PEER_HANDLER
+    return None

@@ -114,7 +114,9 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
     return config
 
 
-def channel_layers_config(env: Mapping[str, str], *, prefix: str = "haven") -> dict[str, Any]:
+def channel_layers_config(
+    env: Mapping[str, str], *, prefix: str = "haven", encryption_key: str | None = None
+) -> dict[str, Any]:
     url = env.get("REDIS_URL", "").strip()
     if not url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -128,6 +130,8 @@ def channel_layers_config(env: Mapping[str, str], *, prefix: str = "haven") -> d
                 "expiry": 60,
                 # At or above Daphne's websocket timeout (24h by default).
                 "group_expiry": 86400,
+                # Messages rest encrypted in Redis: no message text there in plain form.
+                **({"symmetric_encryption_keys": [encryption_key]} if encryption_key else {}),
             },
         }
     }

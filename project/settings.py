@@ -88,7 +88,9 @@ DATABASES = {"default": config.database_config(os.environ, var_dir=VAR_DIR)}
 FIELD_ENCRYPTION_KEYS = config.field_encryption_keys(os.environ, debug=DEBUG, var_dir=VAR_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = config.channel_layers_config(
-    os.environ, prefix=os.environ.get("HAVEN_CHANNEL_PREFIX", "haven")
+    os.environ,
+    prefix=os.environ.get("HAVEN_CHANNEL_PREFIX", "haven"),
+    encryption_key=FIELD_ENCRYPTION_KEYS[0],
 )
 
 AUTH_USER_MODEL = "groups.User"
@@ -217,6 +219,9 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "facilitation.models.SessionStatus",
         "SessionKindEnum": "facilitation.models.SessionKind",
         "PlanItemKindEnum": "facilitation.models.PlanItemKind",
+        "ConcernStatusEnum": "safeguarding.models.ConcernStatus",
+        "ConcernCategoryEnum": "safeguarding.models.Category",
+        "UrgencyEnum": "safeguarding.models.Urgency",
     },
 }
 
@@ -244,5 +249,11 @@ LOGGING = {
 HAVEN_NEUTRAL_EXIT_URL = os.environ.get("HAVEN_EXIT_URL", "https://www.bbc.co.uk/weather")
 # How often each live connection checks the session log for anything the layer lost.
 HAVEN_HEARTBEAT_SECONDS = float(os.environ.get("HAVEN_HEARTBEAT_SECONDS", "20"))
+# How soon a concern should be acknowledged, by urgency (hours).
+HAVEN_CONCERN_ACK_HOURS = {
+    "urgent": int(os.environ.get("HAVEN_CONCERN_ACK_URGENT_HOURS", "1")),
+    "normal": int(os.environ.get("HAVEN_CONCERN_ACK_NORMAL_HOURS", "24")),
+    "low": int(os.environ.get("HAVEN_CONCERN_ACK_LOW_HOURS", "72")),
+}
 HAVEN_INVITE_DEFAULT_HOURS = 72
 HAVEN_INVITE_MAX_HOURS = 24 * 30

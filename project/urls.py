@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 urlpatterns = [
     path("api/v1/", include("groups.urls")),
     path("api/v1/", include("facilitation.urls")),
+    path("api/v1/", include("safeguarding.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("staff/admin/", admin.site.urls),

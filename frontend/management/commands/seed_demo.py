@@ -69,8 +69,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = _credentials_path()
-        if User.objects.filter(username=FACILITATOR).exists() and path.exists():
-            credentials = json.loads(path.read_text())
+        if User.objects.filter(username=FACILITATOR).exists():
+            if path.exists():
+                credentials = json.loads(path.read_text())
+            else:
+                # The database outlived var/ (e.g. PostgreSQL): new demo passwords, same data.
+                credentials = self._reset_passwords()
         else:
             credentials = self._seed()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +83,22 @@ class Command(BaseCommand):
         self.stdout.write("Demo accounts (sign in at http://127.0.0.1:8000/):")
         for row in credentials["accounts"]:
             self.stdout.write(f"  {row['role']:<22} {row['username']:<18} {row['password']}")
+
+    @transaction.atomic
+    def _reset_passwords(self) -> dict[str, Any]:
+        roles = {FACILITATOR: "facilitator", LEAD: "safeguarding lead", MENTOR: "peer mentor"}
+        accounts = []
+        for username in [FACILITATOR, LEAD, MENTOR, *[name for name, _shown in MEMBERS]]:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                continue
+            password = _password()
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            accounts.append(
+                {"role": roles.get(username, "member"), "username": username, "password": password}
+            )
+        return {"accounts": accounts}
 
     @transaction.atomic
     def _seed(self) -> dict[str, Any]:

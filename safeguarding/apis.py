@@ -1,0 +1,138 @@
+"""REST edge of concerns, the audit log and a member's own data: parse, call one service or
+selector, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from project.pagination import Pagination
+from project.schema import error_responses, valid
+from safeguarding import selectors, services
+from safeguarding.serializers import (
+    AuditOutput,
+    AuditQuery,
+    ConcernCreatedOutput,
+    ConcernCreateInput,
+    ConcernOutput,
+    ConcernReplyInput,
+    ConcernStatusInput,
+    ConcernSummaryOutput,
+    EraseInput,
+    ExportOutput,
+    ReplyOutput,
+)
+
+
+def _page(view: APIView, request: Request, rows: Any, serializer: type, context: dict) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True, context=context).data)
+
+
+def _concern_body(request: Request, concern_id: int) -> dict[str, Any]:
+    concern, role = services.concern_for(request.user, concern_id)
+    return ConcernOutput(concern, context={"viewer": request.user, "role": role}).data
+
+
+class ConcernListCreateApi(APIView):
+    @extend_schema(
+        operation_id="concerns_list",
+        parameters=[OpenApiParameter("overdue", bool, description="Only those past their time.")],
+        responses={200: ConcernSummaryOutput(many=True), **error_responses(401)},
+    )
+    def get(self, request: Request) -> Response:
+        overdue = request.query_params.get("overdue") in {"1", "true", "yes"}
+        rows = selectors.concern_list(viewer=request.user, overdue=overdue)
+        return _page(self, request, rows, ConcernSummaryOutput, {"viewer": request.user})
+
+    @extend_schema(
+        operation_id="concerns_create",
+        request=ConcernCreateInput,
+        responses={201: ConcernCreatedOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(ConcernCreateInput, request.data)
+        concern = services.concern_raise(actor=request.user, **data)
+        body = {
+            "id": concern.pk,
+            "status": concern.status,
+            "acknowledge_by": concern.acknowledge_by,
+        }
+        return Response(ConcernCreatedOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ConcernDetailApi(APIView):
+    @extend_schema(
+        operation_id="concerns_retrieve",
+        responses={200: ConcernOutput, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, concern_id: int) -> Response:
+        concern, role = selectors.concern_detail(viewer=request.user, concern_id=concern_id)
+        return Response(ConcernOutput(concern, context={"viewer": request.user, "role": role}).data)
+
+
+class ConcernReplyApi(APIView):
+    @extend_schema(
+        operation_id="concerns_replies_create",
+        request=ConcernReplyInput,
+        responses={201: ReplyOutput, **error_responses(400, 401, 404, 409)},
+    )
+    def post(self, request: Request, concern_id: int) -> Response:
+        data = valid(ConcernReplyInput, request.data)
+        reply = services.concern_reply(actor=request.user, concern_id=concern_id, body=data["body"])
+        body = ReplyOutput(reply, context={"viewer": request.user}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ConcernStatusApi(APIView):
+    @extend_schema(
+        operation_id="concerns_status_update",
+        request=ConcernStatusInput,
+        responses={200: ConcernOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, concern_id: int) -> Response:
+        data = valid(ConcernStatusInput, request.data)
+        services.concern_set_status(actor=request.user, concern_id=concern_id, **data)
+        return Response(_concern_body(request, concern_id))
+
+
+class AuditListApi(APIView):
+    @extend_schema(
+        operation_id="audit_list",
+        parameters=[AuditQuery],
+        responses={200: AuditOutput(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        query = valid(AuditQuery, request.query_params)
+        rows = selectors.audit_list(viewer=request.user, **query)
+        return _page(self, request, rows, AuditOutput, {})
+
+
+class MeExportApi(APIView):
+    @extend_schema(operation_id="me_export", responses={200: ExportOutput, **error_responses(401)})
+    def get(self, request: Request) -> Response:
+        response = Response(services.member_export(actor=request.user))
+        response["Content-Disposition"] = 'attachment; filename="my-haven-data.json"'
+        return response
+
+
+class MeEraseApi(APIView):
+    @extend_schema(
+        operation_id="me_erase",
+        request=EraseInput,
+        responses={204: None, **error_responses(400, 401, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(EraseInput, request.data)
+        services.account_erase(actor=request.user, password=data["password"])
+        logout(request._request)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+        return response

@@ -1,0 +1,189 @@
+"""Shapes of the concerns, audit and data-rights REST edge (PROTOCOL.md "Concerns")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from groups.policies import ConcernRole
+from safeguarding.models import Category, ConcernStatus, Urgency
+
+STAMP = serializers.DateTimeField()
+
+
+def stamp(value: Any) -> str | None:
+    return STAMP.to_representation(value) if value is not None else None
+
+
+class ConcernCreateInput(serializers.Serializer):
+    group_id = serializers.IntegerField(min_value=1)
+    category = serializers.ChoiceField(choices=Category.choices)
+    body = serializers.CharField(max_length=10_000)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    about_member_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    message_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+    )
+    share_with_peer_mentors = serializers.BooleanField(default=False)
+
+
+class ConcernCreatedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ConcernStatus.choices)
+    acknowledge_by = serializers.DateTimeField()
+
+
+class ConcernReplyInput(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class ConcernStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConcernStatus.choices)
+    note_to_reporter = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, allow_null=True
+    )
+
+
+class PersonOutput(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class HistoryOutput(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    at = serializers.DateTimeField()
+    note_to_reporter = serializers.CharField(allow_null=True)
+
+
+class ReplyOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_reporter = serializers.BooleanField()
+    mine = serializers.BooleanField()
+    body = serializers.CharField()
+    at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        viewer = self.context["viewer"]
+        return {
+            "id": instance.pk,
+            "from_reporter": instance.from_reporter,
+            "mine": instance.author_id == viewer.pk,
+            "body": instance.body,
+            "at": stamp(instance.at),
+        }
+
+
+def _person(membership: Any) -> dict[str, Any] | None:
+    if membership is None:
+        return None
+    return {"member_id": membership.pk, "display_name": membership.display_name}
+
+
+class ConcernSummaryOutput(serializers.Serializer):
+    """A concern in a list: never its text."""
+
+    id = serializers.IntegerField()
+    group_id = serializers.IntegerField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    status = serializers.ChoiceField(choices=ConcernStatus.choices)
+    created_at = serializers.DateTimeField()
+    acknowledge_by = serializers.DateTimeField()
+    overdue = serializers.BooleanField()
+    raised_by_me = serializers.BooleanField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        from django.utils import timezone
+
+        viewer = self.context["viewer"]
+        return {
+            "id": instance.pk,
+            "group_id": instance.group_id,
+            "category": instance.category,
+            "urgency": instance.urgency,
+            "status": instance.status,
+            "created_at": stamp(instance.created_at),
+            "acknowledge_by": stamp(instance.acknowledge_by),
+            "overdue": instance.status == ConcernStatus.RECEIVED
+            and instance.acknowledge_by < timezone.now(),
+            "raised_by_me": instance.reporter is not None
+            and instance.reporter.user_id == viewer.pk,
+        }
+
+
+class ConcernOutput(ConcernSummaryOutput):
+    body = serializers.CharField()
+    share_with_peer_mentors = serializers.BooleanField()
+    my_role = serializers.ChoiceField(choices=[r.value for r in ConcernRole])
+    reporter = PersonOutput(allow_null=True)
+    about = PersonOutput(allow_null=True)
+    message_ids = serializers.ListField(child=serializers.IntegerField())
+    history = HistoryOutput(many=True)
+    replies = ReplyOutput(many=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        role = self.context["role"]
+        data.update(
+            {
+                "body": instance.body,
+                "share_with_peer_mentors": instance.share_with_peer_mentors,
+                "my_role": str(role),
+                "reporter": _person(instance.reporter),
+                "about": _person(instance.about),
+                "message_ids": sorted(m.pk for m in instance.messages.all()),
+                "history": [
+                    {
+                        "from_status": h.from_status,
+                        "to_status": h.to_status,
+                        "at": stamp(h.at),
+                        "note_to_reporter": h.note_to_reporter or None,
+                    }
+                    for h in instance.history.all()
+                ],
+                "replies": ReplyOutput(
+                    instance.replies.all(), many=True, context=self.context
+                ).data,
+            }
+        )
+        return data
+
+
+class AuditQuery(serializers.Serializer):
+    target_type = serializers.CharField(max_length=32, required=False)
+    target_id = serializers.CharField(max_length=64, required=False)
+    action = serializers.CharField(max_length=64, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+class AuditOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    group_id = serializers.IntegerField(allow_null=True)
+    extra = serializers.DictField()
+
+
+class EraseInput(serializers.Serializer):
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    confirm = serializers.BooleanField()
+
+    def validate_confirm(self, value: bool) -> bool:
+        if not value:
+            raise serializers.ValidationError("Tick the box to confirm.")
+        return value
+
+
+class ExportOutput(serializers.Serializer):
+    account = serializers.DictField()
+    groups = serializers.ListField(child=serializers.DictField())
+    messages = serializers.ListField(child=serializers.DictField())
+    concerns = serializers.ListField(child=serializers.DictField())
+    agreements_accepted = serializers.ListField(child=serializers.DictField())
+    agreement_proposals = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,490 @@
+"""Writes for concerns and their answer loop, retention, and a member's own data rights.
+
+Concern text never travels over a session group: alerts carry the id and the urgency only,
+and go to each handler's private group (ARCHITECTURE.md rule 5).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from facilitation.models import Message
+from groups.models import (
+    AgreementProposal,
+    Group,
+    GroupRole,
+    Membership,
+    MembershipStatus,
+    OrgRole,
+    User,
+)
+from groups.policies import Action, ConcernRole, active_membership, concern_role, group_for
+from project import realtime
+from project.audit import audit_record
+from project.exceptions import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    parse_id,
+)
+from safeguarding.models import (
+    Category,
+    Concern,
+    ConcernReply,
+    ConcernStatus,
+    ConcernStatusChange,
+    Urgency,
+)
+
+BODY_MAX = 10_000
+NOTE_MAX = 2000
+MAX_MESSAGES = 20
+
+# The only moves a concern's status may make.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ConcernStatus.RECEIVED: frozenset({ConcernStatus.ACKNOWLEDGED}),
+    ConcernStatus.ACKNOWLEDGED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.ESCALATED}),
+    ConcernStatus.ESCALATED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.CLOSED}),
+    ConcernStatus.ACTION_TAKEN: frozenset({ConcernStatus.CLOSED}),
+    ConcernStatus.CLOSED: frozenset(),
+}
+
+
+def acknowledge_within(urgency: str) -> timedelta:
+    hours = settings.HAVEN_CONCERN_ACK_HOURS[urgency]
+    return timedelta(hours=hours)
+
+
+def _clean_text(value: Any, field: str, limit: int, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise ValidationFailed({field: [_("Please write something here.")]})
+    if len(text) > limit:
+        raise ValidationFailed({field: [_("Use at most %(max)d characters.") % {"max": limit}]})
+    return text
+
+
+def _alert(groups: list[str], event: dict[str, Any]) -> None:
+    for name in groups:
+        realtime.broadcast_on_commit(name, event)
+
+
+def handler_groups(concern: Concern) -> list[str]:
+    """Private channel groups of everyone who handles `concern` right now."""
+    names: list[str] = []
+    if concern.category != Category.FACILITATION:
+        roles = [GroupRole.FACILITATOR]
+        if concern.share_with_peer_mentors:
+            roles.append(GroupRole.PEER_MENTOR)
+        members = Membership.objects.filter(
+            group_id=concern.group_id, role__in=roles, status=MembershipStatus.ACTIVE
+        ).exclude(pk=concern.about_id or 0)
+        names += [realtime.member_group(pk) for pk in members.values_list("pk", flat=True)]
+    if concern.escalated_at is not None or concern.leads_from_start:
+        leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
+        names += [realtime.user_group(pk) for pk in leads.values_list("pk", flat=True)]
+    return names
+
+
+def _updated(concern: Concern) -> None:
+    """Tell the reporter and the handlers that a concern changed (never what changed)."""
+    event = {"type": "concern.updated", "concern_id": concern.pk, "status": concern.status}
+    groups = handler_groups(concern)
+    if concern.reporter_id is not None:
+        groups.append(realtime.member_group(concern.reporter_id))
+    _alert(groups, event)
+
+
+@transaction.atomic
+def concern_raise(
+    *,
+    actor: User,
+    group_id: Any,
+    category: Any,
+    body: Any,
+    urgency: Any = Urgency.NORMAL,
+    about_member_id: Any = None,
+    message_ids: Any = None,
+    share_with_peer_mentors: Any = False,
+) -> Concern:
+    """Raise a concern privately; the group's handlers are alerted at once (id and urgency)."""
+    group = group_for(actor, group_id, Action.CONCERN_RAISE)
+    reporter = active_membership(actor, group)
+    if reporter is None:
+        raise NotFound()
+    fields: dict[str, list[str]] = {}
+    if category not in Category.values:
+        fields["category"] = [_("Choose one of the categories.")]
+    if urgency not in Urgency.values:
+        fields["urgency"] = [_("Choose low, normal or urgent.")]
+    if not isinstance(share_with_peer_mentors, bool):
+        fields["share_with_peer_mentors"] = [_("Choose yes or no.")]
+    if fields:
+        raise ValidationFailed(fields)
+    text = _clean_text(body, "body", BODY_MAX)
+    about = None
+    if about_member_id is not None:
+        about = Membership.objects.filter(
+            group=group, pk=_member_id(about_member_id), status=MembershipStatus.ACTIVE
+        ).first()
+        if about is None or about.pk == reporter.pk:
+            raise ValidationFailed({"about_member_id": [_("Choose another member of this group.")]})
+    messages = _referred_messages(reporter, message_ids)
+    now = timezone.now()
+    about_host = about is not None and about.role in {GroupRole.FACILITATOR, GroupRole.PEER_MENTOR}
+    concern = Concern.objects.create(
+        group=group,
+        reporter=reporter,
+        about=about,
+        category=category,
+        urgency=urgency,
+        body=text,
+        share_with_peer_mentors=share_with_peer_mentors,
+        leads_from_start=about_host or category == Category.FACILITATION,
+        acknowledge_by=now + acknowledge_within(urgency),
+        created_at=now,
+    )
+    concern.messages.set(messages)
+    audit_record(
+        actor=actor,
+        action="concern.raised",
+        target=concern,
+        group_id=group.pk,
+        extra={"category": category, "urgency": urgency, "messages": len(messages)},
+    )
+    _alert(
+        handler_groups(concern),
+        {"type": "concern.raised", "concern_id": concern.pk, "urgency": urgency},
+    )
+    return concern
+
+
+def _member_id(value: Any) -> int:
+    try:
+        return parse_id(value)
+    except NotFound:
+        raise ValidationFailed({"about_member_id": [_("Give a member id.")]}) from None
+
+
+def _referred_messages(reporter: Membership, message_ids: Any) -> list[Message]:
+    """Messages she refers to: in her group's sessions, sent while she was in the group."""
+    if message_ids is None:
+        return []
+    if (
+        not isinstance(message_ids, list)
+        or len(message_ids) > MAX_MESSAGES
+        or any(isinstance(m, bool) or not isinstance(m, int) for m in message_ids)
+    ):
+        raise ValidationFailed(
+            {"message_ids": [_("Give up to %(max)d message ids.") % {"max": MAX_MESSAGES}]}
+        )
+    wanted = set(message_ids)
+    found = list(
+        Message.objects.filter(
+            pk__in=wanted,
+            session__group_id=reporter.group_id,
+            sent_at__gte=reporter.joined_at,
+        )
+    )
+    if len(found) != len(wanted):
+        raise ValidationFailed(
+            {"message_ids": [_("Those messages are not from a session of this group.")]}
+        )
+    return found
+
+
+def concern_for(actor: User, concern_id: Any, *, lock: bool = False) -> tuple[Concern, ConcernRole]:
+    """Fetch a concern and the actor's role to it; 404 for anyone who has none."""
+    rows = Concern.objects.select_related("reporter", "about", "group").filter(
+        pk=parse_id(concern_id)
+    )
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    concern = rows.first()
+    if concern is None:
+        raise NotFound()
+    role = concern_role(actor, concern)
+    if role is None:
+        raise NotFound()
+    return concern, role
+
+
+@transaction.atomic
+def concern_record_view(*, actor: User, concern: Concern, role: ConcernRole) -> None:
+    """Every read of a concern by someone handling it is audited (who, which, when)."""
+    if role != ConcernRole.REPORTER:
+        audit_record(
+            actor=actor,
+            action="concern.viewed",
+            target=concern,
+            group_id=concern.group_id,
+            extra={"role": str(role)},
+        )
+
+
+@transaction.atomic
+def concern_reply(*, actor: User, concern_id: Any, body: Any) -> ConcernReply:
+    """Add to the private thread between the woman who raised it and its handlers."""
+    text = _clean_text(body, "body", BODY_MAX)
+    concern, role = concern_for(actor, concern_id, lock=True)
+    if concern.status == ConcernStatus.CLOSED:
+        raise Conflict(
+            _("This concern is closed. Raise a new one if you need to."), code="concern_closed"
+        )
+    reply = ConcernReply.objects.create(
+        concern=concern, author=actor, from_reporter=role == ConcernRole.REPORTER, body=text
+    )
+    audit_record(
+        actor=actor,
+        action="concern.replied",
+        target=concern,
+        group_id=concern.group_id,
+        extra={"role": str(role)},
+    )
+    _updated(concern)
+    return reply
+
+
+@transaction.atomic
+def concern_set_status(
+    *, actor: User, concern_id: Any, status: Any, note_to_reporter: Any = None
+) -> Concern:
+    """Move a concern one step: received → acknowledged → action_taken | escalated → closed.
+
+    Escalating hands it to the safeguarding leads. Peer mentors read and reply; they do not
+    move a concern's status.
+    """
+    concern, role = concern_for(actor, concern_id, lock=True)
+    if role != ConcernRole.HANDLER:
+        raise Forbidden(_("Only the facilitators and safeguarding leads can change this."))
+    if status not in ConcernStatus.values:
+        raise ValidationFailed({"status": [_("Unknown status.")]})
+    note = _clean_text(note_to_reporter, "note_to_reporter", NOTE_MAX, required=False)
+    if status not in TRANSITIONS[concern.status]:
+        raise Conflict(
+            _("A concern that is %(current)s cannot become %(wanted)s.")
+            % {"current": concern.status, "wanted": status},
+            code="invalid_transition",
+            extra={"status": concern.status},
+        )
+    previous = concern.status
+    now = timezone.now()
+    concern.status = status
+    if status == ConcernStatus.ACKNOWLEDGED:
+        concern.acknowledged_at = now
+    elif status == ConcernStatus.ESCALATED:
+        concern.escalated_at = now
+    elif status == ConcernStatus.CLOSED:
+        concern.closed_at = now
+    concern.save(update_fields=["status", "acknowledged_at", "escalated_at", "closed_at"])
+    ConcernStatusChange.objects.create(
+        concern=concern, from_status=previous, to_status=status, note_to_reporter=note, actor=actor
+    )
+    audit_record(
+        actor=actor,
+        action="concern.escalated"
+        if status == ConcernStatus.ESCALATED
+        else "concern.status_changed",
+        target=concern,
+        group_id=concern.group_id,
+        extra={"from": previous, "to": status, "with_note": bool(note)},
+    )
+    if status == ConcernStatus.ESCALATED:
+        leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
+        _alert(
+            [realtime.user_group(pk) for pk in leads.values_list("pk", flat=True)],
+            {"type": "concern.raised", "concern_id": concern.pk, "urgency": concern.urgency},
+        )
+    _updated(concern)
+    return concern
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete message text past each group's retention, except what an open concern holds.
+
+    Idempotent: a second run finds nothing more to do. The message rows stay (their place in
+    the session log) with the text, warnings' notes and hide reasons gone.
+    """
+    moment = now or timezone.now()
+    purged = 0
+    held = 0
+    for group in Group.objects.all().only("pk", "retention_days"):
+        cutoff = moment - timedelta(days=group.retention_days)
+        expired = Message.objects.filter(
+            session__group=group, sent_at__lt=cutoff, purged_at__isnull=True
+        )
+        open_concerns = ~Q(concerns__status=ConcernStatus.CLOSED) & Q(concerns__isnull=False)
+        holding = expired.filter(open_concerns).values_list("pk", flat=True).distinct()
+        held_ids = set(holding)
+        held += len(held_ids)
+        with transaction.atomic():
+            purged += expired.exclude(pk__in=held_ids).update(
+                body="", cw_note="", hide_reason="", purged_at=moment
+            )
+    if purged:
+        audit_record(
+            actor=None,
+            action="retention.purged",
+            target_type="message",
+            target_id="*",
+            extra={"messages": purged, "held": held},
+        )
+    return {"purged": purged, "held_by_open_concerns": held}
+
+
+class EraseRefused(ApplicationError):
+    status = 409
+    code = "cannot_erase"
+
+
+# --- a member's own data ---------------------------------------------------------------------
+
+ANOTHER_MEMBER = "another member"
+
+
+def member_export(*, actor: User) -> dict[str, Any]:
+    """Everything Haven holds about the actor, readable; other people only as "another member"."""
+    memberships = list(Membership.objects.filter(user=actor).select_related("group"))
+    mine = {m.pk for m in memberships}
+    messages = (
+        Message.objects.filter(author_id__in=mine)
+        .select_related("session__group")
+        .order_by("sent_at")
+    )
+    concerns = (
+        Concern.objects.filter(reporter_id__in=mine)
+        .select_related("group")
+        .prefetch_related("history", "replies")
+    )
+    stamp = timezone.localtime
+    export = {
+        "account": {
+            "username": actor.username,
+            "org_role": actor.org_role,
+            "preferences": actor.preferences,
+            "created_at": stamp(actor.date_joined).isoformat(),
+        },
+        "groups": [
+            {
+                "group": m.group.name,
+                "display_name": m.display_name,
+                "role": m.role,
+                "status": m.status,
+                "joined_at": stamp(m.joined_at).isoformat(),
+            }
+            for m in memberships
+        ],
+        "messages": [
+            {
+                "group": msg.session.group.name,
+                "session": msg.session.title,
+                "sent_at": stamp(msg.sent_at).isoformat(),
+                "body": None if msg.purged_at else msg.body,
+                "content_warning": msg.content_warning,
+                "hidden_by_a_host": msg.hidden_at is not None,
+                "deleted_by_retention": msg.purged_at is not None,
+            }
+            for msg in messages
+        ],
+        "concerns": [
+            {
+                "group": c.group.name,
+                "category": c.category,
+                "urgency": c.urgency,
+                "status": c.status,
+                "raised_at": stamp(c.created_at).isoformat(),
+                "body": c.body,
+                "about": ANOTHER_MEMBER if c.about_id else None,
+                "history": [
+                    {
+                        "from": h.from_status,
+                        "to": h.to_status,
+                        "at": stamp(h.at).isoformat(),
+                        "note_to_you": h.note_to_reporter or None,
+                    }
+                    for h in c.history.all()
+                ],
+                "replies": [
+                    {
+                        "from": "you" if r.from_reporter else "the people handling it",
+                        "at": stamp(r.at).isoformat(),
+                        "body": r.body,
+                    }
+                    for r in c.replies.all()
+                ],
+            }
+            for c in concerns
+        ],
+        "agreements_accepted": [
+            {
+                "group": a.agreement.group.name,
+                "version": a.agreement.version,
+                "accepted_at": stamp(a.accepted_at).isoformat(),
+            }
+            for m in memberships
+            for a in m.acceptances.select_related("agreement__group")
+        ],
+        "agreement_proposals": [
+            {
+                "group": m.group.name,
+                "text": p.text,
+                "status": p.status,
+                "response": p.response_note or None,
+            }
+            for m in memberships
+            for p in m.proposals.all()
+        ],
+    }
+    with transaction.atomic():
+        audit_record(actor=actor, action="account.exported", target=actor)
+    return export
+
+
+@transaction.atomic
+def account_erase(*, actor: User, password: Any) -> None:
+    """Erase the actor's account and what she wrote.
+
+    Her messages lose their text, except messages a concern refers to, which are kept as part
+    of that safeguarding record, without her name; concerns she raised are kept, no longer
+    linked to any account. Everything else about her (memberships, display names, tokens,
+    acceptances, proposals, attendance) is deleted.
+    """
+    if not isinstance(password, str) or not actor.check_password(password):
+        raise ValidationFailed({"password": [_("That password is not right.")]})
+    memberships = Membership.objects.filter(user=actor)
+    for membership in memberships.filter(
+        role=GroupRole.FACILITATOR, status=MembershipStatus.ACTIVE
+    ):
+        others = Membership.objects.filter(
+            group_id=membership.group_id, role=GroupRole.FACILITATOR, status=MembershipStatus.ACTIVE
+        ).exclude(pk=membership.pk)
+        if not others.exists():
+            raise EraseRefused(
+                _("You are the only facilitator of a group. Hand it over before erasing.")
+            )
+    now = timezone.now()
+    authored = Message.objects.filter(author__in=memberships)
+    held = authored.filter(concerns__isnull=False).values_list("pk", flat=True)
+    authored.exclude(pk__in=list(held)).update(
+        body="", cw_note="", hide_reason="", purged_at=now, author=None
+    )
+    authored.update(author=None)
+    AgreementProposal.objects.filter(proposer__in=memberships).delete()
+    user_id = actor.pk
+    audit_record(actor=None, action="account.erased", target_type="user", target_id=user_id)
+    realtime.close_on_commit(realtime.user_group(user_id), 4401)
+    actor.delete()

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from safeguarding import apis
+
+urlpatterns = [
+    path("concerns/", apis.ConcernListCreateApi.as_view(), name="concerns"),
+    path("concerns/<int:concern_id>/", apis.ConcernDetailApi.as_view(), name="concern-detail"),
+    path(
+        "concerns/<int:concern_id>/replies/", apis.ConcernReplyApi.as_view(), name="concern-replies"
+    ),
+    path(
+        "concerns/<int:concern_id>/status/", apis.ConcernStatusApi.as_view(), name="concern-status"
+    ),
+    path("audit/", apis.AuditListApi.as_view(), name="audit"),
+    path("me/export/", apis.MeExportApi.as_view(), name="me-export"),
+    path("me/erase/", apis.MeEraseApi.as_view(), name="me-erase"),
+]
