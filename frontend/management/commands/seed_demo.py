@@ -69,13 +69,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = _credentials_path()
-        if not User.objects.filter(username=FACILITATOR).exists():
-            credentials = self._seed()
-        elif path.exists():
+        if User.objects.filter(username=FACILITATOR).exists() and path.exists():
             credentials = json.loads(path.read_text())
         else:
-            # The database outlived var/ (e.g. PostgreSQL): new demo passwords, same data.
-            credentials = self._reset_passwords()
+            # Without the file but with the accounts (the database outlived var/), the demo
+            # accounts get new passwords; otherwise the demo is created.
+            exists = User.objects.filter(username=FACILITATOR).exists()
+            credentials = self._reset_passwords() if exists else self._seed()
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
             path.write_text(json.dumps(credentials, indent=2))
