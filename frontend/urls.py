@@ -6,4 +6,16 @@ from frontend import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("signin/", views.signin, name="signin"),
+    path("signout/", views.signout, name="signout"),
+    path("join/", views.join, name="join"),
+    path("groups/", views.groups, name="groups"),
+    path("groups/<int:group_id>/", views.group, name="group"),
+    path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
+    path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
+    path("sessions/<int:session_id>/room/", views.room, name="room"),
+    path("concerns/", views.concerns, name="concerns"),
+    path("concerns/new/", views.concern_new, name="concern-new"),
+    path("concerns/<int:concern_id>/", views.concern, name="concern"),
+    path("settings/", views.account_settings, name="settings"),
 ]

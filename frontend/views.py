@@ -1,10 +1,548 @@
-"""Server-rendered pages. Views only gather what a template shows; services do the work."""
+"""Server-rendered pages. Views gather what a template shows and call the same services and
+selectors as the REST API; they hold no rules of their own.
+
+Every page is neutral on the surface: the title is "Haven", URLs carry ids only, and nothing a
+member wrote is put in a URL. The live room's client is static JavaScript (no inline script).
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from facilitation import selectors as session_selectors
+from facilitation import services as session_services
+from facilitation.models import PlanItemKind, SessionKind, SessionStatus
+from facilitation.taxonomy import CONTENT_WARNINGS
+from groups import selectors as group_selectors
+from groups import services as group_services
+from groups.models import GroupRole, OrgRole
+from groups.policies import Action, can, group_for
+from project.exceptions import ApplicationError
+from safeguarding import selectors as concern_selectors
+from safeguarding import services as concern_services
+from safeguarding.models import Category, ConcernStatus, Urgency
+
+View = Callable[..., HttpResponse]
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+def signed_in(view: View) -> View:
+    """Pages for signed-in people; anyone else goes to the sign-in page (no `next` leak)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated or not request.user.is_active:
+            return redirect("signin")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error_text(exc: ApplicationError) -> str:
+    fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+    if fields:
+        return " ".join(" ".join(msgs) for msgs in fields.values())
+    return exc.message
+
+
+def _flash_errors(request: HttpRequest, action: Callable[[], Any], done: str | None = None) -> bool:
+    """Run a service call; show its refusal as a message instead of an error page."""
+    try:
+        action()
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        messages.error(request, _error_text(exc))
+        return False
+    if done:
+        messages.success(request, done)
+    return True
+
+
+def _local_datetime(value: str) -> datetime | None:
+    """A `datetime-local` input, read in the server's time zone."""
+    parsed = parse_datetime(value or "")
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+# --- signing in and out ----------------------------------------------------------------------
 
 
 def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("groups")
     return render(request, "frontend/landing.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    error = None
+    if request.method == "POST":
+        username = group_services.username_normalise(request.POST.get("username"))
+        user = authenticate(
+            request=request, username=username, password=request.POST.get("password", "")
+        )
+        if getattr(request, "axes_locked_out", False):
+            error = _("Too many attempts. Please wait 15 minutes and try again.")
+        elif user is None or not user.is_active:
+            error = _("That username and password do not match.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("groups")
+    status = 429 if error and getattr(request, "axes_locked_out", False) else 400 if error else 200
+    return render(request, "frontend/signin.html", {"error": error}, status=status)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    """Sign out: close this browser's sockets, end the session, clear what the browser kept.
+
+    The quick exit calls this in the background (sendBeacon) while the page leaves.
+    """
+    if request.user.is_authenticated:
+        group_services.token_revoke(
+            actor=request.user, token=None, session_key=request.session.session_key
+        )
+    logout(request)
+    if request.POST.get("beacon"):
+        response: HttpResponse = HttpResponse(status=204)
+    else:
+        response = redirect("landing")
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest) -> HttpResponse:
+    """Redeem an invite: a new account (username, password, display name) or, signed in,
+    only a display name for the new group."""
+    error = None
+    if request.method == "POST":
+        try:
+            membership, _token = group_services.invite_redeem(
+                actor=request.user,
+                code=request.POST.get("code", ""),
+                display_name=request.POST.get("display_name", ""),
+                username=request.POST.get("username"),
+                password=request.POST.get("password"),
+            )
+        except ApplicationError as exc:
+            error = _error_text(exc)
+        else:
+            if not request.user.is_authenticated:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome. Please read the group's agreement."))
+            return redirect("group", group_id=membership.group_id)
+    return render(request, "frontend/join.html", {"error": error}, status=400 if error else 200)
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def groups(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if request.method == "POST":
+        created: dict[str, Any] = {}
+
+        def create() -> None:
+            created["group"] = group_services.group_create(
+                actor=user,
+                name=request.POST.get("name", ""),
+                description=request.POST.get("description", ""),
+                display_name=request.POST.get("display_name", ""),
+            )
+
+        if _flash_errors(request, create, _("Group created.")):
+            return redirect("group", group_id=created["group"].pk)
+        return redirect("groups")
+    rows = list(group_selectors.group_list_for(viewer=user))
+    mine = group_selectors.memberships_by_group(viewer=user, group_ids=[g.pk for g in rows])
+    return render(
+        request,
+        "frontend/groups.html",
+        {
+            "rows": [(g, mine.get(g.pk)) for g in rows],
+            "can_create": can(user, Action.GROUP_CREATE),
+        },
+    )
+
+
+def _group_context(request: HttpRequest, group: Any) -> dict[str, Any]:
+    user = request.user
+    view = group_selectors.group_view(viewer=user, group=group)
+    membership = view.membership
+    try:
+        agreement, accepted = group_selectors.agreement_view(viewer=user, group=group)
+    except ApplicationError:
+        agreement, accepted = None, False
+    is_facilitator = can(user, Action.GROUP_UPDATE, group=group, membership=membership)
+    context: dict[str, Any] = {
+        "group": group,
+        "membership": membership,
+        "agreement": agreement,
+        "accepted": accepted,
+        "is_facilitator": is_facilitator,
+        "can_see_roster": can(user, Action.ROSTER_VIEW, group=group, membership=membership),
+        "sessions": [],
+        "cw_labels": {key: label for key, label, _d in CONTENT_WARNINGS},
+        "session_kinds": SessionKind.choices,
+        "invite_roles": [
+            (GroupRole.MEMBER, _("Member")),
+            (GroupRole.PEER_MENTOR, _("Peer mentor")),
+        ],
+        "roles": GroupRole.choices,
+        "new_code": request.session.pop("new_invite_code", None),
+        "content_warnings": CONTENT_WARNINGS,
+    }
+    if can(user, Action.SESSION_VIEW, group=group, membership=membership):
+        context["sessions"] = [
+            s
+            for s in session_selectors.session_list(viewer=user, group=group)
+            if s.status != SessionStatus.ENDED
+        ]
+    if context["can_see_roster"]:
+        context["roster"] = group_selectors.roster_list(viewer=user, group=group)
+    if can(user, Action.ACCEPTANCES_VIEW, group=group, membership=membership):
+        context["acceptances"] = group_selectors.acceptance_list(viewer=user, group=group)
+    if is_facilitator:
+        context["invites"] = group_selectors.invite_list(viewer=user, group=group)[:20]
+    if membership is not None:
+        context["proposals"] = group_selectors.proposal_list(viewer=user, group=group)
+    return context
+
+
+@signed_in
+def group(request: HttpRequest, group_id: int) -> HttpResponse:
+    found = group_for(request.user, group_id)
+    return render(request, "frontend/group.html", _group_context(request, found))
+
+
+@signed_in
+@require_POST
+def group_action(request: HttpRequest, group_id: int, action: str) -> HttpResponse:
+    """Every form on the group page posts here, named by `action`."""
+    user = request.user
+    found = group_for(request.user, group_id)
+    post = request.POST
+    back = HttpResponseRedirect(reverse("group", args=[found.pk]))
+
+    def accept() -> None:
+        group_services.agreement_accept(
+            actor=user, group=found, version=int(post.get("version", 0))
+        )
+
+    def publish() -> None:
+        points = [line.strip() for line in post.get("points", "").splitlines() if line.strip()]
+        group_services.agreement_publish(actor=user, group=found, points=points)
+
+    def propose() -> None:
+        group_services.proposal_create(actor=user, group=found, text=post.get("text", ""))
+
+    def decide() -> None:
+        group_services.proposal_decide(
+            actor=user,
+            group=found,
+            proposal_id=post.get("proposal_id"),
+            status=post.get("status"),
+            note=post.get("note", ""),
+        )
+
+    def invite() -> None:
+        _invite, code = group_services.invite_create(
+            actor=user,
+            group=found,
+            role=post.get("role", GroupRole.MEMBER),
+            max_uses=int(post.get("max_uses") or 1),
+        )
+        request.session["new_invite_code"] = code
+
+    def revoke() -> None:
+        group_services.invite_revoke(actor=user, group=found, invite_id=post.get("invite_id"))
+
+    def change_role() -> None:
+        group_services.member_change_role(
+            actor=user, group=found, member_id=post.get("member_id"), role=post.get("role")
+        )
+
+    def remove() -> None:
+        group_services.member_remove(actor=user, group=found, member_id=post.get("member_id"))
+
+    def new_session() -> None:
+        session_services.session_create(
+            actor=user,
+            group=found,
+            title=post.get("title", ""),
+            starts_at=_local_datetime(post.get("starts_at", "")),
+            ends_at=_local_datetime(post.get("ends_at", "")),
+            kind=post.get("kind", SessionKind.BOOKED),
+            content_warnings=post.getlist("content_warnings"),
+            co_hosts=[int(v) for v in post.getlist("co_hosts") if v.isdigit()],
+        )
+
+    actions: dict[str, tuple[Callable[[], None], str]] = {
+        "accept": (accept, _("Thank you. You can now join this group's sessions.")),
+        "publish": (
+            publish,
+            _("The new agreement is published. Everyone will be asked to accept it."),
+        ),
+        "propose": (propose, _("Thank you. The facilitators will read your suggestion.")),
+        "decide": (decide, _("Saved.")),
+        "invite": (invite, _("Invite created.")),
+        "revoke": (revoke, _("Invite revoked.")),
+        "role": (change_role, _("Role changed.")),
+        "remove": (remove, _("Removed from the group.")),
+        "session": (new_session, _("Session created.")),
+    }
+    if action not in actions:
+        return back
+    run, done = actions[action]
+    try:
+        _flash_errors(request, run, done)
+    except (TypeError, ValueError):
+        messages.error(request, _("Some fields need another look."))
+    if (
+        action == "remove"
+        and post.get("member_id")
+        and _is_self(request, found, post.get("member_id"))
+    ):
+        return redirect("groups")
+    return back
+
+
+def _is_self(request: HttpRequest, found: Any, member_id: Any) -> bool:
+    mine = group_selectors.memberships_by_group(viewer=request.user, group_ids=[found.pk])
+    return not mine or str(getattr(mine.get(found.pk), "pk", "")) == str(member_id)
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def session_plan(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = request.user
+    session = session_selectors.session_get_for(
+        viewer=user, session_id=session_id, action=Action.SESSION_HOST
+    )
+    if request.method == "POST":
+        post = request.POST
+        items = []
+        for index in range(len(post.getlist("title"))):
+            title = post.getlist("title")[index].strip()
+            if not title:
+                continue
+            minutes = post.getlist("minutes")[index]
+            items.append(
+                {
+                    "title": title,
+                    "kind": post.getlist("kind")[index],
+                    "minutes": int(minutes) if minutes.isdigit() else 0,
+                    "notes": post.getlist("notes")[index],
+                }
+            )
+        if _flash_errors(
+            request,
+            lambda: session_services.plan_replace(actor=user, session=session, items=items),
+            _("Plan saved."),
+        ):
+            return redirect("session-plan", session_id=session.pk)
+    items = list(session_selectors.plan_items(viewer=user, session=session))
+    blanks = max(3, 8 - len(items))
+    return render(
+        request,
+        "frontend/plan.html",
+        {
+            "session": session,
+            "items": items,
+            "blanks": range(blanks),
+            "kinds": PlanItemKind.choices,
+        },
+    )
+
+
+@signed_in
+def room(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = request.user
+    session = session_selectors.session_get_for(viewer=user, session_id=session_id)
+    membership = group_selectors.memberships_by_group(viewer=user, group_ids=[session.group_id])
+    me = membership.get(session.group_id)
+    preferences = session_services.preferences_effective(user)["content_warnings"]
+    config = {
+        "session_id": session.pk,
+        "group_id": session.group_id,
+        "member_id": me.pk if me else None,
+        "preferences": preferences,
+        "content_warnings": [
+            {"key": key, "label": _(label)} for key, label, _description in CONTENT_WARNINGS
+        ],
+        "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
+        "is_facilitator": can(user, Action.SESSION_END, session=session),
+    }
+    return render(
+        request,
+        "frontend/room.html",
+        {"session": session, "config": json.dumps(config), "group_id": session.group_id},
+    )
+
+
+# --- concerns --------------------------------------------------------------------------------
+
+
+@signed_in
+def concerns(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    rows = list(concern_selectors.concern_list(viewer=user))
+    now = timezone.now()
+    mine = [c for c in rows if c.reporter is not None and c.reporter.user_id == user.pk]
+    inbox = [c for c in rows if c not in mine]
+    inbox.sort(
+        key=lambda c: (
+            not (c.status == ConcernStatus.RECEIVED and c.acknowledge_by < now),
+            c.status == ConcernStatus.CLOSED,
+            c.acknowledge_by,
+        )
+    )
+    groups_i_am_in = [
+        (g, m)
+        for g in group_selectors.group_list_for(viewer=user)
+        if (m := group_selectors.memberships_by_group(viewer=user, group_ids=[g.pk]).get(g.pk))
+    ]
+    return render(
+        request,
+        "frontend/concerns.html",
+        {
+            "mine": mine,
+            "inbox": inbox,
+            "now": now,
+            "groups": groups_i_am_in,
+            "categories": Category.choices,
+            "urgencies": Urgency.choices,
+        },
+    )
+
+
+@signed_in
+@require_POST
+def concern_new(request: HttpRequest) -> HttpResponse:
+    post = request.POST
+    created: dict[str, Any] = {}
+
+    def raise_it() -> None:
+        created["concern"] = concern_services.concern_raise(
+            actor=request.user,
+            group_id=post.get("group_id"),
+            category=post.get("category"),
+            body=post.get("body", ""),
+            urgency=post.get("urgency", Urgency.NORMAL),
+            share_with_peer_mentors=post.get("share_with_peer_mentors") == "on",
+        )
+
+    if _flash_errors(
+        request, raise_it, _("Thank you for telling us. A facilitator will answer you here.")
+    ):
+        return redirect("concern", concern_id=created["concern"].pk)
+    return redirect("concerns")
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
+    user = request.user
+    if request.method == "POST":
+        post = request.POST
+        if post.get("action") == "reply":
+            _flash_errors(
+                request,
+                lambda: concern_services.concern_reply(
+                    actor=user, concern_id=concern_id, body=post.get("body", "")
+                ),
+                _("Sent."),
+            )
+        elif post.get("action") == "status":
+            _flash_errors(
+                request,
+                lambda: concern_services.concern_set_status(
+                    actor=user,
+                    concern_id=concern_id,
+                    status=post.get("status"),
+                    note_to_reporter=post.get("note_to_reporter") or None,
+                ),
+                _("Status changed."),
+            )
+        return redirect("concern", concern_id=concern_id)
+    found, role = concern_selectors.concern_detail(viewer=user, concern_id=concern_id)
+    moves = concern_services.TRANSITIONS[found.status] if role == "handler" else frozenset()
+    return render(
+        request,
+        "frontend/concern.html",
+        {
+            "concern": found,
+            "role": str(role),
+            "moves": [(s, ConcernStatus(s).label) for s in ConcernStatus.values if s in moves],
+            "history": found.history.all(),
+            "replies": found.replies.all(),
+            "overdue": found.status == ConcernStatus.RECEIVED
+            and found.acknowledge_by < timezone.now(),
+        },
+    )
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if request.method == "POST":
+        if request.POST.get("action") == "erase":
+            try:
+                concern_services.account_erase(actor=user, password=request.POST.get("password"))
+            except ApplicationError as exc:
+                messages.error(request, _error_text(exc))
+                return redirect("settings")
+            logout(request)
+            response = redirect("landing")
+            response["Clear-Site-Data"] = CLEAR_SITE_DATA
+            return response
+        choices = {
+            key: request.POST.get(f"cw_{key}", "collapse") for key, _l, _d in CONTENT_WARNINGS
+        }
+        _flash_errors(
+            request,
+            lambda: session_services.preferences_update(actor=user, content_warnings=choices),
+            _("Saved."),
+        )
+        return redirect("settings")
+    current = session_services.preferences_effective(user)["content_warnings"]
+    return render(
+        request,
+        "frontend/settings.html",
+        {
+            "warnings": [
+                (key, label, description, current.get(key, "collapse"))
+                for key, label, description in CONTENT_WARNINGS
+            ],
+            "is_staff_role": user.org_role != OrgRole.NONE,
+        },
+    )

@@ -1,0 +1,51 @@
+/* Quick exit, on every page: the "Leave now" button, or Shift pressed three times.
+ * The page is blanked at once, the browser goes to a neutral site with location.replace (so
+ * Back does not return here), and the session is signed out in the background. */
+(function () {
+  "use strict";
+
+  var exitUrl = document.body.getAttribute("data-exit-url") || "https://www.bbc.co.uk/weather";
+  var leaving = false;
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)(?:__Host-)?csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function leave() {
+    if (leaving) { return; }
+    leaving = true;
+    try {
+      document.title = "";
+      document.documentElement.classList.add("leaving");
+      document.body.textContent = "";
+    } catch (ignored) { /* keep going */ }
+    try { window.sessionStorage.clear(); window.localStorage.clear(); } catch (ignored) { /* none */ }
+    try {
+      var data = new FormData();
+      data.append("beacon", "1");
+      data.append("csrfmiddlewaretoken", csrfToken());
+      navigator.sendBeacon("/signout/", data);
+    } catch (ignored) { /* the session still ends after 8 hours or when the browser closes */ }
+    window.location.replace(exitUrl);
+  }
+
+  window.havenLeave = leave;
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest("#leave-now")) {
+      event.preventDefault();
+      leave();
+    }
+  });
+
+  var presses = [];
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Shift" || event.repeat) { return; }
+    var now = Date.now();
+    presses = presses.filter(function (t) { return now - t < 2000; });
+    presses.push(now);
+    if (presses.length >= 3) { leave(); }
+  });
+})();
