@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench browser-test clean
+.PHONY: run test lint format bench browser-test clean venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" --ignore=tests/browser $(PYTEST_ARGS)
 
-browser-test: $(STAMP)
-	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+## Browser tests: Debian's Chromium driven by Playwright, axe-core from the npm registry.
+browser-test: $(STAMP) tests/browser/node_modules/axe-core/axe.min.js
+	$(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
