@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),
     path("settings/", views.account_settings, name="settings"),
+    path("jsi18n/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
 ]

@@ -7,6 +7,12 @@
   var root = document.getElementById("room");
   if (!root) { return; }
   var config = JSON.parse(root.getAttribute("data-config"));
+  /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. */
+  var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
+  var fill = typeof window.interpolate === "function" ? window.interpolate : function (text, args) {
+    var index = 0;
+    return text.replace(/%s/g, function () { return String(args[index++]); });
+  };
   var $ = function (id) { return document.getElementById(id); };
 
   var cwLabels = {};
@@ -31,11 +37,11 @@
   };
 
   var FINAL = {
-    4401: "You are signed out. Please sign in again.",
-    4403: "You can no longer take part in this session.",
-    4404: "This session cannot be found.",
-    4409: "Please accept the group's current agreement first, on the group page.",
-    4410: "This session is not open."
+    4401: t("You are signed out. Please sign in again."),
+    4403: t("You can no longer take part in this session."),
+    4404: t("This session cannot be found."),
+    4409: t("Please accept the group's current agreement first, on the group page."),
+    4410: t("This session is not open.")
   };
 
   function csrfToken() {
@@ -99,7 +105,7 @@
       }
       var delay = Math.min(15000, 1000 * Math.pow(2, state.attempts));
       state.attempts += 1;
-      say("Reconnecting… your messages are safe.");
+      say(t("Reconnecting… your messages are safe."));
       window.setTimeout(connect, delay);
     };
   }
@@ -120,7 +126,7 @@
     "session.state": function (event) {
       state.attempts = 0;
       root.classList.remove("offline");
-      say("Connected.");
+      say(t("Connected."));
       state.me = event.me;
       state.isHost = !!event.me.is_host;
       state.mutedUntil = event.me.muted_until;
@@ -148,7 +154,7 @@
     },
     "member.muted": function (event) {
       if (state.me && event.member_id === state.me.member_id) { state.mutedUntil = event.until; updateComposer(); }
-      systemLine(nameOf(event.member_id) + " is muted for a while.");
+      systemLine(nameOf(event.member_id) + t(" is muted for a while."));
     },
     "member.unmuted": function (event) {
       if (state.me && event.member_id === state.me.member_id) { state.mutedUntil = null; updateComposer(); }
@@ -169,11 +175,11 @@
       renderPresent();
     },
     "support.requested": function (event) {
-      alertLine(event.display_name + " asked for support" + (event.note ? ": " + event.note : "."));
+      alertLine(event.display_name + t(" asked for support") + (event.note ? ": " + event.note : "."));
     },
     "concern.raised": function (event) {
-      var line = alertLine("A new " + event.urgency + " concern was raised. ");
-      var link = el("a", null, "Open the concern");
+      var line = alertLine(fill(t("A new %s concern was raised. "), [event.urgency]));
+      var link = el("a", null, t("Open the concern"));
       link.href = "/concerns/" + event.concern_id + "/";
       line.appendChild(link);
     },
@@ -187,7 +193,7 @@
 
   function nameOf(memberId) {
     var person = state.present[memberId];
-    return person ? person.display_name : "Someone";
+    return person ? person.display_name : t("Someone");
   }
 
   /* --- rendering -------------------------------------------------------------------- */
@@ -196,9 +202,9 @@
     state.status = status;
     var banner = $("status-banner");
     var text = "";
-    if (status === "paused") { text = "Grounding break" + (note ? ": " + note : "."); }
-    else if (status === "open" || status === "scheduled") { text = "The session will start soon."; }
-    else if (status === "ended") { text = "The session has ended. Thank you for being here."; }
+    if (status === "paused") { text = t("Grounding break") + (note ? ": " + note : "."); }
+    else if (status === "open" || status === "scheduled") { text = t("The session will start soon."); }
+    else if (status === "ended") { text = t("The session has ended. Thank you for being here."); }
     banner.textContent = text;
     banner.hidden = !text;
     root.setAttribute("data-status", status);
@@ -219,8 +225,8 @@
     $("turn-done").hidden = !mine;
     $("turn-pass").hidden = !mine;
     if (!round) { banner.hidden = true; banner.textContent = ""; return; }
-    var who = round.current === null ? "" : (mine ? " It is your turn." : " Now: " + nameOf(round.current) + ".");
-    banner.textContent = "Round: " + round.prompt + "." + who;
+    var who = round.current === null ? "" : (mine ? t(" It is your turn.") : t(" Now: ") + nameOf(round.current) + ".");
+    banner.textContent = t("Round: ") + round.prompt + "." + who;
     banner.hidden = false;
   }
 
@@ -232,9 +238,9 @@
       var item = el("li", "person");
       item.appendChild(el("span", "name", person.display_name));
       if (person.role !== "member") {
-        item.appendChild(el("span", "tag role-" + person.role, person.role === "peer_mentor" ? "Peer mentor" : "Facilitator"));
+        item.appendChild(el("span", "tag role-" + person.role, person.role === "peer_mentor" ? t("Peer mentor") : t("Facilitator")));
       }
-      if (person.status === "stepped_out") { item.appendChild(el("span", "meta", " (stepped out)")); }
+      if (person.status === "stepped_out") { item.appendChild(el("span", "meta", t(" (stepped out)"))); }
       list.appendChild(item);
     });
   }
@@ -272,21 +278,21 @@
     }
     item.textContent = "";
     var head = el("p", "meta");
-    var author = message.author ? message.author.display_name : "A former member";
+    var author = message.author ? message.author.display_name : t("A former member");
     head.appendChild(el("span", "author", author));
     if (message.author && message.author.role !== "member") {
-      head.appendChild(el("span", "tag role-" + message.author.role, message.author.role === "peer_mentor" ? "Peer mentor" : "Facilitator"));
+      head.appendChild(el("span", "tag role-" + message.author.role, message.author.role === "peer_mentor" ? t("Peer mentor") : t("Facilitator")));
     }
     var time = el("time", null, new Date(message.sent_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
     time.setAttribute("datetime", message.sent_at);
     head.appendChild(time);
     item.appendChild(head);
     if (message.hidden) {
-      item.appendChild(el("p", "hidden-note", "This message was removed by a host."));
+      item.appendChild(el("p", "hidden-note", t("This message was removed by a host.")));
     } else if (collapsedFor(message) && !message.revealed) {
       var cw = message.content_warning;
       var label = cwLabels[cw.category] || cw.category;
-      var button = el("button", "cw-toggle", "Content warning: " + label + (cw.note ? " (" + cw.note + ")" : "") + ". Show message");
+      var button = el("button", "cw-toggle", t("Content warning: ") + label + (cw.note ? " (" + cw.note + ")" : "") + t(". Show message"));
       button.type = "button";
       button.setAttribute("aria-expanded", "false");
       button.addEventListener("click", function () { message.revealed = true; renderMessage(message); focusBody(message); });
@@ -294,7 +300,7 @@
     } else {
       if (message.content_warning) {
         var tag = cwLabels[message.content_warning.category] || message.content_warning.category;
-        item.appendChild(el("p", "cw-tag", "Content warning: " + tag));
+        item.appendChild(el("p", "cw-tag", t("Content warning: ") + tag));
       }
       var body = el("p", "body", message.body);
       body.tabIndex = -1;
@@ -319,15 +325,15 @@
     var bar = el("div", "message-actions");
     var mine = state.me && message.author && message.author.member_id === state.me.member_id;
     if (!mine) {
-      bar.appendChild(actionButton("Raise a concern", function () { openConcern(message); }));
+      bar.appendChild(actionButton(t("Raise a concern"), function () { openConcern(message); }));
     }
     if (state.isHost && !message.hidden) {
-      bar.appendChild(actionButton("Add warning", function () { openModeration("warning", message); }));
-      bar.appendChild(actionButton("Hide", function () { openModeration("hide", message); }));
+      bar.appendChild(actionButton(t("Add warning"), function () { openModeration("warning", message); }));
+      bar.appendChild(actionButton(t("Hide"), function () { openModeration("hide", message); }));
       if (message.author && !mine && message.author.role === "member") {
-        bar.appendChild(actionButton("Mute", function () { openModeration("mute", message); }));
+        bar.appendChild(actionButton(t("Mute"), function () { openModeration("mute", message); }));
         if (config.is_facilitator) {
-          bar.appendChild(actionButton("Remove", function () { openModeration("remove", message); }));
+          bar.appendChild(actionButton(t("Remove"), function () { openModeration("remove", message); }));
         }
       }
     }
@@ -344,13 +350,13 @@
     var clientId = uuid();
     var payload = { type: "message.send", client_id: clientId, body: body, content_warning: category ? { category: category } : null };
     if (send(payload)) {
-      var pending = el("li", "pending", "Sending…");
+      var pending = el("li", "pending", t("Sending…"));
       pending.setAttribute("data-client-id", clientId);
       $("messages").appendChild(pending);
       $("body").value = "";
       $("cw").value = "";
     } else {
-      say("Not connected yet. Your message is still in the box.");
+      say(t("Not connected yet. Your message is still in the box."));
     }
   });
 
@@ -366,10 +372,10 @@
   $("step-out").addEventListener("click", function () {
     state.steppedOut = !state.steppedOut;
     send({ type: "presence.set", status: state.steppedOut ? "stepped_out" : "here" });
-    $("step-out").textContent = state.steppedOut ? "I am back" : "Step out";
+    $("step-out").textContent = state.steppedOut ? t("I am back") : t("Step out");
   });
   $("support").addEventListener("click", function () {
-    if (send({ type: "support.request" })) { say("A host has been told. Someone will be with you."); }
+    if (send({ type: "support.request" })) { say(t("A host has been told. Someone will be with you.")); }
   });
 
   /* --- concerns --------------------------------------------------------------------- */
@@ -383,7 +389,7 @@
 
   function openConcern(message) {
     state.selectedMessage = message || null;
-    $("concern-message").textContent = message ? "About the message from " + (message.author ? message.author.display_name : "a former member") + "." : "";
+    $("concern-message").textContent = message ? t("About the message from ") + (message.author ? message.author.display_name : t("a former member")) + "." : "";
     categorySelect.value = message ? "about_member" : "my_wellbeing";
     $("concern-dialog").showModal();
     $("concern-body").focus();
@@ -414,11 +420,11 @@
       if (response.ok) {
         $("concern-dialog").close();
         $("concern-body").value = "";
-        say("Thank you. Only the facilitators can see it. You will find their answer under Concerns.");
+        say(t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
       } else {
-        return response.json().then(function (body) { say(body.message || "That did not work. Please try again."); });
+        return response.json().then(function (body) { say(body.message || t("That did not work. Please try again.")); });
       }
-    }).catch(function () { say("That did not work. Please try again."); });
+    }).catch(function () { say(t("That did not work. Please try again.")); });
   });
 
   /* --- host controls ---------------------------------------------------------------- */
@@ -451,7 +457,7 @@
   function openModeration(kind, message) {
     state.moderation = { kind: kind, message: message };
     var who = message.author ? message.author.display_name : "";
-    var titles = { warning: "Add a content warning", hide: "Hide this message", mute: "Mute " + who, remove: "Remove " + who + " from this session" };
+    var titles = { warning: t("Add a content warning"), hide: t("Hide this message"), mute: t("Mute ") + who, remove: t("Remove ") + who + t(" from this session") };
     $("mod-what").textContent = titles[kind];
     $("mod-minutes-wrap").hidden = kind !== "mute";
     $("mod-cw-wrap").hidden = kind !== "warning";
