@@ -10,15 +10,18 @@ broadcast lost in the channel layer costs at most one heartbeat of delay, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.utils.translation import gettext as _
@@ -31,23 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Frames above this are refused before parsing (Daphne's own frame limit is set higher).
 MAX_FRAME_CHARS = 16 * 1024
-RATE_LIMIT_MESSAGES = 8
-RATE_LIMIT_SECONDS = 10.0
 REPLAY_CHUNK = 500
-
-# Message timestamps per member in this process: the flood limit holds across her tabs.
-_recent_sends: defaultdict[int, deque[float]] = defaultdict(deque)
-
-
-def _rate_limited(member_id: int) -> bool:
-    now = time.monotonic()
-    window = _recent_sends[member_id]
-    while window and now - window[0] > RATE_LIMIT_SECONDS:
-        window.popleft()
-    if len(window) >= RATE_LIMIT_MESSAGES:
-        return True
-    window.append(now)
-    return False
+LAYER_RETRY_MAX_SECONDS = 5.0
 
 
 def auth_session_group(scope: dict[str, Any]) -> str | None:
@@ -60,6 +48,51 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """One member's connection to one session's room."""
 
     context: services.RoomContext | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with a channel-layer receive that survives Redis outages.
+
+        Without this, a Redis restart kills every live connection. With it, the connection
+        stays open, the heartbeat keeps delivering from the session log, and the channel
+        groups are joined again as soon as the layer answers.
+        """
+        self.scope = scope
+        self.layer_failed = False
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self._layer_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.channel_receive = self._resilient_receive
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+
+    async def _resilient_receive(self) -> dict[str, Any]:
+        delay = 0.2
+        while True:
+            try:
+                message = await self._layer_receive()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not self.layer_failed:
+                    logger.warning("room: channel layer unavailable; serving from the log")
+                self.layer_failed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
+                continue
+            if self.layer_failed:
+                self.layer_failed = False
+                await self._rejoin()
+            return message
+
+    async def _rejoin(self) -> None:
+        """After a layer outage (a restarted Redis forgets its groups), join them again."""
+        for name in list(getattr(self, "joined", [])):
+            try:
+                await self.channel_layer.group_add(name, self.channel_name)
+            except Exception:
+                self.layer_failed = True
+                return
 
     async def connect(self) -> None:
         # A close code only reaches the client after the handshake, so accept first.
@@ -97,8 +130,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
         elif (auth_group := auth_session_group(self.scope)) is not None:
             names.append(auth_group)
         for name in names:
-            await self.channel_layer.group_add(name, self.channel_name)
             self.joined.append(name)
+            try:
+                await self.channel_layer.group_add(name, self.channel_name)
+            except Exception:  # Redis down: the heartbeat serves from the log meanwhile
+                self.layer_failed = True
         await self.send(text_data=realtime.dumps(state))
         self.heartbeat = asyncio.create_task(self._beat())
 
@@ -166,11 +202,6 @@ class SessionConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_message_send(self, content: dict[str, Any]) -> None:
-        if _rate_limited(self.context.member_id):
-            raise ApplicationError(
-                _("You are sending messages very fast. Please wait a moment."),
-                code="rate_limited",
-            )
         event, _created = await self._call(
             services.message_post,
             body=content.get("body"),

@@ -410,6 +410,9 @@ def attendance_leave(*, attendance_id: int) -> None:
 # --- the live room ---------------------------------------------------------------------------
 
 BODY_MAX = 4000
+# A member may send this many messages per window, across all her tabs and server processes.
+RATE_LIMIT_MESSAGES = 8
+RATE_LIMIT_WINDOW = timedelta(seconds=10)
 CW_NOTE_MAX = 200
 REASON_MAX = 500
 ROUND_PROMPT_MAX = 500
@@ -706,17 +709,19 @@ def message_post(
     category, note = _clean_content_warning(content_warning)
     with transaction.atomic():
         participant = _participant(context)
+        # The session row lock comes first: it orders every writer of this session, so a
+        # resend of the same client_id on another server process finds the first one stored.
+        session = (
+            Session.objects.select_for_update()
+            .only("id", "group_id", "status", "last_seq")
+            .get(pk=context.session_id)
+        )
         existing = Message.objects.filter(
             session_id=context.session_id, author_id=context.member_id, client_id=client_uuid
         ).first()
         if existing is not None:
             seq = SessionEvent.objects.filter(message=existing).values_list("seq", flat=True)[0]
             return _message_event(existing, seq), False
-        session = (
-            Session.objects.select_for_update()
-            .only("id", "group_id", "status", "last_seq")
-            .get(pk=context.session_id)
-        )
         if session.status != SessionStatus.LIVE:
             is_host = can(actor, Action.SESSION_HOST, session=session)
             if session.status == SessionStatus.PAUSED and not is_host:
@@ -732,6 +737,14 @@ def message_post(
                 % {"time": participant.muted_until.strftime("%H:%M")},
                 code="muted",
                 extra={"until": events.stamp(participant.muted_until)},
+            )
+        recent = Message.objects.filter(
+            author_id=context.member_id, sent_at__gte=now - RATE_LIMIT_WINDOW
+        ).count()
+        if recent >= RATE_LIMIT_MESSAGES:
+            raise ApplicationError(
+                _("You are sending messages very fast. Please wait a moment."),
+                code="rate_limited",
             )
         message = Message.objects.create(
             session_id=session.pk,

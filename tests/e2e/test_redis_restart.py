@@ -114,14 +114,6 @@ def test_after_redis_restarts_every_stored_message_reaches_everyone_once_in_orde
             assert ids.count(answer["message_id"]) == 1, member.name
 
 
-@pytest.mark.xfail(
-    reason="BUG: when Redis goes away every consumer dies with an unhandled "
-    "redis.exceptions.ConnectionError from the channel layer's receive (channels "
-    "await_many_dispatch; facilitation/consumers.py has no guard), so Daphne closes every "
-    "live socket with 1011 and nobody can post while the database is fine; the heartbeat "
-    "that should fill the gaps never gets to run",
-    strict=True,
-)
 def test_connections_stay_open_through_a_redis_outage_and_the_heartbeat_delivers(
     daphne, redis_server
 ):

@@ -132,13 +132,6 @@ def test_a_client_id_sent_to_both_processes_is_stored_once_with_one_seq(daphne):
     assert watcher.message_ids() == [first["message_id"]]
 
 
-@pytest.mark.xfail(
-    reason="BUG: message_post checks for an existing client_id before taking the session lock "
-    "(facilitation/services.py, message_post), so the same client_id arriving on two "
-    "processes at once makes the second insert hit the unique constraint: that sender gets "
-    "`error` code `unavailable` instead of an `ack` with the first seq",
-    strict=True,
-)
 def test_a_client_id_sent_to_both_processes_at_once_is_acked_twice_with_one_seq(daphne):
     room = make_room()
     a, b = daphne("A", "B")
