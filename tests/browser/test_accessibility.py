@@ -1,0 +1,276 @@
+"""Every page, at a desktop and a phone size: axe-core, the neutral title, loopback-only loads
+and a Content-Security-Policy without 'unsafe-inline' (PRODUCT.md: WCAG 2.2 AA, works on a
+phone, nothing sensitive in page titles).
+
+axe is injected from tests/browser/node_modules into a context that bypasses the page's CSP
+(the served pages keep their CSP; only the test's own script is let in). Each run's violations
+(any impact) are written next to its screenshot in var/screenshots/ for reading; the test fails
+on "serious" or "critical" ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import (
+    FORM_POST_BUG,
+    GROUP_NAME,
+    OPEN_SESSION_TITLE,
+    SCREENSHOTS,
+    WAIT_MS,
+    HavenServer,
+    axe_path,
+    screenshot,
+    sign_in,
+    submit,
+)
+
+pytestmark = pytest.mark.browser
+
+MEMBER = "demo-rose"
+FACILITATOR = "demo-facilitator"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 740}}
+FAILING_IMPACTS = {"serious", "critical"}
+CW_TEXT = "A message about something hard that happened, behind a content warning."
+PLAIN_TEXT = "Welcome, everyone. We start in a few minutes."
+
+
+@dataclass
+class Site:
+    """What the pages need, made once per module on first use (inside a test, so that an app
+    bug on the way shows as that test's failure, not as a setup error)."""
+
+    browser: Browser
+    haven: HavenServer
+    credentials: dict[str, str]
+    states: dict[str, Any] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    room_ready: bool = False
+
+    def context(self, **options: Any) -> BrowserContext:
+        context = self.browser.new_context(base_url=self.haven.base_url, **options)
+        context.set_default_timeout(WAIT_MS)
+        return context
+
+    def state(self, username: str) -> Any:
+        if username not in self.states:
+            context = self.context()
+            try:
+                page = context.new_page()
+                sign_in(page, username, self.credentials[username])
+                self.states[username] = context.storage_state()
+            finally:
+                context.close()
+        return self.states[username]
+
+    def url(self, name: str) -> str:
+        if not self.urls:
+            self._find_urls()
+        if name.startswith("concern-") and name not in self.urls:
+            self._raise_concern()
+        return self.urls[name]
+
+    def _find_urls(self) -> None:
+        context = self.context(storage_state=self.state(FACILITATOR))
+        try:
+            page = context.new_page()
+            page.goto("/groups/")
+            page.get_by_role("link", name=GROUP_NAME).click()
+            expect(page).to_have_url(re.compile(r"/groups/\d+/$"))
+            self.urls["group"] = page.url.removeprefix(self.haven.base_url)
+            session = page.locator("li.session").filter(
+                has=page.get_by_role("heading", name=OPEN_SESSION_TITLE)
+            )
+            self.urls["room"] = session.get_by_role("link", name="Enter the room").get_attribute(
+                "href"
+            )
+            self.urls["plan"] = session.get_by_role("link", name="Plan").get_attribute("href")
+        finally:
+            context.close()
+
+    def _raise_concern(self) -> None:
+        """Rose raises a concern through the form on /concerns/."""
+        context = self.context(storage_state=self.state(MEMBER))
+        try:
+            page = context.new_page()
+            page.goto("/concerns/")
+            page.locator("#c-group").select_option(label=GROUP_NAME)
+            page.locator("#c-cat").select_option("my_wellbeing")
+            page.locator("#c-body").fill("I felt unsafe on my way home after the last session.")
+            submit(page, page.get_by_role("button", name="Send privately"))
+            expect(page).to_have_url(re.compile(r"/concerns/\d+/$"))
+            self.urls["concern-detail"] = page.url.removeprefix(self.haven.base_url)
+        finally:
+            context.close()
+
+    def seed_room(self) -> None:
+        """The facilitator posts two messages (one behind a warning) while the room is open."""
+        if self.room_ready:
+            return
+        context = self.context(storage_state=self.state(FACILITATOR))
+        try:
+            page = context.new_page()
+            page.goto(self.url("room"))
+            expect(page.locator("#connection")).to_have_text("Connected.")
+            for text, label in ((CW_TEXT, "Sexual violence"), (PLAIN_TEXT, "None")):
+                page.locator("#body").fill(text)
+                page.locator("#cw").select_option(label=label)
+                page.locator("#send").click()
+                expect(page.locator("#messages li.message").filter(has_text=text)).to_have_count(1)
+            expect(page.locator("#messages li.pending")).to_have_count(0)
+        finally:
+            context.close()
+        self.room_ready = True
+
+
+@pytest.fixture(scope="module")
+def site(browser: Browser, haven: HavenServer, credentials: dict[str, str]) -> Site:
+    return Site(browser=browser, haven=haven, credentials=credentials)
+
+
+# --- what to do on a page once it is loaded ------------------------------------------------------
+
+
+def room_connected(page: Page) -> None:
+    expect(page.locator("#connection")).to_have_text("Connected.")
+    expect(page.locator("#messages li.message")).to_have_count(2)
+
+
+def member_concern_dialog(page: Page) -> None:
+    room_connected(page)
+    message = page.locator("#messages li.message").filter(has_text=PLAIN_TEXT)
+    message.get_by_role("button", name="Raise a concern").click()
+    expect(page.locator("#concern-dialog")).to_be_visible()
+
+
+def host_moderation_dialog(page: Page) -> None:
+    room_connected(page)
+    message = page.locator("#messages li.message").filter(has_text=PLAIN_TEXT)
+    message.get_by_role("button", name="Add warning").click()
+    expect(page.locator("#mod-dialog")).to_be_visible()
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    user: str | None
+    path: str  # a path, or the name of a Site url
+    ready: Callable[[Page], None] | None = None
+    room: bool = False
+
+
+TARGETS = [
+    Target("landing", None, "/"),
+    Target("signin", None, "/signin/"),
+    Target("join", None, "/join/"),
+    Target("groups", MEMBER, "/groups/"),
+    Target("group-member", MEMBER, "group"),
+    Target("group-facilitator", FACILITATOR, "group"),
+    Target("plan", FACILITATOR, "plan"),
+    Target("room-member", MEMBER, "room", room_connected, room=True),
+    Target("room-facilitator", FACILITATOR, "room", room_connected, room=True),
+    Target("room-concern-dialog", MEMBER, "room", member_concern_dialog, room=True),
+    Target("room-moderation-dialog", FACILITATOR, "room", host_moderation_dialog, room=True),
+    Target("concerns-member", MEMBER, "/concerns/"),
+    Target("concerns-facilitator", FACILITATOR, "/concerns/"),
+    Target("concern-member", MEMBER, "concern-detail"),
+    Target("concern-facilitator", FACILITATOR, "concern-detail"),
+    Target("settings", MEMBER, "/settings/"),
+]
+
+
+def cases() -> list[Any]:
+    params = []
+    for target in TARGETS:
+        for size in SIZES:
+            # Signing in is a form POST: blocked for now (see FORM_POST_BUG).
+            marks = [FORM_POST_BUG] if target.user else []
+            params.append(pytest.param(target, size, id=f"{target.name}-{size}", marks=marks))
+    return params
+
+
+def brief(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": result["id"],
+        "impact": result["impact"],
+        "help": result["help"],
+        "tags": result["tags"],
+        "nodes": [
+            {"target": n["target"], "html": n["html"], "summary": n.get("failureSummary")}
+            for n in result["nodes"]
+        ],
+    }
+
+
+def summarise(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({len(v['nodes'])} elements)")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("target", "size"), cases())
+def test_page(
+    target: Target,
+    size: str,
+    site: Site,
+    haven: HavenServer,
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    axe = axe_path()
+    options: dict[str, Any] = {"viewport": SIZES[size], "bypass_csp": True}
+    if target.user:
+        options["storage_state"] = site.state(target.user)
+    if target.room:
+        site.seed_room()
+    path = target.path if target.path.startswith("/") else site.url(target.path)
+
+    context = new_context(**options)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    response = page.goto(path)
+    assert response is not None
+    assert response.status == 200, f"GET {path}: {response.status}"
+    assert page.url == f"{haven.base_url}{path}", f"GET {path} ended at {page.url}"
+    if target.ready:
+        target.ready(page)
+
+    page.add_script_tag(path=str(axe))
+    results = page.evaluate(
+        "async () => await axe.run(document, {resultTypes: ['violations', 'incomplete']})"
+    )
+    violations = [brief(v) for v in results["violations"]]
+    screenshot(page, f"{target.name}-{size}")
+    report = {
+        "rules_passed": len(results["passes"]),
+        "violations": violations,
+        "incomplete": [brief(v) for v in results["incomplete"]],
+    }
+    (SCREENSHOTS / f"axe-{target.name}-{size}.json").write_text(json.dumps(report, indent=2))
+
+    problems = []
+    failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
+    if failing:
+        problems.append(f"axe found serious or critical violations:\n{summarise(failing)}")
+    title = page.title()
+    if title != "Haven":
+        problems.append(f"the title is {title!r}, not 'Haven'")
+    csp = response.headers.get("content-security-policy")
+    if not csp:
+        problems.append("no Content-Security-Policy header")
+    elif "unsafe-inline" in csp:
+        problems.append(f"the Content-Security-Policy allows 'unsafe-inline': {csp}")
+    outside = [url for url in requested if not url.startswith("http://127.0.0.1")]
+    if outside:
+        problems.append(f"loads from outside loopback: {outside}")
+    assert not problems, f"{target.name} at {size}:\n" + "\n".join(problems)
