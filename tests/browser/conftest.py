@@ -124,31 +124,8 @@ class CsrfRejected(AssertionError):
     """Haven refused one of its own forms as a cross-site request (HTTP 403)."""
 
 
-# Every HTML form POST from a real browser is refused: the pages ask for "no-referrer"
-# (project/settings.py SECURE_REFERRER_POLICY and the <meta name="referrer"> in base.html), so
-# Chromium sends `Origin: null` with a form submission, and Django's CSRF check rejects it
-# ("Origin checking failed - null does not match any trusted origins"). Remove this marker
-# from the tests that use it once that is fixed; strict, so a fix makes them fail until then.
-FORM_POST_BUG = pytest.mark.xfail(
-    raises=CsrfRejected,
-    strict=True,
-    reason="BUG: form POSTs get 403 CSRF 'Origin checking failed - null' because of "
-    "Referrer-Policy no-referrer (project/settings.py SECURE_REFERRER_POLICY, "
-    "frontend/templates/frontend/base.html <meta name=referrer>)",
-)
-
-
 class HiddenShown(AssertionError):
     """An element carries the `hidden` attribute but is displayed all the same."""
-
-
-# frontend/static/frontend/haven.css gives every button `display: inline-block`, which beats
-# the browser's `[hidden] { display: none }`: buttons room.js hides with `hidden` stay on screen
-# (the turn buttons #turn-done/#turn-pass for everyone at all times, "End session" for co-hosts).
-HIDDEN_BUTTON_BUG = (
-    "BUG: <button hidden> is displayed: haven.css `button, .button { display: inline-block }` "
-    "overrides [hidden] (frontend/static/frontend/haven.css line 36)"
-)
 
 
 def expect_hidden(locator: Locator) -> None:

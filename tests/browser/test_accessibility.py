@@ -20,7 +20,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import (
-    FORM_POST_BUG,
     GROUP_NAME,
     OPEN_SESSION_TITLE,
     SCREENSHOTS,
@@ -190,9 +189,7 @@ def cases() -> list[Any]:
     params = []
     for target in TARGETS:
         for size in SIZES:
-            # Signing in is a form POST: blocked for now (see FORM_POST_BUG).
-            marks = [FORM_POST_BUG] if target.user else []
-            params.append(pytest.param(target, size, id=f"{target.name}-{size}", marks=marks))
+            params.append(pytest.param(target, size, id=f"{target.name}-{size}"))
     return params
 
 

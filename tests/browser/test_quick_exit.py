@@ -15,10 +15,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
-    FORM_POST_BUG,
     GROUP_NAME,
     OPEN_SESSION_TITLE,
-    CsrfRejected,
     HavenServer,
     sign_in,
 )
@@ -104,7 +102,6 @@ def signed_in_on_group_page(
     return context, page, cookies
 
 
-@FORM_POST_BUG
 def test_shift_three_times_leaves_and_signs_out(
     new_context: Callable[..., BrowserContext],
     credentials: dict[str, str],
@@ -116,7 +113,6 @@ def test_shift_three_times_leaves_and_signs_out(
     check_left(page, new_context, haven, cookies)
 
 
-@FORM_POST_BUG
 def test_leave_now_button_leaves_and_signs_out(
     new_context: Callable[..., BrowserContext],
     credentials: dict[str, str],
@@ -127,7 +123,6 @@ def test_leave_now_button_leaves_and_signs_out(
     check_left(page, new_context, haven, cookies)
 
 
-@FORM_POST_BUG
 def test_two_shift_presses_do_not_leave(
     new_context: Callable[..., BrowserContext], credentials: dict[str, str]
 ) -> None:
@@ -200,7 +195,6 @@ def open_room_with_concern_dialog(
     return context, page, cookies
 
 
-@FORM_POST_BUG
 def test_shift_three_times_leaves_from_an_open_dialog(
     new_context: Callable[..., BrowserContext],
     credentials: dict[str, str],
@@ -212,20 +206,13 @@ def test_shift_three_times_leaves_from_an_open_dialog(
     check_left(page, new_context, haven, cookies)
 
 
-@pytest.mark.xfail(
-    raises=(CsrfRejected, LeaveNowBlocked),
-    strict=True,
-    reason=f"{FORM_POST_BUG.kwargs['reason']}; BUG: while the concern or moderation dialog is "
-    "open (showModal() in frontend/static/frontend/room.js openConcern/openModeration) the "
-    "page outside it is inert, so the 'Leave now' button in the header cannot be pressed",
-)
 def test_leave_now_button_works_from_an_open_dialog(
     new_context: Callable[..., BrowserContext],
     credentials: dict[str, str],
     haven: HavenServer,
 ) -> None:
     _context, page, cookies = open_room_with_concern_dialog(new_context, credentials)
-    leave_now = page.get_by_role("button", name="Leave now")
+    leave_now = page.locator("dialog[open] .leave-now")
     try:
         leave_now.click(trial=True, timeout=2_000)
     except PlaywrightTimeoutError as exc:
@@ -236,13 +223,6 @@ def test_leave_now_button_works_from_an_open_dialog(
     check_left(page, new_context, haven, cookies)
 
 
-@pytest.mark.xfail(
-    raises=LeftWhileTyping,
-    strict=True,
-    reason="BUG: typing three capital letters within 2 s (Shift held as a modifier) triggers "
-    "the quick exit: frontend/static/frontend/exit.js counts every Shift keydown and never "
-    "resets the count when another key is pressed",
-)
 def test_typing_capital_letters_does_not_leave(
     new_context: Callable[..., BrowserContext], haven: HavenServer
 ) -> None:

@@ -17,13 +17,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
-    FORM_POST_BUG,
     GROUP_NAME,
-    HIDDEN_BUTTON_BUG,
     OPEN_SESSION_TITLE,
-    CsrfRejected,
     HavenServer,
-    HiddenShown,
     expect_hidden,
     screenshot,
     sign_in,
@@ -87,11 +83,6 @@ def connected(page: Page) -> None:
     expect(page.locator("#connection")).to_have_text("Connected.")
 
 
-@pytest.mark.xfail(
-    raises=(CsrfRejected, HiddenShown),
-    strict=True,
-    reason=f"{FORM_POST_BUG.kwargs['reason']}; {HIDDEN_BUTTON_BUG}",
-)
 def test_a_session_end_to_end(
     new_context: Callable[..., BrowserContext],
     credentials: dict[str, str],

@@ -34,15 +34,18 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target;
-    if (target && target.closest && target.closest("#leave-now")) {
+    if (target && target.closest && target.closest(".leave-now")) {
       event.preventDefault();
       leave();
     }
   });
 
+  /* Three presses of Shift on its own, close together. Any other key in between (typing a
+   * capital letter) starts the count again, so writing never triggers it. */
   var presses = [];
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Shift" || event.repeat) { return; }
+    if (event.key !== "Shift") { presses = []; return; }
+    if (event.repeat) { return; }
     var now = Date.now();
     presses = presses.filter(function (t) { return now - t < 2000; });
     presses.push(now);

@@ -226,7 +226,8 @@
     $("turn-pass").hidden = !mine;
     if (!round) { banner.hidden = true; banner.textContent = ""; return; }
     var who = round.current === null ? "" : (mine ? t(" It is your turn.") : t(" Now: ") + nameOf(round.current) + ".");
-    banner.textContent = t("Round: ") + round.prompt + "." + who;
+    var prompt = /[.?!]$/.test(round.prompt) ? round.prompt : round.prompt + ".";
+    banner.textContent = t("Round: ") + prompt + who;
     banner.hidden = false;
   }
 
@@ -272,9 +273,12 @@
   function renderMessage(message) {
     var item = document.getElementById("m-" + message.message_id);
     if (!item) {
+      var list = $("messages");
+      var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
       item = el("li", "message");
       item.id = "m-" + message.message_id;
-      $("messages").appendChild(item);
+      list.appendChild(item);
+      if (atBottom) { list.scrollTop = list.scrollHeight; }
     }
     item.textContent = "";
     var head = el("p", "meta");
