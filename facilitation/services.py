@@ -775,7 +775,7 @@ def _host_session(
 
 def _session_message(session: Session, message_id: Any) -> Message:
     message = (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
         .select_related("author")
         .filter(session=session, pk=parse_id(message_id))
         .first()
@@ -832,11 +832,14 @@ def message_set_warning(
     message = _session_message(session, message_id)
     message.cw_category, message.cw_note = category, note
     message.save(update_fields=["cw_category", "cw_note"])
+    # The note is text: like a message body it stays in the (encrypted) message row, and
+    # replay rebuilds the event from there (so retention removes it too).
     event_append(
         session=session,
         event=events.message_warning_set(
             message_id=message.pk, content_warning=message.content_warning
         ),
+        message=message,
     )
     audit_record(
         actor=actor,
@@ -1077,6 +1080,15 @@ def support_request(*, actor: User, context: RoomContext, note: Any = None) -> N
     )
 
 
+def _replayed_from_message(row: SessionEvent) -> dict[str, Any]:
+    message = row.message
+    if row.type == "message.warning_set":
+        warning = None if message.purged_at else message.content_warning
+        event = events.message_warning_set(message_id=message.pk, content_warning=warning)
+        return {"type": event.pop("type"), "seq": row.seq, **event}
+    return _message_event(message, row.seq)
+
+
 def events_replay(*, session_id: int, after_seq: int, limit: int = 500) -> list[dict[str, Any]]:
     """Durable events after `after_seq`, in order, as the room sends them.
 
@@ -1090,7 +1102,7 @@ def events_replay(*, session_id: int, after_seq: int, limit: int = 500) -> list[
     replay: list[dict[str, Any]] = []
     for row in rows:
         if row.message_id is not None and row.message is not None:
-            replay.append(_message_event(row.message, row.seq))
+            replay.append(_replayed_from_message(row))
         else:
             replay.append(row.as_event())
     return replay

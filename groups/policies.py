@@ -222,7 +222,11 @@ def concern_role(
         and membership.pk == concern.about_id
     ):
         return None
-    if membership is not None and membership.pk == concern.reporter_id:
+    if concern.reporter_id is not None and (
+        (membership is not None and membership.pk == concern.reporter_id)
+        # She raised it: she keeps hearing back even after leaving the group.
+        or Membership.objects.filter(pk=concern.reporter_id, user_id=user.pk).exists()
+    ):
         return ConcernRole.REPORTER
     if user.org_role == OrgRole.SAFEGUARDING_LEAD and (
         concern.escalated_at is not None or concern.leads_from_start

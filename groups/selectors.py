@@ -104,8 +104,8 @@ def acceptance_list(*, viewer: User, group: Group) -> list[dict[str, Any]]:
 def proposal_list(*, viewer: User, group: Group) -> QuerySet[AgreementProposal]:
     """Facilitators see every proposal; anyone else in the group sees her own."""
     membership = active_membership(viewer, group)
-    require(viewer, Action.PROPOSAL_CREATE, group=group, membership=membership)
     proposals = AgreementProposal.objects.filter(group=group).select_related("proposer")
     if can(viewer, Action.PROPOSAL_REVIEW, group=group, membership=membership):
         return proposals
+    require(viewer, Action.PROPOSAL_CREATE, group=group, membership=membership)
     return proposals.filter(proposer=membership)

@@ -24,13 +24,15 @@ def concern_list(*, viewer: User, overdue: bool = False) -> QuerySet[Concern]:
         return Concern.objects.none()
     memberships = Membership.objects.filter(user=viewer, status=MembershipStatus.ACTIVE)
     mine = list(memberships.values_list("pk", flat=True))
+    # Concerns she raised stay hers after she leaves a group.
+    raised_by = list(Membership.objects.filter(user=viewer).values_list("pk", flat=True))
     facilitating = list(
         memberships.filter(role=GroupRole.FACILITATOR).values_list("group_id", flat=True)
     )
     mentoring = list(
         memberships.filter(role=GroupRole.PEER_MENTOR).values_list("group_id", flat=True)
     )
-    visible = Q(reporter_id__in=mine)
+    visible = Q(reporter_id__in=raised_by)
     visible |= Q(group_id__in=facilitating) & ~Q(category=Category.FACILITATION)
     visible |= (
         Q(group_id__in=mentoring)

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -327,8 +326,14 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
         expired = Message.objects.filter(
             session__group=group, sent_at__lt=cutoff, purged_at__isnull=True
         )
-        open_concerns = ~Q(concerns__status=ConcernStatus.CLOSED) & Q(concerns__isnull=False)
-        holding = expired.filter(open_concerns).values_list("pk", flat=True).distinct()
+        # Held while any concern that refers to it is still open (one closed concern does
+        # not release a message another open concern needs).
+        open_statuses = [v for v in ConcernStatus.values if v != ConcernStatus.CLOSED]
+        holding = (
+            expired.filter(concerns__status__in=open_statuses)
+            .values_list("pk", flat=True)
+            .distinct()
+        )
         held_ids = set(holding)
         held += len(held_ids)
         with transaction.atomic():

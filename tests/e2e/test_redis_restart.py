@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
-
 from tests.e2e.conftest import (
     E2E,
     Refused,

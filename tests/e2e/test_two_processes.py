@@ -11,8 +11,6 @@ import statistics
 import time
 import uuid
 
-import pytest
-
 from facilitation.models import Message
 from tests.e2e.conftest import (
     E2E,

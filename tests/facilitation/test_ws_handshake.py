@@ -217,9 +217,7 @@ async def test_revoking_the_token_directly_through_the_service_closes_the_socket
 
 
 async def test_revoking_one_token_leaves_a_socket_of_another_token_open(room):
-    other_token = await database_sync_to_async(services.token_issue)(
-        user=room.world.user("member")
-    )
+    other_token = await database_sync_to_async(services.token_issue)(user=room.world.user("member"))
     kept = communicator(room, ORIGIN, HOST, token=other_token)
     await entered(kept)
 

@@ -11,8 +11,6 @@ import os
 import uuid
 from typing import Any
 
-import pytest
-
 from facilitation import services as session_services
 from facilitation.models import Message
 from facilitation.services import RoomContext
@@ -24,17 +22,6 @@ from tests.facilitation.room import Room, make_room
 CONCERNS = "/api/v1/concerns/"
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL", "").strip())
 
-# Hiding a message (and setting a warning on one) cannot work on PostgreSQL; see the reason.
-HIDING_FAILS_ON_POSTGRES = pytest.mark.xfail(
-    ON_POSTGRES,
-    reason=(
-        "BUG: facilitation/services.py:765 _session_message locks the message with "
-        "select_for_update() over select_related('author'), a nullable foreign key (LEFT OUTER "
-        "JOIN); PostgreSQL refuses it ('FOR UPDATE cannot be applied to the nullable side of an "
-        "outer join'), so message.hide and message.set_warning always fail there"
-    ),
-    strict=True,
-)
 BODY = "She keeps messaging me after the group and it frightens me."
 
 

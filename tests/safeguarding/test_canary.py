@@ -32,7 +32,6 @@ from safeguarding.models import Concern, ConcernReply, ConcernStatusChange
 from tests.conftest import World
 from tests.facilitation.room import Client, Room, amake_room, join
 from tests.safeguarding import (
-    HIDING_FAILS_ON_POSTGRES,
     enter,
     live_room,
     move,
@@ -279,7 +278,6 @@ async def test_a_canary_sent_through_every_sensitive_path_is_in_no_log_audit_row
     await assert_canary_nowhere(canary, every_log, sink)
 
 
-@HIDING_FAILS_ON_POSTGRES
 @pytest.mark.django_db(transaction=True)
 async def test_a_canary_in_a_hide_reason_is_in_no_log_audit_row_column_or_key(
     every_log, room_with_sink
@@ -302,16 +300,6 @@ async def test_a_canary_in_a_hide_reason_is_in_no_log_audit_row_column_or_key(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    reason=(
-        "BUG: facilitation/services.py message_set_warning appends a message.warning_set "
-        "event whose content_warning (with the host's note) event_append stores as plain "
-        "JSON in facilitation_sessionevent.payload, while Message.cw_note keeps the same "
-        "note encrypted (on PostgreSQL message_set_warning fails even earlier: see "
-        "HIDING_FAILS_ON_POSTGRES)"
-    ),
-    strict=True,
-)
 def test_a_warning_note_a_host_adds_later_is_not_kept_in_plain_text(world):
     canary = f"CANARY-{uuid.uuid4()}"
     room = live_room(world)

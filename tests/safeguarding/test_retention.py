@@ -20,7 +20,6 @@ from project.models import AuditEntry
 from tests.conftest import World
 from tests.facilitation.room import Room
 from tests.safeguarding import (
-    HIDING_FAILS_ON_POSTGRES,
     enter,
     live_room,
     move,
@@ -133,15 +132,6 @@ def test_a_message_an_open_concern_refers_to_is_kept_until_the_concern_is_closed
     assert held.body == "" and held.purged_at == start + timedelta(days=33)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: safeguarding/services.py purge_expired builds the 'held' set with "
-        "~Q(concerns__status=CLOSED) & Q(concerns__isnull=False); on a many-to-many the "
-        "negation means 'no closed concern refers to it', so a message that one closed and "
-        "one open concern both refer to is purged while the open concern still needs it"
-    ),
-    strict=True,
-)
 def test_a_message_is_kept_while_any_open_concern_refers_to_it_even_if_another_is_closed(world):
     room = live_room(world)
     start = timezone.now()
@@ -212,7 +202,6 @@ def make_room_in_b(world: World) -> Room:
     return Room(world=world, session=session)
 
 
-@HIDING_FAILS_ON_POSTGRES
 def test_a_hidden_message_past_retention_loses_its_hide_reason_too(world):
     room = live_room(world)
     message = post_message(room, "member2", "a message a host hid")
@@ -228,16 +217,6 @@ def test_a_hidden_message_past_retention_loses_its_hide_reason_too(world):
     assert message.hidden_at is not None
 
 
-@pytest.mark.xfail(
-    reason=(
-        "BUG: facilitation/services.py message_set_warning logs a message.warning_set event "
-        "whose payload (facilitation_sessionevent.payload, plain JSON) holds the host's note; "
-        "purge_expired clears Message.cw_note but not that payload, so replay still shows the "
-        "note after the retention window (on PostgreSQL message_set_warning fails even earlier: "
-        "see HIDING_FAILS_ON_POSTGRES)"
-    ),
-    strict=True,
-)
 def test_a_warning_note_a_host_added_is_gone_from_the_replay_after_retention(world):
     room = live_room(world)
     message = post_message(room, "member2", "a message a host put a warning on")
