@@ -348,14 +348,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
         while not self.closing:
             await asyncio.sleep(interval)
             try:
-                newest = await database_sync_to_async(services.room_touch)(context=self.context)
+                newest, close_code = await database_sync_to_async(services.room_touch)(
+                    context=self.context, token_id=self.scope.get("haven_token_id")
+                )
             except DatabaseError:
                 continue
             async with self.lock:
                 if self.closing:
                     return
+                if close_code is not None and close_code != services.CLOSE_NOT_OPEN:
+                    # Signed out or removed: nothing more reaches her, not even the backlog.
+                    self.closing = True
+                    await self.close(code=close_code)
+                    return
                 if newest > self.last_sent:
                     await self._fill(until=newest)
+                if close_code is not None:
+                    self.closing = True
+                    await self.close(code=close_code)
+                    return
                 await self._send_event(events.heartbeat(last_seq=self.last_sent))
 
     async def _send_event(self, event: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from facilitation.models import (
     SessionStatus,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
-from groups.models import Group, GroupRole, Membership, MembershipStatus, User
+from groups.models import ApiToken, Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, active_membership, can, is_signed_in, require
 from groups.services import agreement_accepted_current, agreement_current
 from project import realtime
@@ -612,10 +612,32 @@ def room_leave(*, context: RoomContext) -> None:
         _round_advance(session=session, active=active, passed=True)
 
 
-def room_touch(*, context: RoomContext) -> int:
-    """Heartbeat: keep this connection present; return the session's newest seq."""
+def room_touch(*, context: RoomContext, token_id: int | None = None) -> tuple[int, int | None]:
+    """Heartbeat: keep this connection present; return the session's newest seq, and the
+    close code if the connection may no longer stay (signed out, removed, session ended).
+
+    Closing is normally pushed at once through the channel layer; this check makes it hold
+    even when that push was lost (a Redis restart).
+    """
     Attendance.objects.filter(pk=context.attendance_id).update(last_seen_at=timezone.now())
-    return Session.objects.filter(pk=context.session_id).values_list("last_seq", flat=True)[0]
+    last_seq, status = Session.objects.filter(pk=context.session_id).values_list(
+        "last_seq", "status"
+    )[0]
+    if not User.objects.filter(pk=context.user_id, is_active=True).exists() or (
+        token_id is not None and not ApiToken.objects.filter(pk=token_id).exists()
+    ):
+        return last_seq, CLOSE_NOT_SIGNED_IN
+    allowed = Participant.objects.filter(
+        session_id=context.session_id,
+        membership_id=context.member_id,
+        removed_at__isnull=True,
+        membership__status=MembershipStatus.ACTIVE,
+    ).exists()
+    if not allowed:
+        return last_seq, CLOSE_FORBIDDEN
+    if status == SessionStatus.ENDED:
+        return last_seq, CLOSE_NOT_OPEN
+    return last_seq, None
 
 
 def _clean_content_warning(value: Any) -> tuple[str, str]:

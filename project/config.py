@@ -120,6 +120,18 @@ def channel_layers_config(
     url = env.get("REDIS_URL", "").strip()
     if not url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    encryption = {"symmetric_encryption_keys": [encryption_key]} if encryption_key else {}
+    if env.get("HAVEN_CHANNEL_LAYER", "pubsub").strip() == "pubsub":
+        # Redis pub/sub: one subscription per process and group, fanned out in the process.
+        # It drops messages while its connection is down; Haven's durable log and the
+        # consumers' heartbeat recover them (ARCHITECTURE.md rule 4). docs/performance.md
+        # has the numbers behind this choice.
+        return {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [url], "prefix": prefix, **encryption},
+            }
+        }
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -131,7 +143,7 @@ def channel_layers_config(
                 # At or above Daphne's websocket timeout (24h by default).
                 "group_expiry": 86400,
                 # Messages rest encrypted in Redis: no message text there in plain form.
-                **({"symmetric_encryption_keys": [encryption_key]} if encryption_key else {}),
+                **encryption,
             },
         }
     }

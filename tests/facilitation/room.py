@@ -131,6 +131,13 @@ class Client:
         except ConnectionClosed as closed:
             return closed.code
 
+    async def drain(self, timeout: float = 0.3) -> list[dict[str, Any]]:
+        """Read (and record) whatever arrives until the line is quiet for `timeout`."""
+        got = []
+        while not await self.comm.receive_nothing(timeout):
+            got.append(await self.next())
+        return got
+
     async def nothing(self, timeout: float = 0.3) -> bool:
         return await self.comm.receive_nothing(timeout)
 

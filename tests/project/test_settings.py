@@ -139,10 +139,25 @@ def test_without_redis_url_the_layer_is_in_memory():
     assert layers["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
 
 
-def test_redis_url_selects_redis_with_a_large_pool_and_raised_capacity():
+def test_redis_url_selects_the_pubsub_layer_by_default_with_encryption():
     url = "redis://cache.internal:6379/2"
 
-    layer = config.channel_layers_config({"REDIS_URL": url}, prefix="haven-x")["default"]
+    layer = config.channel_layers_config(
+        {"REDIS_URL": url}, prefix="haven-x", encryption_key="k" * 44
+    )["default"]
+
+    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layer["CONFIG"]["hosts"] == [url]
+    assert layer["CONFIG"]["prefix"] == "haven-x"
+    assert layer["CONFIG"]["symmetric_encryption_keys"] == ["k" * 44]
+
+
+def test_the_core_redis_layer_gets_a_large_pool_and_raised_capacity():
+    url = "redis://cache.internal:6379/2"
+
+    layer = config.channel_layers_config(
+        {"REDIS_URL": url, "HAVEN_CHANNEL_LAYER": "core"}, prefix="haven-x"
+    )["default"]
 
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     host = layer["CONFIG"]["hosts"][0]
@@ -176,10 +191,11 @@ def test_without_redis_url_the_channel_layer_is_in_memory():
 
 @pytest.mark.skipif(not HAS_REDIS_URL, reason="needs REDIS_URL")
 def test_with_redis_url_the_channel_layer_is_redis():
-    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
 
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert isinstance(get_channel_layer(), RedisChannelLayer)
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
 async def test_a_group_message_makes_a_round_trip_through_the_configured_layer():

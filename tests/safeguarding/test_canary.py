@@ -142,15 +142,53 @@ def sink_groups(room: Room) -> list[str]:
     ]
 
 
+class Sniffer:
+    """With the pub/sub layer nothing rests in Redis: a raw subscriber to every channel
+    records what the layer publishes, so the sweep can look at exactly that."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio
+
+        self.client = redis.asyncio.Redis.from_url(url)
+        self.pubsub = self.client.pubsub()
+        self.payloads: list[bytes] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.pubsub.psubscribe("*")
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.pubsub.listen():
+            if message.get("type") == "pmessage":
+                self.payloads.append(bytes(message["data"]))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.pubsub.aclose()
+        await self.client.aclose()
+
+
+def layer_is_pubsub() -> bool:
+    return "pubsub" in type(get_channel_layer()).__module__
+
+
 @pytest.fixture
-async def room_with_sink() -> AsyncIterator[tuple[Room, str | None, list[Client]]]:
-    """A live room; with Redis, a channel that joins the room's public and private groups and
-    never reads, so whatever the layer carries stays in Redis (until it expires) for the sweep.
-    Every client the test opens goes in the list and is closed afterwards."""
+async def room_with_sink() -> AsyncIterator[tuple[Room, Any, list[Client]]]:
+    """A live room. With the Redis core layer, a channel that joins the room's groups and
+    never reads, so whatever the layer carries stays in Redis for the sweep; with the pub/sub
+    layer, a raw subscriber that records everything published."""
     room = await amake_room()
-    sink = f"canarysink.{uuid.uuid4().hex}" if REDIS_URL else None
     layer = get_channel_layer()
-    if sink:
+    sink: Any = None
+    if REDIS_URL and layer_is_pubsub():
+        sink = Sniffer(REDIS_URL)
+        await sink.start()
+    elif REDIS_URL:
+        sink = f"canarysink.{uuid.uuid4().hex}"
         for group in sink_groups(room):
             await layer.group_add(group, sink)
     clients: list[Client] = []
@@ -158,13 +196,23 @@ async def room_with_sink() -> AsyncIterator[tuple[Room, str | None, list[Client]
     for client in clients:
         with contextlib.suppress(Exception):
             await client.close()
-    if sink:
+    if isinstance(sink, Sniffer):
+        await sink.stop()
+    elif sink:
         for group in sink_groups(room):
             await layer.group_discard(group, sink)
 
 
 async def assert_canary_nowhere(canary: str, caplog: Any, sink: str | None) -> None:
-    if sink:
+    if isinstance(sink, Sniffer):
+        await asyncio.sleep(0.2)
+        # The sniffer saw what the layer carried (else this sweep would prove nothing).
+        assert len(sink.payloads) > 0
+        for payload in sink.payloads:
+            assert canary.encode() not in payload
+        in_redis = await asyncio.to_thread(sweep_redis, REDIS_URL, canary, "-no-sink-")
+        assert in_redis.found == []
+    elif sink:
         in_redis = await asyncio.to_thread(sweep_redis, REDIS_URL, canary, sink)
         # The sink holds what the layer carried (else this sweep would prove nothing).
         assert sum(in_redis.looked.values()) > 0, in_redis.looked
