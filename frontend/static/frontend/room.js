@@ -137,7 +137,6 @@
       renderPresent();
       setRound(event.round);
       $("host-panel").hidden = !state.isHost;
-      $("end-session").hidden = !config.is_facilitator;
       state.resuming = false;
       if (event.last_seq > state.lastSeq) { resume(); }
     },
@@ -208,6 +207,11 @@
     banner.textContent = text;
     banner.hidden = !text;
     root.setAttribute("data-status", status);
+    /* Host controls show only the moves the session can make now. */
+    Array.prototype.forEach.call(document.querySelectorAll("#host-panel [data-when]"), function (node) {
+      node.hidden = node.getAttribute("data-when") !== status;
+    });
+    $("end-session").hidden = !config.is_facilitator || status === "ended" || status === "scheduled";
     updateComposer();
   }
 
