@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +43,56 @@ def auth_session_group(scope: dict[str, Any]) -> str | None:
     session = scope.get("session")
     key = getattr(session, "session_key", None)
     return realtime.auth_session_group(key) if key else None
+
+
+class Heartbeat:
+    """One heartbeat task per event loop (so per server process) for all its connections.
+
+    Every HAVEN_HEARTBEAT_SECONDS it touches every connection's attendance and reads what
+    each needs in a handful of queries (`services.room_touch_many`), then lets each
+    connection fill gaps, send `heartbeat`, or close. The cost per interval does not grow with
+    the number of connections the way one task per connection would.
+    """
+
+    def __init__(self) -> None:
+        self.connections: set[SessionConsumer] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, consumer: SessionConsumer) -> None:
+        self.connections.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def discard(self, consumer: SessionConsumer) -> None:
+        self.connections.discard(consumer)
+
+    async def run(self) -> None:
+        while self.connections:
+            await asyncio.sleep(settings.HAVEN_HEARTBEAT_SECONDS)
+            live = [c for c in self.connections if not c.closing and c.context is not None]
+            if not live:
+                continue
+            beats = [c.as_beat() for c in live]
+            try:
+                answers = await database_sync_to_async(services.room_touch_many)(beats=beats)
+            except DatabaseError:
+                continue
+            await asyncio.gather(
+                *(c.beat(*answers[c.context.attendance_id]) for c in live),
+                return_exceptions=True,
+            )
+
+
+_heartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Heartbeat] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _heartbeat() -> Heartbeat:
+    loop = asyncio.get_running_loop()
+    if loop not in _heartbeats:
+        _heartbeats[loop] = Heartbeat()
+    return _heartbeats[loop]
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
@@ -100,7 +151,6 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.closing = False
         self.joined: list[str] = []
         self.lock = asyncio.Lock()
-        self.heartbeat: asyncio.Task[None] | None = None
         self.user = self.scope.get("user")
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
@@ -136,12 +186,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
             except Exception:  # Redis down: the heartbeat serves from the log meanwhile
                 self.layer_failed = True
         await self.send(text_data=realtime.dumps(state))
-        self.heartbeat = asyncio.create_task(self._beat())
+        _heartbeat().add(self)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
+        _heartbeat().discard(self)
         for name in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(name, self.channel_name)
@@ -343,31 +392,32 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=realtime.dumps(event))
                 self.last_sent = event["seq"]
 
-    async def _beat(self) -> None:
-        interval = settings.HAVEN_HEARTBEAT_SECONDS
-        while not self.closing:
-            await asyncio.sleep(interval)
-            try:
-                newest, close_code = await database_sync_to_async(services.room_touch)(
-                    context=self.context, token_id=self.scope.get("haven_token_id")
-                )
-            except DatabaseError:
-                continue
-            async with self.lock:
-                if self.closing:
-                    return
-                if close_code is not None and close_code != services.CLOSE_NOT_OPEN:
-                    # Signed out or removed: nothing more reaches her, not even the backlog.
-                    self.closing = True
-                    await self.close(code=close_code)
-                    return
-                if newest > self.last_sent:
-                    await self._fill(until=newest)
-                if close_code is not None:
-                    self.closing = True
-                    await self.close(code=close_code)
-                    return
-                await self._send_event(events.heartbeat(last_seq=self.last_sent))
+    def as_beat(self) -> services.Beat:
+        return services.Beat(
+            attendance_id=self.context.attendance_id,
+            session_id=self.context.session_id,
+            member_id=self.context.member_id,
+            user_id=self.context.user_id,
+            token_id=self.scope.get("haven_token_id"),
+        )
+
+    async def beat(self, newest: int, close_code: int | None) -> None:
+        """One heartbeat for this connection, with what `room_touch_many` answered."""
+        async with self.lock:
+            if self.closing:
+                return
+            if close_code is not None and close_code != services.CLOSE_NOT_OPEN:
+                # Signed out or removed: nothing more reaches her, not even the backlog.
+                self.closing = True
+                await self.close(code=close_code)
+                return
+            if newest > self.last_sent:
+                await self._fill(until=newest)
+            if close_code is not None:
+                self.closing = True
+                await self.close(code=close_code)
+                return
+            await self._send_event(events.heartbeat(last_seq=self.last_sent))
 
     async def _send_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=realtime.dumps(event))

@@ -612,32 +612,66 @@ def room_leave(*, context: RoomContext) -> None:
         _round_advance(session=session, active=active, passed=True)
 
 
-def room_touch(*, context: RoomContext, token_id: int | None = None) -> tuple[int, int | None]:
-    """Heartbeat: keep this connection present; return the session's newest seq, and the
+@dataclass(frozen=True)
+class Beat:
+    """One live connection, as the heartbeat sees it."""
+
+    attendance_id: int
+    session_id: int
+    member_id: int
+    user_id: int
+    token_id: int | None
+
+
+def room_touch_many(*, beats: list[Beat]) -> dict[int, tuple[int, int | None]]:
+    """The heartbeat of every live connection of a process, in five queries whatever their
+    number: keep them present, and answer per attendance id the session's newest seq and the
     close code if the connection may no longer stay (signed out, removed, session ended).
 
     Closing is normally pushed at once through the channel layer; this check makes it hold
     even when that push was lost (a Redis restart).
     """
-    Attendance.objects.filter(pk=context.attendance_id).update(last_seen_at=timezone.now())
-    last_seq, status = Session.objects.filter(pk=context.session_id).values_list(
-        "last_seq", "status"
-    )[0]
-    if not User.objects.filter(pk=context.user_id, is_active=True).exists() or (
-        token_id is not None and not ApiToken.objects.filter(pk=token_id).exists()
-    ):
-        return last_seq, CLOSE_NOT_SIGNED_IN
-    allowed = Participant.objects.filter(
-        session_id=context.session_id,
-        membership_id=context.member_id,
-        removed_at__isnull=True,
-        membership__status=MembershipStatus.ACTIVE,
-    ).exists()
-    if not allowed:
-        return last_seq, CLOSE_FORBIDDEN
-    if status == SessionStatus.ENDED:
-        return last_seq, CLOSE_NOT_OPEN
-    return last_seq, None
+    if not beats:
+        return {}
+    Attendance.objects.filter(pk__in=[b.attendance_id for b in beats]).update(
+        last_seen_at=timezone.now()
+    )
+    session_ids = {b.session_id for b in beats}
+    sessions = {
+        pk: (last_seq, status)
+        for pk, last_seq, status in Session.objects.filter(pk__in=session_ids).values_list(
+            "pk", "last_seq", "status"
+        )
+    }
+    active_users = set(
+        User.objects.filter(pk__in={b.user_id for b in beats}, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    token_ids = {b.token_id for b in beats if b.token_id is not None}
+    live_tokens = set(ApiToken.objects.filter(pk__in=token_ids).values_list("pk", flat=True))
+    allowed = set(
+        Participant.objects.filter(
+            session_id__in=session_ids,
+            membership_id__in={b.member_id for b in beats},
+            removed_at__isnull=True,
+            membership__status=MembershipStatus.ACTIVE,
+        ).values_list("session_id", "membership_id")
+    )
+    answers: dict[int, tuple[int, int | None]] = {}
+    for beat in beats:
+        last_seq, status = sessions.get(beat.session_id, (0, SessionStatus.ENDED))
+        code: int | None = None
+        if beat.user_id not in active_users or (
+            beat.token_id is not None and beat.token_id not in live_tokens
+        ):
+            code = CLOSE_NOT_SIGNED_IN
+        elif (beat.session_id, beat.member_id) not in allowed:
+            code = CLOSE_FORBIDDEN
+        elif status == SessionStatus.ENDED:
+            code = CLOSE_NOT_OPEN
+        answers[beat.attendance_id] = (last_seq, code)
+    return answers
 
 
 def _clean_content_warning(value: Any) -> tuple[str, str]:
