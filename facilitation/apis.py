@@ -28,7 +28,7 @@ from groups.permissions import HasGroupAction
 from groups.policies import Action
 from groups.serializers import MeOutput
 from project.pagination import paginated_response
-from project.schema import error_responses, valid
+from project.schema import error_responses, paginated, valid
 
 
 def me_data(user: Any) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class MeApi(APIView):
 class ContentWarningListApi(APIView):
     @extend_schema(
         operation_id="content_warnings_list",
-        responses={200: ContentWarningOutput(many=True), **error_responses(401)},
+        responses={200: paginated(ContentWarningOutput), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         return paginated_response(
@@ -77,7 +77,7 @@ class SessionListCreateApi(APIView):
 
     @extend_schema(
         operation_id="groups_sessions_list",
-        responses={200: SessionOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(SessionOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, group_id: int) -> Response:
         sessions = selectors.session_list(viewer=request.user, group=request.haven_group)
@@ -165,7 +165,7 @@ class SessionPlanApi(APIView):
 class SessionAttendanceApi(APIView):
     @extend_schema(
         operation_id="sessions_attendance_list",
-        responses={200: AttendanceOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(AttendanceOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, session_id: int) -> Response:
         session = selectors.session_get_for(

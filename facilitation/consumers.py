@@ -37,12 +37,35 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_CHARS = 16 * 1024
 REPLAY_CHUNK = 500
 LAYER_RETRY_MAX_SECONDS = 5.0
+# "Try again later" (the database is unavailable). WebSocket 1013 says the same, but servers
+# may not send it through Daphne, so it lives in the application range.
+CLOSE_TRY_AGAIN = 4503
 
 
 def auth_session_group(scope: dict[str, Any]) -> str | None:
     session = scope.get("session")
     key = getattr(session, "session_key", None)
     return realtime.auth_session_group(key) if key else None
+
+
+def _clean_text(content: Any) -> bool:
+    """False when a frame holds text Haven cannot store: lone surrogates or NUL characters."""
+    stack = [content]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 class Heartbeat:
@@ -152,6 +175,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.joined: list[str] = []
         self.lock = asyncio.Lock()
         self.user = self.scope.get("user")
+        if self.scope.get("haven_unavailable"):
+            logger.warning("room: database unavailable while signing in")
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
             context, state = await database_sync_to_async(services.room_enter)(
@@ -162,7 +189,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         except DatabaseError:
             logger.warning("room: database unavailable while entering")
-            await self.close(code=1013)
+            await self.close(code=CLOSE_TRY_AGAIN)
             return
         self.context = context
         self.last_sent: int = state["last_seq"]
@@ -221,6 +248,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if not isinstance(content, dict):
             await self._error("invalid", _("Send a JSON object with a type."), None)
             return
+        if not _clean_text(content):
+            await self._error("invalid", _("That contains characters Haven cannot store."), None)
+            return
         kind = content.get("type")
         client_id = content.get("client_id")
         ref = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
@@ -269,16 +299,20 @@ class SessionConsumer(AsyncWebsocketConsumer):
             raise ApplicationError(_("after_seq must be a whole number."), code="invalid")
         async with self.lock:
             cursor = after
+            replayed_to = None
             while True:
                 batch = await database_sync_to_async(services.events_replay)(
                     session_id=self.context.session_id, after_seq=cursor, limit=REPLAY_CHUNK
                 )
                 for event in batch:
                     await self.send(text_data=realtime.dumps(event))
-                    cursor = event["seq"]
+                    cursor = replayed_to = event["seq"]
                 if len(batch) < REPLAY_CHUNK:
                     break
-            self.last_sent = max(self.last_sent, cursor)
+            # Only what was really sent moves the stream on: an after_seq past the end of the
+            # log must not make this connection skip the events still to come.
+            if replayed_to is not None:
+                self.last_sent = max(self.last_sent, replayed_to)
             await self._send_event(events.resume_done(last_seq=self.last_sent))
 
     async def on_presence_set(self, content: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from facilitation.models import PlanItemKind, SessionKind, SessionStatus
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
+from project.exceptions import MAX_ID
 
 CW_CHOICES = sorted(CONTENT_WARNING_KEYS)
 
@@ -45,7 +46,7 @@ class SessionCreateInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
     )
     co_hosts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
     )
 
 
@@ -58,7 +59,7 @@ class SessionUpdateInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
     )
     co_hosts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
     )
     status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)

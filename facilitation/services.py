@@ -36,6 +36,7 @@ from groups.services import agreement_accepted_current, agreement_current
 from project import realtime
 from project.audit import audit_record
 from project.exceptions import (
+    MAX_ID,
     ApplicationError,
     Conflict,
     Forbidden,
@@ -132,7 +133,7 @@ def _clean_co_hosts(group: Group, member_ids: Any) -> list[Membership]:
     if member_ids is None:
         return []
     if not isinstance(member_ids, list) or any(
-        isinstance(m, bool) or not isinstance(m, int) for m in member_ids
+        isinstance(m, bool) or not isinstance(m, int) or not 0 < m <= MAX_ID for m in member_ids
     ):
         raise ValidationFailed({"co_hosts": [_("Give a list of member ids.")]})
     wanted = set(member_ids)
@@ -681,7 +682,7 @@ def _clean_content_warning(value: Any) -> tuple[str, str]:
     if not isinstance(value, dict):
         raise ValidationFailed({"content_warning": [_("Give a category, or null.")]})
     category = value.get("category")
-    if category not in CONTENT_WARNING_KEYS:
+    if not isinstance(category, str) or category not in CONTENT_WARNING_KEYS:
         raise ValidationFailed({"content_warning.category": [_("There is no such category.")]})
     note = value.get("note") or ""
     if not isinstance(note, str) or len(note) > CW_NOTE_MAX:

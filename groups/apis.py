@@ -38,7 +38,7 @@ from groups.serializers import (
     TokenOutput,
 )
 from project.pagination import Pagination, paginated_response
-from project.schema import ERRORS, error_responses, valid
+from project.schema import ERRORS, error_responses, paginated, valid
 
 
 class TokenCreateApi(APIView):
@@ -76,7 +76,7 @@ class TokenRevokeApi(APIView):
 
 class GroupListCreateApi(APIView):
     @extend_schema(
-        operation_id="groups_list", responses={200: GroupOutput(many=True), **error_responses(401)}
+        operation_id="groups_list", responses={200: paginated(GroupOutput), **error_responses(401)}
     )
     def get(self, request: Request) -> Response:
         groups = selectors.group_list_for(viewer=request.user)
@@ -138,7 +138,7 @@ class RosterListApi(APIView):
 
     @extend_schema(
         operation_id="groups_members_list",
-        responses={200: MemberOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(MemberOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, group_id: int) -> Response:
         members = selectors.roster_list(viewer=request.user, group=request.haven_group)
@@ -176,7 +176,7 @@ class InviteListCreateApi(APIView):
 
     @extend_schema(
         operation_id="groups_invites_list",
-        responses={200: InviteOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(InviteOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, group_id: int) -> Response:
         invites = selectors.invite_list(viewer=request.user, group=request.haven_group)
@@ -222,7 +222,7 @@ class InviteRedeemApi(APIView):
         request=InviteRedeemInput,
         responses={
             201: InviteRedeemOutput,
-            **error_responses(400, 404),
+            **error_responses(400, 401, 404),
             409: OpenApiResponse(
                 ERRORS, description="already_member, display_name_taken or username_taken"
             ),
@@ -297,7 +297,7 @@ class AcceptanceListApi(APIView):
 
     @extend_schema(
         operation_id="groups_agreement_acceptances_list",
-        responses={200: AcceptanceOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(AcceptanceOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, group_id: int) -> Response:
         rows = selectors.acceptance_list(viewer=request.user, group=request.haven_group)
@@ -311,7 +311,7 @@ class ProposalListCreateApi(APIView):
 
     @extend_schema(
         operation_id="groups_agreement_proposals_list",
-        responses={200: ProposalOutput(many=True), **error_responses(401, 403, 404)},
+        responses={200: paginated(ProposalOutput), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, group_id: int) -> Response:
         group = request.haven_group

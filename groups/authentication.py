@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -71,7 +72,12 @@ class TokenAuthMiddleware:
                 key = parse_authorization(header)
             except exceptions.AuthenticationFailed:
                 key = None
-            found = await database_sync_to_async(user_for_token)(key) if key else None
+            try:
+                found = await database_sync_to_async(user_for_token)(key) if key else None
+            except DatabaseError:
+                # The consumer closes with 4503 (try again later), not as "signed out".
+                scope["haven_unavailable"] = True
+                found = None
             if found is None:
                 scope["user"] = AnonymousUser()
             else:

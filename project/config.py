@@ -110,7 +110,9 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
     # A pool per process: the live room opens and closes a connection around every database
     # call, which without a pool costs a new PostgreSQL backend each time.
     pool_max = int(env.get("HAVEN_DB_POOL_MAX", "20"))
-    config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 10}
+    # A short wait: while PostgreSQL is down, a caller hears "unavailable" within seconds (and a
+    # WebSocket handshake finishes before Daphne's 5 s connect timeout).
+    config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 3}
     return config
 
 

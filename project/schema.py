@@ -49,3 +49,22 @@ def valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+_PAGES: dict[str, Any] = {}
+
+
+def paginated(item: type[serializers.Serializer]) -> Any:
+    """The list envelope of PROTOCOL.md around `item`, for the OpenAPI schema."""
+    name = f"Paginated{item.__name__.removesuffix('Output')}List"
+    if name not in _PAGES:
+        _PAGES[name] = inline_serializer(
+            name=name,
+            fields={
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": item(many=True),
+            },
+        )
+    return _PAGES[name]

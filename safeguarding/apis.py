@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.pagination import Pagination
-from project.schema import error_responses, valid
+from project.schema import error_responses, paginated, valid
 from safeguarding import selectors, services
 from safeguarding.serializers import (
     AuditOutput,
@@ -45,7 +45,7 @@ class ConcernListCreateApi(APIView):
     @extend_schema(
         operation_id="concerns_list",
         parameters=[OpenApiParameter("overdue", bool, description="Only those past their time.")],
-        responses={200: ConcernSummaryOutput(many=True), **error_responses(401)},
+        responses={200: paginated(ConcernSummaryOutput), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         overdue = request.query_params.get("overdue") in {"1", "true", "yes"}
@@ -107,7 +107,7 @@ class AuditListApi(APIView):
     @extend_schema(
         operation_id="audit_list",
         parameters=[AuditQuery],
-        responses={200: AuditOutput(many=True), **error_responses(400, 401, 403)},
+        responses={200: paginated(AuditOutput), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
         query = valid(AuditQuery, request.query_params)

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from groups.policies import ConcernRole
+from project.exceptions import MAX_ID
 from safeguarding.models import Category, ConcernStatus, Urgency
 
 STAMP = serializers.DateTimeField()
@@ -17,13 +18,15 @@ def stamp(value: Any) -> str | None:
 
 
 class ConcernCreateInput(serializers.Serializer):
-    group_id = serializers.IntegerField(min_value=1)
+    group_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     category = serializers.ChoiceField(choices=Category.choices)
     body = serializers.CharField(max_length=10_000)
     urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
-    about_member_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    about_member_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
     message_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
     )
     share_with_peer_mentors = serializers.BooleanField(default=False)
 

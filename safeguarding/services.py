@@ -28,6 +28,7 @@ from groups.policies import Action, ConcernRole, active_membership, concern_role
 from project import realtime
 from project.audit import audit_record
 from project.exceptions import (
+    MAX_ID,
     ApplicationError,
     Conflict,
     Forbidden,
@@ -183,7 +184,10 @@ def _referred_messages(reporter: Membership, message_ids: Any) -> list[Message]:
     if (
         not isinstance(message_ids, list)
         or len(message_ids) > MAX_MESSAGES
-        or any(isinstance(m, bool) or not isinstance(m, int) for m in message_ids)
+        or any(
+            isinstance(m, bool) or not isinstance(m, int) or not 0 < m <= MAX_ID
+            for m in message_ids
+        )
     ):
         raise ValidationFailed(
             {"message_ids": [_("Give up to %(max)d message ids.") % {"max": MAX_MESSAGES}]}

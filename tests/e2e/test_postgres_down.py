@@ -387,17 +387,6 @@ def test_sends_while_postgres_is_down_are_refused_as_retryable_and_leave_no_part
         assert member.stream() == log, member.name
 
 
-ENTER_BUG = (
-    "BUG: entering the room while PostgreSQL is down never gets the close 1013 ('try again "
-    "later') that facilitation/consumers.py:165 (connect) sends on a DatabaseError while entering: "
-    "groups/authentication.py:74 (TokenAuthMiddleware) looks the token up before the "
-    "consumer runs and lets the database error escape, so Daphne answers the handshake with "
-    "HTTP 500 (a stale pooled connection fails at once) or drops it after its 5 s connect "
-    "timeout (the pool waits 10 s for a connection)"
-)
-
-
-@pytest.mark.xfail(reason=ENTER_BUG, strict=True)
 def test_entering_while_postgres_is_down_is_closed_with_try_again_later(
     cluster: Cluster, room_on_cluster: dict[str, Any]
 ) -> None:
@@ -420,4 +409,4 @@ def test_entering_while_postgres_is_down_is_closed_with_try_again_later(
         return "let in"
 
     outcome = run(scenario(), timeout=120)
-    assert outcome == 1013, outcome
+    assert outcome == 4503, outcome

@@ -381,46 +381,6 @@ def frames(*, host: bool) -> st.SearchStrategy[tuple[str, Any]]:
 
 # --- application bugs this suite found ------------------------------------------------------
 
-UNHASHABLE_CATEGORY_BUG = (
-    "BUG: facilitation/services.py:684 (_clean_content_warning) tests `category not in "
-    "CONTENT_WARNING_KEYS`, a frozenset, before checking that the category is a string: a list "
-    "or object raises TypeError (unhashable), which the consumer's catch-all "
-    "(facilitation/consumers.py receive) logs as an unexpected failure and answers as "
-    "`server_error` instead of `invalid` (message.send, message.set_warning)"
-)
-SURROGATE_BUG = (
-    "BUG: the room takes text fields as json.loads returns them and never refuses lone "
-    "surrogates ('\\ud800' is valid JSON but not Unicode text; REST refuses them with "
-    "'Surrogate characters are not allowed'). A message body or warning note fails when "
-    "encrypted (UnicodeEncodeError, project/crypto.py:37), answered `server_error`. A host's "
-    "status note is stored in the durable log and broadcast (SQLite), or refused by "
-    "PostgreSQL and answered `unavailable` (retryable, though it can never succeed); a "
-    "member's support note is broadcast to the hosts, or lost in the Redis layer, with no "
-    "answer. Under Daphne on the embedded default (SQLite, in-memory layer) such a broadcast "
-    "cannot be sent as UTF-8: every receiving connection closes with 1011, and a stored note "
-    "makes every later resume past it fail (`server_error`)"
-)
-RESUME_BEYOND_LOG_BUG = (
-    "BUG: facilitation/consumers.py:281 (on_resume) sets `self.last_sent = max(self.last_sent, "
-    "cursor)` where cursor is the client's after_seq when the log has nothing after it: a "
-    "`resume` past the log's last seq answers resume.done with that made-up seq, and the "
-    "connection then drops every live durable event up to it (consumers.py:369, haven_forward: "
-    "`if seq <= self.last_sent: return`; the heartbeat's gap fill skips them too): she "
-    "silently stops receiving messages"
-)
-
-
-def unhashable_category(kind: str, frame: Any) -> bool:
-    """Whether this frame is the known content-warning bug (a list or object category)."""
-    if kind != "text":
-        return False
-    try:
-        content = json.loads(frame)
-    except (ValueError, RecursionError):
-        return False
-    warning = content.get("content_warning") if isinstance(content, dict) else None
-    return isinstance(warning, dict) and isinstance(warning.get("category"), (list, dict))
-
 
 # --- the room and what must not change -------------------------------------------------------
 
@@ -479,7 +439,6 @@ class Line:
         self.connects = 0
         self.frames = 0
         self.codes: dict[str, int] = {}
-        self.known_bug_frames = 0
 
     async def open(self) -> None:
         self.client, state = await join(self.room, self.persona)
@@ -521,12 +480,9 @@ class Line:
         assert answer["type"] == "error", f"{answer} for {kind} {frame!r:.300}"
         assert {"code", "message", "ref"} <= set(answer), answer
         self.codes[answer["code"]] = self.codes.get(answer["code"], 0) + 1
-        if answer["code"] == "server_error" and unhashable_category(kind, frame):
-            self.known_bug_frames += 1  # pinned by the strict xfail below; all else still holds
-        else:
-            assert answer["code"] != "server_error", (
-                f"the service failed (the consumer's catch-all answered) on {kind} {frame!r:.500}"
-            )
+        assert answer["code"] != "server_error", (
+            f"the service failed (the consumer's catch-all answered) on {kind} {frame!r:.500}"
+        )
         # Still usable, and nothing new in the log.
         await self.client.send(type="resume", after_seq=self.last_seq)
         done = await self.reply()
@@ -581,10 +537,7 @@ async def fuzz_as(persona: str, *, host: bool, examples: int) -> Line:
         assert line.connects == 1, "a frame closed the connection"
     finally:
         await line.close()
-    print(
-        f"{persona}: {line.frames} frames, error codes {sorted(line.codes.items())}, "
-        f"{line.known_bug_frames} hit the known content-warning bug"
-    )
+    print(f"{persona}: {line.frames} frames, error codes {sorted(line.codes.items())}")
     return line
 
 
@@ -607,7 +560,6 @@ async def _answer(client: Client, raw: str) -> dict[str, Any] | None:
     return None
 
 
-@pytest.mark.xfail(reason=UNHASHABLE_CATEGORY_BUG, strict=True)
 @pytest.mark.parametrize("category", [[], {}], ids=["list", "object"])
 @pytest.mark.parametrize("kind", ["message.send", "message.set_warning"])
 async def test_a_content_warning_category_that_is_not_a_string_is_refused_as_invalid(
@@ -638,7 +590,6 @@ async def test_a_content_warning_category_that_is_not_a_string_is_refused_as_inv
     assert answer["code"] == "invalid", answer
 
 
-@pytest.mark.xfail(reason=SURROGATE_BUG, strict=True)
 @pytest.mark.parametrize(
     ("persona", "raw"),
     [
@@ -670,7 +621,6 @@ async def test_text_with_a_lone_surrogate_is_refused_as_invalid(persona: str, ra
     assert after == before
 
 
-@pytest.mark.xfail(reason=RESUME_BEYOND_LOG_BUG, strict=True)
 async def test_a_resume_past_the_end_of_the_log_does_not_silence_the_connection() -> None:
     room = await amake_room()
     rose, state = await join(room, "member")
