@@ -168,9 +168,10 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# "same-origin": no other site ever learns where a visitor came from. ("no-referrer" would
-# make browsers send `Origin: null` with our own form posts, which CSRF protection refuses.)
-SECURE_REFERRER_POLICY = "same-origin"
+# Every response says "no-referrer". Pages narrow it to "same-origin" with a <meta> tag in
+# base.html: under "no-referrer" browsers send `Origin: null` with a page's own form posts,
+# which CSRF protection must refuse; "same-origin" still tells no other site anything.
+SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

@@ -86,7 +86,7 @@ def test_every_response_carries_the_security_headers(browser, path):
     assert "'unsafe-inline'" not in csp
     assert "'unsafe-eval'" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response.headers["Cache-Control"]
 
 
