@@ -46,3 +46,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles
+## Load benchmark against the raw and naive reference servers (docs/performance.md).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,0 +1,244 @@
+"""Seed the benchmark database: G groups x M members, agreement accepted, one live session each.
+
+Everything is made through Haven's services (the facilitator of each group is member 0 and
+hosts its session). Writes a JSON file with, per group, the session id and the members' tokens.
+Re-seeds only when G x M changes (or the file and the database disagree).
+
+    python bench/seed.py --groups 200 --members 10 --out var/bench/seed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/haven_bench"
+DEFAULT_VAR_DIR = ROOT / "var" / "bench"
+PASSWORD = "correct horse battery staple"
+
+
+def _admin_url(database_url: str) -> tuple[str, str]:
+    """(URL of the maintenance database, name of the bench database)."""
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    return admin.replace("postgres://", "postgresql://", 1), name
+
+
+def database_recreate(database_url: str, *, drop: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    admin, name = _admin_url(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and drop:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def haven_env(database_url: str, var_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": database_url,
+            "HAVEN_VAR_DIR": str(var_dir),
+            "HAVEN_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def _seed_is_current(out: Path, groups: int, members: int, database_url: str) -> bool:
+    if not out.exists():
+        return False
+    try:
+        data = json.loads(out.read_text())
+    except ValueError:
+        return False
+    if data.get("groups_n") != groups or data.get("members_n") != members:
+        return False
+    if data.get("database_url") != database_url:
+        return False
+    import psycopg
+
+    ids = [g["session_id"] for g in data["groups"]]
+    try:
+        with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1)) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM facilitation_session WHERE id = ANY(%s) AND status = 'live'",
+                [ids],
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return row is not None and row[0] == len(ids)
+
+
+def _seed_in_process(groups: int, members: int) -> list[dict[str, Any]]:
+    """Runs inside a process whose environment points Django at the bench database."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import transaction
+
+    # Argon2 would take minutes for thousands of accounts; nobody signs in with these.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    out: list[dict[str, Any]] = []
+    run = f"{int(time.time()) % 100000:05d}"
+    for g in range(groups):
+        # One commit per group: the services' own transactions become savepoints.
+        with transaction.atomic():
+            out.append(_seed_group(run, g, members))
+    return out
+
+
+def _seed_group(run: str, g: int, members: int) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from facilitation import services as session_services
+    from groups import services as group_services
+    from groups.models import GroupRole, OrgRole
+
+    facilitator = group_services.staff_create(
+        actor=None, username=f"bf{run}-{g}", password=PASSWORD, org_role=OrgRole.FACILITATOR
+    )
+    group = group_services.group_create(
+        actor=facilitator, name=f"Bench group {g}", description="", display_name="Host"
+    )
+    tokens = [group_services.token_issue(user=facilitator)]
+    agreement = group_services.agreement_publish(actor=facilitator, group=group, points=["Be kind"])
+    if members > 1:
+        _invite, code = group_services.invite_create(
+            actor=facilitator, group=group, role=GroupRole.MEMBER, max_uses=members - 1
+        )
+    for m in range(1, members):
+        membership, token = group_services.invite_redeem(
+            actor=None,
+            code=code,
+            display_name=f"Member {m}",
+            username=f"bm{run}-{g}-{m}",
+            password=PASSWORD,
+        )
+        group_services.agreement_accept(
+            actor=membership.user, group=group, version=agreement.version
+        )
+        tokens.append(token)
+    now = timezone.now()
+    session = session_services.session_create(
+        actor=facilitator,
+        group=group,
+        title=f"Bench session {g}",
+        starts_at=now,
+        ends_at=now + timedelta(hours=12),
+        kind="drop_in",
+    )
+    for status in ("open", "live"):
+        session = session_services.session_set_status(
+            actor=facilitator, session=session, status=status
+        )
+    return {"session_id": session.pk, "group_id": group.pk, "tokens": tokens}
+
+
+def ensure_seed(
+    *,
+    groups: int,
+    members: int,
+    out: Path,
+    database_url: str = DEFAULT_DATABASE_URL,
+    var_dir: Path = DEFAULT_VAR_DIR,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Return the seed data, creating database and data when G x M (or the database) changed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    if _seed_is_current(out, groups, members, database_url):
+        # The app moves on: bring the kept database up to its migrations (a no-op when current).
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=ROOT,
+            env=haven_env(database_url, var_dir),
+            check=True,
+        )
+        return json.loads(out.read_text())
+    started = time.monotonic()
+    log(f"seed: (re)creating {groups} groups x {members} members in {database_url}")
+    database_recreate(database_url, drop=True)
+    env = haven_env(database_url, var_dir)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--in-process",
+            "--groups",
+            str(groups),
+            "--members",
+            str(members),
+            "--out",
+            str(out),
+            "--database-url",
+            database_url,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    log(f"seed: done in {time.monotonic() - started:.1f} s")
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=200)
+    parser.add_argument("--members", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=DEFAULT_VAR_DIR / "seed.json")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--var-dir", type=Path, default=DEFAULT_VAR_DIR)
+    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.in_process:
+        data = _seed_in_process(args.groups, args.members)
+        args.out.write_text(
+            json.dumps(
+                {
+                    "groups_n": args.groups,
+                    "members_n": args.members,
+                    "database_url": args.database_url,
+                    "groups": data,
+                }
+            )
+        )
+        return
+    ensure_seed(
+        groups=args.groups,
+        members=args.members,
+        out=args.out,
+        database_url=args.database_url,
+        var_dir=args.var_dir,
+    )
+
+
+if __name__ == "__main__":
+    main()
