@@ -72,8 +72,18 @@ def main() -> None:
         show_sql=show,
     )
     measure(
-        "room_touch (heartbeat)",
-        lambda: services.room_touch(context=context),
+        "room_touch_many (the heartbeat of every connection of a process)",
+        lambda: services.room_touch_many(
+            beats=[
+                services.Beat(
+                    attendance_id=context.attendance_id,
+                    session_id=context.session_id,
+                    member_id=context.member_id,
+                    user_id=context.user_id,
+                    token_id=None,
+                )
+            ]
+        ),
         repeat=20,
         show_sql=show,
     )
