@@ -818,6 +818,17 @@ def message_post(
     return sent, True
 
 
+def _audit_room(actor: User, action: str, target: Any, session: Session, **extra: Any) -> None:
+    """Audit a moderation action in a session's room (never its text)."""
+    audit_record(
+        actor=actor,
+        action=action,
+        target=target,
+        group_id=session.group_id,
+        extra={"session_id": session.pk, **extra},
+    )
+
+
 def _host_session(
     actor: User, context: RoomContext, action: Action = Action.SESSION_HOST
 ) -> Session:
@@ -870,13 +881,7 @@ def message_hide(*, actor: User, context: RoomContext, message_id: Any, reason: 
             events.participant_group(session.pk, message.author_id),
             events.notice(code="message_hidden", message=text),
         )
-    audit_record(
-        actor=actor,
-        action="message.hidden",
-        target=message,
-        group_id=session.group_id,
-        extra={"session_id": session.pk},
-    )
+    _audit_room(actor, "message.hidden", message, session)
 
 
 @transaction.atomic
@@ -898,13 +903,7 @@ def message_set_warning(
         ),
         message=message,
     )
-    audit_record(
-        actor=actor,
-        action="message.warning_set",
-        target=message,
-        group_id=session.group_id,
-        extra={"session_id": session.pk, "category": category or None},
-    )
+    _audit_room(actor, "message.warning_set", message, session, category=category or None)
 
 
 def _target_participant(session: Session, member_id: Any) -> Participant:
@@ -953,13 +952,7 @@ def member_mute(
     realtime.broadcast_on_commit(
         events.participant_group(session.pk, member.pk), events.notice(code="muted", message=text)
     )
-    audit_record(
-        actor=actor,
-        action="member.muted",
-        target=member,
-        group_id=session.group_id,
-        extra={"session_id": session.pk, "minutes": minutes},
-    )
+    _audit_room(actor, "member.muted", member, session, minutes=minutes)
 
 
 @transaction.atomic
@@ -975,13 +968,7 @@ def member_unmute(*, actor: User, context: RoomContext, member_id: Any) -> None:
         events.participant_group(session.pk, member.pk),
         events.notice(code="unmuted", message=_("You can post again.")),
     )
-    audit_record(
-        actor=actor,
-        action="member.unmuted",
-        target=member,
-        group_id=session.group_id,
-        extra={"session_id": session.pk},
-    )
+    _audit_room(actor, "member.unmuted", member, session)
 
 
 @transaction.atomic
@@ -1006,13 +993,7 @@ def member_remove_from_session(
     active = _active_round(session.pk, lock=True)
     if active is not None and active.current == member.pk:
         _round_advance(session=session, active=active, passed=True)
-    audit_record(
-        actor=actor,
-        action="member.removed_from_session",
-        target=member,
-        group_id=session.group_id,
-        extra={"session_id": session.pk},
-    )
+    _audit_room(actor, "member.removed_from_session", member, session)
 
 
 @transaction.atomic
