@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -405,31 +405,7 @@ class Config:
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    if args.quick:
-        return Config(
-            quick=True,
-            groups=args.groups or 40,
-            members=args.members,
-            reps=args.reps or 1,
-            warm=1.0,
-            drain=8.0,
-            heartbeat=args.heartbeat,
-            s1_seconds=5.0,
-            s2_seconds=4.0,
-            s3_groups=20,
-            s3_messages=200,
-            s3_drain=10.0,
-            settle=10.0,
-            s4_connections=args.s4_connections or 1000,
-            s4_deadline=40.0,
-            s4_settle=2.0,
-            s5_seconds=5.0,
-            s6_seconds=9.0,
-            connect_deadline=args.connect_deadline or 90.0,
-            budget=args.budget or 240.0,
-            profile_seconds=5.0,
-        )
-    return Config(
+    full = Config(
         quick=False,
         groups=args.groups or 200,
         members=args.members,
@@ -451,6 +427,28 @@ def config_from(args: argparse.Namespace) -> Config:
         connect_deadline=args.connect_deadline or 120.0,
         budget=args.budget or 560.0,
         profile_seconds=8.0,
+    )
+    if not args.quick:
+        return full
+    # The smoke run: the same scenarios, smaller and shorter.
+    return replace(
+        full,
+        quick=True,
+        groups=args.groups or 40,
+        reps=args.reps or 1,
+        warm=1.0,
+        drain=8.0,
+        s1_seconds=5.0,
+        s2_seconds=4.0,
+        s3_groups=20,
+        s3_drain=10.0,
+        settle=10.0,
+        s4_connections=args.s4_connections or 1000,
+        s4_settle=2.0,
+        s5_seconds=5.0,
+        connect_deadline=args.connect_deadline or 90.0,
+        budget=args.budget or 240.0,
+        profile_seconds=5.0,
     )
 
 

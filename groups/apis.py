@@ -37,7 +37,7 @@ from groups.serializers import (
     TokenCreateInput,
     TokenOutput,
 )
-from project.pagination import Pagination, paginated_response
+from project.pagination import paginated_response
 from project.schema import ERRORS, error_responses, paginated, valid
 
 
@@ -316,12 +316,13 @@ class ProposalListCreateApi(APIView):
     def get(self, request: Request, group_id: int) -> Response:
         group = request.haven_group
         rows = selectors.proposal_list(viewer=request.user, group=group)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
         mine = active_membership(request.user, group)
-        context = {"member_id": mine.pk if mine else None}
-        return paginator.get_paginated_response(
-            ProposalOutput(page, many=True, context=context).data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=rows,
+            serializer=ProposalOutput,
+            context={"member_id": mine.pk if mine else None},
         )
 
     @extend_schema(

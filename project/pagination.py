@@ -18,9 +18,15 @@ class Pagination(PageNumberPagination):
 
 
 def paginated_response(
-    *, request: Request, view: APIView, queryset: Any, serializer: type[Serializer]
+    *,
+    request: Request,
+    view: APIView,
+    queryset: Any,
+    serializer: type[Serializer],
+    context: dict[str, Any] | None = None,
 ) -> Response:
     """Render `queryset` as one page of the list envelope using `serializer` for each item."""
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
+    items = serializer(page, many=True, context=context or {})
+    return paginator.get_paginated_response(items.data)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.pagination import Pagination
+from project.pagination import paginated_response
 from project.schema import error_responses, paginated, valid
 from safeguarding import selectors, services
 from safeguarding.serializers import (
@@ -30,12 +30,6 @@ from safeguarding.serializers import (
 )
 
 
-def _page(view: APIView, request: Request, rows: Any, serializer: type, context: dict) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(rows, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True, context=context).data)
-
-
 def _concern_body(request: Request, concern_id: int) -> dict[str, Any]:
     concern, role = services.concern_for(request.user, concern_id)
     return ConcernOutput(concern, context={"viewer": request.user, "role": role}).data
@@ -50,7 +44,13 @@ class ConcernListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         overdue = request.query_params.get("overdue") in {"1", "true", "yes"}
         rows = selectors.concern_list(viewer=request.user, overdue=overdue)
-        return _page(self, request, rows, ConcernSummaryOutput, {"viewer": request.user})
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=rows,
+            serializer=ConcernSummaryOutput,
+            context={"viewer": request.user},
+        )
 
     @extend_schema(
         operation_id="concerns_create",
@@ -112,7 +112,7 @@ class AuditListApi(APIView):
     def get(self, request: Request) -> Response:
         query = valid(AuditQuery, request.query_params)
         rows = selectors.audit_list(viewer=request.user, **query)
-        return _page(self, request, rows, AuditOutput, {})
+        return paginated_response(request=request, view=self, queryset=rows, serializer=AuditOutput)
 
 
 class MeExportApi(APIView):
