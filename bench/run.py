@@ -180,7 +180,7 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
                     "REDIS_URL": redis_url,
                     "HAVEN_CHANNEL_PREFIX": prefix,
                     "HAVEN_HEARTBEAT_SECONDS": str(args.heartbeat),
-                    "DJANGO_DEBUG": "1",
+                    **seed.production_env(VAR),
                 }
             )
             argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]

@@ -63,6 +63,26 @@ def haven_env(database_url: str, var_dir: Path) -> dict[str, str]:
     return env
 
 
+def production_env(var_dir: Path) -> dict[str, str]:
+    """Settings for serving the seeded database as production does (DEBUG off).
+
+    The keys are the ones the seed (run in debug mode) generated into `var_dir`, so what it
+    encrypted stays readable. Plain HTTP is fine here: every socket is on loopback.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from project import config
+
+    config.read_or_create_secret(var_dir / "secret_key")
+    config.field_encryption_keys({}, debug=True, var_dir=var_dir)
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": (var_dir / "secret_key").read_text().strip(),
+        "FIELD_ENCRYPTION_KEYS": (var_dir / "field_keys").read_text().strip(),
+        "HAVEN_HTTPS": "0",
+    }
+
+
 def _seed_is_current(out: Path, groups: int, members: int, database_url: str) -> bool:
     if not out.exists():
         return False

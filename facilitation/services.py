@@ -6,12 +6,13 @@ runs in one transaction, audits, and broadcasts only after commit.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -752,6 +753,87 @@ def _participant(context: RoomContext, *, lock: bool = False) -> Participant:
     return participant
 
 
+class _PostRefused(Exception):
+    """Rolls back a post whose lock or insert found it must not be stored as it is."""
+
+
+@functools.cache
+def _post_sql() -> dict[str, str]:
+    """The statements of `message_post`, built once from the models' own table names.
+
+    Plain SQL because the ORM's compiler costs more CPU than the database does on this path
+    (docs/performance.md); every statement is portable between PostgreSQL and SQLite (3.35+).
+    """
+    q = connection.ops.quote_name
+    message = q(Message._meta.db_table)
+    member = q(Membership._meta.db_table)
+    participant = q(Participant._meta.db_table)
+    session = q(Session._meta.db_table)
+    event = q(SessionEvent._meta.db_table)
+    # Only table names are formatted in (from _meta, quoted); every value is a parameter.
+    recent = f"(SELECT COUNT(*) FROM {message} WHERE author_id = %s AND sent_at >= %s)"  # noqa: S608
+    return {
+        # Who she is now (removed, muted, left the group, renamed) and her recent messages,
+        # read without a lock so a refused post never waits behind the room's writers.
+        "check": (
+            f"SELECT p.removed_at IS NULL, "  # noqa: S608
+            f"CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
+            f"m.status, m.user_id, m.display_name, m.role, {recent}, "
+            f"(SELECT id FROM {message} WHERE session_id = %s AND author_id = %s "
+            f"AND client_id = %s) "
+            f"FROM {participant} p JOIN {member} m ON m.id = p.membership_id "
+            f"WHERE p.session_id = %s AND p.membership_id = %s"
+        ),
+        # The session row lock orders every writer of the room and hands out the next seq.
+        "lock": (
+            f"UPDATE {session} SET last_seq = last_seq + 1 WHERE id = %s "  # noqa: S608
+            "RETURNING last_seq, status"
+        ),
+        # Under the lock: a resend of the same client_id, or one message too many from
+        # another tab, inserts nothing.
+        "insert": (
+            f"INSERT INTO {message} (session_id, author_id, client_id, body, cw_category, "
+            f"cw_note, sent_at, hide_reason) SELECT %s, %s, %s, %s, %s, %s, %s, '' "
+            f"WHERE {recent} < %s "
+            f"ON CONFLICT (session_id, author_id, client_id) DO NOTHING RETURNING id"
+        ),
+        "event": (
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, %s, %s)"
+        ),
+    }
+
+
+def _post_existing(context: RoomContext, client_uuid: uuid.UUID) -> tuple[dict[str, Any], bool]:
+    """The event of a message this member already sent with this client_id."""
+    existing = (
+        Message.objects.select_related("author")
+        .filter(session_id=context.session_id, author_id=context.member_id, client_id=client_uuid)
+        .first()
+    )
+    if existing is None:
+        raise ApplicationError(
+            _("You are sending messages very fast. Please wait a moment."), code="rate_limited"
+        )
+    seq = SessionEvent.objects.filter(message=existing).values_list("seq", flat=True)[0]
+    return _message_event(existing, seq), False
+
+
+def _post_refusal(actor: User, context: RoomContext, status: str) -> None:
+    """Raise why a session in `status` (not live) refuses this post, if it does.
+
+    Members post only while the session is live; hosts also while it is open or paused.
+    """
+    session = Session.objects.prefetch_related("co_hosts").get(pk=context.session_id)
+    is_host = can(actor, Action.SESSION_HOST, session=session)
+    if status == SessionStatus.PAUSED and not is_host:
+        raise ApplicationError(
+            _("The room is paused for a grounding break."), code="session_paused"
+        )
+    if status not in {SessionStatus.OPEN, SessionStatus.PAUSED} or not is_host:
+        raise ApplicationError(_("The session has not started yet."), code="not_live")
+
+
 def message_post(
     *, actor: User, context: RoomContext, body: Any, content_warning: Any, client_id: Any
 ) -> tuple[dict[str, Any], bool]:
@@ -759,62 +841,98 @@ def message_post(
 
     Resending the same `client_id` stores nothing new and returns the first event, so a
     client that lost the ack can retry safely. Members post only while the session is live;
-    hosts also while it is open or paused. A muted member is refused until the mute ends.
+    hosts also while it is open or paused. A muted member is refused until the mute ends, and
+    a member may send RATE_LIMIT_MESSAGES per RATE_LIMIT_WINDOW (counted in the database, so
+    it holds across tabs and server processes).
+
+    One transaction of four statements: a check without lock (refusals stop here), the session
+    row lock that hands out the seq, the message insert, the log entry.
     """
     client_uuid = _clean_client_id(client_id)
     text = _clean_body(body)
     category, note = _clean_content_warning(content_warning)
-    with transaction.atomic():
-        participant = _participant(context)
-        # The session row lock comes first: it orders every writer of this session, so a
-        # resend of the same client_id on another server process finds the first one stored.
-        session = (
-            Session.objects.select_for_update()
-            .only("id", "group_id", "status", "last_seq")
-            .get(pk=context.session_id)
-        )
-        existing = Message.objects.filter(
-            session_id=context.session_id, author_id=context.member_id, client_id=client_uuid
-        ).first()
-        if existing is not None:
-            seq = SessionEvent.objects.filter(message=existing).values_list("seq", flat=True)[0]
-            return _message_event(existing, seq), False
-        if session.status != SessionStatus.LIVE:
-            is_host = can(actor, Action.SESSION_HOST, session=session)
-            if session.status == SessionStatus.PAUSED and not is_host:
+    sql = _post_sql()
+    fields = Message._meta
+    now = timezone.now()
+    db_now = fields.get_field("sent_at").get_db_prep_value(now, connection)
+    db_since = fields.get_field("sent_at").get_db_prep_value(now - RATE_LIMIT_WINDOW, connection)
+    db_client = fields.get_field("client_id").get_db_prep_value(client_uuid, connection)
+    member_id, session_id = context.member_id, context.session_id
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            check = [db_now, member_id, db_since, session_id, member_id, db_client]
+            cursor.execute(sql["check"], [*check, session_id, member_id])
+            row = cursor.fetchone()
+            if row is None:
+                raise Forbidden(_("You are no longer in this session."))
+            present, muted, status, user_id, display_name, role, recent, existing = row
+            if not present or status != MembershipStatus.ACTIVE or user_id != context.user_id:
+                raise Forbidden(_("You are no longer in this session."))
+            if existing is not None:
+                raise _PostRefused
+            if muted:
+                until = Participant.objects.get(
+                    session_id=session_id, membership_id=member_id
+                ).muted_until
                 raise ApplicationError(
-                    _("The room is paused for a grounding break."), code="session_paused"
+                    _("You are muted until %(time)s.") % {"time": until.strftime("%H:%M")},
+                    code="muted",
+                    extra={"until": events.stamp(until)},
                 )
-            if session.status not in {SessionStatus.OPEN, SessionStatus.PAUSED} or not is_host:
-                raise ApplicationError(_("The session has not started yet."), code="not_live")
-        now = timezone.now()
-        if participant.muted_until is not None and participant.muted_until > now:
-            raise ApplicationError(
-                _("You are muted until %(time)s.")
-                % {"time": participant.muted_until.strftime("%H:%M")},
-                code="muted",
-                extra={"until": events.stamp(participant.muted_until)},
+            if recent >= RATE_LIMIT_MESSAGES:
+                raise ApplicationError(
+                    _("You are sending messages very fast. Please wait a moment."),
+                    code="rate_limited",
+                )
+            cursor.execute(sql["lock"], [session_id])
+            seq, session_status = cursor.fetchone()
+            if session_status != SessionStatus.LIVE:
+                _post_refusal(actor, context, session_status)
+            cursor.execute(
+                sql["insert"],
+                [
+                    session_id,
+                    member_id,
+                    db_client,
+                    fields.get_field("body").get_db_prep_value(text, connection),
+                    category,
+                    fields.get_field("cw_note").get_db_prep_value(note, connection),
+                    db_now,
+                    member_id,
+                    db_since,
+                    RATE_LIMIT_MESSAGES,
+                ],
             )
-        recent = Message.objects.filter(
-            author_id=context.member_id, sent_at__gte=now - RATE_LIMIT_WINDOW
-        ).count()
-        if recent >= RATE_LIMIT_MESSAGES:
-            raise ApplicationError(
-                _("You are sending messages very fast. Please wait a moment."),
-                code="rate_limited",
+            inserted = cursor.fetchone()
+            if inserted is None:
+                raise _PostRefused
+            message_id = inserted[0]
+            cursor.execute(
+                sql["event"],
+                [
+                    session_id,
+                    seq,
+                    "message",
+                    SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection),
+                    message_id,
+                    db_now,
+                ],
             )
-        message = Message.objects.create(
-            session_id=session.pk,
-            author_id=context.member_id,
-            client_id=client_uuid,
-            body=text,
-            cw_category=category,
-            cw_note=note,
-            sent_at=now,
-        )
-        message.author = participant.membership
-        event = _message_event(message, session.last_seq + 1)
-        sent = event_append(session=session, event=event, message=message)
+            event = events.message(
+                message_id=message_id,
+                author_data=events.author(
+                    member_id=member_id, display_name=display_name, role=role
+                ),
+                body=text,
+                content_warning={"category": category, "note": note or None} if category else None,
+                sent_at=now,
+                client_id=str(client_uuid),
+            )
+            sent = {"type": event.pop("type"), "seq": seq, **event}
+            realtime.broadcast_on_commit(events.session_group(session_id), sent)
+    except _PostRefused:
+        # Already stored (a resend), or a concurrent tab took the last message of the window.
+        return _post_existing(context, client_uuid)
     return sent, True
 
 
