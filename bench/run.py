@@ -917,7 +917,12 @@ def main() -> int:
     )
     parser.add_argument("--connect-deadline", type=float, default=0)
     parser.add_argument("--s4-connections", type=int, default=0)
-    parser.add_argument("--heartbeat", type=float, default=5.0, help="HAVEN_HEARTBEAT_SECONDS")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=20.0,
+        help="HAVEN_HEARTBEAT_SECONDS (default: the server's)",
+    )
     parser.add_argument("--budget", type=float, default=0, help="seconds before skipping")
     parser.add_argument("--servers", default="raw,naive,haven")
     parser.add_argument("--only", default="", help="scenarios, e.g. S1,S2")

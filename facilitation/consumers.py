@@ -18,7 +18,6 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -97,7 +96,7 @@ class Heartbeat:
                 continue
             beats = [c.as_beat() for c in live]
             try:
-                answers = await database_sync_to_async(services.room_touch_many)(beats=beats)
+                answers = await realtime.run_in_db(services.room_touch_many, beats=beats)
             except DatabaseError:
                 continue
             await asyncio.gather(
@@ -181,8 +180,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         try:
-            context, state = await database_sync_to_async(services.room_enter)(
-                actor=self.user, session_id=session_id
+            context, state = await realtime.run_in_db(
+                services.room_enter, actor=self.user, session_id=session_id
             )
         except services.RoomRefused as refused:
             await self.close(code=refused.code)
@@ -225,7 +224,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 logger.warning("room: could not leave a channel group")
         if self.context is not None:
             try:
-                await database_sync_to_async(services.room_leave)(context=self.context)
+                await realtime.run_in_db(services.room_leave, context=self.context)
             except DatabaseError:
                 logger.warning("room: could not record leaving")
 
@@ -276,9 +275,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self._error("server_error", _("Something went wrong. Please try again."), ref)
 
     async def _call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
-        return await database_sync_to_async(service)(
-            actor=self.user, context=self.context, **kwargs
-        )
+        return await realtime.run_in_db(service, actor=self.user, context=self.context, **kwargs)
 
     async def on_message_send(self, content: dict[str, Any]) -> None:
         event, _created = await self._call(
@@ -301,8 +298,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
             cursor = after
             replayed_to = None
             while True:
-                batch = await database_sync_to_async(services.events_replay)(
-                    session_id=self.context.session_id, after_seq=cursor, limit=REPLAY_CHUNK
+                batch = await realtime.run_in_db(
+                    services.events_replay,
+                    session_id=self.context.session_id,
+                    after_seq=cursor,
+                    limit=REPLAY_CHUNK,
                 )
                 for event in batch:
                     await self.send(text_data=realtime.dumps(event))
@@ -415,7 +415,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def _fill(self, *, until: int) -> None:
         """Send durable events from the log up to `until` (caller holds the lock)."""
         while self.last_sent < until:
-            batch = await database_sync_to_async(services.events_replay)(
+            batch = await realtime.run_in_db(
+                services.events_replay,
                 session_id=self.context.session_id,
                 after_seq=self.last_sent,
                 limit=min(REPLAY_CHUNK, until - self.last_sent),

@@ -513,9 +513,8 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     if not is_signed_in(actor):
         raise RoomRefused(CLOSE_NOT_SIGNED_IN)
     try:
-        session = (
-            Session.objects.prefetch_related("co_hosts").filter(pk=parse_id(session_id)).first()
-        )
+        # Co-hosts are looked up only for a peer mentor (`Session.is_co_host`).
+        session = Session.objects.filter(pk=parse_id(session_id)).first()
     except ApplicationError:
         session = None
     if session is None:

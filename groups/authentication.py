@@ -62,8 +62,9 @@ class TokenAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        from channels.db import database_sync_to_async
         from django.contrib.auth.models import AnonymousUser
+
+        from project.realtime import run_in_db
 
         header = dict(scope.get("headers") or []).get(b"authorization")
         if header is not None:
@@ -73,7 +74,7 @@ class TokenAuthMiddleware:
             except exceptions.AuthenticationFailed:
                 key = None
             try:
-                found = await database_sync_to_async(user_for_token)(key) if key else None
+                found = await run_in_db(user_for_token, key=key) if key else None
             except DatabaseError:
                 # The consumer closes with 4503 (try again later), not as "signed out".
                 scope["haven_unavailable"] = True

@@ -19,6 +19,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -632,10 +633,13 @@ def agreement_accepted_current(member: Membership) -> bool:
 
     A group with no published agreement has nothing to accept: sessions cannot open then.
     """
-    current = agreement_current(member.group_id)
-    if current is None:
-        return False
-    return AgreementAcceptance.objects.filter(membership=member, agreement=current).exists()
+    # One query, and the agreement's (encrypted) text is never read: entering a room asks this.
+    current = (
+        Agreement.objects.filter(group_id=member.group_id).order_by("-version").values("pk")[:1]
+    )
+    return AgreementAcceptance.objects.filter(
+        membership=member, agreement_id=Subquery(current)
+    ).exists()
 
 
 @transaction.atomic

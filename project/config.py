@@ -124,13 +124,14 @@ def channel_layers_config(
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     encryption = {"symmetric_encryption_keys": [encryption_key]} if encryption_key else {}
     if env.get("HAVEN_CHANNEL_LAYER", "pubsub").strip() == "pubsub":
-        # Redis pub/sub: one subscription per process and group, fanned out in the process.
+        # Redis pub/sub: one subscription per process and group, fanned out in the process,
+        # each broadcast decoded once per process (project/layers.py).
         # It drops messages while its connection is down; Haven's durable log and the
         # consumers' heartbeat recover them (ARCHITECTURE.md rule 4). docs/performance.md
         # has the numbers behind this choice.
         return {
             "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "BACKEND": "project.layers.HavenPubSubChannelLayer",
                 "CONFIG": {"hosts": [url], "prefix": prefix, **encryption},
             }
         }

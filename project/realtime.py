@@ -7,13 +7,19 @@ events go to per-member or per-user groups, never through a session group (rule 
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -50,7 +56,21 @@ def dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
+T = TypeVar("T")
+
+# Set by `run_in_db`: broadcasts of a database call made from the event loop wait here and are
+# published by the loop itself once the call returns, instead of each making the database
+# thread wait for a round trip through the loop (`async_to_sync`).
+_outbox: contextvars.ContextVar[list[tuple[str, dict[str, Any]]] | None] = contextvars.ContextVar(
+    "haven_outbox", default=None
+)
+
+
 def send_now(group: str, message: dict[str, Any]) -> None:
+    outbox = _outbox.get()
+    if outbox is not None:
+        outbox.append((group, message))
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -59,6 +79,54 @@ def send_now(group: str, message: dict[str, Any]) -> None:
     except Exception:  # the durable log, not the layer, is the source of truth
         # The fast path failed (Redis down, channel full). Clients recover with `resume`.
         logger.warning("realtime: broadcast to a group failed; clients will resume")
+
+
+async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send what a database call broadcast, in order, from the event loop."""
+    if not messages:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, message in messages:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # the durable log, not the layer, is the source of truth
+            logger.warning("realtime: broadcast to a group failed; clients will resume")
+
+
+@functools.cache
+def _db_executor() -> ThreadPoolExecutor | None:
+    """The threads the live room's database calls run on; None: Channels' single one.
+
+    SQLite allows one writer at a time, so its calls stay on one thread. On PostgreSQL a small
+    fixed pool (HAVEN_DB_THREADS, each thread with its own pooled connection, returned after
+    every call) lets one call's wait for the database overlap with others'.
+    """
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return None
+    return ThreadPoolExecutor(max_workers=settings.HAVEN_DB_THREADS, thread_name_prefix="haven-db")
+
+
+async def run_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run a database function from the event loop, then publish what it broadcast.
+
+    On PostgreSQL the calls of one process run on a few threads (`_db_executor`), so one
+    connection's database wait does not hold up every other connection of the process; row
+    locks order the writers of a room. Broadcasts go out after the call returns, in the order
+    its transactions committed.
+    """
+    outbox: list[tuple[str, dict[str, Any]]] = []
+    token = _outbox.set(outbox)
+    executor = _db_executor()
+    try:
+        if executor is None:
+            return await database_sync_to_async(func)(**kwargs)
+        call = database_sync_to_async(func, thread_sensitive=False, executor=executor)
+        return await call(**kwargs)
+    finally:
+        _outbox.reset(token)
+        await publish(outbox)
 
 
 def forward_message(event: dict[str, Any]) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def test_redis_url_selects_the_pubsub_layer_by_default_with_encryption():
         {"REDIS_URL": url}, prefix="haven-x", encryption_key="k" * 44
     )["default"]
 
-    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layer["BACKEND"] == "project.layers.HavenPubSubChannelLayer"
     assert layer["CONFIG"]["hosts"] == [url]
     assert layer["CONFIG"]["prefix"] == "haven-x"
     assert layer["CONFIG"]["symmetric_encryption_keys"] == ["k" * 44]
@@ -194,7 +194,7 @@ def test_with_redis_url_the_channel_layer_is_redis():
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
     backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
-    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert backend == "project.layers.HavenPubSubChannelLayer"
     assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 

@@ -173,7 +173,9 @@ class Sniffer:
 
 
 def layer_is_pubsub() -> bool:
-    return "pubsub" in type(get_channel_layer()).__module__
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    return isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
 @pytest.fixture

@@ -1,0 +1,111 @@
+"""Haven's channel layer (project/layers.py) and the loop-side publishing of `run_in_db`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+from channels.layers import get_channel_layer
+from cryptography.fernet import Fernet
+from django.db import transaction
+
+from project import layers, realtime
+from project.layers import HavenPubSubChannelLayer
+
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+
+
+def a_layer() -> HavenPubSubChannelLayer:
+    return HavenPubSubChannelLayer(
+        hosts=[REDIS_URL or "redis://127.0.0.1:6379/0"],
+        prefix=f"t{uuid.uuid4().hex[:8]}",
+        symmetric_encryption_keys=[Fernet.generate_key().decode()],
+    )
+
+
+def test_a_message_decodes_to_what_was_serialised():
+    layer = a_layer()
+    message = {"type": "haven.forward", "text": '{"type":"message"}', "seq": 7}
+
+    assert layer.deserialize(layer.serialize(message)) == message
+
+
+def test_the_decoded_cache_stays_bounded(monkeypatch):
+    monkeypatch.setattr(layers, "DECODED_CACHE_SIZE", 4)
+    layer = a_layer()
+    blobs = [layer.serialize({"type": "haven.forward", "seq": n}) for n in range(10)]
+
+    decoded = [layer.deserialize(blob) for blob in blobs]
+
+    assert [m["seq"] for m in decoded] == list(range(10))
+    assert len(layer._decoded) == 4
+    assert list(layer._decoded) == blobs[-4:]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_broadcast_to_three_local_channels_is_decrypted_once():
+    layer = a_layer()
+    group = "session.1"
+    channels = [await layer.new_channel() for _ in range(3)]
+    for name in channels:
+        await layer.group_add(group, name)
+    message = {"type": "haven.forward", "text": "{}", "seq": 1}
+
+    await layer.group_send(group, message)
+    received = [await asyncio.wait_for(layer.receive(name), 5) for name in channels]
+
+    assert received[0] == message
+    # One decoded object shared by every recipient: decrypted and unpacked once.
+    assert received[1] is received[0] and received[2] is received[0]
+    await layer.flush()
+
+
+def _commit_two_broadcasts(group: str) -> str:
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 1})
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 2})
+    return "done"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_run_in_db_publishes_what_committed_in_order_after_the_call():
+    layer = get_channel_layer()
+    group = f"test.{uuid.uuid4().hex}"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+
+    result = await realtime.run_in_db(_commit_two_broadcasts, group=group)
+
+    assert result == "done"
+    first = await asyncio.wait_for(layer.receive(channel), 5)
+    second = await asyncio.wait_for(layer.receive(channel), 5)
+    assert [first["text"], second["text"]] == ['{"type":"notice","n":1}', '{"type":"notice","n":2}']
+    await layer.group_discard(group, channel)
+
+
+def _commit_then_fail(group: str) -> None:
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 1})
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 2})
+        raise ValueError("rolled back")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_run_in_db_publishes_only_what_committed_when_the_call_fails():
+    layer = get_channel_layer()
+    group = f"test.{uuid.uuid4().hex}"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+
+    with pytest.raises(ValueError):
+        await realtime.run_in_db(_commit_then_fail, group=group)
+
+    first = await asyncio.wait_for(layer.receive(channel), 5)
+    assert first["text"] == '{"type":"notice","n":1}'
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), 0.3)
+    await layer.group_discard(group, channel)
