@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -139,6 +140,19 @@ class SessionConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive, self.channel_receive], self.dispatch)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler.
+
+        That call is a round trip to the database thread for every frame and every delivered
+        broadcast, which made it the largest cost of fan-out (docs/performance.md). Every
+        database call of this consumer goes through `realtime.run_in_db`, which closes stale
+        connections before and after itself, so there is nothing left for it to close.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def _resilient_receive(self) -> dict[str, Any]:
         delay = 0.2
         while True:
@@ -192,6 +206,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         self.context = context
         self.last_sent: int = state["last_seq"]
+        # When this connection last got a durable broadcast in order (see `beat`).
+        self.last_forward_at = asyncio.get_running_loop().time()
         names = [
             events.session_group(context.session_id),
             events.participant_group(context.session_id, context.member_id),
@@ -407,6 +423,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             if seq == self.last_sent + 1:
                 await self.send(text_data=message["text"])
                 self.last_sent = seq
+                self.last_forward_at = asyncio.get_running_loop().time()
 
     async def haven_close(self, message: dict[str, Any]) -> None:
         self.closing = True
@@ -446,13 +463,26 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 self.closing = True
                 await self.close(code=close_code)
                 return
-            if newest > self.last_sent:
+            if newest > self.last_sent and self._broadcasts_stalled():
                 await self._fill(until=newest)
             if close_code is not None:
                 self.closing = True
                 await self.close(code=close_code)
                 return
             await self._send_event(events.heartbeat(last_seq=self.last_sent))
+
+    def _broadcasts_stalled(self) -> bool:
+        """Is this connection behind the log with nothing arriving (a lost broadcast)?
+
+        Under load every connection lags the log a little: those broadcasts are on their way,
+        and filling from the database for each connection at every heartbeat would add a
+        query per connection exactly when the process is busiest. A gap in the middle of the
+        stream is filled as soon as the next broadcast shows it (`haven_forward`); what the
+        heartbeat must catch is a lost broadcast with nothing after it, i.e. a connection
+        behind the log that has received nothing for half a heartbeat interval.
+        """
+        quiet = asyncio.get_running_loop().time() - self.last_forward_at
+        return quiet >= settings.HAVEN_HEARTBEAT_SECONDS / 2
 
     async def _send_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=realtime.dumps(event))

@@ -103,7 +103,7 @@ def _db_executor() -> ThreadPoolExecutor | None:
     fixed pool (HAVEN_DB_THREADS, each thread with its own pooled connection, returned after
     every call) lets one call's wait for the database overlap with others'.
     """
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") or settings.HAVEN_DB_THREADS < 1:
         return None
     return ThreadPoolExecutor(max_workers=settings.HAVEN_DB_THREADS, thread_name_prefix="haven-db")
 

@@ -256,6 +256,7 @@ HAVEN_NEUTRAL_EXIT_URL = os.environ.get("HAVEN_EXIT_URL", "https://www.bbc.co.uk
 HAVEN_HEARTBEAT_SECONDS = float(os.environ.get("HAVEN_HEARTBEAT_SECONDS", "20"))
 # Threads per process for the live room's database calls on PostgreSQL (project/realtime.py);
 # each holds at most one pooled connection during a call, so keep it below HAVEN_DB_POOL_MAX.
+# 0: Channels' single database thread, as on SQLite.
 HAVEN_DB_THREADS = int(os.environ.get("HAVEN_DB_THREADS", "4"))
 # How soon a concern should be acknowledged, by urgency (hours).
 HAVEN_CONCERN_ACK_HOURS = {
