@@ -22,7 +22,6 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.utils.translation import gettext as _
@@ -137,8 +136,35 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self._layer_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.channel_receive = self._resilient_receive
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+        self.entered = asyncio.Event()
+        broadcasts = asyncio.get_running_loop().create_task(self._forward_broadcasts())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            broadcasts.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                await broadcasts
+
+    async def _forward_broadcasts(self) -> None:
+        """Dispatch what the channel layer brings, beside (not between) the client's frames.
+
+        Channels' `await_many_dispatch` takes one message at a time from either source, with a
+        new task and an `asyncio.wait` per message, and holds every broadcast while one of
+        the client's frames waits for the database. Here the layer has its own loop; order
+        within the durable stream is kept by `self.lock`, and nothing is forwarded before the
+        connection has sent `session.state`.
+        """
+        await self.entered.wait()
+        while True:
+            message = await self.channel_receive()
+            try:
+                await self.dispatch(message)
+            except StopConsumer:
+                return
+            except Exception:
+                logger.exception("room: unexpected failure forwarding a broadcast")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its `aclose_old_connections()` before every handler.
@@ -229,6 +255,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 self.layer_failed = True
         await self.send(text_data=realtime.dumps(state))
         _heartbeat().add(self)
+        self.entered.set()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
@@ -294,17 +321,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
         return await realtime.run_in_db(service, actor=self.user, context=self.context, **kwargs)
 
     async def on_message_send(self, content: dict[str, Any]) -> None:
-        event, _created = await self._call(
-            services.message_post,
-            body=content.get("body"),
-            content_warning=content.get("content_warning"),
-            client_id=content.get("client_id"),
-        )
-        await self._send_event(
-            events.ack(
-                client_id=event["client_id"], seq=event["seq"], message_id=event["message_id"]
+        # The sender hears `ack` before the room hears the message.
+        outbox: list[tuple[str, dict[str, Any]]] = []
+        try:
+            event, _created = await realtime.run_in_db(
+                services.message_post,
+                outbox=outbox,
+                actor=self.user,
+                context=self.context,
+                body=content.get("body"),
+                content_warning=content.get("content_warning"),
+                client_id=content.get("client_id"),
             )
-        )
+            await self._send_event(
+                events.ack(
+                    client_id=event["client_id"], seq=event["seq"], message_id=event["message_id"]
+                )
+            )
+        finally:
+            await realtime.publish(outbox)
 
     async def on_resume(self, content: dict[str, Any]) -> None:
         after = content.get("after_seq")

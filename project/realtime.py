@@ -108,16 +108,23 @@ def _db_executor() -> ThreadPoolExecutor | None:
     return ThreadPoolExecutor(max_workers=settings.HAVEN_DB_THREADS, thread_name_prefix="haven-db")
 
 
-async def run_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
+async def run_in_db(
+    func: Callable[..., T],
+    /,
+    *,
+    outbox: list[tuple[str, dict[str, Any]]] | None = None,
+    **kwargs: Any,
+) -> T:
     """Run a database function from the event loop, then publish what it broadcast.
 
     On PostgreSQL the calls of one process run on a few threads (`_db_executor`), so one
     connection's database wait does not hold up every other connection of the process; row
     locks order the writers of a room. Broadcasts go out after the call returns, in the order
-    its transactions committed.
+    its transactions committed; a caller that passes its own `outbox` publishes it itself
+    (`publish`), e.g. after answering its client first.
     """
-    outbox: list[tuple[str, dict[str, Any]]] = []
-    token = _outbox.set(outbox)
+    collected: list[tuple[str, dict[str, Any]]] = [] if outbox is None else outbox
+    token = _outbox.set(collected)
     executor = _db_executor()
     try:
         if executor is None:
@@ -126,7 +133,8 @@ async def run_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
         return await call(**kwargs)
     finally:
         _outbox.reset(token)
-        await publish(outbox)
+        if outbox is None:
+            await publish(collected)
 
 
 def forward_message(event: dict[str, Any]) -> dict[str, Any]:
