@@ -20,7 +20,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo
-	$(VENV)/bin/daphne -b 127.0.0.1 -p 8000 --websocket-max-frame-size 65536 \
+	$(PY) -m project.serve -b 127.0.0.1 -p 8000 --websocket-max-frame-size 65536 \
 	  --access-log /dev/null project.asgi:application
 
 ## The whole suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).

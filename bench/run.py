@@ -183,7 +183,8 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
                     **seed.production_env(VAR),
                 }
             )
-            argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            server = os.environ.get("HAVEN_BENCH_SERVER", "project.serve")
+            argv = [sys.executable, "-m", server, "-b", "127.0.0.1", "-p", str(port)]
             proc = spawn(
                 f"haven-{port}-{i}", [*argv, "project.asgi:application"], cwd=ROOT, env=env
             )

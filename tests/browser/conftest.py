@@ -268,7 +268,7 @@ class HavenServer:
         command = [
             sys.executable,
             "-m",
-            "daphne",
+            "project.serve",
             "-b",
             "127.0.0.1",
             "-p",

@@ -228,7 +228,7 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
             command = [
                 sys.executable,
                 "-m",
-                "daphne",
+                "project.serve",
                 "-b",
                 "127.0.0.1",
                 "-p",

@@ -206,7 +206,7 @@ def room_on_cluster(cluster: Cluster, settings: Any, tmp_path: Path) -> Iterator
     seeded = json.loads(_python(["-c", SEED], env, timeout=120).strip().splitlines()[-1])
     port = free_port()
     command = [
-        sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port),
         "--websocket-max-frame-size", str(DAPHNE_MAX_FRAME), "project.asgi:application",
     ]  # fmt: skip
     daphne: Process = spawn("daphne-pg", command, port=port, env=env, logs=tmp_path)
