@@ -10,12 +10,15 @@ broadcast lost in the channel layer costs at most one heartbeat of delay, never 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -24,6 +27,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import Error as DatabaseError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, services
@@ -212,6 +216,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.closing = False
         self.joined: list[str] = []
+        # (when sent, client_id) of this connection's messages in the flood-limit window.
+        self.recent_posts: collections.deque[tuple[datetime, str]] = collections.deque()
         self.lock = asyncio.Lock()
         self.user = self.scope.get("user")
         if self.scope.get("haven_unavailable"):
@@ -320,11 +326,35 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def _call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         return await realtime.run_in_db(service, actor=self.user, context=self.context, **kwargs)
 
+    def _refuse_when_over_the_limit(self, client_id: Any, now: datetime) -> None:
+        """Refuse one message too many without asking the database.
+
+        `message_post` counts a member's messages in the database (across her tabs and server
+        processes). The messages this connection itself got acked are among them, so when
+        they alone fill the window the database would refuse too: a flood from one
+        connection is answered here, and never queues behind the room's database work. A
+        resend of one of them still goes through, to get its `ack` again.
+        """
+        horizon = now - services.RATE_LIMIT_WINDOW
+        recent = self.recent_posts
+        while recent and recent[0][0] < horizon:
+            recent.popleft()
+        if len(recent) < services.RATE_LIMIT_MESSAGES:
+            return
+        try:
+            resend = str(uuid.UUID(client_id)) in {cid for _sent, cid in recent}
+        except (TypeError, ValueError, AttributeError):
+            resend = False
+        if not resend:
+            raise services.rate_limited()
+
     async def on_message_send(self, content: dict[str, Any]) -> None:
+        started = timezone.now()
+        self._refuse_when_over_the_limit(content.get("client_id"), started)
         # The sender hears `ack` before the room hears the message.
         outbox: list[tuple[str, dict[str, Any]]] = []
         try:
-            event, _created = await realtime.run_in_db(
+            event, created = await realtime.run_in_db(
                 services.message_post,
                 outbox=outbox,
                 actor=self.user,
@@ -333,6 +363,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 content_warning=content.get("content_warning"),
                 client_id=content.get("client_id"),
             )
+            if created:
+                self.recent_posts.append((started, event["client_id"]))
             await self._send_event(
                 events.ack(
                     client_id=event["client_id"], seq=event["seq"], message_id=event["message_id"]

@@ -415,6 +415,15 @@ BODY_MAX = 4000
 # A member may send this many messages per window, across all her tabs and server processes.
 RATE_LIMIT_MESSAGES = 8
 RATE_LIMIT_WINDOW = timedelta(seconds=10)
+
+
+def rate_limited() -> ApplicationError:
+    """The refusal of one message too many (see `message_post`)."""
+    return ApplicationError(
+        _("You are sending messages very fast. Please wait a moment."), code="rate_limited"
+    )
+
+
 CW_NOTE_MAX = 200
 REASON_MAX = 500
 ROUND_PROMPT_MAX = 500
@@ -811,9 +820,7 @@ def _post_existing(context: RoomContext, client_uuid: uuid.UUID) -> tuple[dict[s
         .first()
     )
     if existing is None:
-        raise ApplicationError(
-            _("You are sending messages very fast. Please wait a moment."), code="rate_limited"
-        )
+        raise rate_limited()
     seq = SessionEvent.objects.filter(message=existing).values_list("seq", flat=True)[0]
     return _message_event(existing, seq), False
 
@@ -879,10 +886,7 @@ def message_post(
                     extra={"until": events.stamp(until)},
                 )
             if recent >= RATE_LIMIT_MESSAGES:
-                raise ApplicationError(
-                    _("You are sending messages very fast. Please wait a moment."),
-                    code="rate_limited",
-                )
+                raise rate_limited()
             cursor.execute(sql["lock"], [session_id])
             seq, session_status = cursor.fetchone()
             if session_status != SessionStatus.LIVE:

@@ -2,8 +2,10 @@
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from channels.db import database_sync_to_async
 
 from facilitation.models import Message, SessionEvent
@@ -180,6 +182,55 @@ async def test_more_than_eight_messages_in_ten_seconds_are_rate_limited():
     await rose.say("one too many")
     assert (await rose.until("error"))["code"] == "rate_limited"
     assert await count(Message, session=room.session) == 8
+    await rose.close()
+
+
+async def test_the_flood_limit_counts_messages_sent_from_her_other_tabs():
+    room = await amake_room()
+    first_tab, _ = await join(room, "member")
+    second_tab, _ = await join(room, "member")
+    for index in range(8):
+        tab = first_tab if index % 2 else second_tab
+        await tab.say(f"message {index}")
+        await tab.until("ack")
+    await first_tab.say("one too many")
+    assert (await first_tab.until("error"))["code"] == "rate_limited"
+    assert await count(Message, session=room.session) == 8
+    await first_tab.close()
+    await second_tab.close()
+
+
+async def test_a_resend_while_over_the_limit_is_answered_with_its_first_ack():
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    sent = []
+    for index in range(8):
+        sent.append(await rose.say(f"message {index}"))
+        sent[-1] = (sent[-1], await rose.until("ack"))
+    client_id, first_ack = sent[3]
+    await rose.say("message 3", client_id=client_id.upper())
+    again = await rose.until_any({"ack", "error"})
+    assert again == first_ack
+    await rose.say("one too many")
+    assert (await rose.until("error"))["code"] == "rate_limited"
+    assert await count(Message, session=room.session) == 8
+    await rose.close()
+
+
+async def test_once_the_window_has_passed_she_can_send_again():
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=True):
+        for index in range(8):
+            await rose.say(f"message {index}")
+            await rose.until("ack")
+        await rose.say("one too many")
+        assert (await rose.until("error"))["code"] == "rate_limited"
+    with time_machine.travel(start + timedelta(seconds=11), tick=True):
+        await rose.say("after a pause")
+        assert (await rose.until_any({"ack", "error"}))["type"] == "ack"
+    assert await count(Message, session=room.session) == 9
     await rose.close()
 
 
