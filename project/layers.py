@@ -15,8 +15,9 @@ from typing import Any
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 # Broadcasts received but not yet read by every local recipient; a queue deeper than this only
-# costs a second decryption, never a wrong message.
-DECODED_CACHE_SIZE = 2048
+# costs a second decryption, never a wrong message. Bounded in count, so also in memory (a
+# message is at most a few tens of KiB).
+DECODED_CACHE_SIZE = 512
 
 
 class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
