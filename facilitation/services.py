@@ -259,7 +259,8 @@ def event_append(
     The caller holds the session row lock (`select_for_update`) inside its transaction, so
     concurrent writers take seqs one after another, with no gaps and no reordering. A
     `message` event keeps its text in the (encrypted) message row, not in the log; replay
-    rebuilds it from there, so a hidden or purged body never comes back.
+    rebuilds it from there, so a hidden or purged body never comes back. (`message_post`
+    writes the same seq bump, log row and broadcast in plain SQL, being the hot path.)
     Returns the event as sent, with its `seq`.
     """
     if not transaction.get_connection().in_atomic_block:
@@ -415,15 +416,6 @@ BODY_MAX = 4000
 # A member may send this many messages per window, across all her tabs and server processes.
 RATE_LIMIT_MESSAGES = 8
 RATE_LIMIT_WINDOW = timedelta(seconds=10)
-
-
-def rate_limited() -> ApplicationError:
-    """The refusal of one message too many (see `message_post`)."""
-    return ApplicationError(
-        _("You are sending messages very fast. Please wait a moment."), code="rate_limited"
-    )
-
-
 CW_NOTE_MAX = 200
 REASON_MAX = 500
 ROUND_PROMPT_MAX = 500
@@ -759,6 +751,13 @@ def _participant(context: RoomContext, *, lock: bool = False) -> Participant:
     ):
         raise Forbidden(_("You are no longer in this session."))
     return participant
+
+
+def rate_limited() -> ApplicationError:
+    """The refusal of one message too many (see `message_post`)."""
+    return ApplicationError(
+        _("You are sending messages very fast. Please wait a moment."), code="rate_limited"
+    )
 
 
 class _PostRefused(Exception):

@@ -71,14 +71,7 @@ def send_now(group: str, message: dict[str, Any]) -> None:
     if outbox is not None:
         outbox.append((group, message))
         return
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the durable log, not the layer, is the source of truth
-        # The fast path failed (Redis down, channel full). Clients recover with `resume`.
-        logger.warning("realtime: broadcast to a group failed; clients will resume")
+    async_to_sync(publish)([(group, message)])
 
 
 async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -92,6 +85,7 @@ async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
         try:
             await layer.group_send(group, message)
         except Exception:  # the durable log, not the layer, is the source of truth
+            # The fast path failed (Redis down, channel full). Clients recover with `resume`.
             logger.warning("realtime: broadcast to a group failed; clients will resume")
 
 

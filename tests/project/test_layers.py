@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from channels.layers import get_channel_layer
@@ -62,50 +64,47 @@ async def test_a_broadcast_to_three_local_channels_is_decrypted_once():
     await layer.flush()
 
 
-def _commit_two_broadcasts(group: str) -> str:
-    with transaction.atomic():
-        realtime.broadcast_on_commit(group, {"type": "notice", "n": 1})
-    with transaction.atomic():
-        realtime.broadcast_on_commit(group, {"type": "notice", "n": 2})
-    return "done"
-
-
-@pytest.mark.django_db(transaction=True)
-async def test_run_in_db_publishes_what_committed_in_order_after_the_call():
+@pytest.fixture
+async def listener() -> AsyncIterator[tuple[Any, str, str]]:
+    """(layer, group, channel): a channel of the project's layer listening to a fresh group."""
     layer = get_channel_layer()
     group = f"test.{uuid.uuid4().hex}"
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
+    yield layer, group, channel
+    await layer.group_discard(group, channel)
 
-    result = await realtime.run_in_db(_commit_two_broadcasts, group=group)
+
+def _commit_broadcasts(group: str, *, fail_after: bool = False) -> str:
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 1})
+    with transaction.atomic():
+        realtime.broadcast_on_commit(group, {"type": "notice", "n": 2})
+        if fail_after:
+            raise ValueError("rolled back")
+    return "done"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_run_in_db_publishes_what_committed_in_order_after_the_call(listener):
+    layer, group, channel = listener
+
+    result = await realtime.run_in_db(_commit_broadcasts, group=group)
 
     assert result == "done"
     first = await asyncio.wait_for(layer.receive(channel), 5)
     second = await asyncio.wait_for(layer.receive(channel), 5)
     assert [first["text"], second["text"]] == ['{"type":"notice","n":1}', '{"type":"notice","n":2}']
-    await layer.group_discard(group, channel)
-
-
-def _commit_then_fail(group: str) -> None:
-    with transaction.atomic():
-        realtime.broadcast_on_commit(group, {"type": "notice", "n": 1})
-    with transaction.atomic():
-        realtime.broadcast_on_commit(group, {"type": "notice", "n": 2})
-        raise ValueError("rolled back")
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_run_in_db_publishes_only_what_committed_when_the_call_fails():
-    layer = get_channel_layer()
-    group = f"test.{uuid.uuid4().hex}"
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
+async def test_run_in_db_publishes_only_what_committed_when_the_call_fails(listener):
+    layer, group, channel = listener
 
     with pytest.raises(ValueError):
-        await realtime.run_in_db(_commit_then_fail, group=group)
+        await realtime.run_in_db(_commit_broadcasts, group=group, fail_after=True)
 
     first = await asyncio.wait_for(layer.receive(channel), 5)
     assert first["text"] == '{"type":"notice","n":1}'
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(layer.receive(channel), 0.3)
-    await layer.group_discard(group, channel)
