@@ -4,7 +4,8 @@ A consumer authenticates, dispatches each client `type` to one service, and forw
 events the services broadcast. It keeps the durable stream in order and without gaps for its
 client: events carry their `seq`, anything out of order or missing (a reordered or lost
 broadcast) is filled from the session log, and a heartbeat checks the log's newest seq, so a
-broadcast lost in the channel layer costs at most one heartbeat of delay, never a message.
+broadcast lost in the channel layer costs at most one and a half heartbeats of delay (see
+`_broadcasts_stalled`), never a message.
 """
 
 from __future__ import annotations
