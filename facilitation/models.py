@@ -126,6 +126,15 @@ class Attendance(models.Model):
 
     class Meta:
         ordering = ["joined_at", "id"]
+        indexes = [
+            # Who is in the room now (entering, leaving, presence): open connections only, so
+            # the years of closed ones never slow a room down.
+            models.Index(
+                fields=["session", "membership"],
+                condition=models.Q(left_at__isnull=True),
+                name="attendance_open",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"attendance {self.pk}"

@@ -31,9 +31,18 @@ from facilitation.models import (
     SessionStatus,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
-from groups.models import ApiToken, Group, GroupRole, Membership, MembershipStatus, User
-from groups.policies import Action, active_membership, can, is_signed_in, require
-from groups.services import agreement_accepted_current, agreement_current
+from groups.models import (
+    Agreement,
+    AgreementAcceptance,
+    ApiToken,
+    Group,
+    GroupRole,
+    Membership,
+    MembershipStatus,
+    User,
+)
+from groups.policies import Action, can, is_signed_in, require
+from groups.services import agreement_current
 from project import realtime
 from project.audit import audit_record
 from project.exceptions import (
@@ -461,32 +470,22 @@ class RoomContext:
 
 def _present(session_id: int) -> list[dict[str, Any]]:
     """Members with a live connection to the room, with `here` winning over `stepped_out`."""
-    horizon = timezone.now() - PRESENCE_WINDOW
-    rows = (
-        Attendance.objects.filter(
-            session_id=session_id, left_at__isnull=True, last_seen_at__gte=horizon
+    sql = _room_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql["present"],
+            [session_id, _db_time(timezone.now() - PRESENCE_WINDOW), MembershipStatus.ACTIVE],
         )
-        .select_related("membership")
-        .order_by("joined_at", "id")
-    )
+        rows = cursor.fetchall()
     present: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        member = row.membership
-        if member.status != MembershipStatus.ACTIVE:
-            continue
+    for member_id, display_name, role, status in rows:
         entry = present.setdefault(
-            member.pk,
-            {
-                "member_id": member.pk,
-                "display_name": member.display_name,
-                "role": member.role,
-                "status": row.status,
-                "joined_at": row.joined_at,
-            },
+            member_id,
+            {"member_id": member_id, "display_name": display_name, "role": role, "status": status},
         )
-        if row.status == PresenceStatus.HERE:
+        if status == PresenceStatus.HERE:
             entry["status"] = PresenceStatus.HERE
-    return [{k: v for k, v in entry.items() if k != "joined_at"} for entry in present.values()]
+    return list(present.values())
 
 
 def _active_round(session_id: int, *, lock: bool = False) -> Round | None:
@@ -503,6 +502,80 @@ def _round_state(session_id: int) -> dict[str, Any] | None:
     return {"prompt": active.prompt, "order": active.order, "current": active.current}
 
 
+def _db_time(value: datetime) -> Any:
+    """A datetime as the database backend takes it in a plain-SQL parameter."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+@functools.cache
+def _room_sql_for(vendor: str) -> dict[str, str]:
+    q = connection.ops.quote_name
+    session = q(Session._meta.db_table)
+    member = q(Membership._meta.db_table)
+    participant = q(Participant._meta.db_table)
+    attendance = q(Attendance._meta.db_table)
+    co_hosts = q(Session.co_hosts.through._meta.db_table)
+    agreement = q(Agreement._meta.db_table)
+    accepted = q(AgreementAcceptance._meta.db_table)
+    rounds = q(Round._meta.db_table)
+    # Only table names are formatted in (from _meta, quoted); every value is a parameter.
+    return {
+        # Everything entering decides on, in one read: the session, her active membership of
+        # its group, what the hosts decided about her in it, whether she accepted the group's
+        # current agreement, whether the session names her co-host, and its open round.
+        "enter": (
+            "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
+            "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
+            "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
+            f"(SELECT COUNT(*) FROM {accepted} a WHERE a.membership_id = m.id AND "
+            f"a.agreement_id = (SELECT g.id FROM {agreement} g WHERE g.group_id = s.group_id "
+            "ORDER BY g.version DESC LIMIT 1)), "
+            f"(SELECT COUNT(*) FROM {co_hosts} c WHERE c.session_id = s.id "
+            "AND c.membership_id = m.id), "
+            f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "
+            "ORDER BY r.started_at DESC LIMIT 1) "
+            f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
+            "AND m.user_id = %s AND m.status = %s "
+            f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "
+            "WHERE s.id = %s"
+        ),
+        "participant": (
+            f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
+            "remove_reason) VALUES (%s, %s, '', '') "
+            "ON CONFLICT (session_id, membership_id) DO NOTHING"
+        ),
+        "attendance": (
+            f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608
+            "last_seen_at, status) VALUES (%s, %s, %s, %s, %s) RETURNING id"
+        ),
+        "present": (
+            "SELECT a.membership_id, m.display_name, m.role, a.status "  # noqa: S608
+            f"FROM {attendance} a JOIN {member} m ON m.id = a.membership_id "
+            "WHERE a.session_id = %s AND a.left_at IS NULL AND a.last_seen_at >= %s "
+            "AND m.status = %s ORDER BY a.joined_at, a.id"
+        ),
+        "leave": (
+            f"UPDATE {attendance} SET left_at = %s WHERE id = %s AND left_at IS NULL"  # noqa: S608
+        ),
+        # After leaving: is she still here on another connection, and is a round open?
+        "after_leave": (
+            f"SELECT (SELECT COUNT(*) FROM {attendance} WHERE session_id = %s "  # noqa: S608
+            "AND membership_id = %s AND left_at IS NULL AND last_seen_at >= %s), "
+            f"(SELECT COUNT(*) FROM {rounds} WHERE session_id = %s AND ended_at IS NULL)"
+        ),
+    }
+
+
+def _room_sql() -> dict[str, str]:
+    """The plain-SQL statements of entering and leaving a room (built once per backend).
+
+    Plain SQL because entering is what a reconnecting phone does, and the ORM's compiler cost
+    more CPU there than the database did (docs/performance.md). Portable between PostgreSQL
+    and SQLite (3.35+).
+    """
+    return _room_sql_for(connection.vendor)
+
+
 @transaction.atomic
 def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, Any]]:
     """Let a member into a session's room; returns her context and the `session.state` event.
@@ -510,72 +583,102 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     Refusals carry the close code: 4401 not signed in, 4403 not (or no longer) a member or
     removed from this session, 4404 no such session or not visible, 4409 the current
     agreement is not accepted, 4410 the session is not open (hosts may enter a scheduled one).
+
+    One read decides (see `_room_sql`), then the participant row (first entry only) and the
+    attendance row are written; the roles come from `groups.policies` as everywhere else.
     """
     if not is_signed_in(actor):
         raise RoomRefused(CLOSE_NOT_SIGNED_IN)
     try:
-        # Co-hosts are looked up only for a peer mentor (`Session.is_co_host`).
-        session = Session.objects.filter(pk=parse_id(session_id)).first()
+        pk = parse_id(session_id)
     except ApplicationError:
-        session = None
-    if session is None:
-        raise RoomRefused(CLOSE_NO_SESSION)
-    membership = active_membership(actor, session.group_id)
-    if membership is None:
-        ever = Membership.objects.filter(group_id=session.group_id, user_id=actor.pk).exists()
-        visible = can(actor, Action.SESSION_VIEW, session=session)
-        raise RoomRefused(CLOSE_FORBIDDEN if ever or visible else CLOSE_NO_SESSION)
-    participant, _created = Participant.objects.get_or_create(
-        session=session, membership=membership
-    )
-    if participant.removed_at is not None:
-        raise RoomRefused(CLOSE_FORBIDDEN)
-    if not agreement_accepted_current(membership):
-        raise RoomRefused(CLOSE_AGREEMENT)
-    is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
-    if session.status == SessionStatus.ENDED or (
-        session.status == SessionStatus.SCHEDULED and not is_host
-    ):
-        raise RoomRefused(CLOSE_NOT_OPEN)
-    attendance = Attendance.objects.create(session=session, membership=membership)
+        raise RoomRefused(CLOSE_NO_SESSION) from None
+    sql = _room_sql()
     now = timezone.now()
-    muted_until = (
-        participant.muted_until
-        if participant.muted_until and participant.muted_until > now
-        else None
-    )
+    db_now = _db_time(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql["enter"], [db_now, actor.pk, MembershipStatus.ACTIVE, pk])
+        row = cursor.fetchone()
+        if row is None:
+            raise RoomRefused(CLOSE_NO_SESSION)
+        (
+            _pk,
+            group_id,
+            title,
+            status,
+            last_seq,
+            member_id,
+            display_name,
+            role,
+            participant_id,
+            not_removed,
+            muted,
+            accepted,
+            co_host,
+            round_id,
+        ) = row
+        session = Session(id=pk, group_id=group_id, title=title, status=status, last_seq=last_seq)
+        if member_id is None:
+            ever = Membership.objects.filter(group_id=group_id, user_id=actor.pk).exists()
+            visible = can(actor, Action.SESSION_VIEW, session=session)
+            raise RoomRefused(CLOSE_FORBIDDEN if ever or visible else CLOSE_NO_SESSION)
+        membership = Membership(
+            id=member_id,
+            group_id=group_id,
+            user_id=actor.pk,
+            display_name=display_name,
+            role=role,
+            status=MembershipStatus.ACTIVE,
+        )
+        # `Session.is_co_host` reads this instead of querying again.
+        session._prefetched_objects_cache = {"co_hosts": [membership] if co_host else []}
+        if participant_id is not None and not not_removed:
+            raise RoomRefused(CLOSE_FORBIDDEN)
+        if not accepted:
+            raise RoomRefused(CLOSE_AGREEMENT)
+        is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
+        if status == SessionStatus.ENDED or (status == SessionStatus.SCHEDULED and not is_host):
+            raise RoomRefused(CLOSE_NOT_OPEN)
+        if participant_id is None:
+            cursor.execute(sql["participant"], [pk, member_id])
+        cursor.execute(sql["attendance"], [pk, member_id, db_now, db_now, PresenceStatus.HERE])
+        attendance_id = cursor.fetchone()[0]
+    muted_until = None
+    if muted:
+        muted_until = (
+            Participant.objects.filter(session_id=pk, membership_id=member_id)
+            .values_list("muted_until", flat=True)
+            .first()
+        )
     context = RoomContext(
-        session_id=session.pk,
-        group_id=session.group_id,
+        session_id=pk,
+        group_id=group_id,
         user_id=actor.pk,
-        member_id=membership.pk,
-        display_name=membership.display_name,
-        role=membership.role,
+        member_id=member_id,
+        display_name=display_name,
+        role=role,
         is_host=is_host,
         is_facilitator=can(actor, Action.SESSION_END, session=session, membership=membership),
-        attendance_id=attendance.pk,
+        attendance_id=attendance_id,
         muted_until=muted_until,
     )
     state = {
         "type": "session.state",
-        "session": {"id": session.pk, "title": session.title, "status": session.status},
+        "session": {"id": pk, "title": title, "status": status},
         "me": {
-            "member_id": membership.pk,
-            "role": membership.role,
+            "member_id": member_id,
+            "role": role,
             "is_host": is_host,
             "muted_until": events.stamp(muted_until),
         },
-        "present": _present(session.pk),
-        "round": _round_state(session.pk),
-        "last_seq": session.last_seq,
+        "present": _present(pk),
+        "round": _round_state(pk) if round_id is not None else None,
+        "last_seq": last_seq,
     }
     realtime.broadcast_on_commit(
-        events.session_group(session.pk),
+        events.session_group(pk),
         events.presence(
-            member_id=membership.pk,
-            display_name=membership.display_name,
-            role=membership.role,
-            status=PresenceStatus.HERE,
+            member_id=member_id, display_name=display_name, role=role, status=PresenceStatus.HERE
         ),
     )
     return context, state
@@ -587,16 +690,14 @@ def room_leave(*, context: RoomContext) -> None:
 
     A member who leaves while it is her turn in a round passes, so the round goes on.
     """
-    Attendance.objects.filter(pk=context.attendance_id, left_at__isnull=True).update(
-        left_at=timezone.now()
-    )
-    horizon = timezone.now() - PRESENCE_WINDOW
-    still_here = Attendance.objects.filter(
-        session_id=context.session_id,
-        membership_id=context.member_id,
-        left_at__isnull=True,
-        last_seen_at__gte=horizon,
-    ).exists()
+    sql = _room_sql()
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql["leave"], [_db_time(now), context.attendance_id])
+        horizon = _db_time(now - PRESENCE_WINDOW)
+        session_id, member_id = context.session_id, context.member_id
+        cursor.execute(sql["after_leave"], [session_id, member_id, horizon, session_id])
+        still_here, open_rounds = cursor.fetchone()
     if still_here:
         return
     realtime.broadcast_on_commit(
@@ -608,6 +709,8 @@ def room_leave(*, context: RoomContext) -> None:
             status="left",
         ),
     )
+    if not open_rounds:
+        return
     active = _active_round(context.session_id, lock=True)
     if active is not None and active.current == context.member_id:
         session = Session.objects.select_for_update().get(pk=context.session_id)

@@ -629,7 +629,8 @@ def agreement_current(group: Group | int) -> Agreement | None:
 
 
 def agreement_accepted_current(member: Membership) -> bool:
-    """Has this member accepted her group's current agreement? The live room asks this.
+    """Has this member accepted her group's current agreement? (The live room asks the same
+    in the one read of `facilitation.services.room_enter`.)
 
     A group with no published agreement has nothing to accept: sessions cannot open then.
     """
