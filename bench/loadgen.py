@@ -195,6 +195,11 @@ class Client:
             close_timeout=1,
             max_size=2**20,
         )
+        if resume:
+            # A client that knows where it stopped asks for the rest at once (one round trip
+            # less than waiting for `session.state`; the server answers it right after that).
+            self.replaying = True
+            await ws.send(dumps({"type": "resume", "after_seq": self.last_seq}))
         try:
             first = await asyncio.wait_for(ws.recv(), timeout)
         except websockets.ConnectionClosed as closed:
@@ -213,10 +218,8 @@ class Client:
         if resume:
             loop = asyncio.get_running_loop()
             self.resume_done = loop.create_future()
-            self.replaying = True
         self.reader = asyncio.create_task(self._read(ws))
         if resume:
-            await ws.send(dumps({"type": "resume", "after_seq": self.last_seq}))
             assert self.resume_done is not None
             try:
                 await asyncio.wait_for(self.resume_done, timeout)
@@ -300,7 +303,11 @@ class Generator:
         if kind == "message":
             seq = event["seq"]
             if seq in client.got:
-                self.counters["duplicates"] += 1
+                # A resume replays everything after the seq it names, including what this
+                # connection had already forwarded live before the resume was answered; the
+                # client ignores those (seq <= the last it applied). Any other repeat is a
+                # duplicate.
+                self.counters["resent_in_resume" if client.replaying else "duplicates"] += 1
                 return
             client.got.add(seq)
             if seq > client.last_seq + 1 and not client.replaying:
@@ -422,8 +429,11 @@ class Generator:
                     await client.open(resume=True, timeout=max(1.0, budget))
                     self.counters["reconnects"] += 1
                     return time.monotonic() - started
-                except (OSError, TimeoutError, Refused, websockets.WebSocketException):
+                except (OSError, TimeoutError, Refused, websockets.WebSocketException) as exc:
+                    client.replaying = False
                     self.counters["reconnect_failures"] += 1
+                    why = f"{exc.code}" if isinstance(exc, Refused) else type(exc).__name__
+                    self.counters[f"reconnect_failure:{why}"] += 1
                     await asyncio.sleep(random.uniform(0.3, 1.0))
             return -1.0
         finally:
@@ -565,6 +575,7 @@ class Generator:
             "lost": missing,
             "loss_pct": round(100 * missing / w.expected, 3) if w.expected else 0.0,
             "duplicates": delta.get("duplicates", 0),
+            "resent_in_resume": delta.get("resent_in_resume", 0),
             "p50_ms": round(percentile(lat, 0.50) / 1e6, 2),
             "p90_ms": round(percentile(lat, 0.90) / 1e6, 2),
             "p99_ms": round(percentile(lat, 0.99) / 1e6, 2),

@@ -44,6 +44,8 @@ LAYER_RETRY_MAX_SECONDS = 5.0
 # "Try again later" (the database is unavailable). WebSocket 1013 says the same, but servers
 # may not send it through Daphne, so it lives in the application range.
 CLOSE_TRY_AGAIN = 4503
+# Connections the heartbeat serves between two turns of the event loop.
+HEARTBEAT_SLICE = 50
 
 
 def auth_session_group(scope: dict[str, Any]) -> str | None:
@@ -104,10 +106,16 @@ class Heartbeat:
                 answers = await realtime.run_in_db(services.room_touch_many, beats=beats)
             except DatabaseError:
                 continue
-            await asyncio.gather(
-                *(c.beat(*answers[c.context.attendance_id]) for c in live),
-                return_exceptions=True,
-            )
+            # A few connections at a time, so the room's messages are forwarded in between
+            # rather than waiting behind thousands of heartbeat frames.
+            for start in range(0, len(live), HEARTBEAT_SLICE):
+                await asyncio.gather(
+                    *(
+                        c.beat(*answers[c.context.attendance_id])
+                        for c in live[start : start + HEARTBEAT_SLICE]
+                    ),
+                    return_exceptions=True,
+                )
 
 
 _heartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Heartbeat] = (

@@ -50,12 +50,33 @@ class BearerTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
+class TokenOrSessionAuthMiddleware:
+    """ASGI middleware for the WebSocket: a handshake with an `Authorization` header signs in
+    with its token only (`TokenAuthMiddleware`); one without it, with the browser's session
+    cookie (Channels' `AuthMiddlewareStack`).
+
+    A token connection never loads the cookie session, so it costs no session lookup on the
+    handshake and no session wrapper around every frame it is sent.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        from channels.auth import AuthMiddlewareStack
+
+        self.with_token = TokenAuthMiddleware(inner)
+        self.with_session = AuthMiddlewareStack(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if any(name == b"authorization" for name, _value in scope.get("headers") or []):
+            return await self.with_token(scope, receive, send)
+        return await self.with_session(scope, receive, send)
+
+
 class TokenAuthMiddleware:
     """ASGI middleware: `Authorization: Token <key>` on a WebSocket handshake signs the user in.
 
-    Runs inside Channels' AuthMiddlewareStack, so a valid token wins over the session cookie;
-    an invalid token leaves the connection anonymous (the consumer then closes with 4401).
-    Tokens in the query string are never read.
+    A valid token signs her in whatever cookie came with it; an invalid token (or another
+    scheme) leaves the connection anonymous (the consumer then closes with 4401). Tokens in
+    the query string are never read.
     """
 
     def __init__(self, inner: Any) -> None:
