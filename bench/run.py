@@ -180,6 +180,7 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
                     "REDIS_URL": redis_url,
                     "HAVEN_CHANNEL_PREFIX": prefix,
                     "HAVEN_HEARTBEAT_SECONDS": str(args.heartbeat),
+                    "HAVEN_STALL_LOG_MS": "15",
                     **seed.production_env(VAR),
                 }
             )

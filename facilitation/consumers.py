@@ -44,7 +44,9 @@ LAYER_RETRY_MAX_SECONDS = 5.0
 # "Try again later" (the database is unavailable). WebSocket 1013 says the same, but servers
 # may not send it through Daphne, so it lives in the application range.
 CLOSE_TRY_AGAIN = 4503
-# Connections the heartbeat serves between two turns of the event loop.
+# The heartbeat beats each connection once per interval, a tenth of them at a time, and
+# serves this many between two turns of the event loop.
+HEARTBEAT_SLOTS = 10
 HEARTBEAT_SLICE = 50
 
 
@@ -77,17 +79,21 @@ def _clean_text(content: Any) -> bool:
 class Heartbeat:
     """One heartbeat task per event loop (so per server process) for all its connections.
 
-    Every HAVEN_HEARTBEAT_SECONDS it touches every connection's attendance and reads what
-    each needs in a handful of queries (`services.room_touch_many`), then lets each
-    connection fill gaps, send `heartbeat`, or close. The cost per interval does not grow with
-    the number of connections the way one task per connection would.
+    Every HAVEN_HEARTBEAT_SECONDS each connection's attendance is touched and what it needs is
+    read in a handful of queries (`services.room_touch_many`); then each connection fills
+    gaps, sends `heartbeat`, or closes. The connections are spread over HEARTBEAT_SLOTS turns
+    of the interval, so the process never stops to beat thousands of them at once, and the
+    cost per turn does not grow the way one task per connection would.
     """
 
     def __init__(self) -> None:
         self.connections: set[SessionConsumer] = set()
         self.task: asyncio.Task[None] | None = None
+        self.next_slot = 0
 
     def add(self, consumer: SessionConsumer) -> None:
+        consumer.heartbeat_slot = self.next_slot
+        self.next_slot = (self.next_slot + 1) % HEARTBEAT_SLOTS
         self.connections.add(consumer)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.run())
@@ -96,9 +102,15 @@ class Heartbeat:
         self.connections.discard(consumer)
 
     async def run(self) -> None:
+        turn = 0
         while self.connections:
-            await asyncio.sleep(settings.HAVEN_HEARTBEAT_SECONDS)
-            live = [c for c in self.connections if not c.closing and c.context is not None]
+            await asyncio.sleep(settings.HAVEN_HEARTBEAT_SECONDS / HEARTBEAT_SLOTS)
+            turn = (turn + 1) % HEARTBEAT_SLOTS
+            live = [
+                c
+                for c in self.connections
+                if c.heartbeat_slot == turn and not c.closing and c.context is not None
+            ]
             if not live:
                 continue
             beats = [c.as_beat() for c in live]
@@ -106,8 +118,7 @@ class Heartbeat:
                 answers = await realtime.run_in_db(services.room_touch_many, beats=beats)
             except DatabaseError:
                 continue
-            # A few connections at a time, so the room's messages are forwarded in between
-            # rather than waiting behind thousands of heartbeat frames.
+            # A few connections at a time, so the room's messages are forwarded in between.
             for start in range(0, len(live), HEARTBEAT_SLICE):
                 await asyncio.gather(
                     *(
@@ -134,6 +145,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
     """One member's connection to one session's room."""
 
     context: services.RoomContext | None = None
+    heartbeat_slot = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with a channel-layer receive that survives Redis outages.

@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import os
+import time
+from typing import Any
+
+logger = logging.getLogger("project.serve")
 
 # Young-generation threshold: collect after this many net new container objects rather than
 # 700, so the short-lived objects of each delivered frame die by reference counting before a
@@ -37,6 +43,42 @@ def tune_gc() -> None:
     gc.freeze()
 
 
+def watch_stalls(threshold_ms: float) -> None:
+    """Log every event-loop stall and garbage collection longer than `threshold_ms`.
+
+    A diagnostic (HAVEN_STALL_LOG_MS): a stalled loop delays every connection of the process
+    at once, which is what a p99 latency is made of. Logs durations only, nothing of anyone.
+    """
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - started[0]) * 1000
+        if ms >= threshold_ms:
+            logger.warning("stall: gc generation %s took %.1f ms", info["generation"], ms)
+
+    async def watch_loop() -> None:
+        tick = 0.01
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(tick)
+            late = (time.perf_counter() - before - tick) * 1000
+            if late >= threshold_ms:
+                logger.warning("stall: event loop %.1f ms late", late)
+
+    gc.callbacks.append(on_gc)
+    asyncio.get_running_loop().create_task(watch_loop())
+
+
+def _on_start() -> None:
+    tune_gc()
+    threshold = float(os.environ.get("HAVEN_STALL_LOG_MS") or 0)
+    if threshold > 0:
+        watch_stalls(threshold)
+
+
 def main() -> None:
     try:
         import uvloop
@@ -49,7 +91,7 @@ def main() -> None:
     from twisted.internet import reactor
 
     # Daphne has imported and set up the application by the time the reactor runs.
-    reactor.callWhenRunning(tune_gc)
+    reactor.callWhenRunning(_on_start)
     CommandLineInterface.entrypoint()
 
 
