@@ -258,6 +258,9 @@ HAVEN_HEARTBEAT_SECONDS = float(os.environ.get("HAVEN_HEARTBEAT_SECONDS", "20"))
 # each holds at most one pooled connection during a call, so keep it below HAVEN_DB_POOL_MAX.
 # 0: Channels' single database thread, as on SQLite.
 HAVEN_DB_THREADS = int(os.environ.get("HAVEN_DB_THREADS", "4"))
+# On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 keeps it on the
+# database threads with every other call.
+HAVEN_FAST_POST = os.environ.get("HAVEN_FAST_POST", "1") != "0"
 # How soon a concern should be acknowledged, by urgency (hours).
 HAVEN_CONCERN_ACK_HOURS = {
     "urgent": int(os.environ.get("HAVEN_CONCERN_ACK_URGENT_HOURS", "1")),

@@ -13,6 +13,7 @@ Personas (the authorisation matrix uses the same names):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,3 +136,12 @@ def build_world() -> World:
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()
+
+
+@pytest.fixture(autouse=True)
+def _close_fast_post_connections() -> Iterator[None]:
+    """The room's asynchronous PostgreSQL connections belong to one test's event loop."""
+    yield
+    from project import asyncdb
+
+    asyncdb.close_all()
