@@ -911,6 +911,16 @@ def _post_sql() -> dict[str, str]:
             f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
             f"VALUES (%s, %s, %s, %s, %s, %s)"
         ),
+        # The log row of the message this transaction just inserted, with the seq its lock
+        # took, for a caller that sends every statement before reading any answer
+        # (`message_post_fast`); a resend's message already has its row and gets none.
+        "event_pipelined": (
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
+            f"SELECT s.id, s.last_seq, %s, %s, m.id, %s FROM {session} s JOIN {message} m "
+            f"ON m.session_id = s.id WHERE s.id = %s AND m.author_id = %s AND m.client_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id) "
+            f"RETURNING seq, message_id"
+        ),
     }
 
 
@@ -953,6 +963,7 @@ class _Post:
     client_uuid: uuid.UUID
     now: datetime
     db_now: Any
+    db_client: Any
     check: list[Any]
     insert: list[Any]
 
@@ -1014,6 +1025,7 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
         client_uuid=client_uuid,
         now=now,
         db_now=db_now,
+        db_client=db_client,
         check=[
             db_now,
             member_id,
@@ -1104,10 +1116,12 @@ async def message_post_fast(
 
     Returns the event and its broadcasts (to publish after the sender's ack), or None when
     the post is not plain (a resend, a refusal, a session that is not live, the limit reached
-    by another tab): then nothing was written and the caller runs `message_post`, which
-    explains why. The same statements, under the same session row lock, so the seq still
-    has no gaps. Raises ValidationFailed for a bad frame and `psycopg.Error` when PostgreSQL
-    cannot be reached.
+    by another tab): then the transaction was rolled back and the caller runs `message_post`,
+    which explains why. The same statements under the same session row lock, so the seq has
+    no gaps; they are sent in one pipeline and answered in one round trip, then committed or
+    rolled back in a second (on a busy 2-core machine every round trip waits for PostgreSQL
+    to be scheduled). Raises ValidationFailed for a bad frame and `psycopg.Error` when
+    PostgreSQL cannot be reached.
     """
     import psycopg
 
@@ -1115,19 +1129,32 @@ async def message_post_fast(
 
     post = _post_prepare(context, body, content_warning, client_id)
     sql = _post_sql()
-    async with asyncdb.connection() as conn, conn.transaction():
-        row = await (await conn.execute(sql["check"], post.check)).fetchone()
-        if not post.plain(row):
+    payload = SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection)
+    async with asyncdb.connection() as conn, conn.pipeline(), conn.transaction():
+        check, lock, insert, log = (conn.cursor() for _ in range(4))
+        await check.execute(sql["check"], post.check)
+        await lock.execute(sql["lock"], [context.session_id])
+        await insert.execute(sql["insert"], post.insert)
+        await log.execute(
+            sql["event_pipelined"],
+            [
+                "message",
+                payload,
+                post.db_now,
+                context.session_id,
+                context.member_id,
+                post.db_client,
+            ],
+        )
+        row = await check.fetchone()
+        _seq, status = await lock.fetchone()
+        inserted = await insert.fetchone()
+        logged = await log.fetchone()
+        if not post.plain(row) or status != SessionStatus.LIVE or inserted is None or not logged:
             raise psycopg.Rollback
         _present, _muted, _status, _user, display_name, role, _recent, _existing = row
-        seq, status = await (await conn.execute(sql["lock"], [context.session_id])).fetchone()
-        if status != SessionStatus.LIVE:
-            raise psycopg.Rollback
-        inserted = await (await conn.execute(sql["insert"], post.insert)).fetchone()
-        if inserted is None:
-            raise psycopg.Rollback
-        await conn.execute(sql["event"], post.event_params(seq, inserted[0]))
-        return post.posted(seq, inserted[0], display_name, role)
+        seq, message_id = logged
+        return post.posted(seq, message_id, display_name, role)
     return None
 
 
