@@ -14,6 +14,7 @@ from /proc/<pid>/status (VmRSS). Every loop ends by count and by time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -270,6 +271,9 @@ class Window:
     cpu_after: dict[str, dict[int, int]] = field(default_factory=dict)
     counters_before: Counter[str] = field(default_factory=Counter)
     drain_seconds: float = 0.0
+    # The generator's own pauses in the window: they add to every latency it measures.
+    loop_late_ms: list[float] = field(default_factory=list)
+    gc_ms: list[float] = field(default_factory=list)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -293,6 +297,31 @@ class Generator:
         self.errors: Counter[str] = Counter()
         self.reconnect_tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
+        self.monitor: asyncio.Task[None] | None = None
+        self._gc_started = 0.0
+
+    # the generator's own pauses --------------------------------------------------------------
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self.window is not None:
+            self.window.gc_ms.append((time.perf_counter() - self._gc_started) * 1000)
+
+    async def _watch_loop(self) -> None:
+        """How late the generator's own event loop runs a 5 ms timer (its stalls)."""
+        tick = 0.005
+        while not self.stopping:
+            before = time.perf_counter()
+            await asyncio.sleep(tick)
+            late = (time.perf_counter() - before - tick) * 1000
+            if self.window is not None and late >= 5:
+                self.window.loop_late_ms.append(late)
+
+    def watch_pauses(self) -> None:
+        if self.monitor is None:
+            gc.callbacks.append(self._on_gc)
+            self.monitor = asyncio.get_running_loop().create_task(self._watch_loop())
 
     # frames ----------------------------------------------------------------------------------
 
@@ -447,6 +476,10 @@ class Generator:
     async def close_all(self) -> None:
         """Drop every socket at once (the server is stopped right after)."""
         self.stopping = True
+        if self.monitor is not None:
+            self.monitor.cancel()
+            if self._on_gc in gc.callbacks:
+                gc.callbacks.remove(self._on_gc)
         for task in list(self.reconnect_tasks):
             task.cancel()
         for client in self.clients:
@@ -510,6 +543,7 @@ class Generator:
     # windows ---------------------------------------------------------------------------------
 
     def begin(self) -> Window:
+        self.watch_pauses()
         w = Window(t0=now_ns())
         w.counters_before = Counter(self.counters) + Counter(
             {f"error:{k}": v for k, v in self.errors.items()}
@@ -583,6 +617,12 @@ class Generator:
             "samples": len(lat),
             "unacked": w.sent - w.resolved,
             "drain_s": round(w.drain_seconds, 2),
+            "generator_pauses": {
+                "loop_late_over_5ms": len(w.loop_late_ms),
+                "loop_late_max_ms": round(max(w.loop_late_ms, default=0.0), 1),
+                "gc_runs": len(w.gc_ms),
+                "gc_max_ms": round(max(w.gc_ms, default=0.0), 1),
+            },
             "counters": delta,
         }
         if replay:

@@ -655,7 +655,8 @@ def brief(out: dict[str, Any]) -> str:
         f"{out.get('deliveries_per_s')} deliveries/s, p50 {out.get('p50_ms')} ms, "
         f"p99 {out.get('p99_ms')} ms, lost {out.get('lost')}, dup {out.get('duplicates')}, "
         f"server-side {cpu.get('server_side')} us/delivery, errors "
-        f"{ {k: v for k, v in out.get('counters', {}).items() if k.startswith('error')} }"
+        f"{ {k: v for k, v in out.get('counters', {}).items() if k.startswith('error')} }, "
+        f"generator pauses {out.get('generator_pauses')}"
     )
 
 
