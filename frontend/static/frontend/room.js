@@ -89,6 +89,11 @@
     var socket = new WebSocket(scheme + window.location.host + "/ws/sessions/" + config.session_id + "/");
     state.socket = socket;
     state.resuming = false;
+    socket.onopen = function () {
+      /* Back after a drop: ask for what was missed at once. The server answers right after
+         session.state, so little reaches this page twice (and handle() ignores what does). */
+      if (state.lastSeq > 0) { resume(); }
+    };
     socket.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (ignored) { return; }
@@ -137,7 +142,6 @@
       renderPresent();
       setRound(event.round);
       $("host-panel").hidden = !state.isHost;
-      state.resuming = false;
       if (event.last_seq > state.lastSeq) { resume(); }
     },
     "resume.done": function () { state.resuming = false; },
