@@ -44,17 +44,13 @@ def enabled() -> bool:
 
 
 def _connect_kwargs() -> dict[str, Any]:
-    db = settings.DATABASES["default"]
-    kwargs: dict[str, Any] = {
-        "dbname": db.get("NAME") or "postgres",
-        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "autocommit": True,
-    }
-    for key, name in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host")):
-        if db.get(key):
-            kwargs[name] = db[key]
-    if db.get("PORT"):
-        kwargs["port"] = int(db["PORT"])
+    """Django's own connection parameters for `default` (so `sslmode`, `options`, a service
+    file, `prepare_threshold` ... set in DATABASE_URL or OPTIONS apply here too), in autocommit:
+    `message_post_fast` opens its transaction itself."""
+    kwargs = dict(django_connection.get_connection_params())
+    kwargs.pop("cursor_factory", None)  # Django's synchronous cursor class
+    kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    kwargs["autocommit"] = True
     return kwargs
 
 

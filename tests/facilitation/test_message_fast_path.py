@@ -133,3 +133,18 @@ async def test_a_bad_frame_is_refused_before_any_database_work() -> None:
     with pytest.raises(services.ValidationFailed):
         await _post(context, str(uuid.uuid4()), body="")
     assert await _log(room) == before
+
+
+async def test_the_event_loop_connections_take_the_database_options_of_django() -> None:
+    options = connection.settings_dict["OPTIONS"]
+    options["application_name"] = "haven-fast-post-test"
+    try:
+        kwargs = asyncdb._connect_kwargs()
+        assert kwargs["autocommit"] is True
+        assert "cursor_factory" not in kwargs
+        async with asyncdb.connection() as conn:
+            cursor = await conn.execute("SHOW application_name")
+            assert await cursor.fetchone() == ("haven-fast-post-test",)
+    finally:
+        options.pop("application_name")
+        asyncdb.close_all()
