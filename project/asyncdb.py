@@ -49,6 +49,10 @@ def _connect_kwargs() -> dict[str, Any]:
     `message_post_fast` opens its transaction itself."""
     kwargs = dict(django_connection.get_connection_params())
     kwargs.pop("cursor_factory", None)  # Django's synchronous cursor class
+    if "prepare_threshold" not in django_connection.settings_dict.get("OPTIONS", {}):
+        # Django turns preparing off for every connection; these few run the same four
+        # statements all day (measured: S2 +20 % deliveries, -15 % CPU per delivery).
+        kwargs["prepare_threshold"] = settings.HAVEN_FAST_POST_PREPARE or None
     kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     kwargs["autocommit"] = True
     return kwargs

@@ -261,6 +261,10 @@ HAVEN_DB_THREADS = int(os.environ.get("HAVEN_DB_THREADS", "4"))
 # On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 keeps it on the
 # database threads with every other call.
 HAVEN_FAST_POST = os.environ.get("HAVEN_FAST_POST", "1") != "0"
+# Those connections prepare a statement the second time they run it (PostgreSQL then skips
+# parsing and planning it); 0 turns it off, e.g. behind a transaction-mode pooler that cannot
+# keep prepared statements. A `prepare_threshold` in the database OPTIONS wins.
+HAVEN_FAST_POST_PREPARE = int(os.environ.get("HAVEN_FAST_POST_PREPARE", "2"))
 # How soon a concern should be acknowledged, by urgency (hours).
 HAVEN_CONCERN_ACK_HOURS = {
     "urgent": int(os.environ.get("HAVEN_CONCERN_ACK_URGENT_HOURS", "1")),

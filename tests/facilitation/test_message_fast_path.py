@@ -142,6 +142,10 @@ async def test_the_event_loop_connections_take_the_database_options_of_django() 
         kwargs = asyncdb._connect_kwargs()
         assert kwargs["autocommit"] is True
         assert "cursor_factory" not in kwargs
+        assert kwargs["prepare_threshold"] == 2
+        options["prepare_threshold"] = None  # the operator's choice wins
+        assert asyncdb._connect_kwargs()["prepare_threshold"] is None
+        options.pop("prepare_threshold")
         async with asyncdb.connection() as conn:
             cursor = await conn.execute("SHOW application_name")
             assert await cursor.fetchone() == ("haven-fast-post-test",)
