@@ -14,19 +14,25 @@ from /proc/<pid>/status (VmRSS). Every loop ends by count and by time.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import random
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from project.serve import watch_stalls  # noqa: E402  (standard library only at import)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ORIGIN = "http://127.0.0.1"
@@ -271,7 +277,8 @@ class Window:
     cpu_after: dict[str, dict[int, int]] = field(default_factory=dict)
     counters_before: Counter[str] = field(default_factory=Counter)
     drain_seconds: float = 0.0
-    # The generator's own pauses in the window: they add to every latency it measures.
+    # The generator's own pauses of 5 ms or more in the window: they add to every latency it
+    # measures.
     loop_late_ms: list[float] = field(default_factory=list)
     gc_ms: list[float] = field(default_factory=list)
 
@@ -297,31 +304,19 @@ class Generator:
         self.errors: Counter[str] = Counter()
         self.reconnect_tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
-        self.monitor: asyncio.Task[None] | None = None
-        self._gc_started = 0.0
+        self.stop_watching: Callable[[], None] | None = None
 
     # the generator's own pauses --------------------------------------------------------------
 
-    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        elif self.window is not None:
-            self.window.gc_ms.append((time.perf_counter() - self._gc_started) * 1000)
-
-    async def _watch_loop(self) -> None:
-        """How late the generator's own event loop runs a 5 ms timer (its stalls)."""
-        tick = 0.005
-        while not self.stopping:
-            before = time.perf_counter()
-            await asyncio.sleep(tick)
-            late = (time.perf_counter() - before - tick) * 1000
-            if self.window is not None and late >= 5:
-                self.window.loop_late_ms.append(late)
+    def _on_pause(self, kind: str, ms: float) -> None:
+        w = self.window
+        if w is not None:
+            (w.gc_ms if kind.startswith("gc") else w.loop_late_ms).append(ms)
 
     def watch_pauses(self) -> None:
-        if self.monitor is None:
-            gc.callbacks.append(self._on_gc)
-            self.monitor = asyncio.get_running_loop().create_task(self._watch_loop())
+        """Count the generator's own GC runs and event-loop lateness (project/serve.py)."""
+        if self.stop_watching is None:
+            self.stop_watching = watch_stalls(5.0, self._on_pause, tick_seconds=0.005)
 
     # frames ----------------------------------------------------------------------------------
 
@@ -476,10 +471,8 @@ class Generator:
     async def close_all(self) -> None:
         """Drop every socket at once (the server is stopped right after)."""
         self.stopping = True
-        if self.monitor is not None:
-            self.monitor.cancel()
-            if self._on_gc in gc.callbacks:
-                gc.callbacks.remove(self._on_gc)
+        if self.stop_watching is not None:
+            self.stop_watching()
         for task in list(self.reconnect_tasks):
             task.cancel()
         for client in self.clients:
@@ -620,7 +613,7 @@ class Generator:
             "generator_pauses": {
                 "loop_late_over_5ms": len(w.loop_late_ms),
                 "loop_late_max_ms": round(max(w.loop_late_ms, default=0.0), 1),
-                "gc_runs": len(w.gc_ms),
+                "gc_over_5ms": len(w.gc_ms),
                 "gc_max_ms": round(max(w.gc_ms, default=0.0), 1),
             },
             "counters": delta,

@@ -508,7 +508,13 @@ def _db_time(value: datetime) -> Any:
 
 
 @functools.cache
-def _room_sql_for(vendor: str) -> dict[str, str]:
+def _room_sql() -> dict[str, str]:
+    """The plain-SQL statements of entering and leaving a room, built once.
+
+    Plain SQL because entering is what a reconnecting phone does, and the ORM's compiler cost
+    more CPU there than the database did (docs/performance.md). Portable between PostgreSQL
+    and SQLite (3.35+).
+    """
     q = connection.ops.quote_name
     session = q(Session._meta.db_table)
     member = q(Membership._meta.db_table)
@@ -564,16 +570,6 @@ def _room_sql_for(vendor: str) -> dict[str, str]:
             f"(SELECT COUNT(*) FROM {rounds} WHERE session_id = %s AND ended_at IS NULL)"
         ),
     }
-
-
-def _room_sql() -> dict[str, str]:
-    """The plain-SQL statements of entering and leaving a room (built once per backend).
-
-    Plain SQL because entering is what a reconnecting phone does, and the ORM's compiler cost
-    more CPU there than the database did (docs/performance.md). Portable between PostgreSQL
-    and SQLite (3.35+).
-    """
-    return _room_sql_for(connection.vendor)
 
 
 @transaction.atomic
@@ -964,6 +960,7 @@ class _Post:
     now: datetime
     db_now: Any
     db_client: Any
+    payload: Any
     check: list[Any]
     insert: list[Any]
 
@@ -982,13 +979,27 @@ class _Post:
         )
 
     def event_params(self, seq: int, message_id: int) -> list[Any]:
-        payload = SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection)
-        return [self.context.session_id, seq, "message", payload, message_id, self.db_now]
+        """The log row's values (`event`), once the seq and the message id are known."""
+        return [self.context.session_id, seq, "message", self.payload, message_id, self.db_now]
 
-    def posted(
-        self, seq: int, message_id: int, display_name: str, role: str
-    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-        """The `message` event and the broadcast that carries it to the room."""
+    def event_pipelined_params(self) -> list[Any]:
+        """The log row's values (`event_pipelined`), sent before any answer is read."""
+        context = self.context
+        return [
+            "message",
+            self.payload,
+            self.db_now,
+            context.session_id,
+            context.member_id,
+            self.db_client,
+        ]
+
+    @property
+    def room_group(self) -> str:
+        return events.session_group(self.context.session_id)
+
+    def posted(self, seq: int, message_id: int, display_name: str, role: str) -> dict[str, Any]:
+        """The `message` event the room receives."""
         event = events.message(
             message_id=message_id,
             author_data=events.author(
@@ -1001,9 +1012,7 @@ class _Post:
             sent_at=self.now,
             client_id=str(self.client_uuid),
         )
-        sent = {"type": event.pop("type"), "seq": seq, **event}
-        group = events.session_group(self.context.session_id)
-        return sent, [(group, realtime.forward_message(sent))]
+        return {"type": event.pop("type"), "seq": seq, **event}
 
 
 def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_id: Any) -> _Post:
@@ -1013,8 +1022,7 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
     category, note = _clean_content_warning(content_warning)
     fields = Message._meta
     now = timezone.now()
-    db_now = fields.get_field("sent_at").get_db_prep_value(now, connection)
-    db_since = fields.get_field("sent_at").get_db_prep_value(now - RATE_LIMIT_WINDOW, connection)
+    db_now, db_since = _db_time(now), _db_time(now - RATE_LIMIT_WINDOW)
     db_client = fields.get_field("client_id").get_db_prep_value(client_uuid, connection)
     member_id, session_id = context.member_id, context.session_id
     return _Post(
@@ -1026,6 +1034,7 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
         now=now,
         db_now=db_now,
         db_client=db_client,
+        payload=SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection),
         check=[
             db_now,
             member_id,
@@ -1100,9 +1109,8 @@ def message_post(
             if inserted is None:
                 raise _PostRefused
             cursor.execute(sql["event"], post.event_params(seq, inserted[0]))
-            sent, broadcasts = post.posted(seq, inserted[0], display_name, role)
-            for group, message in broadcasts:
-                transaction.on_commit(functools.partial(realtime.send_now, group, message))
+            sent = post.posted(seq, inserted[0], display_name, role)
+            realtime.broadcast_on_commit(post.room_group, sent)
     except _PostRefused:
         # Already stored (a resend), or a concurrent tab took the last message of the window.
         return _post_existing(context, post.client_uuid)
@@ -1129,23 +1137,12 @@ async def message_post_fast(
 
     post = _post_prepare(context, body, content_warning, client_id)
     sql = _post_sql()
-    payload = SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection)
     async with asyncdb.connection() as conn, conn.pipeline(), conn.transaction():
         check, lock, insert, log = (conn.cursor() for _ in range(4))
         await check.execute(sql["check"], post.check)
         await lock.execute(sql["lock"], [context.session_id])
         await insert.execute(sql["insert"], post.insert)
-        await log.execute(
-            sql["event_pipelined"],
-            [
-                "message",
-                payload,
-                post.db_now,
-                context.session_id,
-                context.member_id,
-                post.db_client,
-            ],
-        )
+        await log.execute(sql["event_pipelined"], post.event_pipelined_params())
         row = await check.fetchone()
         _seq, status = await lock.fetchone()
         inserted = await insert.fetchone()
@@ -1154,7 +1151,8 @@ async def message_post_fast(
             raise psycopg.Rollback
         _present, _muted, _status, _user, display_name, role, _recent, _existing = row
         seq, message_id = logged
-        return post.posted(seq, message_id, display_name, role)
+        sent = post.posted(seq, message_id, display_name, role)
+        return sent, [(post.room_group, realtime.forward_message(sent))]
     return None
 
 

@@ -17,6 +17,7 @@ import gc
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger("project.serve")
@@ -43,11 +44,22 @@ def tune_gc() -> None:
     gc.freeze()
 
 
-def watch_stalls(threshold_ms: float) -> None:
-    """Log every event-loop stall and garbage collection longer than `threshold_ms`.
+def _log_stall(kind: str, ms: float) -> None:
+    logger.warning("stall: %s %.1f ms", kind, ms)
 
-    A diagnostic (HAVEN_STALL_LOG_MS): a stalled loop delays every connection of the process
-    at once, which is what a p99 latency is made of. Logs durations only, nothing of anyone.
+
+def watch_stalls(
+    threshold_ms: float,
+    report: Callable[[str, float], None] = _log_stall,
+    *,
+    tick_seconds: float = 0.01,
+) -> Callable[[], None]:
+    """Report every event-loop stall and garbage collection of at least `threshold_ms`.
+
+    A diagnostic (HAVEN_STALL_LOG_MS logs them): a stalled loop delays every connection of the
+    process at once, which is what a p99 latency is made of. Durations only, nothing of anyone.
+    `report(kind, ms)` gets "event loop late" or "gc generation N"; the benchmark's generator
+    counts its own pauses with it. Returns a function that stops watching.
     """
     started = [0.0]
 
@@ -57,19 +69,25 @@ def watch_stalls(threshold_ms: float) -> None:
             return
         ms = (time.perf_counter() - started[0]) * 1000
         if ms >= threshold_ms:
-            logger.warning("stall: gc generation %s took %.1f ms", info["generation"], ms)
+            report(f"gc generation {info['generation']}", ms)
 
     async def watch_loop() -> None:
-        tick = 0.01
         while True:
             before = time.perf_counter()
-            await asyncio.sleep(tick)
-            late = (time.perf_counter() - before - tick) * 1000
+            await asyncio.sleep(tick_seconds)
+            late = (time.perf_counter() - before - tick_seconds) * 1000
             if late >= threshold_ms:
-                logger.warning("stall: event loop %.1f ms late", late)
+                report("event loop late", late)
 
     gc.callbacks.append(on_gc)
-    asyncio.get_running_loop().create_task(watch_loop())
+    task = asyncio.get_running_loop().create_task(watch_loop())
+
+    def stop() -> None:
+        task.cancel()
+        if on_gc in gc.callbacks:
+            gc.callbacks.remove(on_gc)
+
+    return stop
 
 
 def _on_start() -> None:
