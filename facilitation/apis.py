@@ -35,7 +35,7 @@ def me_data(user: Any) -> dict[str, Any]:
     return {
         "username": user.username,
         "org_role": user.org_role,
-        "preferences": services.preferences_effective(user),
+        "preferences": selectors.preferences_effective(user),
     }
 
 

@@ -1,17 +1,22 @@
 """Builders for the JSON events the live room sends, and the names of the groups they go to.
 
 Every builder returns a plain JSON-able dict (tests round-trip each one). Durable events get
-their `seq` when they are appended to the session log (`services.event_append`); the rest are
-sent as they are. Recipients are a security decision (ARCHITECTURE.md rule 5): public session
-events go to `session_group`, everything private to a per-member or per-role group.
+their `seq` when they are appended to the session log (`facilitation.log.event_append`); the
+rest are sent as they are. The log's replay rebuilds message events from their rows here too
+(`message_from_row`), so a replayed event and a live one are built by the same code.
+Recipients are a security decision (ARCHITECTURE.md rule 5): public session events go to
+`session_group`, everything private to a per-member or per-role group.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.fields import DateTimeField
+
+if TYPE_CHECKING:
+    from facilitation.models import Message
 
 _STAMP = DateTimeField()
 
@@ -67,6 +72,40 @@ def message(
     }
 
 
+def with_seq(event: dict[str, Any], seq: int) -> dict[str, Any]:
+    """A durable event as the room sends it: `type`, then `seq`, then its fields."""
+    fields = {k: v for k, v in event.items() if k not in {"type", "seq"}}
+    return {"type": event["type"], "seq": seq, **fields}
+
+
+def message_from_row(row: Message, seq: int) -> dict[str, Any]:
+    """The `message` event of a stored message (replay, a resend's answer): a hidden or
+    purged body stays hidden."""
+    member = row.author
+    author_data = (
+        author(member_id=member.pk, display_name=member.display_name, role=member.role)
+        if member is not None
+        else None
+    )
+    hidden = row.hidden_at is not None or row.purged_at is not None
+    event = message(
+        message_id=row.pk,
+        author_data=author_data,
+        body=None if hidden else row.body,
+        content_warning=row.content_warning,
+        sent_at=row.sent_at,
+        client_id=str(row.client_id),
+        hidden=hidden,
+    )
+    return with_seq(event, seq)
+
+
+def warning_from_row(row: Message, seq: int) -> dict[str, Any]:
+    """The replayed `message.warning_set` of a stored message; a purged one loses its note."""
+    warning = None if row.purged_at else row.content_warning
+    return with_seq(message_warning_set(message_id=row.pk, content_warning=warning), seq)
+
+
 def message_hidden(*, message_id: int) -> dict[str, Any]:
     return {"type": "message.hidden", "message_id": message_id}
 
@@ -110,6 +149,45 @@ def round_ended() -> dict[str, Any]:
 
 
 # --- events that are not kept ----------------------------------------------------------------
+
+
+def session_state(
+    *,
+    session_id: int,
+    title: str,
+    status: str,
+    member_id: int,
+    role: str,
+    is_host: bool,
+    muted_until: datetime | None,
+    present: list[dict[str, Any]],
+    round_state: dict[str, Any] | None,
+    last_seq: int,
+) -> dict[str, Any]:
+    """The first event of every connection, to her alone: the room as it is now."""
+    return {
+        "type": "session.state",
+        "session": {"id": session_id, "title": title, "status": status},
+        "me": {
+            "member_id": member_id,
+            "role": role,
+            "is_host": is_host,
+            "muted_until": stamp(muted_until),
+        },
+        "present": present,
+        "round": round_state,
+        "last_seq": last_seq,
+    }
+
+
+def present_entry(*, member_id: int, display_name: str, role: str, status: str) -> dict[str, Any]:
+    """One member of `session.state`'s present list."""
+    return {"member_id": member_id, "display_name": display_name, "role": role, "status": status}
+
+
+def round_state(*, prompt: str, order: list[int], current: int | None) -> dict[str, Any]:
+    """The open round inside `session.state`."""
+    return {"prompt": prompt, "order": order, "current": current}
 
 
 def presence(*, member_id: int, display_name: str, role: str, status: str) -> dict[str, Any]:

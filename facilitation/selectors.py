@@ -1,24 +1,58 @@
-"""Reads for sessions, plans, attendance, the taxonomy and the durable log; given the viewer."""
+"""Reads for sessions, plans, attendance, the taxonomy, preferences, who is in a room and the
+durable log; given the viewer, or (room reads) called once the room has let her in."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from facilitation import events, sql
+from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
     ContentWarning,
     Participant,
     PlanItem,
+    PresenceStatus,
     Session,
-    SessionEvent,
 )
-from facilitation.services import events_replay
-from groups.models import Group, User
+from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
+from groups.models import Group, MembershipStatus, User
 from groups.policies import Action, require
 from project.exceptions import Forbidden, NotFound, parse_id
+
+# A connection counts as present while its heartbeat is newer than this (the heartbeat
+# touches each connection every HAVEN_HEARTBEAT_SECONDS, 20 s by default).
+PRESENCE_WINDOW = timedelta(seconds=90)
+
+
+def preferences_effective(user: User) -> dict[str, Any]:
+    """A member's preferences with every taxonomy category filled in (default: collapse)."""
+    stored = (user.preferences or {}).get("content_warnings", {})
+    choices = {key: stored.get(key, CW_COLLAPSE) for key in sorted(CONTENT_WARNING_KEYS)}
+    return {**(user.preferences or {}), "content_warnings": choices}
+
+
+def room_present(*, session_id: int) -> list[dict[str, Any]]:
+    """Members with a live connection to the room, `here` winning over `stepped_out`.
+
+    For a caller the room has let in (room entry, a host starting a round).
+    """
+    horizon = sql.db_time(timezone.now() - PRESENCE_WINDOW)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.room()["present"], [session_id, horizon, MembershipStatus.ACTIVE])
+        rows = [sql.PresentRow(*found) for found in cursor.fetchall()]
+    present: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = present.setdefault(row.member_id, events.present_entry(**row._asdict()))
+        if row.status == PresenceStatus.HERE:
+            entry["status"] = PresenceStatus.HERE
+    return list(present.values())
 
 
 def session_get_for(
@@ -58,13 +92,6 @@ def attendance_list(*, viewer: User, session: Session) -> QuerySet[Attendance]:
 
 def content_warning_list() -> QuerySet[ContentWarning]:
     return ContentWarning.objects.all()
-
-
-def events_after(
-    *, session: Session, after_seq: int, limit: int | None = None
-) -> QuerySet[SessionEvent]:
-    rows = SessionEvent.objects.filter(session=session, seq__gt=after_seq).order_by("seq")
-    return rows[:limit] if limit else rows
 
 
 def session_log(

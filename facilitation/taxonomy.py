@@ -6,7 +6,17 @@ for translation here and translated when they are shown. Adding a category needs
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
+
+from project.exceptions import ValidationFailed
+from project.text import clean_text
+
+# How a member wants warned content to reach her, per category.
+CW_SHOW, CW_COLLAPSE = "show", "collapse"
+CW_NOTE_MAX = 200
 
 CONTENT_WARNINGS: list[tuple[str, str, str]] = [
     (
@@ -62,3 +72,30 @@ CONTENT_WARNINGS: list[tuple[str, str, str]] = [
 ]
 
 CONTENT_WARNING_KEYS = frozenset(key for key, _label, _description in CONTENT_WARNINGS)
+
+
+def clean_warning_list(value: Any, field: str) -> list[str]:
+    """A list of category keys (a session's or a plan item's warnings), in the order given."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+        raise ValidationFailed({field: [_("Give a list of content-warning keys.")]})
+    unknown = sorted(set(value) - CONTENT_WARNING_KEYS)
+    if unknown:
+        raise ValidationFailed({field: [_("Unknown content-warning categories.")]})
+    return sorted(set(value), key=value.index)
+
+
+def clean_warning(value: Any) -> tuple[str, str]:
+    """(category, note) from a message's `content_warning` field; ("", "") for none."""
+    if value is None:
+        return "", ""
+    if not isinstance(value, dict):
+        raise ValidationFailed({"content_warning": [_("Give a category, or null.")]})
+    category = value.get("category")
+    if not isinstance(category, str) or category not in CONTENT_WARNING_KEYS:
+        raise ValidationFailed({"content_warning.category": [_("There is no such category.")]})
+    note = clean_text(
+        value.get("note"), field="content_warning.note", max_length=CW_NOTE_MAX, required=False
+    )
+    return category, note

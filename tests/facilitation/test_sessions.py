@@ -17,6 +17,7 @@ from groups.models import GroupRole
 from project.exceptions import Forbidden
 from project.models import AuditEntry
 from tests.conftest import World, join
+from tests.facilitation.room import make_room
 
 STATUSES = ["scheduled", "open", "live", "paused", "ended"]
 # The route to each status from `scheduled`, through allowed moves only.
@@ -522,15 +523,23 @@ def test_a_plain_member_may_not_set_a_status_through_the_service(world):
 # --- attendance ------------------------------------------------------------------------------
 
 
+def enter_room(world: World, persona: str = "member") -> tuple[Session, services.RoomContext]:
+    """`persona` enters a live session of group A the way the room does (`room_enter`)."""
+    room = make_room(world=world)
+    context, _state = services.room_enter(actor=world.users[persona], session_id=room.session.pk)
+    return room.session, context
+
+
 @pytest.mark.parametrize("persona", ["facilitator", "peer_mentor"])
 def test_hosts_read_attendance_and_see_joins_and_leaves(world, persona):
-    session = make_session(world)
+    room = make_room(world=world)
+    session = room.session
     client = world.client(persona)
 
     empty = client.get(session_url(session, "attendance/"))
-    stay = services.attendance_join(membership=world.members["member"], session=session)
+    context, _state = services.room_enter(actor=world.users["member"], session_id=session.pk)
     joined = client.get(session_url(session, "attendance/"))
-    services.attendance_leave(attendance_id=stay.pk)
+    services.room_leave(context=context)
     left = client.get(session_url(session, "attendance/"))
 
     assert empty.status_code == 200
@@ -544,22 +553,20 @@ def test_hosts_read_attendance_and_see_joins_and_leaves(world, persona):
     assert "user_id" not in row
     (row,) = left.json()["results"]
     assert row["left_at"] is not None
-    stay.refresh_from_db()
+    stay = Attendance.objects.get(pk=context.attendance_id)
     assert stay.left_at is not None
     assert stay.left_at >= stay.joined_at
 
 
 def test_leaving_twice_keeps_the_first_leaving_time(world):
-    session = make_session(world)
-    stay = services.attendance_join(membership=world.members["member"], session=session)
-    services.attendance_leave(attendance_id=stay.pk)
-    stay.refresh_from_db()
-    first = stay.left_at
+    session, context = enter_room(world)
+    services.room_leave(context=context)
+    first = Attendance.objects.get(pk=context.attendance_id).left_at
 
-    services.attendance_leave(attendance_id=stay.pk)
+    services.room_leave(context=context)
 
-    stay.refresh_from_db()
-    assert stay.left_at == first
+    assert first is not None
+    assert Attendance.objects.get(pk=context.attendance_id).left_at == first
     assert Attendance.objects.filter(session=session).count() == 1
 
 
@@ -568,8 +575,7 @@ def test_leaving_twice_keeps_the_first_leaving_time(world):
     [("member", 403), ("outsider", 404), ("other_facilitator", 404)],
 )
 def test_attendance_is_for_hosts_only(world, persona, status):
-    session = make_session(world)
-    services.attendance_join(membership=world.members["member"], session=session)
+    session, _context = enter_room(world)
 
     response = world.client(persona).get(session_url(session, "attendance/"))
 

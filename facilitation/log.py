@@ -1,0 +1,71 @@
+"""The durable session log (ARCHITECTURE.md rule 4): appending an event, replaying the log.
+
+Every event that changes a session is written here with the session's next `seq`, in the
+writer's transaction, then broadcast after commit. Clients that missed anything `resume` and
+the log is replayed from the database, so a lost broadcast never loses data. Used by services
+(append) and selectors and the room's delivery (replay) alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from facilitation import events
+from facilitation.models import Message, Session, SessionEvent
+from project import realtime
+
+REPLAY_LIMIT = 500
+
+
+def event_append(
+    *, session: Session, event: dict[str, Any], message: Message | None = None
+) -> dict[str, Any]:
+    """Append a durable event with the session's next seq; broadcast it after commit.
+
+    Should be called while holding the session row lock (`select_for_update`) inside the
+    writer's transaction, so concurrent writers take seqs one after another, with no gaps and
+    no reordering. An event about a `message` keeps its text in the (encrypted) message row,
+    not in the log; replay rebuilds it from there, so a hidden or purged body never comes back.
+    (`services.messages.message_post` writes the same seq bump, log row and broadcast in plain
+    SQL, being the hot path.) Returns the event as sent, with its `seq`.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("event_append must run inside the writer's transaction")
+    session.last_seq += 1
+    Session.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
+    kind = event["type"]
+    payload = (
+        {} if message is not None else {k: v for k, v in event.items() if k not in {"type", "seq"}}
+    )
+    SessionEvent.objects.create(
+        session=session, seq=session.last_seq, type=kind, payload=payload, message=message
+    )
+    sent = events.with_seq(event, session.last_seq)
+    realtime.broadcast_on_commit(events.session_group(session.pk), sent)
+    return sent
+
+
+def _replayed(row: SessionEvent) -> dict[str, Any]:
+    if row.message_id is None or row.message is None:
+        return row.as_event()
+    if row.type == "message.warning_set":
+        return events.warning_from_row(row.message, row.seq)
+    return events.message_from_row(row.message, row.seq)
+
+
+def events_replay(
+    *, session_id: int, after_seq: int, limit: int = REPLAY_LIMIT
+) -> list[dict[str, Any]]:
+    """Durable events after `after_seq`, in order, as the room sends them.
+
+    Message events are rebuilt from their rows, so hidden and purged bodies stay hidden. The
+    caller has decided that the reader may see this session's log.
+    """
+    rows = (
+        SessionEvent.objects.filter(session_id=session_id, seq__gt=after_seq)
+        .select_related("message__author")
+        .order_by("seq")[:limit]
+    )
+    return [_replayed(row) for row in rows]

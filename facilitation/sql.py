@@ -1,0 +1,207 @@
+"""Every plain-SQL statement of the live room: entering, leaving, the present list, a post.
+
+Why plain SQL: these are what a busy room does most. Entering is what every reconnecting phone
+does, and a message is written a hundred times a second in a busy process; on both paths the
+ORM's compiler cost more CPU than the database did (docs/performance.md, "What changed" 9 and
+12: `message_post` 13.4 → 4.0 ms CPU per message, room entry 31-33 → 10 ms per connection).
+Everything else of the room goes through the ORM.
+
+Rules the statements enforce are decided by the same Python as the ORM paths: a post's accept
+rule is `facilitation.services.messages.post_verdict` (the statements only gather its inputs,
+and the insert's guard re-checks the flood limit under the lock with the same constant); the
+current agreement is the group's newest version, as `groups.services.agreement_current` reads
+it. Statements are built once per process from the models' own (quoted) table names; every
+value is a parameter. All of them are portable between PostgreSQL and SQLite (3.35+).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from django.db import connection
+
+from facilitation.models import Attendance, Message, Participant, Round, Session, SessionEvent
+from groups.models import Agreement, AgreementAcceptance, Membership
+
+
+def db_time(value: datetime) -> Any:
+    """A datetime as the database backend takes it in a plain-SQL parameter."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+class EntryRow(NamedTuple):
+    """Everything entering a room decides on (`ROOM["enter"]`); member fields are None when
+    she has no active membership of the session's group."""
+
+    session_id: int
+    group_id: int
+    title: str
+    status: str
+    last_seq: int
+    member_id: int | None
+    display_name: str | None
+    role: str | None
+    participant_id: int | None
+    not_removed: bool | None
+    muted: int
+    accepted: int
+    co_host: int
+    round_id: int | None
+
+
+class PresentRow(NamedTuple):
+    """One open attendance of the room (`ROOM["present"]`)."""
+
+    member_id: int
+    display_name: str
+    role: str
+    status: str
+
+
+class AfterLeaveRow(NamedTuple):
+    """After closing one attendance (`ROOM["after_leave"]`)."""
+
+    still_here: int
+    open_rounds: int
+
+
+class PostCheckRow(NamedTuple):
+    """Who the author is now and what she sent lately (`POST["check"]`, no lock)."""
+
+    present: bool
+    muted: int
+    status: str
+    user_id: int
+    display_name: str
+    role: str
+    recent: int
+    existing: int | None
+
+
+class LockRow(NamedTuple):
+    """The seq a post took and the session's status, under the session row lock."""
+
+    seq: int
+    status: str
+
+
+class LoggedRow(NamedTuple):
+    """The log row a pipelined post wrote (`POST["event_pipelined"]`)."""
+
+    seq: int
+    message_id: int
+
+
+@functools.cache
+def room() -> dict[str, str]:
+    """The statements of entering and leaving a room and of its present list."""
+    q = connection.ops.quote_name
+    session = q(Session._meta.db_table)
+    member = q(Membership._meta.db_table)
+    participant = q(Participant._meta.db_table)
+    attendance = q(Attendance._meta.db_table)
+    co_hosts = q(Session.co_hosts.through._meta.db_table)
+    agreement = q(Agreement._meta.db_table)
+    accepted = q(AgreementAcceptance._meta.db_table)
+    rounds = q(Round._meta.db_table)
+    return {
+        # Everything entering decides on, in one read: the session, her active membership of
+        # its group, what the hosts decided about her in it, whether she accepted the group's
+        # current agreement (its newest version), whether the session names her co-host, and
+        # its open round. Parameters: now, user id, active status, session id.
+        "enter": (
+            "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
+            "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
+            "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
+            f"(SELECT COUNT(*) FROM {accepted} a WHERE a.membership_id = m.id AND "
+            f"a.agreement_id = (SELECT g.id FROM {agreement} g WHERE g.group_id = s.group_id "
+            "ORDER BY g.version DESC LIMIT 1)), "
+            f"(SELECT COUNT(*) FROM {co_hosts} c WHERE c.session_id = s.id "
+            "AND c.membership_id = m.id), "
+            f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "
+            "ORDER BY r.started_at DESC LIMIT 1) "
+            f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
+            "AND m.user_id = %s AND m.status = %s "
+            f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "
+            "WHERE s.id = %s"
+        ),
+        "participant": (
+            f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
+            "remove_reason) VALUES (%s, %s, '', '') "
+            "ON CONFLICT (session_id, membership_id) DO NOTHING"
+        ),
+        "attendance": (
+            f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608
+            "last_seen_at, status) VALUES (%s, %s, %s, %s, %s) RETURNING id"
+        ),
+        "present": (
+            "SELECT a.membership_id, m.display_name, m.role, a.status "  # noqa: S608
+            f"FROM {attendance} a JOIN {member} m ON m.id = a.membership_id "
+            "WHERE a.session_id = %s AND a.left_at IS NULL AND a.last_seen_at >= %s "
+            "AND m.status = %s ORDER BY a.joined_at, a.id"
+        ),
+        "leave": (
+            f"UPDATE {attendance} SET left_at = %s WHERE id = %s AND left_at IS NULL"  # noqa: S608
+        ),
+        # After leaving: is she still here on another connection, and is a round open?
+        "after_leave": (
+            f"SELECT (SELECT COUNT(*) FROM {attendance} WHERE session_id = %s "  # noqa: S608
+            "AND membership_id = %s AND left_at IS NULL AND last_seen_at >= %s), "
+            f"(SELECT COUNT(*) FROM {rounds} WHERE session_id = %s AND ended_at IS NULL)"
+        ),
+    }
+
+
+@functools.cache
+def post() -> dict[str, str]:
+    """The statements of one `message.send` (`services.messages`), in the order they run."""
+    q = connection.ops.quote_name
+    message = q(Message._meta.db_table)
+    member = q(Membership._meta.db_table)
+    participant = q(Participant._meta.db_table)
+    session = q(Session._meta.db_table)
+    event = q(SessionEvent._meta.db_table)
+    recent = f"(SELECT COUNT(*) FROM {message} WHERE author_id = %s AND sent_at >= %s)"  # noqa: S608
+    return {
+        # Who she is now (removed, muted, left the group, renamed) and her recent messages,
+        # read without a lock so a refused post never waits behind the room's writers: the
+        # inputs of `post_verdict`.
+        "check": (
+            f"SELECT p.removed_at IS NULL, "  # noqa: S608
+            f"CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
+            f"m.status, m.user_id, m.display_name, m.role, {recent}, "
+            f"(SELECT id FROM {message} WHERE session_id = %s AND author_id = %s "
+            f"AND client_id = %s) "
+            f"FROM {participant} p JOIN {member} m ON m.id = p.membership_id "
+            f"WHERE p.session_id = %s AND p.membership_id = %s"
+        ),
+        # The session row lock orders every writer of the room and hands out the next seq.
+        "lock": (
+            f"UPDATE {session} SET last_seq = last_seq + 1 WHERE id = %s "  # noqa: S608
+            "RETURNING last_seq, status"
+        ),
+        # Under the lock: a resend of the same client_id, or one message too many from
+        # another tab (the flood limit's constant is a parameter), inserts nothing.
+        "insert": (
+            f"INSERT INTO {message} (session_id, author_id, client_id, body, cw_category, "
+            f"cw_note, sent_at, hide_reason) SELECT %s, %s, %s, %s, %s, %s, %s, '' "
+            f"WHERE {recent} < %s "
+            f"ON CONFLICT (session_id, author_id, client_id) DO NOTHING RETURNING id"
+        ),
+        "event": (
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, %s, %s)"
+        ),
+        # The log row of the message this transaction just inserted, with the seq its lock
+        # took, for a caller that sends every statement before reading any answer
+        # (`message_post_fast`); a resend's message already has its row and gets none.
+        "event_pipelined": (
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
+            f"SELECT s.id, s.last_seq, %s, %s, m.id, %s FROM {session} s JOIN {message} m "
+            f"ON m.session_id = s.id WHERE s.id = %s AND m.author_id = %s AND m.client_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id) "
+            f"RETURNING seq, message_id"
+        ),
+    }
