@@ -7,11 +7,22 @@ from typing import Any
 from django.utils.translation import gettext
 from rest_framework import serializers
 
+from facilitation.log import REPLAY_LIMIT
 from facilitation.models import PlanItemKind, SessionKind, SessionStatus
-from facilitation.taxonomy import CONTENT_WARNING_KEYS
+from facilitation.services import (
+    PLAN_ITEM_MINUTES_MAX,
+    PLAN_MAX_ITEMS,
+    PLAN_NOTES_MAX,
+    SESSION_TITLE_MAX,
+    STATUS_NOTE_MAX,
+)
+from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE, CW_SHOW
 from project.exceptions import MAX_ID
 
 CW_CHOICES = sorted(CONTENT_WARNING_KEYS)
+# Longer lists than this are refused before the services look at them (there are 10
+# categories; a session has a few co-hosts).
+LIST_MAX = 20
 
 
 class ContentWarningOutput(serializers.Serializer):
@@ -29,7 +40,7 @@ class ContentWarningOutput(serializers.Serializer):
 
 class ContentWarningPreferencesInput(serializers.Serializer):
     content_warnings = serializers.DictField(
-        child=serializers.ChoiceField(choices=["show", "collapse"])
+        child=serializers.ChoiceField(choices=[CW_SHOW, CW_COLLAPSE])
     )
 
 
@@ -38,31 +49,35 @@ class MePatchInput(serializers.Serializer):
 
 
 class SessionCreateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=120)
+    title = serializers.CharField(max_length=SESSION_TITLE_MAX)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=SessionKind.choices)
     content_warnings = serializers.ListField(
-        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
+        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=LIST_MAX
     )
     co_hosts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=LIST_MAX,
     )
 
 
 class SessionUpdateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=120, required=False)
+    title = serializers.CharField(max_length=SESSION_TITLE_MAX, required=False)
     starts_at = serializers.DateTimeField(required=False)
     ends_at = serializers.DateTimeField(required=False)
     kind = serializers.ChoiceField(choices=SessionKind.choices, required=False)
     content_warnings = serializers.ListField(
-        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=20
+        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=LIST_MAX
     )
     co_hosts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=LIST_MAX,
     )
     status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    note = serializers.CharField(max_length=STATUS_NOTE_MAX, required=False, allow_blank=True)
 
 
 class SessionOutput(serializers.Serializer):
@@ -94,17 +109,19 @@ class SessionOutput(serializers.Serializer):
 
 
 class PlanItemSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=120)
+    title = serializers.CharField(max_length=SESSION_TITLE_MAX)
     kind = serializers.ChoiceField(choices=PlanItemKind.choices)
-    minutes = serializers.IntegerField(min_value=1, max_value=240)
-    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    minutes = serializers.IntegerField(min_value=1, max_value=PLAN_ITEM_MINUTES_MAX)
+    notes = serializers.CharField(
+        max_length=PLAN_NOTES_MAX, required=False, allow_blank=True, default=""
+    )
     content_warnings = serializers.ListField(
         child=serializers.ChoiceField(choices=CW_CHOICES), required=False, default=list
     )
 
 
 class PlanInput(serializers.Serializer):
-    items = PlanItemSerializer(many=True, max_length=30)
+    items = PlanItemSerializer(many=True, max_length=PLAN_MAX_ITEMS)
 
 
 class PlanOutput(serializers.Serializer):
@@ -130,7 +147,7 @@ class AttendanceOutput(serializers.Serializer):
 
 class SessionEventsQuery(serializers.Serializer):
     after_seq = serializers.IntegerField(min_value=0, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=200)
+    limit = serializers.IntegerField(min_value=1, max_value=REPLAY_LIMIT, default=200)
 
 
 class SessionEventPage(serializers.Serializer):

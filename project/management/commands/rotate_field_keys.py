@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
+from project import sql
 from project.crypto import EncryptedTextField, rotate
 
 
@@ -40,16 +41,11 @@ class Command(BaseCommand):
         last = 0
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {pk}, {column} FROM {table} WHERE {pk} > %s AND {column} <> '' "  # noqa: S608
-                    f"ORDER BY {pk} LIMIT %s",
-                    [last, batch],
-                )
+                cursor.execute(sql.ciphertext_page(table, pk, column), [last, batch])
                 rows = cursor.fetchall()
                 for row_id, stored in rows:
                     cursor.execute(
-                        f"UPDATE {table} SET {column} = %s WHERE {pk} = %s",  # noqa: S608
-                        [rotate(stored), row_id],
+                        sql.ciphertext_update(table, pk, column), [rotate(stored), row_id]
                     )
                     last = row_id
             done += len(rows)
