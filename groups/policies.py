@@ -3,7 +3,8 @@
 `ROLE_ACTIONS` is the table; `can()` answers it, `require()` raises on a refusal and
 `group_for()` fetches a group and authorises in one step, answering "not found" both for a
 group that does not exist and for one the actor may not see. The DRF permission class in
-`groups.permissions`, the live-room consumer and every service ask this module.
+`groups.permissions`, the live-room consumer and every service ask this module. Concerns have
+their own rule, in all its forms, in `safeguarding.policies` (it builds on the helpers here).
 """
 
 from __future__ import annotations
@@ -83,14 +84,6 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.CONCERN_RAISE: IN_GROUP,
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
 }
-
-
-class ConcernRole(StrEnum):
-    """How someone stands to one concern. Anyone without one gets 404 for it."""
-
-    REPORTER = "reporter"
-    HANDLER = "handler"  # may reply and move its status
-    PEER_HANDLER = "peer_handler"  # a peer mentor she chose to share with: may read and reply
 
 
 ORG_ROLE_TO_ROLE: dict[str, Role] = {
@@ -200,42 +193,3 @@ def group_for(user: Any, group_id: Any, action: Action = Action.GROUP_VIEW) -> G
         raise NotFound()
     require(user, action, group=group)
     return group
-
-
-def concern_role(
-    user: Any, concern: Any, *, membership: Membership | None = None
-) -> ConcernRole | None:
-    """Who `user` is to `concern` (a `safeguarding.models.Concern`), or None.
-
-    The member a concern is about never sees it, whatever her role. The group's facilitators
-    handle it, with its peer mentors when the reporter chose to share; safeguarding leads once
-    it is escalated, or from the start when it is about a host or about how the group is run
-    (then the group's facilitators do not see it at all, if it is about how the group is run).
-    """
-    if not is_signed_in(user):
-        return None
-    if membership is None:
-        membership = active_membership(user, concern.group_id)
-    if (
-        membership is not None
-        and concern.about_id is not None
-        and membership.pk == concern.about_id
-    ):
-        return None
-    if concern.reporter_id is not None and (
-        (membership is not None and membership.pk == concern.reporter_id)
-        # She raised it: she keeps hearing back even after leaving the group.
-        or Membership.objects.filter(pk=concern.reporter_id, user_id=user.pk).exists()
-    ):
-        return ConcernRole.REPORTER
-    if user.org_role == OrgRole.SAFEGUARDING_LEAD and (
-        concern.escalated_at is not None or concern.leads_from_start
-    ):
-        return ConcernRole.HANDLER
-    if membership is None or concern.category == "facilitation":
-        return None
-    if membership.role == GroupRole.FACILITATOR:
-        return ConcernRole.HANDLER
-    if membership.role == GroupRole.PEER_MENTOR and concern.share_with_peer_mentors:
-        return ConcernRole.PEER_HANDLER
-    return None

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from project.pagination import paginated_response
 from project.schema import error_responses, paginated, valid
 from safeguarding import selectors, services
+from safeguarding.policies import concern_for
 from safeguarding.serializers import (
     AuditOutput,
     AuditQuery,
@@ -31,7 +32,7 @@ from safeguarding.serializers import (
 
 
 def _concern_body(request: Request, concern_id: int) -> dict[str, Any]:
-    concern, role = services.concern_for(request.user, concern_id)
+    concern, role = concern_for(actor=request.user, concern_id=concern_id)
     return ConcernOutput(concern, context={"viewer": request.user, "role": role}).data
 
 

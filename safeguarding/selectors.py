@@ -1,63 +1,93 @@
-"""Reads for concerns and the audit log; every selector is given the viewer."""
+"""Reads for concerns and the audit log; every selector is given the viewer.
+
+Who may see which concern is decided in `safeguarding.policies`; these selectors shape what
+she may see into lists and pages (overdue first, hers apart from those she handles).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from groups.models import GroupRole, Membership, MembershipStatus, OrgRole, User
-from groups.policies import Action, ConcernRole, is_signed_in, require
+from groups.models import User
+from groups.policies import Action, require
+from project.audit import audit_record
 from project.models import AuditEntry
-from safeguarding import services
-from safeguarding.models import Category, Concern, ConcernStatus
+from safeguarding.models import Concern, ConcernStatus
+from safeguarding.policies import ConcernRole, concern_for, concerns_visible_to, is_reporter
+
+
+def overdue_q(now: datetime) -> Q:
+    """Concerns still waiting for acknowledgement past their time (see `is_overdue`)."""
+    return Q(status=ConcernStatus.RECEIVED, acknowledge_by__lt=now)
+
+
+def is_overdue(concern: Concern, now: datetime | None = None) -> bool:
+    """Is `concern` still waiting for acknowledgement past its time? (`overdue_q` in Python.)"""
+    moment = now or timezone.now()
+    return concern.status == ConcernStatus.RECEIVED and concern.acknowledge_by < moment
 
 
 def concern_list(*, viewer: User, overdue: bool = False) -> QuerySet[Concern]:
     """The concerns the viewer may see: those she raised and those she handles.
 
-    With `overdue`, only the ones still waiting for acknowledgement past their time.
+    With `overdue`, only the ones she handles that are still waiting for acknowledgement past
+    their time, the most pressing first.
     """
-    if not is_signed_in(viewer):
-        return Concern.objects.none()
-    memberships = Membership.objects.filter(user=viewer, status=MembershipStatus.ACTIVE)
-    mine = list(memberships.values_list("pk", flat=True))
-    # Concerns she raised stay hers after she leaves a group.
-    raised_by = list(Membership.objects.filter(user=viewer).values_list("pk", flat=True))
-    facilitating = list(
-        memberships.filter(role=GroupRole.FACILITATOR).values_list("group_id", flat=True)
-    )
-    mentoring = list(
-        memberships.filter(role=GroupRole.PEER_MENTOR).values_list("group_id", flat=True)
-    )
-    visible = Q(reporter_id__in=raised_by)
-    visible |= Q(group_id__in=facilitating) & ~Q(category=Category.FACILITATION)
-    visible |= (
-        Q(group_id__in=mentoring)
-        & Q(share_with_peer_mentors=True)
-        & ~Q(category=Category.FACILITATION)
-    )
-    if viewer.org_role == OrgRole.SAFEGUARDING_LEAD:
-        visible |= Q(escalated_at__isnull=False) | Q(leads_from_start=True)
-    concerns = (
-        Concern.objects.filter(visible)
-        .exclude(about_id__in=mine)
-        .select_related("reporter", "about")
-    )
+    concerns = concerns_visible_to(viewer).select_related("reporter", "about")
     if overdue:
-        concerns = concerns.filter(
-            status=ConcernStatus.RECEIVED, acknowledge_by__lt=timezone.now()
-        ).exclude(reporter_id__in=mine)
+        concerns = concerns.filter(overdue_q(timezone.now())).exclude(reporter__user_id=viewer.pk)
         return concerns.order_by("acknowledge_by", "id")
     return concerns
 
 
+@dataclass(frozen=True)
+class ConcernInbox:
+    """The concerns page: those she raised, and those she handles in the order to answer them."""
+
+    mine: list[Concern]
+    inbox: list[Concern]
+    now: datetime
+
+
+def concern_inbox(*, viewer: User) -> ConcernInbox:
+    """Her own concerns apart from those to answer: overdue first, closed last, then by the
+    time they should be acknowledged by."""
+    now = timezone.now()
+    mine: list[Concern] = []
+    inbox: list[Concern] = []
+    for concern in concern_list(viewer=viewer):
+        (mine if is_reporter(viewer, concern) else inbox).append(concern)
+    inbox.sort(
+        key=lambda c: (
+            not is_overdue(c, now),
+            c.status == ConcernStatus.CLOSED,
+            c.acknowledge_by,
+        )
+    )
+    return ConcernInbox(mine=mine, inbox=inbox, now=now)
+
+
 def concern_detail(*, viewer: User, concern_id: Any) -> tuple[Concern, ConcernRole]:
-    """One concern for someone who may see it (404 for anyone else); handler reads are audited."""
-    concern, role = services.concern_for(viewer, concern_id)
-    services.concern_record_view(actor=viewer, concern=concern, role=role)
+    """One concern for someone who may see it (404 for anyone else).
+
+    Every read by someone handling it is audited (who, which, when); her own reads are not.
+    """
+    concern, role = concern_for(actor=viewer, concern_id=concern_id)
+    if role != ConcernRole.REPORTER:
+        with transaction.atomic():
+            audit_record(
+                actor=viewer,
+                action="concern.viewed",
+                target=concern,
+                group_id=concern.group_id,
+                extra={"role": str(role)},
+            )
     return concern, role
 
 
@@ -70,6 +100,7 @@ def audit_list(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEntry]:
+    """The audit log, filtered, for the leads and admins who may read it."""
     require(viewer, Action.AUDIT_VIEW)
     entries = AuditEntry.objects.all()
     if target_type:

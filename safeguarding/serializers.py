@@ -6,9 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from groups.policies import ConcernRole
 from project.exceptions import MAX_ID
 from safeguarding.models import Category, ConcernStatus, Urgency
+from safeguarding.policies import ConcernRole, is_reporter
+from safeguarding.selectors import is_overdue
+from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX
 
 STAMP = serializers.DateTimeField()
 
@@ -20,13 +22,15 @@ def stamp(value: Any) -> str | None:
 class ConcernCreateInput(serializers.Serializer):
     group_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     category = serializers.ChoiceField(choices=Category.choices)
-    body = serializers.CharField(max_length=10_000)
+    body = serializers.CharField(max_length=BODY_MAX)
     urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
     about_member_id = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
     message_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=20
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=MAX_MESSAGES,
     )
     share_with_peer_mentors = serializers.BooleanField(default=False)
 
@@ -38,13 +42,13 @@ class ConcernCreatedOutput(serializers.Serializer):
 
 
 class ConcernReplyInput(serializers.Serializer):
-    body = serializers.CharField(max_length=10_000)
+    body = serializers.CharField(max_length=BODY_MAX)
 
 
 class ConcernStatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConcernStatus.choices)
     note_to_reporter = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, allow_null=True
+        max_length=NOTE_MAX, required=False, allow_blank=True, allow_null=True
     )
 
 
@@ -98,8 +102,6 @@ class ConcernSummaryOutput(serializers.Serializer):
     raised_by_me = serializers.BooleanField()
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        from django.utils import timezone
-
         viewer = self.context["viewer"]
         return {
             "id": instance.pk,
@@ -109,10 +111,8 @@ class ConcernSummaryOutput(serializers.Serializer):
             "status": instance.status,
             "created_at": stamp(instance.created_at),
             "acknowledge_by": stamp(instance.acknowledge_by),
-            "overdue": instance.status == ConcernStatus.RECEIVED
-            and instance.acknowledge_by < timezone.now(),
-            "raised_by_me": instance.reporter is not None
-            and instance.reporter.user_id == viewer.pk,
+            "overdue": is_overdue(instance),
+            "raised_by_me": is_reporter(viewer, instance),
         }
 
 

@@ -1,7 +1,8 @@
 """Writes for concerns and their answer loop, retention, and a member's own data rights.
 
-Concern text never travels over a session group: alerts carry the id and the urgency only,
-and go to each handler's private group (ARCHITECTURE.md rule 5).
+Concern text never travels over a session group: alerts carry the id and the urgency only
+(`safeguarding.events`), and go to the private groups of the people `safeguarding.policies`
+says handle the concern (ARCHITECTURE.md rule 5).
 """
 
 from __future__ import annotations
@@ -15,17 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation.models import Message
-from groups.models import (
-    AgreementProposal,
-    Group,
-    GroupRole,
-    Membership,
-    MembershipStatus,
-    OrgRole,
-    User,
-)
-from groups.policies import Action, ConcernRole, active_membership, concern_role, group_for
-from project import realtime
+from groups.models import AgreementProposal, Group, GroupRole, Membership, MembershipStatus, User
+from groups.policies import Action, active_membership, group_for
+from project import closecodes, realtime
 from project.audit import audit_record
 from project.exceptions import (
     MAX_ID,
@@ -36,6 +29,8 @@ from project.exceptions import (
     ValidationFailed,
     parse_id,
 )
+from project.text import clean_text
+from safeguarding import events, policies
 from safeguarding.models import (
     Category,
     Concern,
@@ -44,35 +39,17 @@ from safeguarding.models import (
     ConcernStatusChange,
     Urgency,
 )
+from safeguarding.policies import TRANSITIONS, ConcernRole, concern_for
 
 BODY_MAX = 10_000
 NOTE_MAX = 2000
 MAX_MESSAGES = 20
 
-# The only moves a concern's status may make.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ConcernStatus.RECEIVED: frozenset({ConcernStatus.ACKNOWLEDGED}),
-    ConcernStatus.ACKNOWLEDGED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.ESCALATED}),
-    ConcernStatus.ESCALATED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.CLOSED}),
-    ConcernStatus.ACTION_TAKEN: frozenset({ConcernStatus.CLOSED}),
-    ConcernStatus.CLOSED: frozenset(),
-}
-
 
 def acknowledge_within(urgency: str) -> timedelta:
+    """How long the handlers have to acknowledge a concern of this urgency."""
     hours = settings.HAVEN_CONCERN_ACK_HOURS[urgency]
     return timedelta(hours=hours)
-
-
-def _clean_text(value: Any, field: str, limit: int, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    text = value.strip() if isinstance(value, str) else ""
-    if required and not text:
-        raise ValidationFailed({field: [_("Please write something here.")]})
-    if len(text) > limit:
-        raise ValidationFailed({field: [_("Use at most %(max)d characters.") % {"max": limit}]})
-    return text
 
 
 def _alert(groups: list[str], event: dict[str, Any]) -> None:
@@ -80,30 +57,12 @@ def _alert(groups: list[str], event: dict[str, Any]) -> None:
         realtime.broadcast_on_commit(name, event)
 
 
-def handler_groups(concern: Concern) -> list[str]:
-    """Private channel groups of everyone who handles `concern` right now."""
-    names: list[str] = []
-    if concern.category != Category.FACILITATION:
-        roles = [GroupRole.FACILITATOR]
-        if concern.share_with_peer_mentors:
-            roles.append(GroupRole.PEER_MENTOR)
-        members = Membership.objects.filter(
-            group_id=concern.group_id, role__in=roles, status=MembershipStatus.ACTIVE
-        ).exclude(pk=concern.about_id or 0)
-        names += [realtime.member_group(pk) for pk in members.values_list("pk", flat=True)]
-    if concern.escalated_at is not None or concern.leads_from_start:
-        leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
-        names += [realtime.user_group(pk) for pk in leads.values_list("pk", flat=True)]
-    return names
-
-
 def _updated(concern: Concern) -> None:
     """Tell the reporter and the handlers that a concern changed (never what changed)."""
-    event = {"type": "concern.updated", "concern_id": concern.pk, "status": concern.status}
-    groups = handler_groups(concern)
-    if concern.reporter_id is not None:
-        groups.append(realtime.member_group(concern.reporter_id))
-    _alert(groups, event)
+    _alert(
+        policies.concern_update_groups(concern),
+        events.concern_updated(concern_id=concern.pk, status=concern.status),
+    )
 
 
 @transaction.atomic
@@ -132,7 +91,7 @@ def concern_raise(
         fields["share_with_peer_mentors"] = [_("Choose yes or no.")]
     if fields:
         raise ValidationFailed(fields)
-    text = _clean_text(body, "body", BODY_MAX)
+    text = clean_text(body, field="body", max_length=BODY_MAX)
     about = None
     if about_member_id is not None:
         about = Membership.objects.filter(
@@ -142,8 +101,7 @@ def concern_raise(
             raise ValidationFailed({"about_member_id": [_("Choose another member of this group.")]})
     messages = _referred_messages(reporter, message_ids)
     now = timezone.now()
-    about_host = about is not None and about.role in {GroupRole.FACILITATOR, GroupRole.PEER_MENTOR}
-    concern = Concern.objects.create(
+    concern = Concern(
         group=group,
         reporter=reporter,
         about=about,
@@ -151,10 +109,11 @@ def concern_raise(
         urgency=urgency,
         body=text,
         share_with_peer_mentors=share_with_peer_mentors,
-        leads_from_start=about_host or category == Category.FACILITATION,
         acknowledge_by=now + acknowledge_within(urgency),
         created_at=now,
     )
+    concern.leads_from_start = policies.leads_from_start(concern)
+    concern.save(force_insert=True)
     concern.messages.set(messages)
     audit_record(
         actor=actor,
@@ -164,8 +123,8 @@ def concern_raise(
         extra={"category": category, "urgency": urgency, "messages": len(messages)},
     )
     _alert(
-        handler_groups(concern),
-        {"type": "concern.raised", "concern_id": concern.pk, "urgency": urgency},
+        policies.concern_handler_groups(concern),
+        events.concern_raised(concern_id=concern.pk, urgency=urgency),
     )
     return concern
 
@@ -207,40 +166,11 @@ def _referred_messages(reporter: Membership, message_ids: Any) -> list[Message]:
     return found
 
 
-def concern_for(actor: User, concern_id: Any, *, lock: bool = False) -> tuple[Concern, ConcernRole]:
-    """Fetch a concern and the actor's role to it; 404 for anyone who has none."""
-    rows = Concern.objects.select_related("reporter", "about", "group").filter(
-        pk=parse_id(concern_id)
-    )
-    if lock:
-        rows = rows.select_for_update(of=("self",))
-    concern = rows.first()
-    if concern is None:
-        raise NotFound()
-    role = concern_role(actor, concern)
-    if role is None:
-        raise NotFound()
-    return concern, role
-
-
-@transaction.atomic
-def concern_record_view(*, actor: User, concern: Concern, role: ConcernRole) -> None:
-    """Every read of a concern by someone handling it is audited (who, which, when)."""
-    if role != ConcernRole.REPORTER:
-        audit_record(
-            actor=actor,
-            action="concern.viewed",
-            target=concern,
-            group_id=concern.group_id,
-            extra={"role": str(role)},
-        )
-
-
 @transaction.atomic
 def concern_reply(*, actor: User, concern_id: Any, body: Any) -> ConcernReply:
     """Add to the private thread between the woman who raised it and its handlers."""
-    text = _clean_text(body, "body", BODY_MAX)
-    concern, role = concern_for(actor, concern_id, lock=True)
+    text = clean_text(body, field="body", max_length=BODY_MAX)
+    concern, role = concern_for(actor=actor, concern_id=concern_id, lock=True)
     if concern.status == ConcernStatus.CLOSED:
         raise Conflict(
             _("This concern is closed. Raise a new one if you need to."), code="concern_closed"
@@ -268,12 +198,14 @@ def concern_set_status(
     Escalating hands it to the safeguarding leads. Peer mentors read and reply; they do not
     move a concern's status.
     """
-    concern, role = concern_for(actor, concern_id, lock=True)
-    if role != ConcernRole.HANDLER:
+    concern, role = concern_for(actor=actor, concern_id=concern_id, lock=True)
+    if role not in policies.MOVERS:
         raise Forbidden(_("Only the facilitators and safeguarding leads can change this."))
     if status not in ConcernStatus.values:
         raise ValidationFailed({"status": [_("Unknown status.")]})
-    note = _clean_text(note_to_reporter, "note_to_reporter", NOTE_MAX, required=False)
+    note = clean_text(
+        note_to_reporter, field="note_to_reporter", max_length=NOTE_MAX, required=False
+    )
     if status not in TRANSITIONS[concern.status]:
         raise Conflict(
             _("A concern that is %(current)s cannot become %(wanted)s.")
@@ -304,10 +236,9 @@ def concern_set_status(
         extra={"from": previous, "to": status, "with_note": bool(note)},
     )
     if status == ConcernStatus.ESCALATED:
-        leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
         _alert(
-            [realtime.user_group(pk) for pk in leads.values_list("pk", flat=True)],
-            {"type": "concern.raised", "concern_id": concern.pk, "urgency": concern.urgency},
+            policies.concern_lead_groups(concern),
+            events.concern_raised(concern_id=concern.pk, urgency=concern.urgency),
         )
     _updated(concern)
     return concern
@@ -495,5 +426,5 @@ def account_erase(*, actor: User, password: Any) -> None:
     AgreementProposal.objects.filter(proposer__in=memberships).delete()
     user_id = actor.pk
     audit_record(actor=None, action="account.erased", target_type="user", target_id=user_id)
-    realtime.close_on_commit(realtime.user_group(user_id), 4401)
+    realtime.close_on_commit(realtime.user_group(user_id), closecodes.NOT_SIGNED_IN)
     actor.delete()

@@ -1,0 +1,237 @@
+"""Who may see a concern, in all three of its forms, and who may move it.
+
+Wagtail keeps the forms of one permission on one policy object; Haven keeps the forms of the
+concern rule in this one file, so "who sees a concern?" has one answer:
+
+- `concern_role(user, concern)`: may she see this one, and as what (None: she may not);
+- `concerns_visible_to(viewer)`: the queryset of every concern she may see;
+- `concern_handler_groups(concern)`: the private channel groups of everyone who handles it
+  now, the recipients of its alerts (ARCHITECTURE.md rule 5).
+
+The rules are written once, as data (`ABOUT_...`, `LEADS_ONLY`, `LEADS_WHEN`,
+`GROUP_HANDLERS`), which the one-concern form reads in Python (`_holds`) and the other two as
+`Q` objects of the same lookups, so the forms cannot drift; tests/safeguarding/test_policies.py
+checks that they agree for every persona and every shape of concern. `concern_for` fetches and
+authorises in one step: a concern she may not see answers "not found", exactly like one that
+does not exist. `concern_moves` says where a concern's status may go, and who may move it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import reduce
+from operator import or_
+from typing import Any, Final
+
+from django.db.models import Q, QuerySet
+
+from groups.models import GroupRole, Membership, MembershipStatus, OrgRole, User
+from groups.policies import active_membership, is_signed_in
+from project import realtime
+from project.exceptions import NotFound, parse_id
+from safeguarding.models import Category, Concern, ConcernStatus
+
+
+class ConcernRole(StrEnum):
+    """How someone stands to one concern. Anyone without one gets 404 for it."""
+
+    REPORTER = "reporter"
+    HANDLER = "handler"  # may reply and move its status
+    PEER_HANDLER = "peer_handler"  # a peer mentor she chose to share with: may read and reply
+
+
+# --- the rules, each written once ------------------------------------------------------------
+
+# A concern about how the group is run goes to the safeguarding leads alone: the group's own
+# hosts never see it, whatever else holds.
+LEADS_ONLY: Final[Mapping[str, Any]] = {"category": Category.FACILITATION}
+
+# The group roles that handle a concern in their group, as what, and on which condition of the
+# concern: facilitators always, peer mentors when the reporter chose to share with them.
+GROUP_HANDLERS: Final[tuple[tuple[str, ConcernRole, Mapping[str, Any]], ...]] = (
+    (GroupRole.FACILITATOR, ConcernRole.HANDLER, {}),
+    (GroupRole.PEER_MENTOR, ConcernRole.PEER_HANDLER, {"share_with_peer_mentors": True}),
+)
+
+# A concern about one of the people who would handle it goes to the leads from the start.
+HOST_ROLES: Final = frozenset(role for role, _as, _when in GROUP_HANDLERS)
+
+# Safeguarding leads handle a concern once it is escalated, or from the start (any of these).
+LEADS_WHEN: Final[tuple[Mapping[str, Any], ...]] = (
+    {"escalated_at__isnull": False},
+    {"leads_from_start": True},
+)
+
+# The only moves a concern's status may make; only a HANDLER makes them (peer mentors read and
+# reply, they do not move a concern).
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    ConcernStatus.RECEIVED: frozenset({ConcernStatus.ACKNOWLEDGED}),
+    ConcernStatus.ACKNOWLEDGED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.ESCALATED}),
+    ConcernStatus.ESCALATED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.CLOSED}),
+    ConcernStatus.ACTION_TAKEN: frozenset({ConcernStatus.CLOSED}),
+    ConcernStatus.CLOSED: frozenset(),
+}
+MOVERS: Final = frozenset({ConcernRole.HANDLER})
+
+
+def _holds(concern: Concern, lookups: Mapping[str, Any]) -> bool:
+    """The Python reading of `Q(**lookups)` for one concern (exact values and `__isnull`)."""
+    for lookup, wanted in lookups.items():
+        field, _sep, operator = lookup.partition("__")
+        value = getattr(concern, field)
+        if operator == "isnull":
+            if (value is None) is not wanted:
+                return False
+        elif operator:
+            raise ValueError(f"unsupported lookup {lookup!r}")
+        elif value != wanted:
+            return False
+    return True
+
+
+def leads_handle(concern: Concern) -> bool:
+    """Do the safeguarding leads handle `concern` now?"""
+    return any(_holds(concern, lookups) for lookups in LEADS_WHEN)
+
+
+def group_role_handles(concern: Concern, role: str) -> ConcernRole | None:
+    """What a member of the concern's group with `role` is to it as one of its hosts, or None."""
+    if _holds(concern, LEADS_ONLY):
+        return None
+    for handler_role, stands_as, when in GROUP_HANDLERS:
+        if role == handler_role and _holds(concern, when):
+            return stands_as
+    return None
+
+
+def leads_from_start(concern: Concern) -> bool:
+    """Does a concern being raised go to the leads at once? About a host, or leads-only."""
+    about = concern.about
+    return _holds(concern, LEADS_ONLY) or (about is not None and about.role in HOST_ROLES)
+
+
+def is_reporter(user: Any, concern: Concern) -> bool:
+    """Did `user` raise `concern`? She keeps hearing back even after leaving the group."""
+    return concern.reporter_id is not None and concern.reporter.user_id == user.pk
+
+
+# --- form 1: one concern, one person ---------------------------------------------------------
+
+
+def concern_role(
+    user: Any, concern: Concern, *, membership: Membership | None = None
+) -> ConcernRole | None:
+    """Who `user` is to `concern`, or None when she may not see it.
+
+    The member a concern is about never sees it, whatever her role. She who raised it does.
+    The group's facilitators handle it, with its peer mentors when the reporter chose to share;
+    the safeguarding leads once it is escalated, or from the start when it is about a host or
+    about how the group is run (then the group's own hosts do not see it at all).
+    """
+    if not is_signed_in(user):
+        return None
+    if membership is None:
+        membership = active_membership(user, concern.group_id)
+    if membership is not None and concern.about_id == membership.pk:
+        return None
+    if is_reporter(user, concern):
+        return ConcernRole.REPORTER
+    if user.org_role == OrgRole.SAFEGUARDING_LEAD and leads_handle(concern):
+        return ConcernRole.HANDLER
+    if membership is None:
+        return None
+    return group_role_handles(concern, membership.role)
+
+
+def concern_for(*, actor: Any, concern_id: Any, lock: bool = False) -> tuple[Concern, ConcernRole]:
+    """Fetch a concern and the actor's role to it; `NotFound` for one she may not see, exactly
+    as for one that does not exist. `lock` takes the row for an update."""
+    rows = Concern.objects.select_related("reporter", "about", "group").filter(
+        pk=parse_id(concern_id)
+    )
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    concern = rows.first()
+    if concern is None:
+        raise NotFound()
+    role = concern_role(actor, concern)
+    if role is None:
+        raise NotFound()
+    return concern, role
+
+
+def concern_moves(concern: Concern, role: ConcernRole) -> frozenset[str]:
+    """The statuses someone standing as `role` may move `concern` to (none unless a mover)."""
+    return TRANSITIONS[concern.status] if role in MOVERS else frozenset()
+
+
+# --- form 2: every concern one person may see ------------------------------------------------
+
+
+def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
+    """Every concern `viewer` may see: those she raised and those she handles."""
+    if not is_signed_in(viewer):
+        return Concern.objects.none()
+    active = list(
+        Membership.objects.filter(user_id=viewer.pk, status=MembershipStatus.ACTIVE).values_list(
+            "pk", "group_id", "role"
+        )
+    )
+    visible = Q(reporter__user_id=viewer.pk)
+    if viewer.org_role == OrgRole.SAFEGUARDING_LEAD:
+        visible |= reduce(or_, (Q(**lookups) for lookups in LEADS_WHEN))
+    hosting = [
+        Q(group_id__in=groups, **when)
+        for handler_role, _as, when in GROUP_HANDLERS
+        if (groups := [group_id for _pk, group_id, role in active if role == handler_role])
+    ]
+    if hosting:
+        visible |= reduce(or_, hosting) & ~Q(**LEADS_ONLY)
+    return Concern.objects.filter(visible).exclude(about_id__in=[pk for pk, _g, _r in active])
+
+
+# --- form 3: everyone who handles one concern ------------------------------------------------
+
+
+def _hosts(concern: Concern) -> QuerySet[Membership]:
+    """The active members of the concern's group who handle it (never the one it is about)."""
+    if _holds(concern, LEADS_ONLY):
+        return Membership.objects.none()
+    roles = [role for role, _as, when in GROUP_HANDLERS if _holds(concern, when)]
+    return Membership.objects.filter(
+        group_id=concern.group_id,
+        role__in=roles,
+        status=MembershipStatus.ACTIVE,
+        user__is_active=True,
+    ).exclude(pk=concern.about_id or 0)
+
+
+def _leads(concern: Concern) -> QuerySet[User]:
+    """The safeguarding leads, less one who is (actively) the member the concern is about."""
+    leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
+    if concern.about_id is not None:
+        about = Membership.objects.filter(pk=concern.about_id, status=MembershipStatus.ACTIVE)
+        leads = leads.exclude(pk__in=about.values("user_id"))
+    return leads
+
+
+def concern_lead_groups(concern: Concern) -> list[str]:
+    """The private channel groups of the safeguarding leads who would handle `concern`."""
+    return [realtime.user_group(pk) for pk in _leads(concern).values_list("pk", flat=True)]
+
+
+def concern_handler_groups(concern: Concern) -> list[str]:
+    """The private channel groups of everyone who handles `concern` right now."""
+    names = [realtime.member_group(pk) for pk in _hosts(concern).values_list("pk", flat=True)]
+    if leads_handle(concern):
+        names += concern_lead_groups(concern)
+    return names
+
+
+def concern_update_groups(concern: Concern) -> list[str]:
+    """Who hears that `concern` changed: its handlers and the woman who raised it (once each)."""
+    names = concern_handler_groups(concern)
+    if concern.reporter_id is not None:
+        names.append(realtime.member_group(concern.reporter_id))
+    return list(dict.fromkeys(names))
