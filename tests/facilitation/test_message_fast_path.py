@@ -18,6 +18,7 @@ from django.utils import timezone
 from facilitation import services
 from facilitation.models import Message, Participant, Session, SessionEvent
 from project import asyncdb
+from project.exceptions import ValidationFailed
 from tests.facilitation.room import Room, amake_room
 
 pytestmark = [
@@ -128,9 +129,9 @@ async def test_a_bad_frame_is_refused_before_any_database_work() -> None:
     room = await amake_room()
     context = await _enter(room, "member")
     before = await _log(room)
-    with pytest.raises(services.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         await _post(context, "not-a-uuid")
-    with pytest.raises(services.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         await _post(context, str(uuid.uuid4()), body="")
     assert await _log(room) == before
 

@@ -1,0 +1,52 @@
+"""Room services seen from the database: rounds are audited at both ends, and a connection
+joins exactly the channel groups its member may hear."""
+
+from __future__ import annotations
+
+import pytest
+
+from facilitation import services
+from project.models import AuditEntry
+from tests.facilitation.room import make_room
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ending_a_round_is_audited_like_starting_one():
+    room = make_room()
+    host, _state = services.room_enter(
+        actor=room.world.users["facilitator"], session_id=room.session.pk
+    )
+    services.room_enter(actor=room.world.users["member"], session_id=room.session.pk)
+    services.round_start(actor=room.world.users["facilitator"], context=host, prompt="One word")
+
+    services.round_end(actor=room.world.users["facilitator"], context=host)
+
+    started, ended = AuditEntry.objects.filter(action__startswith="round.").order_by("id")
+    assert (started.action, ended.action) == ("round.started", "round.ended")
+    assert ended.actor_id == room.world.users["facilitator"].pk
+    assert ended.extra == {"session_id": room.session.pk, "turns": 0}
+
+
+@pytest.mark.parametrize(("persona", "hears_hosts"), [("facilitator", True), ("member", False)])
+def test_a_connection_joins_the_room_her_own_groups_and_the_hosts_only_as_a_host(
+    persona, hears_hosts
+):
+    room = make_room()
+    context, _state = services.room_enter(
+        actor=room.world.users[persona], session_id=room.session.pk
+    )
+
+    with_token = services.room_channel_groups(context, token_id=7, session_key="abc")
+    with_cookie = services.room_channel_groups(context, token_id=None, session_key="abc")
+
+    session, member = room.session.pk, context.member_id
+    assert with_token[:4] == [
+        f"session.{session}",
+        f"session.{session}.member.{member}",
+        f"member.{member}",
+        f"user.{context.user_id}",
+    ]
+    assert (f"session.{session}.hosts" in with_token) is hears_hosts
+    assert with_token[-1] == "token.7"
+    assert with_cookie[-1].startswith("authsession.")
