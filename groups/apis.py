@@ -79,17 +79,8 @@ class GroupListCreateApi(APIView):
         operation_id="groups_list", responses={200: paginated(GroupOutput), **error_responses(401)}
     )
     def get(self, request: Request) -> Response:
-        groups = selectors.group_list_for(viewer=request.user)
-        paginator_response = paginated_response(
-            request=request, view=self, queryset=groups, serializer=_GroupRow
-        )
-        ids = [row["id"] for row in paginator_response.data["results"]]
-        mine = selectors.memberships_by_group(viewer=request.user, group_ids=ids)
-        for row in paginator_response.data["results"]:
-            membership = mine.get(row["id"])
-            row["my_member_id"] = membership.pk if membership else None
-            row["my_role"] = membership.role if membership else None
-        return paginator_response
+        groups = selectors.group_list_with_membership(viewer=request.user)
+        return paginated_response(request=request, view=self, queryset=groups, serializer=_GroupRow)
 
     @extend_schema(
         operation_id="groups_create",
@@ -106,8 +97,10 @@ class GroupListCreateApi(APIView):
 
 
 class _GroupRow(GroupOutput):
+    """A group of `selectors.group_list_with_membership`, with the viewer's membership."""
+
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        return super().to_representation((instance, None))
+        return super().to_representation(selectors.group_row(instance))
 
 
 class GroupDetailApi(APIView):
@@ -272,7 +265,7 @@ class AgreementApi(APIView):
         agreement = services.agreement_publish(
             actor=request.user, group=request.haven_group, points=data["points"]
         )
-        accepted = agreement.acceptances.filter(membership__user=request.user).exists()
+        accepted = selectors.agreement_accepted_by(viewer=request.user, agreement=agreement)
         return Response(_agreement_body(agreement, accepted), status=status.HTTP_201_CREATED)
 
 

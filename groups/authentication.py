@@ -75,8 +75,8 @@ class TokenAuthMiddleware:
     """ASGI middleware: `Authorization: Token <key>` on a WebSocket handshake signs the user in.
 
     A valid token signs her in whatever cookie came with it; an invalid token (or another
-    scheme) leaves the connection anonymous (the consumer then closes with 4401). Tokens in
-    the query string are never read.
+    scheme) leaves the connection anonymous (the consumer then closes with
+    `closecodes.NOT_SIGNED_IN`). Tokens in the query string are never read.
     """
 
     def __init__(self, inner: Any) -> None:
@@ -97,7 +97,7 @@ class TokenAuthMiddleware:
             try:
                 found = await run_in_db(user_for_token, key=key) if key else None
             except DatabaseError:
-                # The consumer closes with 4503 (try again later), not as "signed out".
+                # The consumer closes with `closecodes.TRY_AGAIN`, not as "signed out".
                 scope["haven_unavailable"] = True
                 found = None
             if found is None:

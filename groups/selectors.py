@@ -1,11 +1,12 @@
-"""Reads for groups, the roster and invites. Every selector is given the viewer."""
+"""Reads for groups, the roster, invites and agreements. Every selector is given the viewer,
+except the two agreement reads that services and the live room's entry ask about a member
+(`agreement_current`, `agreement_accepted_current`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, OuterRef, Prefetch, QuerySet, Subquery, Value, When
 from django.utils.translation import gettext as _
 
 from groups.models import (
@@ -24,8 +25,9 @@ from groups.policies import Action, active_membership, can, is_signed_in, requir
 from project.exceptions import NotFound
 
 
-@dataclass(frozen=True)
-class GroupView:
+class GroupView(NamedTuple):
+    """A group as one person sees it: with her active membership of it, if she has one."""
+
     group: Group
     membership: Membership | None
 
@@ -41,7 +43,25 @@ def group_list_for(*, viewer: User) -> QuerySet[Group]:
     ).distinct()
 
 
+def group_list_with_membership(*, viewer: User) -> QuerySet[Group]:
+    """`group_list_for`, each group carrying the viewer's active membership of it (read it with
+    `group_row`): two queries for any page of it, for the REST list and the pages alike."""
+    mine = Membership.objects.filter(user_id=viewer.pk, status=MembershipStatus.ACTIVE)
+    return group_list_for(viewer=viewer).prefetch_related(
+        Prefetch("memberships", queryset=mine, to_attr="viewer_memberships")
+    )
+
+
+def group_row(group: Group) -> GroupView:
+    """A group of `group_list_with_membership` with the viewer's membership (None: not in it)."""
+    found = getattr(group, "viewer_memberships", None)
+    if found is None:
+        raise TypeError("group_row reads groups from group_list_with_membership only")
+    return GroupView(group=group, membership=found[0] if found else None)
+
+
 def memberships_by_group(*, viewer: User, group_ids: list[int]) -> dict[int, Membership]:
+    """The viewer's active memberships of `group_ids`, by group id."""
     rows = Membership.objects.filter(
         user_id=viewer.pk, group_id__in=group_ids, status=MembershipStatus.ACTIVE
     )
@@ -49,6 +69,7 @@ def memberships_by_group(*, viewer: User, group_ids: list[int]) -> dict[int, Mem
 
 
 def group_view(*, viewer: User, group: Group) -> GroupView:
+    """One group she may see, with her membership of it (404 for one she may not)."""
     require(viewer, Action.GROUP_VIEW, group=group)
     return GroupView(group=group, membership=active_membership(viewer, group))
 
@@ -69,15 +90,47 @@ def roster_list(*, viewer: User, group: Group) -> QuerySet[Membership]:
 
 
 def invite_list(*, viewer: User, group: Group) -> QuerySet[Invite]:
+    """A group's invites, newest first, for those who manage them (never the codes)."""
     require(viewer, Action.INVITE_MANAGE, group=group)
     return Invite.objects.filter(group=group)
+
+
+def _versions(group: Group | int) -> QuerySet[Agreement]:
+    """A group's agreements, newest first: the first is the current one."""
+    group_id = group.pk if isinstance(group, Group) else group
+    return Agreement.objects.filter(group_id=group_id).order_by("-version")
+
+
+def agreement_current(group: Group | int) -> Agreement | None:
+    """The group's current agreement (its newest version), or None before one is published."""
+    return _versions(group).first()
+
+
+def agreement_accepted_current(member: Membership) -> bool:
+    """Has this member accepted her group's current agreement? (The live room asks the same
+    in the one read of `facilitation.services.room_enter`.)
+
+    A group with no published agreement has nothing to accept: sessions cannot open then.
+    """
+    # One query, and the agreement's (encrypted) text is never read: entering a room asks this.
+    current = _versions(member.group_id).values("pk")[:1]
+    return AgreementAcceptance.objects.filter(
+        membership=member, agreement_id=Subquery(current)
+    ).exists()
+
+
+def agreement_accepted_by(*, viewer: User, agreement: Agreement) -> bool:
+    """Has the viewer accepted this version (through any membership of hers)?"""
+    return AgreementAcceptance.objects.filter(
+        agreement=agreement, membership__user_id=viewer.pk
+    ).exists()
 
 
 def agreement_view(*, viewer: User, group: Group) -> tuple[Agreement, bool]:
     """The current agreement and whether the viewer has accepted it."""
     membership = active_membership(viewer, group)
     require(viewer, Action.AGREEMENT_VIEW, group=group, membership=membership)
-    current = Agreement.objects.filter(group=group).order_by("-version").first()
+    current = agreement_current(group)
     if current is None:
         raise NotFound(_("This group has no agreement yet."), code="no_agreement")
     accepted = membership is not None and (

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from groups.models import GroupRole, Membership, OrgRole, ProposalStatus
-from groups.services import DISPLAY_NAME_MAX, GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX
+from groups.services import (
+    AGREEMENT_MAX_POINTS,
+    AGREEMENT_POINT_MAX,
+    DISPLAY_NAME_MAX,
+    GROUP_DESCRIPTION_MAX,
+    GROUP_NAME_MAX,
+    INVITE_MAX_USES,
+    INVITE_ROLES,
+    PASSWORD_MAX,
+    PROPOSAL_DECISIONS,
+    PROPOSAL_NOTE_MAX,
+    PROPOSAL_TEXT_MAX,
+    RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+    USERNAME_FIELD_MAX,
+)
 
 
 class TokenCreateInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=True)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = serializers.CharField(max_length=USERNAME_FIELD_MAX, trim_whitespace=True)
+    password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
 
 
 class TokenOutput(serializers.Serializer):
@@ -38,7 +54,9 @@ class GroupUpdateInput(serializers.Serializer):
     description = serializers.CharField(
         max_length=GROUP_DESCRIPTION_MAX, allow_blank=True, required=False
     )
-    retention_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    retention_days = serializers.IntegerField(
+        min_value=RETENTION_DAYS_MIN, max_value=RETENTION_DAYS_MAX, required=False
+    )
 
 
 class GroupOutput(serializers.Serializer):
@@ -79,11 +97,11 @@ class MemberUpdateInput(serializers.Serializer):
 
 
 class InviteCreateInput(serializers.Serializer):
-    role = serializers.ChoiceField(
-        choices=[GroupRole.MEMBER, GroupRole.PEER_MENTOR], default=GroupRole.MEMBER
+    role = serializers.ChoiceField(choices=list(INVITE_ROLES), default=GroupRole.MEMBER)
+    max_uses = serializers.IntegerField(min_value=1, max_value=INVITE_MAX_USES, required=False)
+    expires_in_hours = serializers.IntegerField(
+        min_value=1, max_value=settings.HAVEN_INVITE_MAX_HOURS, required=False
     )
-    max_uses = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    expires_in_hours = serializers.IntegerField(min_value=1, max_value=720, required=False)
 
 
 class InviteCreatedOutput(serializers.Serializer):
@@ -125,8 +143,8 @@ class InviteOutput(serializers.Serializer):
 
 class InviteRedeemInput(serializers.Serializer):
     display_name = serializers.CharField(max_length=DISPLAY_NAME_MAX)
-    username = serializers.CharField(max_length=150, required=False)
-    password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
+    username = serializers.CharField(max_length=USERNAME_FIELD_MAX, required=False)
+    password = serializers.CharField(max_length=PASSWORD_MAX, required=False, trim_whitespace=False)
 
 
 class InviteRedeemOutput(serializers.Serializer):
@@ -144,7 +162,9 @@ class AgreementOutput(serializers.Serializer):
 
 class AgreementPublishInput(serializers.Serializer):
     points = serializers.ListField(
-        child=serializers.CharField(max_length=500), min_length=1, max_length=30
+        child=serializers.CharField(max_length=AGREEMENT_POINT_MAX),
+        min_length=1,
+        max_length=AGREEMENT_MAX_POINTS,
     )
 
 
@@ -159,12 +179,14 @@ class AcceptanceOutput(serializers.Serializer):
 
 
 class ProposalCreateInput(serializers.Serializer):
-    text = serializers.CharField(max_length=1000)
+    text = serializers.CharField(max_length=PROPOSAL_TEXT_MAX)
 
 
 class ProposalDecideInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["adopted", "declined"])
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    status = serializers.ChoiceField(choices=[str(s) for s in PROPOSAL_DECISIONS])
+    note = serializers.CharField(
+        max_length=PROPOSAL_NOTE_MAX, required=False, allow_blank=True, default=""
+    )
 
 
 class ProposalOutput(serializers.Serializer):

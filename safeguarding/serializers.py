@@ -6,7 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from groups.services import PASSWORD_MAX
 from project.exceptions import MAX_ID
+from project.models import AuditEntry
 from safeguarding.models import Category, ConcernStatus, Urgency
 from safeguarding.policies import ConcernRole, is_reporter
 from safeguarding.selectors import is_overdue
@@ -154,10 +156,15 @@ class ConcernOutput(ConcernSummaryOutput):
         return data
 
 
+def _audit_column(name: str) -> int:
+    """A filter on the audit log is no longer than the column it filters."""
+    return AuditEntry._meta.get_field(name).max_length
+
+
 class AuditQuery(serializers.Serializer):
-    target_type = serializers.CharField(max_length=32, required=False)
-    target_id = serializers.CharField(max_length=64, required=False)
-    action = serializers.CharField(max_length=64, required=False)
+    target_type = serializers.CharField(max_length=_audit_column("target_type"), required=False)
+    target_id = serializers.CharField(max_length=_audit_column("target_id"), required=False)
+    action = serializers.CharField(max_length=_audit_column("action"), required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 
@@ -174,7 +181,7 @@ class AuditOutput(serializers.Serializer):
 
 
 class EraseInput(serializers.Serializer):
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
     confirm = serializers.BooleanField()
 
     def validate_confirm(self, value: bool) -> bool:

@@ -1,0 +1,224 @@
+"""Accounts, the names people go by, signing in and out, and bearer tokens.
+
+Usernames and display names keep their own validators (Unicode normalisation, control
+characters, a minimum length); the text a person types elsewhere goes through
+`project.text.clean_text`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from typing import Any
+
+from django.contrib.auth import authenticate, login
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from groups.models import ApiToken, OrgRole, User
+from project import closecodes, realtime
+from project.audit import audit_record
+from project.exceptions import ApplicationError, Conflict, ValidationFailed
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+# The username column's width: a sign-in attempt longer than any username is refused as input.
+USERNAME_FIELD_MAX = 150
+PASSWORD_MAX = 128
+DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 2, 40
+# The only backend a signed-in browser session names (django-axes checks before it).
+SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class InvalidCredentials(ApplicationError):
+    status = 400
+    code = "invalid_credentials"
+
+
+class LockedOut(ApplicationError):
+    status = 429
+    code = "locked_out"
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def username_normalise(raw: Any) -> str:
+    """The one form of a username that is stored, signed in with and counted for lockouts."""
+    return unicodedata.normalize("NFKC", str(raw or "")).strip().lower()
+
+
+def username_normalise_from_request(request: HttpRequest, credentials: dict[str, Any]) -> str:
+    """django-axes hook: lockouts count against the same form of a username as logins do."""
+    return username_normalise((credentials or {}).get("username"))
+
+
+def _username_errors(username: str) -> list[str]:
+    if not USERNAME_RE.fullmatch(username):
+        return [
+            _(
+                "Use 3 to 40 letters, digits, dots, dashes or underscores, starting with a "
+                "letter or digit. Please do not use your real name."
+            )
+        ]
+    return []
+
+
+def display_name_clean(raw: Any) -> tuple[str, str]:
+    """Return (display name, comparison key) or raise a field error."""
+    if not isinstance(raw, str):
+        raise ValidationFailed({"display_name": [_("Choose a name for this group.")]})
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"} for ch in name):
+        raise ValidationFailed({"display_name": [_("Use letters, digits and spaces only.")]})
+    if not DISPLAY_NAME_MIN <= len(name) <= DISPLAY_NAME_MAX:
+        raise ValidationFailed(
+            {
+                "display_name": [
+                    _("Use between %(min)d and %(max)d characters.")
+                    % {"min": DISPLAY_NAME_MIN, "max": DISPLAY_NAME_MAX}
+                ]
+            }
+        )
+    key = unicodedata.normalize("NFKC", name).casefold()
+    return name, key
+
+
+def display_name_taken() -> Conflict:
+    return Conflict(
+        _("Someone in this group already uses that name. Please choose another."),
+        code="display_name_taken",
+    )
+
+
+# --- tokens and signing in -------------------------------------------------------------------
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def token_issue(*, user: User) -> str:
+    """Create a bearer token for `user` and return it; only its hash is stored."""
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=token_hash(key))
+    return key
+
+
+def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> User:
+    """The account a username and password belong to, for every way of signing in.
+
+    An unknown user and a wrong password get the same answer (Django's backend runs the
+    hasher for unknown users too, so timing matches); django-axes counts failures per
+    username + IP and answers `locked_out` once the limit is reached.
+    """
+    name = username_normalise(username)
+    secret = password if isinstance(password, str) else ""
+    user = authenticate(request=request, username=name, password=secret)
+    if getattr(request, "axes_locked_out", False):
+        raise LockedOut(
+            _("Too many attempts. Please wait 15 minutes and try again."),
+        )
+    if user is None or not user.is_active:
+        raise InvalidCredentials(_("That username and password do not match."))
+    return user
+
+
+def token_sign_in(*, request: HttpRequest, username: Any, password: Any) -> str:
+    """Check a username and password (`credentials_check`) and return a new token."""
+    user = credentials_check(request=request, username=username, password=password)
+    return token_issue(user=user)
+
+
+def session_start(*, request: HttpRequest, user: User) -> None:
+    """Sign a browser in as `user` (after her credentials were checked, or her account made)."""
+    login(request, user, backend=SESSION_BACKEND)
+
+
+def session_sign_in(*, request: HttpRequest, username: Any, password: Any) -> User:
+    """Sign a browser in: the same check as `token_sign_in`, then a cookie session."""
+    user = credentials_check(request=request, username=username, password=password)
+    session_start(request=request, user=user)
+    return user
+
+
+@transaction.atomic
+def token_revoke(*, actor: User, token: ApiToken | None, session_key: str | None = None) -> None:
+    """Sign out: delete the token used (or end the browser session) and close its sockets."""
+    if token is not None:
+        token_id = token.pk
+        token.delete()
+        realtime.close_on_commit(realtime.token_group(token_id), closecodes.NOT_SIGNED_IN)
+    if session_key:
+        realtime.close_on_commit(realtime.auth_session_group(session_key), closecodes.NOT_SIGNED_IN)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def _validated_new_account(username: Any, password: Any) -> tuple[str, str]:
+    fields: dict[str, list[str]] = {}
+    name = username_normalise(username)
+    if not name:
+        fields["username"] = [_("Choose a username.")]
+    else:
+        errors = _username_errors(name)
+        if errors:
+            fields["username"] = errors
+    if not isinstance(password, str) or not password:
+        fields["password"] = [_("Choose a password.")]
+    elif len(password) > PASSWORD_MAX:
+        fields["password"] = [_("Use at most %(max)d characters.") % {"max": PASSWORD_MAX}]
+    else:
+        try:
+            validate_password(password, user=User(username=name))
+        except DjangoValidationError as exc:
+            fields["password"] = [str(m) for m in exc.messages]
+    if fields:
+        raise ValidationFailed(fields)
+    return name, password
+
+
+def account_create(*, username: Any, password: Any, org_role: str = OrgRole.NONE) -> User:
+    """Create an account with only a username and a password."""
+    name, secret = _validated_new_account(username, password)
+    if User.objects.filter(username=name).exists():
+        raise Conflict(_("That username is taken. Please choose another."), code="username_taken")
+    user = User(username=name, org_role=org_role)
+    user.set_password(secret)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict(
+            _("That username is taken. Please choose another."), code="username_taken"
+        ) from None
+    return user
+
+
+@transaction.atomic
+def staff_create(*, actor: User | None, username: Any, password: Any, org_role: str) -> User:
+    """Create a staff account (facilitator, safeguarding lead or admin) from the command line."""
+    if org_role not in {OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN}:
+        raise ValidationFailed({"role": [_("Choose facilitator, safeguarding_lead or admin.")]})
+    user = account_create(username=username, password=password, org_role=org_role)
+    if org_role == OrgRole.ADMIN:
+        user.is_staff = True
+        user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+    audit_record(actor=actor, action="account.staff_created", target=user, extra={"role": org_role})
+    return user
+
+
+@transaction.atomic
+def account_deactivate(*, actor: User | None, user: User) -> None:
+    """Switch an account off: its tokens go, every live socket it has closes."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ApiToken.objects.filter(user=user).delete()
+    audit_record(actor=actor, action="account.deactivated", target=user)
+    realtime.close_on_commit(realtime.user_group(user.pk), closecodes.NOT_SIGNED_IN)
