@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,8 +30,9 @@ from facilitation.taxonomy import CONTENT_WARNINGS
 from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole
-from groups.policies import Action, can, group_for
+from groups.policies import Action, can, group_for, is_signed_in
 from project.exceptions import ApplicationError
+from safeguarding import policies as concern_policies
 from safeguarding import selectors as concern_selectors
 from safeguarding import services as concern_services
 from safeguarding.models import Category, ConcernStatus, Urgency
@@ -45,7 +46,7 @@ def signed_in(view: View) -> View:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated or not request.user.is_active:
+        if not is_signed_in(request.user):
             return redirect("signin")
         return view(request, *args, **kwargs)
 
@@ -94,21 +95,20 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
-    error = None
+    """The same sign-in as the REST token (lockouts included), ending in a cookie session."""
     if request.method == "POST":
-        username = group_services.username_normalise(request.POST.get("username"))
-        user = authenticate(
-            request=request, username=username, password=request.POST.get("password", "")
-        )
-        if getattr(request, "axes_locked_out", False):
-            error = _("Too many attempts. Please wait 15 minutes and try again.")
-        elif user is None or not user.is_active:
-            error = _("That username and password do not match.")
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("groups")
-    status = 429 if error and getattr(request, "axes_locked_out", False) else 400 if error else 200
-    return render(request, "frontend/signin.html", {"error": error}, status=status)
+        try:
+            group_services.session_sign_in(
+                request=request,
+                username=request.POST.get("username"),
+                password=request.POST.get("password", ""),
+            )
+        except ApplicationError as exc:
+            return render(
+                request, "frontend/signin.html", {"error": exc.message}, status=exc.status
+            )
+        return redirect("groups")
+    return render(request, "frontend/signin.html", {"error": None})
 
 
 @require_POST
@@ -148,7 +148,7 @@ def join(request: HttpRequest) -> HttpResponse:
             error = _error_text(exc)
         else:
             if not request.user.is_authenticated:
-                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+                group_services.session_start(request=request, user=membership.user)
             messages.success(request, _("Welcome. Please read the group's agreement."))
             return redirect("group", group_id=membership.group_id)
     return render(request, "frontend/join.html", {"error": error}, status=400 if error else 200)
@@ -175,13 +175,12 @@ def groups(request: HttpRequest) -> HttpResponse:
         if _flash_errors(request, create, _("Group created.")):
             return redirect("group", group_id=created["group"].pk)
         return redirect("groups")
-    rows = list(group_selectors.group_list_for(viewer=user))
-    mine = group_selectors.memberships_by_group(viewer=user, group_ids=[g.pk for g in rows])
+    rows = group_selectors.group_list_with_membership(viewer=user)
     return render(
         request,
         "frontend/groups.html",
         {
-            "rows": [(g, mine.get(g.pk)) for g in rows],
+            "rows": [group_selectors.group_row(g) for g in rows],
             "can_create": can(user, Action.GROUP_CREATE),
         },
     )
@@ -411,30 +410,20 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
 @signed_in
 def concerns(request: HttpRequest) -> HttpResponse:
     user = request.user
-    rows = list(concern_selectors.concern_list(viewer=user))
-    now = timezone.now()
-    mine = [c for c in rows if c.reporter is not None and c.reporter.user_id == user.pk]
-    inbox = [c for c in rows if c not in mine]
-    inbox.sort(
-        key=lambda c: (
-            not (c.status == ConcernStatus.RECEIVED and c.acknowledge_by < now),
-            c.status == ConcernStatus.CLOSED,
-            c.acknowledge_by,
-        )
-    )
-    groups_i_am_in = [
-        (g, m)
-        for g in group_selectors.group_list_for(viewer=user)
-        if (m := group_selectors.memberships_by_group(viewer=user, group_ids=[g.pk]).get(g.pk))
+    found = concern_selectors.concern_inbox(viewer=user)
+    rows = [
+        group_selectors.group_row(g)
+        for g in group_selectors.group_list_with_membership(viewer=user)
     ]
     return render(
         request,
         "frontend/concerns.html",
         {
-            "mine": mine,
-            "inbox": inbox,
-            "now": now,
-            "groups": groups_i_am_in,
+            "mine": found.mine,
+            "inbox": found.inbox,
+            "now": found.now,
+            # Where she may raise one: the groups she is in.
+            "groups": [row for row in rows if row.membership is not None],
             "categories": Category.choices,
             "urgencies": Urgency.choices,
         },
@@ -491,7 +480,7 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             )
         return redirect("concern", concern_id=concern_id)
     found, role = concern_selectors.concern_detail(viewer=user, concern_id=concern_id)
-    moves = concern_services.TRANSITIONS[found.status] if role == "handler" else frozenset()
+    moves = concern_policies.concern_moves(found, role)
     return render(
         request,
         "frontend/concern.html",
@@ -501,8 +490,7 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             "moves": [(s, ConcernStatus(s).label) for s in ConcernStatus.values if s in moves],
             "history": found.history.all(),
             "replies": found.replies.all(),
-            "overdue": found.status == ConcernStatus.RECEIVED
-            and found.acknowledge_by < timezone.now(),
+            "overdue": concern_selectors.is_overdue(found),
         },
     )
 

@@ -1,0 +1,112 @@
+"""The pages of signing in and "My groups" call the same services and selectors as the REST API.
+
+Sign-in on the page is `services.session_sign_in`: the same check, lockout counting and answers
+as the token route, ending in a cookie session. "My groups" and the REST list both read
+`selectors.group_list_with_membership`, so they show the same groups with the same membership.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from rest_framework.test import APIClient
+
+from groups import selectors
+from tests.conftest import PASSWORD, World
+
+pytestmark = pytest.mark.django_db
+
+SIGNIN = "/signin/"
+IP = "203.0.113.10"
+
+
+def page_sign_in(client: Client, username: str, password: str) -> object:
+    return client.post(SIGNIN, {"username": username, "password": password}, REMOTE_ADDR=IP)
+
+
+def token_sign_in(username: str, password: str) -> object:
+    return APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=IP,
+    )
+
+
+def test_signing_in_on_the_page_starts_a_session_that_opens_my_groups(world):
+    client = Client()
+    response = page_sign_in(client, "ROSE", PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/groups/"
+    page = client.get("/groups/")
+    assert page.status_code == 200
+    assert b"Group A" in page.content and b"Group B" not in page.content
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("rose", "not the password at all"), ("nobody-here", PASSWORD), ("gone", PASSWORD)],
+)
+def test_the_page_refuses_a_wrong_sign_in_with_the_words_of_the_api(world, username, password):
+    client = Client()
+    response = page_sign_in(client, username, password)
+    api = token_sign_in(username, password)
+    assert response.status_code == api.status_code == 400
+    assert api.json()["message"].encode() in response.content
+    assert client.get("/groups/").status_code == 302  # still signed out
+
+
+def test_failures_on_the_page_count_towards_the_same_lockout_as_the_api(world):
+    client = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        page_sign_in(client, "rose", f"wrong password {attempt}")
+    api = token_sign_in("rose", PASSWORD)
+    assert api.status_code == 429
+    page = page_sign_in(client, "rose", PASSWORD)
+    assert page.status_code == 429
+    assert api.json()["message"].encode() in page.content
+    assert client.get("/groups/").status_code == 302  # still signed out
+
+
+def _rows(world: World, persona: str) -> list[tuple[int, int | None]]:
+    viewer = world.users[persona]
+    return [
+        (row.group.pk, row.membership.pk if row.membership else None)
+        for row in map(selectors.group_row, selectors.group_list_with_membership(viewer=viewer))
+    ]
+
+
+@pytest.mark.parametrize("persona", ["member", "facilitator", "safeguarding_lead", "outsider"])
+def test_the_groups_page_and_the_rest_list_show_the_same_groups_and_memberships(world, persona):
+    api = world.client(persona).get("/api/v1/groups/").json()["results"]
+    assert [(row["id"], row["my_member_id"]) for row in api] == _rows(world, persona)
+    client = Client()
+    client.force_login(world.users[persona])
+    page = client.get("/groups/").content.decode()
+    for row in api:
+        assert row["name"] in page
+    member = world.members.get(persona)
+    if member is not None and member.group_id in {row["id"] for row in api}:
+        assert f"You are {member.display_name} here." in page
+
+
+def test_a_lead_sees_every_group_and_no_membership_in_them(world):
+    assert _rows(world, "safeguarding_lead") == [
+        (world.group_a.pk, None),
+        (world.group_b.pk, None),
+    ]
+
+
+def test_the_groups_with_my_membership_take_two_queries_however_many_groups(
+    world, django_assert_num_queries
+):
+    viewer = world.users["admin"]
+    with django_assert_num_queries(2):
+        rows = [selectors.group_row(g) for g in selectors.group_list_with_membership(viewer=viewer)]
+    assert len(rows) == 2
+
+
+def test_a_group_read_without_her_membership_is_refused_as_a_programming_error(world):
+    with pytest.raises(TypeError):
+        selectors.group_row(world.group_a)
