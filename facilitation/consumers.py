@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import Error as DatabaseError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, services
@@ -123,6 +124,7 @@ class SessionConsumer(RoomDelivery):
             await self._error("unknown_type", _("Unknown message type."), ref)
             return
         try:
+            services.frame_limiter.check(self.context.member_id, kind, timezone.now())
             await handler(self, content)
         except ApplicationError as exc:
             await self._error(exc.code, exc.message, ref, exc.extra)

@@ -31,6 +31,8 @@ from project import closecodes, realtime
 logger = logging.getLogger(__name__)
 
 LAYER_RETRY_MAX_SECONDS = 5.0
+# One `resume` replays at most this many events; older ones come back as `history.hidden`.
+RESUME_RANGE_MAX = 1000
 # The heartbeat beats each connection once per interval, a tenth of them at a time, and
 # serves this many between two turns of the event loop.
 HEARTBEAT_SLOTS = 10
@@ -83,7 +85,7 @@ class Heartbeat:
             for start in range(0, len(live), HEARTBEAT_SLICE):
                 await asyncio.gather(
                     *(
-                        c.beat(*answers[c.context.attendance_id])
+                        c.beat(answers[c.context.attendance_id])
                         for c in live[start : start + HEARTBEAT_SLICE]
                     ),
                     return_exceptions=True,
@@ -112,6 +114,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
     context: services.RoomContext | None = None
     heartbeat_slot = 0
     closing = False
+    resuming = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with a channel-layer receive that survives Redis outages.
@@ -230,8 +233,23 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 logger.warning("room: could not leave a channel group")
 
     async def resume(self, after: int) -> None:
-        """Replay the log after `after` to this connection, then `resume.done`."""
+        """Replay the log after `after` to this connection, then `resume.done`.
+
+        One at a time per connection, and at most RESUME_RANGE_MAX events back from where the
+        connection is; what she may not read (`context.history_after`) or what is older than
+        that comes back as one `history.hidden` marker.
+        """
+        if self.resuming:
+            raise services.rate_limited()
+        self.resuming = True
+        try:
+            await self._resume(after)
+        finally:
+            self.resuming = False
+
+    async def _resume(self, after: int) -> None:
         async with self.lock:
+            history_after = max(self.context.history_after, self.last_sent - RESUME_RANGE_MAX)
             cursor = after
             replayed_to = None
             while True:
@@ -240,6 +258,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                     session_id=self.context.session_id,
                     after_seq=cursor,
                     limit=REPLAY_LIMIT,
+                    history_after=history_after,
                 )
                 for event in batch:
                     await self.send(text_data=realtime.dumps(event))
@@ -276,6 +295,33 @@ class RoomDelivery(AsyncWebsocketConsumer):
         self.closing = True
         await self.close(code=message["code"])
 
+    async def haven_rights(self, message: dict[str, Any]) -> None:
+        """Her role or the session's co-hosts changed: follow her rights now."""
+        if self.closing or self.context is None:
+            return
+        async with self.lock:
+            await self._follow_rights()
+
+    async def _follow_rights(self) -> None:
+        """Read her rights again (caller holds the lock): join or leave the hosts' group, and
+        send her page a fresh `session.state`; close if she may no longer stay."""
+        try:
+            context, state = await realtime.run_in_db(services.room_rights, context=self.context)
+        except services.RoomRefused as refused:
+            self.closing = True
+            await self.close(code=refused.code)
+            return
+        hosts = events.hosts_group(context.session_id)
+        if context.is_host and not self.context.is_host:
+            await self.join([hosts])
+        elif not context.is_host and self.context.is_host:
+            self.joined = [name for name in self.joined if name != hosts]
+            with contextlib.suppress(Exception):  # the layer may be down; it expires by itself
+                await self.channel_layer.group_discard(hosts, self.channel_name)
+        self.context = context
+        state["last_seq"] = self.last_sent
+        await self.send_event(state)
+
     async def _fill(self, *, until: int) -> None:
         """Send durable events from the log up to `until` (caller holds the lock)."""
         while self.last_sent < until:
@@ -294,19 +340,28 @@ class RoomDelivery(AsyncWebsocketConsumer):
     # --- the heartbeat ------------------------------------------------------------------
 
     def as_beat(self) -> services.Beat:
+        token_id = self.scope.get("haven_token_id")
+        session = self.scope.get("session")
         return services.Beat(
             attendance_id=self.context.attendance_id,
             session_id=self.context.session_id,
             member_id=self.context.member_id,
             user_id=self.context.user_id,
-            token_id=self.scope.get("haven_token_id"),
+            token_id=token_id,
+            session_key=getattr(session, "session_key", None) if token_id is None else None,
+            is_host=self.context.is_host,
         )
 
-    async def beat(self, newest: int, close_code: int | None) -> None:
+    async def beat(self, answer: services.BeatAnswer) -> None:
         """One heartbeat for this connection, with what `room_touch_many` answered."""
+        newest, close_code = answer.last_seq, answer.close_code
         async with self.lock:
             if self.closing:
                 return
+            if close_code is None and answer.is_host != self.context.is_host:
+                await self._follow_rights()
+                if self.closing:
+                    return
             if close_code is not None and close_code != closecodes.NOT_OPEN:
                 # Signed out or removed: nothing more reaches her, not even the backlog.
                 self.closing = True

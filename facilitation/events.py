@@ -151,6 +151,13 @@ def round_ended() -> dict[str, Any]:
 # --- events that are not kept ----------------------------------------------------------------
 
 
+def history_hidden(*, seq: int) -> dict[str, Any]:
+    """To one reader of the log, in place of every event up to `seq` that is not hers to read
+    (said before she came, or older than one resume may ask for). It carries that `seq`, so
+    her client moves on past it; never any of the text."""
+    return {"type": "history.hidden", "seq": seq}
+
+
 def session_state(
     *,
     session_id: int,

@@ -56,16 +56,23 @@ def _replayed(row: SessionEvent) -> dict[str, Any]:
 
 
 def events_replay(
-    *, session_id: int, after_seq: int, limit: int = REPLAY_LIMIT
+    *, session_id: int, after_seq: int, limit: int = REPLAY_LIMIT, history_after: int = 0
 ) -> list[dict[str, Any]]:
     """Durable events after `after_seq`, in order, as the room sends them.
 
     Message events are rebuilt from their rows, so hidden and purged bodies stay hidden. The
-    caller has decided that the reader may see this session's log.
+    caller has decided that the reader may see this session's log, and from where
+    (`history_after`, see `selectors.history_after`): events up to it come back as one
+    `history.hidden` marker carrying its seq.
     """
+    replay: list[dict[str, Any]] = []
+    if after_seq < history_after:
+        replay.append(events.history_hidden(seq=history_after))
+        after_seq = history_after
     rows = (
         SessionEvent.objects.filter(session_id=session_id, seq__gt=after_seq)
         .select_related("message__author")
-        .order_by("seq")[:limit]
+        .order_by("seq")[: max(0, limit - len(replay))]
     )
-    return [_replayed(row) for row in rows]
+    replay.extend(_replayed(row) for row in rows)
+    return replay

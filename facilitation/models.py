@@ -149,6 +149,9 @@ class Participant(models.Model):
     mute_reason = EncryptedTextField(blank=True, default="")
     removed_at = models.DateTimeField(null=True, blank=True)
     remove_reason = EncryptedTextField(blank=True, default="")
+    # The session's last seq when she first entered its room: what was said before is not
+    # hers to read (hosts read everything). Null until she enters.
+    first_seq = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,10 +20,12 @@ from facilitation.models import (
     PlanItem,
     PresenceStatus,
     Session,
+    SessionEvent,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
-from groups.models import Group, MembershipStatus, User
-from groups.policies import Action, require
+from groups.models import Group, Membership, MembershipStatus, User
+from groups.policies import Action, active_membership, can, require
+from groups.selectors import agreement_accepted_current, agreement_current
 from project.exceptions import Forbidden, NotFound, parse_id
 
 # A connection counts as present while its heartbeat is newer than this (the heartbeat
@@ -107,4 +109,53 @@ def session_log(
     ).exists()
     if removed:
         raise Forbidden(_("You were removed from this session."))
-    return events_replay(session_id=session.pk, after_seq=after_seq, limit=limit)
+    membership = active_membership(viewer, session.group_id)
+    if (
+        membership is not None
+        and agreement_current(session.group_id) is not None
+        and not agreement_accepted_current(membership)
+    ):
+        # The same rule as entering the room (close code 4409).
+        raise Forbidden(
+            _("Please accept the group's current agreement first."), code="agreement_required"
+        )
+    return events_replay(
+        session_id=session.pk,
+        after_seq=after_seq,
+        limit=limit,
+        history_after=history_after_for(viewer=viewer, session=session, membership=membership),
+    )
+
+
+def history_after(*, is_host: bool, first_seq: int) -> int:
+    """The seq after which a reader may read a session's log (0: all of it).
+
+    Hosts (facilitators, the session's co-hosts) read all of it. A member reads from her first
+    entry into the room on (she joined the group before that), so nobody with an invite code
+    reads what a group said before she came; what she may not read comes back as one
+    `history.hidden` marker (`facilitation.log.events_replay`), never its text.
+    """
+    return 0 if is_host else first_seq
+
+
+def history_after_for(*, viewer: User, session: Session, membership: Membership | None) -> int:
+    """`history_after` for a reader of the REST log: a member who never entered the room reads
+    what was said after she joined the group; staff who may see the session without being a
+    member (org roles) keep what the policy gives them."""
+    if membership is None or can(
+        viewer, Action.SESSION_HOST, session=session, membership=membership
+    ):
+        return 0
+    first_seq = (
+        Participant.objects.filter(session=session, membership=membership)
+        .values_list("first_seq", flat=True)
+        .first()
+    )
+    if first_seq is None:
+        first_seq = (
+            SessionEvent.objects.filter(
+                session=session, created_at__lt=membership.joined_at
+            ).aggregate(last=Max("seq"))["last"]
+            or 0
+        )
+    return history_after(is_host=False, first_seq=first_seq)

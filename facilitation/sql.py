@@ -49,6 +49,8 @@ class EntryRow(NamedTuple):
     accepted: int
     co_host: int
     round_id: int | None
+    first_seq: int | None
+    open_connections: int
 
 
 class PresentRow(NamedTuple):
@@ -110,7 +112,9 @@ def room() -> dict[str, str]:
         # Everything entering decides on, in one read: the session, her active membership of
         # its group, what the hosts decided about her in it, whether she accepted the group's
         # current agreement (its newest version), whether the session names her co-host, and
-        # its open round. Parameters: now, user id, active status, session id.
+        # its open round; from when she may read the log, and how many live connections she
+        # has to it already. Parameters: now, presence horizon, user id, active status,
+        # session id.
         "enter": (
             "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
             "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
@@ -121,7 +125,9 @@ def room() -> dict[str, str]:
             f"(SELECT COUNT(*) FROM {co_hosts} c WHERE c.session_id = s.id "
             "AND c.membership_id = m.id), "
             f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "
-            "ORDER BY r.started_at DESC LIMIT 1) "
+            "ORDER BY r.started_at DESC LIMIT 1), p.first_seq, "
+            f"(SELECT COUNT(*) FROM {attendance} o WHERE o.session_id = s.id "
+            "AND o.membership_id = m.id AND o.left_at IS NULL AND o.last_seen_at >= %s) "
             f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
             "AND m.user_id = %s AND m.status = %s "
             f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "
@@ -129,8 +135,13 @@ def room() -> dict[str, str]:
         ),
         "participant": (
             f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
-            "remove_reason) VALUES (%s, %s, '', '') "
+            "remove_reason, first_seq) VALUES (%s, %s, '', '', %s) "
             "ON CONFLICT (session_id, membership_id) DO NOTHING"
+        ),
+        # A participant row a host made before she ever entered (a mute) gets its first seq.
+        "first_seq": (
+            f"UPDATE {participant} SET first_seq = %s "  # noqa: S608
+            "WHERE session_id = %s AND membership_id = %s AND first_seq IS NULL"
         ),
         "attendance": (
             f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608

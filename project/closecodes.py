@@ -18,3 +18,5 @@ NOT_OPEN: Final = 4410
 # "Try again later": the database is unavailable. WebSocket 1013 says the same, but servers
 # may not send it through Daphne, so it lives in the application range.
 TRY_AGAIN: Final = 4503
+# Too many live connections of one member to one session (HAVEN_SOCKETS_PER_MEMBER).
+TOO_MANY: Final = 4429

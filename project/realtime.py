@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 FORWARD = "haven.forward"
 # Channel-layer message type asking a consumer to close its socket with `code`.
 CLOSE = "haven.close"
+# Channel-layer message type telling a consumer that its member's rights may have changed (her
+# role, a session's co-host list): it reads them again and follows at once.
+RIGHTS = "haven.rights"
 
 
 def user_group(user_id: int) -> str:
@@ -152,4 +155,10 @@ def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
 def close_on_commit(group: str, code: int) -> None:
     """Close every connection in `group` with `code` once the current transaction commits."""
     message = {"type": CLOSE, "code": code}
+    transaction.on_commit(lambda: send_now(group, message))
+
+
+def rights_changed_on_commit(group: str) -> None:
+    """Ask every connection in `group` to read its member's rights again, after commit."""
+    message = {"type": RIGHTS}
     transaction.on_commit(lambda: send_now(group, message))

@@ -145,3 +145,11 @@ def _close_fast_post_connections() -> Iterator[None]:
     from project import asyncdb
 
     asyncdb.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_frame_limits() -> None:
+    """The room's per-member frame windows live in the process; each test starts with none."""
+    from facilitation.services import frame_limiter
+
+    frame_limiter.seen.clear()

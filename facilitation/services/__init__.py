@@ -16,6 +16,7 @@ from facilitation.services.context import (
     host_session,
     participant_get,
 )
+from facilitation.services.limits import FRAME_LIMITS, FrameLimiter, frame_limiter
 from facilitation.services.messages import (
     BODY_MAX,
     RATE_LIMIT_MESSAGES,
@@ -46,11 +47,14 @@ from facilitation.services.plans import (
 )
 from facilitation.services.preferences import preferences_update
 from facilitation.services.room import (
+    SOCKETS_PER_MEMBER,
     SUPPORT_NOTE_MAX,
+    BeatAnswer,
     presence_set,
     room_channel_groups,
     room_enter,
     room_leave,
+    room_rights,
     room_touch_many,
     support_request,
 )
@@ -80,6 +84,7 @@ __all__ = [
     "CW_COLLAPSE",
     "CW_NOTE_MAX",
     "CW_SHOW",
+    "FRAME_LIMITS",
     "MUTE_MINUTES_MAX",
     "MUTE_MINUTES_MIN",
     "PLAN_ITEM_MINUTES_MAX",
@@ -92,10 +97,13 @@ __all__ = [
     "ROUND_PROMPT_MAX",
     "SESSION_MAX_LENGTH",
     "SESSION_TITLE_MAX",
+    "SOCKETS_PER_MEMBER",
     "STATUS_NOTE_MAX",
     "SUPPORT_NOTE_MAX",
     "TRANSITIONS",
     "Beat",
+    "BeatAnswer",
+    "FrameLimiter",
     "RecentPosts",
     "RoomContext",
     "RoomRefused",
@@ -103,6 +111,7 @@ __all__ = [
     "active_round",
     "event_append",
     "events_replay",
+    "frame_limiter",
     "host_session",
     "member_mute",
     "member_remove_from_session",
@@ -122,6 +131,7 @@ __all__ = [
     "room_channel_groups",
     "room_enter",
     "room_leave",
+    "room_rights",
     "room_set_status",
     "room_touch_many",
     "round_end",

@@ -50,17 +50,22 @@ class RoomContext:
     role: str
     is_host: bool
     attendance_id: int
+    # She reads the log only after this seq (0: all of it, as hosts do); see `history_after`.
+    history_after: int = 0
 
 
 @dataclass(frozen=True)
 class Beat:
-    """One live connection, as the heartbeat sees it."""
+    """One live connection, as the heartbeat sees it: what it was opened with (a token, or a
+    browser session's key) and whether it hears the hosts' events."""
 
     attendance_id: int
     session_id: int
     member_id: int
     user_id: int
     token_id: int | None
+    session_key: str | None = None
+    is_host: bool = False
 
 
 def participant_get(context: RoomContext, *, lock: bool = False) -> Participant:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from importlib import import_module
+from typing import Any, NamedTuple
 
+from django.conf import settings
+from django.contrib.sessions.models import Session as DjangoSession
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, sql
 from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
-from facilitation.selectors import room_present
+from facilitation.selectors import history_after, room_present
 from facilitation.services.context import (
     PRESENCE_WINDOW,
     Beat,
@@ -23,10 +27,12 @@ from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from project import closecodes, realtime
 from project.audit import audit_record
-from project.exceptions import ApplicationError, ValidationFailed, parse_id
+from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
 from project.text import clean_text
 
 SUPPORT_NOTE_MAX = 500
+# A member's live connections to one session, across tabs, devices and server processes.
+SOCKETS_PER_MEMBER = 5
 
 
 @transaction.atomic
@@ -35,7 +41,10 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
 
     Refusals carry the close code (project.closecodes): not signed in; forbidden (not, or no
     longer, a member, or removed from this session); no such session or not visible; the
-    current agreement not accepted; the session not open (hosts may enter a scheduled one).
+    current agreement not accepted; the session not open (hosts may enter a scheduled one);
+    too many live connections of hers to this session already (SOCKETS_PER_MEMBER).
+
+    Her first entry fixes where her reading of the log starts (`selectors.history_after`).
 
     One read decides (`sql.room()["enter"]`), then the participant row (first entry only) and
     the attendance row are written; the roles come from `groups.policies` as everywhere else.
@@ -49,8 +58,11 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     statements = sql.room()
     now = timezone.now()
     db_now = sql.db_time(now)
+    horizon = sql.db_time(now - PRESENCE_WINDOW)
     with connection.cursor() as cursor:
-        cursor.execute(statements["enter"], [db_now, actor.pk, MembershipStatus.ACTIVE, pk])
+        cursor.execute(
+            statements["enter"], [db_now, horizon, actor.pk, MembershipStatus.ACTIVE, pk]
+        )
         found = cursor.fetchone()
         if found is None:
             raise RoomRefused(closecodes.NO_SESSION)
@@ -81,8 +93,12 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
             row.status == SessionStatus.SCHEDULED and not is_host
         ):
             raise RoomRefused(closecodes.NOT_OPEN)
+        if row.open_connections >= SOCKETS_PER_MEMBER:
+            raise RoomRefused(closecodes.TOO_MANY)
         if row.participant_id is None:
-            cursor.execute(statements["participant"], [pk, row.member_id])
+            cursor.execute(statements["participant"], [pk, row.member_id, row.last_seq])
+        elif row.first_seq is None:
+            cursor.execute(statements["first_seq"], [row.last_seq, pk, row.member_id])
         cursor.execute(
             statements["attendance"], [pk, row.member_id, db_now, db_now, PresenceStatus.HERE]
         )
@@ -103,6 +119,9 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         role=row.role,
         is_host=is_host,
         attendance_id=attendance_id,
+        history_after=history_after(
+            is_host=is_host, first_seq=row.last_seq if row.first_seq is None else row.first_seq
+        ),
     )
     state = events.session_state(
         session_id=pk,
@@ -181,13 +200,37 @@ def room_leave(*, context: RoomContext) -> None:
         round_pass_for(session_id=context.session_id, member_id=context.member_id)
 
 
-def room_touch_many(*, beats: list[Beat]) -> dict[int, tuple[int, int | None]]:
-    """The heartbeat of every live connection of a process, in five queries whatever their
-    number: keep them present, and answer per attendance id the session's newest seq and the
-    close code if the connection may no longer stay (signed out, removed, session ended).
+class BeatAnswer(NamedTuple):
+    """What the heartbeat tells one connection."""
 
-    Closing is normally pushed at once through the channel layer; this check makes it hold
-    even when that push was lost (a Redis restart).
+    last_seq: int
+    close_code: int | None
+    is_host: bool
+
+
+def _live_session_keys(keys: set[str]) -> set[str]:
+    """The browser sessions among `keys` that still exist and have not expired."""
+    if not keys:
+        return set()
+    engine = import_module(settings.SESSION_ENGINE)
+    if settings.SESSION_ENGINE.endswith((".db", ".cached_db")):
+        return set(
+            DjangoSession.objects.filter(
+                session_key__in=keys, expire_date__gt=timezone.now()
+            ).values_list("session_key", flat=True)
+        )
+    return {key for key in keys if engine.SessionStore().exists(key)}
+
+
+def room_touch_many(*, beats: list[Beat]) -> dict[int, BeatAnswer]:
+    """The heartbeat of every live connection of a process, in a handful of queries whatever
+    their number: keep them present, and answer per attendance id the session's newest seq,
+    the close code if the connection may no longer stay (signed out, its browser session
+    expired or deleted, its token revoked, removed, session ended), and whether she is a host
+    of the session now.
+
+    Closing and a change of rights are normally pushed at once through the channel layer;
+    this check makes them hold even when that push was lost (a Redis restart).
     """
     if not beats:
         return {}
@@ -196,40 +239,118 @@ def room_touch_many(*, beats: list[Beat]) -> dict[int, tuple[int, int | None]]:
     )
     session_ids = {b.session_id for b in beats}
     sessions = {
-        pk: (last_seq, status)
-        for pk, last_seq, status in Session.objects.filter(pk__in=session_ids).values_list(
-            "pk", "last_seq", "status"
+        pk: (last_seq, status, group_id)
+        for pk, last_seq, status, group_id in Session.objects.filter(
+            pk__in=session_ids
+        ).values_list("pk", "last_seq", "status", "group_id")
+    }
+    co_hosts: dict[int, list[Membership]] = {pk: [] for pk in session_ids}
+    for session_id, member_id in Session.co_hosts.through.objects.filter(
+        session_id__in=session_ids
+    ).values_list("session_id", "membership_id"):
+        co_hosts[session_id].append(Membership(id=member_id))
+    users = {
+        user.pk: user
+        for user in User.objects.filter(pk__in={b.user_id for b in beats}, is_active=True).only(
+            "pk", "org_role", "is_active"
         )
     }
-    active_users = set(
-        User.objects.filter(pk__in={b.user_id for b in beats}, is_active=True).values_list(
-            "pk", flat=True
-        )
-    )
     token_ids = {b.token_id for b in beats if b.token_id is not None}
     live_tokens = set(ApiToken.objects.filter(pk__in=token_ids).values_list("pk", flat=True))
-    allowed = set(
-        Participant.objects.filter(
+    live_keys = _live_session_keys({b.session_key for b in beats if b.session_key})
+    allowed = {
+        (session_id, member_id): Membership(
+            id=member_id,
+            group_id=group_id,
+            user_id=user_id,
+            role=role,
+            status=MembershipStatus.ACTIVE,
+        )
+        for session_id, member_id, group_id, user_id, role in Participant.objects.filter(
             session_id__in=session_ids,
             membership_id__in={b.member_id for b in beats},
             removed_at__isnull=True,
             membership__status=MembershipStatus.ACTIVE,
-        ).values_list("session_id", "membership_id")
-    )
-    answers: dict[int, tuple[int, int | None]] = {}
+        ).values_list(
+            "session_id",
+            "membership_id",
+            "membership__group_id",
+            "membership__user_id",
+            "membership__role",
+        )
+    }
+    answers: dict[int, BeatAnswer] = {}
     for beat in beats:
-        last_seq, status = sessions.get(beat.session_id, (0, SessionStatus.ENDED))
+        last_seq, status, group_id = sessions.get(beat.session_id, (0, SessionStatus.ENDED, 0))
+        user = users.get(beat.user_id)
+        membership = allowed.get((beat.session_id, beat.member_id))
         code: int | None = None
-        if beat.user_id not in active_users or (
-            beat.token_id is not None and beat.token_id not in live_tokens
+        is_host = beat.is_host
+        if (
+            user is None
+            or (beat.token_id is not None and beat.token_id not in live_tokens)
+            or (beat.session_key is not None and beat.session_key not in live_keys)
         ):
             code = closecodes.NOT_SIGNED_IN
-        elif (beat.session_id, beat.member_id) not in allowed:
+        elif membership is None:
             code = closecodes.FORBIDDEN
-        elif status == SessionStatus.ENDED:
-            code = closecodes.NOT_OPEN
-        answers[beat.attendance_id] = (last_seq, code)
+        else:
+            session = Session(id=beat.session_id, group_id=group_id)
+            session._prefetched_objects_cache = {"co_hosts": co_hosts[beat.session_id]}
+            is_host = can(user, Action.SESSION_HOST, session=session, membership=membership)
+            if status == SessionStatus.ENDED:
+                code = closecodes.NOT_OPEN
+        answers[beat.attendance_id] = BeatAnswer(last_seq, code, is_host)
     return answers
+
+
+def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
+    """Her rights in the room again, after a change of role or of the co-host list: the
+    context she now has and a fresh `session.state` for her page (her host controls, and the
+    hosts' events, follow `me.is_host`). Raises RoomRefused if she may no longer stay."""
+    session = Session.objects.prefetch_related("co_hosts").filter(pk=context.session_id).first()
+    membership = (
+        Membership.objects.filter(pk=context.member_id, status=MembershipStatus.ACTIVE)
+        .select_related("user")
+        .first()
+    )
+    if session is None or session.status == SessionStatus.ENDED:
+        raise RoomRefused(closecodes.NOT_OPEN)
+    if membership is None or membership.user_id != context.user_id:
+        raise RoomRefused(closecodes.FORBIDDEN)
+    try:
+        participant_get(context)
+    except Forbidden:
+        raise RoomRefused(closecodes.FORBIDDEN) from None
+    user = membership.user
+    is_host = can(user, Action.SESSION_HOST, session=session, membership=membership)
+    muted_until = (
+        Participant.objects.filter(session_id=session.pk, membership_id=membership.pk)
+        .values_list("muted_until", flat=True)
+        .first()
+    )
+    if muted_until is not None and muted_until <= timezone.now():
+        muted_until = None
+    changed = replace(
+        context,
+        is_host=is_host,
+        role=membership.role,
+        display_name=membership.display_name,
+        history_after=0 if is_host else context.history_after,
+    )
+    state = events.session_state(
+        session_id=session.pk,
+        title=session.title,
+        status=session.status,
+        member_id=membership.pk,
+        role=membership.role,
+        is_host=is_host,
+        muted_until=muted_until,
+        present=room_present(session_id=session.pk),
+        round_state=round_state(session.pk),
+        last_seq=session.last_seq,
+    )
+    return changed, state
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from facilitation.services.context import RoomContext
 from facilitation.taxonomy import clean_warning_list
 from groups.models import Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, require
-from groups.services import agreement_current
+from groups.selectors import agreement_current
 from project import closecodes, realtime
 from project.audit import audit_record
 from project.exceptions import MAX_ID, Conflict, ValidationFailed
@@ -151,8 +151,12 @@ def session_update(*, actor: User, session: Session, **changes: Any) -> Session:
     if changed:
         session.save(update_fields=changed)
     if hosts is not None:
+        before = set(session.co_hosts.values_list("pk", flat=True))
         session.co_hosts.set(hosts)
         changed.append("co_hosts")
+        # Added or dropped co-hosts hear (or stop hearing) the hosts' events at once.
+        for member_id in sorted(before ^ {m.pk for m in hosts}):
+            realtime.rights_changed_on_commit(realtime.member_group(member_id))
     if changed:
         audit_record(
             actor=actor,

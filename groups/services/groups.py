@@ -206,6 +206,8 @@ def member_change_role(*, actor: User, group: Group, member_id: Any, role: Any) 
         realtime.member_group(membership.pk),
         events.member_role_changed(member_id=membership.pk, role=role),
     )
+    # Her open rooms follow at once: a demoted host stops hearing the hosts' events.
+    realtime.rights_changed_on_commit(realtime.member_group(membership.pk))
     return membership
 
 

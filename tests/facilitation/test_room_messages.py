@@ -241,7 +241,8 @@ async def test_resume_replays_every_durable_event_after_the_given_seq_in_order_t
     for index in range(5):
         await rose.say(f"m{index}")
         await rose.until("ack")
-    jade, _ = await join(room, "member2")
+    # Her second tab reads what was said since she first came in.
+    jade, _ = await join(room, "member")
     await jade.send(type="resume", after_seq=start)
     replayed = []
     while True:

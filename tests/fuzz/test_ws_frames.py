@@ -50,7 +50,7 @@ from facilitation.models import (
     SessionEvent,
     SessionStatus,
 )
-from facilitation.services import BODY_MAX
+from facilitation.services import BODY_MAX, frame_limiter
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
 from project.exceptions import MAX_ID
 from project.models import AuditEntry
@@ -463,6 +463,9 @@ class Line:
             before = await asnapshot(self.room.session.pk, self.member_id)
         assert self.client is not None
         self.frames += 1
+        # Each example is a frame of its own: the per-member frame limits (tested in
+        # tests/facilitation/test_room_security.py) must not hide how the frame is validated.
+        frame_limiter.seen.clear()
         comm = self.client.comm
         try:
             # As the server hands frames over (the communicator's own helper refuses empty ones).

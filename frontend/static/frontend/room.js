@@ -32,6 +32,7 @@
     steppedOut: false,
     attempts: 0,
     closedForGood: false,
+    historyHidden: false,
     selectedMessage: null,
     moderation: null
   };
@@ -41,7 +42,8 @@
     4403: t("You can no longer take part in this session."),
     4404: t("This session cannot be found."),
     4409: t("Please accept the group's current agreement first, on the group page."),
-    4410: t("This session is not open.")
+    4410: t("This session is not open."),
+    4429: t("This session is open on too many of your tabs or devices. Close one, then reload this page.")
   };
 
   function csrfToken() {
@@ -118,6 +120,17 @@
   /* --- events ----------------------------------------------------------------------- */
 
   function handle(event) {
+    if (event.type === "history.hidden") {
+      /* Everything up to this seq is not hers to read (said before she came, or too old for
+         one resume): move past it, and say so once, plainly. */
+      if (event.seq > state.lastSeq) { state.lastSeq = event.seq; }
+      if (!state.historyHidden) {
+        state.historyHidden = true;
+        var line = el("li", "system", t("Earlier messages are not shown."));
+        $("messages").insertBefore(line, $("messages").firstChild);
+      }
+      return;
+    }
     if (event.seq !== undefined && event.type !== "ack") {
       if (event.seq <= state.lastSeq) { return; }
       if (event.seq > state.lastSeq + 1) { resume(); return; }
