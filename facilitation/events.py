@@ -87,12 +87,16 @@ def message_from_row(row: Message, seq: int) -> dict[str, Any]:
         if member is not None
         else None
     )
-    hidden = row.hidden_at is not None or row.purged_at is not None
+    # Held by an open concern looks exactly like purged: nobody learns which one is held.
+    hidden = row.hidden_at is not None or row.purged_at is not None or row.held_at is not None
+    warning = row.content_warning
+    if warning is not None and (row.purged_at or row.held_at):
+        warning = {**warning, "note": None}
     event = message(
         message_id=row.pk,
         author_data=author_data,
         body=None if hidden else row.body,
-        content_warning=row.content_warning,
+        content_warning=warning,
         sent_at=row.sent_at,
         client_id=str(row.client_id),
         hidden=hidden,
@@ -102,7 +106,7 @@ def message_from_row(row: Message, seq: int) -> dict[str, Any]:
 
 def warning_from_row(row: Message, seq: int) -> dict[str, Any]:
     """The replayed `message.warning_set` of a stored message; a purged one loses its note."""
-    warning = None if row.purged_at else row.content_warning
+    warning = None if row.purged_at or row.held_at else row.content_warning
     return with_seq(message_warning_set(message_id=row.pk, content_warning=warning), seq)
 
 

@@ -8,6 +8,7 @@ the log is replayed from the database, so a lost broadcast never loses data. Use
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +18,9 @@ from facilitation.models import Message, Session, SessionEvent
 from project import realtime
 
 REPLAY_LIMIT = 500
+# Fields of an event that are people's words (a status note, a round's prompt): stored
+# encrypted beside the payload (`SessionEvent.text`), emptied by retention.
+TEXT_FIELDS = ("note", "prompt")
 
 
 def event_append(
@@ -36,11 +40,19 @@ def event_append(
     session.last_seq += 1
     Session.objects.filter(pk=session.pk).update(last_seq=session.last_seq)
     kind = event["type"]
-    payload = (
-        {} if message is not None else {k: v for k, v in event.items() if k not in {"type", "seq"}}
-    )
+    payload: dict[str, Any] = {}
+    text: dict[str, Any] = {}
+    if message is None:
+        payload = {k: v for k, v in event.items() if k not in {"type", "seq"}}
+        text = {k: payload[k] for k in TEXT_FIELDS if payload.get(k)}
+        payload.update(dict.fromkeys(text))
     SessionEvent.objects.create(
-        session=session, seq=session.last_seq, type=kind, payload=payload, message=message
+        session=session,
+        seq=session.last_seq,
+        type=kind,
+        payload=payload,
+        message=message,
+        text=json.dumps(text, ensure_ascii=False) if text else "",
     )
     sent = events.with_seq(event, session.last_seq)
     realtime.broadcast_on_commit(events.session_group(session.pk), sent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -90,7 +91,7 @@ class PlanItem(models.Model):
     title = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=PlanItemKind.choices)
     minutes = models.PositiveIntegerField()
-    notes = models.TextField(max_length=2000, blank=True)
+    notes = EncryptedTextField(blank=True, default="")
     content_warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
@@ -180,6 +181,9 @@ class Message(models.Model):
     hide_reason = EncryptedTextField(blank=True, default="")
     # Set by retention or erasure: the body is gone for good.
     purged_at = models.DateTimeField(null=True, blank=True)
+    # Set when retention or erasure would have removed the body but an open concern holds it:
+    # the room shows it exactly like a purged one; only the concern's handlers read it.
+    held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["session_id", "id"]
@@ -204,7 +208,7 @@ class Round(models.Model):
     """A check-in round: each present member in turn speaks, or passes without a reason."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="rounds")
-    prompt = models.CharField(max_length=500)
+    prompt = EncryptedTextField(blank=True, default="")
     order = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
     passed = models.JSONField(default=list)
@@ -236,6 +240,9 @@ class SessionEvent(models.Model):
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # Any other text of the event (a status note, a round's prompt), encrypted, as JSON; the
+    # payload keeps those keys as null. Retention empties it.
+    text = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -246,4 +253,5 @@ class SessionEvent(models.Model):
         return f"event {self.session_id}#{self.seq}"
 
     def as_event(self) -> dict[str, Any]:
-        return {"type": self.type, "seq": self.seq, **self.payload}
+        text = json.loads(self.text) if self.text else {}
+        return {"type": self.type, "seq": self.seq, **self.payload, **text}

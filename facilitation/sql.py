@@ -202,15 +202,16 @@ def post() -> dict[str, str]:
             f"ON CONFLICT (session_id, author_id, client_id) DO NOTHING RETURNING id"
         ),
         "event": (
-            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, %s, %s)"
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at, "  # noqa: S608
+            f"text) VALUES (%s, %s, %s, %s, %s, %s, '')"
         ),
         # The log row of the message this transaction just inserted, with the seq its lock
         # took, for a caller that sends every statement before reading any answer
         # (`message_post_fast`); a resend's message already has its row and gets none.
         "event_pipelined": (
-            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at) "  # noqa: S608
-            f"SELECT s.id, s.last_seq, %s, %s, m.id, %s FROM {session} s JOIN {message} m "
+            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at, "  # noqa: S608
+            f"text) SELECT s.id, s.last_seq, %s, %s, m.id, %s, '' FROM {session} s "
+            f"JOIN {message} m "
             f"ON m.session_id = s.id WHERE s.id = %s AND m.author_id = %s AND m.client_id = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id) "
             f"RETURNING seq, message_id"

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from facilitation.models import Message
+from facilitation.models import Message, PlanItem, Round, SessionEvent
 from groups.models import AgreementProposal, Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, active_membership, group_for
 from project import closecodes, realtime
@@ -275,6 +275,20 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             purged += expired.exclude(pk__in=held_ids).update(
                 body="", cw_note="", hide_reason="", purged_at=moment
             )
+            # The room shows a held message exactly like a purged one (`held_at`); its text
+            # stays for the concern's handlers until no open concern holds it.
+            expired.filter(pk__in=held_ids, held_at__isnull=True).update(held_at=moment)
+            # The session's other words past retention: status notes and round prompts in
+            # the log, the rounds' prompts, the plan's notes.
+            SessionEvent.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
+                text=""
+            ).update(text="")
+            Round.objects.filter(session__group=group, started_at__lt=cutoff).exclude(
+                prompt=""
+            ).update(prompt="")
+            PlanItem.objects.filter(session__group=group, session__ends_at__lt=cutoff).exclude(
+                notes=""
+            ).update(notes="")
     if purged:
         audit_record(
             actor=None,
@@ -333,10 +347,16 @@ def member_export(*, actor: User) -> dict[str, Any]:
                 "group": msg.session.group.name,
                 "session": msg.session.title,
                 "sent_at": stamp(msg.sent_at).isoformat(),
-                "body": None if msg.purged_at else msg.body,
-                "content_warning": msg.content_warning,
+                # A message an open concern holds past retention looks like a deleted one
+                # here too (the safeguarding exemption, README "Data protection").
+                "body": None if msg.purged_at or msg.held_at else msg.body,
+                "content_warning": (
+                    {**msg.content_warning, "note": None}
+                    if msg.held_at and msg.content_warning
+                    else msg.content_warning
+                ),
                 "hidden_by_a_host": msg.hidden_at is not None,
-                "deleted_by_retention": msg.purged_at is not None,
+                "deleted_by_retention": msg.purged_at is not None or msg.held_at is not None,
             }
             for msg in messages
         ],
@@ -418,10 +438,11 @@ def account_erase(*, actor: User, password: Any) -> None:
             )
     now = timezone.now()
     authored = Message.objects.filter(author__in=memberships)
-    held = authored.filter(concerns__isnull=False).values_list("pk", flat=True)
-    authored.exclude(pk__in=list(held)).update(
+    held = list(authored.filter(concerns__isnull=False).values_list("pk", flat=True))
+    authored.exclude(pk__in=held).update(
         body="", cw_note="", hide_reason="", purged_at=now, author=None
     )
+    authored.filter(pk__in=held, held_at__isnull=True).update(held_at=now)
     authored.update(author=None)
     AgreementProposal.objects.filter(proposer__in=memberships).delete()
     user_id = actor.pk
