@@ -18,7 +18,6 @@ from groups.models import (
     Invite,
     Membership,
     MembershipStatus,
-    OrgRole,
     User,
 )
 from groups.policies import Action, active_membership, can, is_signed_in, require
@@ -36,7 +35,9 @@ def group_list_for(*, viewer: User) -> QuerySet[Group]:
     """Groups the viewer belongs to; safeguarding leads and admins see every group."""
     if not is_signed_in(viewer):
         return Group.objects.none()
-    if viewer.org_role in {OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN}:
+    # Viewing a group without being in it is an org role's power (the policy table's GROUP_VIEW
+    # row): who holds it sees every group.
+    if can(viewer, Action.GROUP_VIEW):
         return Group.objects.all()
     return Group.objects.filter(
         memberships__user=viewer, memberships__status=MembershipStatus.ACTIVE

@@ -8,10 +8,11 @@ concern rule in this one file, so "who sees a concern?" has one answer:
 - `concern_handler_groups(concern)`: the private channel groups of everyone who handles it
   now, the recipients of its alerts (ARCHITECTURE.md rule 5).
 
-The rules are written once, as data (`ABOUT_...`, `LEADS_ONLY`, `LEADS_WHEN`,
-`GROUP_HANDLERS`), which the one-concern form reads in Python (`_holds`) and the other two as
-`Q` objects of the same lookups, so the forms cannot drift; tests/safeguarding/test_policies.py
-checks that they agree for every persona and every shape of concern. `concern_for` fetches and
+The rules are written once, as data (`LEAD`, `LEADS_ONLY`, `LEADS_WHEN`, `GROUP_HANDLERS`),
+which the one-concern form reads in Python (`_holds`) and the other two as `Q` objects of the
+same lookups; the member a concern is about is left out by each form in its own terms (her
+membership, `about_id`). tests/safeguarding/test_policies.py checks that the forms agree for
+every persona and every shape of concern. `concern_for` fetches and
 authorises in one step: a concern she may not see answers "not found", exactly like one that
 does not exist. `concern_moves` says where a concern's status may go, and who may move it.
 """
@@ -42,6 +43,9 @@ class ConcernRole(StrEnum):
 
 
 # --- the rules, each written once ------------------------------------------------------------
+
+# The org role that handles concerns beyond any one group.
+LEAD: Final = OrgRole.SAFEGUARDING_LEAD
 
 # A concern about how the group is run goes to the safeguarding leads alone: the group's own
 # hosts never see it, whatever else holds.
@@ -137,7 +141,7 @@ def concern_role(
         return None
     if is_reporter(user, concern):
         return ConcernRole.REPORTER
-    if user.org_role == OrgRole.SAFEGUARDING_LEAD and leads_handle(concern):
+    if user.org_role == LEAD and leads_handle(concern):
         return ConcernRole.HANDLER
     if membership is None:
         return None
@@ -179,7 +183,7 @@ def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
         )
     )
     visible = Q(reporter__user_id=viewer.pk)
-    if viewer.org_role == OrgRole.SAFEGUARDING_LEAD:
+    if viewer.org_role == LEAD:
         visible |= reduce(or_, (Q(**lookups) for lookups in LEADS_WHEN))
     hosting = [
         Q(group_id__in=groups, **when)
@@ -209,7 +213,7 @@ def _hosts(concern: Concern) -> QuerySet[Membership]:
 
 def _leads(concern: Concern) -> QuerySet[User]:
     """The safeguarding leads, less one who is (actively) the member the concern is about."""
-    leads = User.objects.filter(org_role=OrgRole.SAFEGUARDING_LEAD, is_active=True)
+    leads = User.objects.filter(org_role=LEAD, is_active=True)
     if concern.about_id is not None:
         about = Membership.objects.filter(pk=concern.about_id, status=MembershipStatus.ACTIVE)
         leads = leads.exclude(pk__in=about.values("user_id"))

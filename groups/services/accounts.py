@@ -30,6 +30,8 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 USERNAME_FIELD_MAX = 150
 PASSWORD_MAX = 128
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 2, 40
+# The org roles a staff account is made with (from the command line only, never by a form).
+STAFF_ROLES = (OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN)
 # The only backend a signed-in browser session names (django-axes checks before it).
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -203,7 +205,7 @@ def account_create(*, username: Any, password: Any, org_role: str = OrgRole.NONE
 @transaction.atomic
 def staff_create(*, actor: User | None, username: Any, password: Any, org_role: str) -> User:
     """Create a staff account (facilitator, safeguarding lead or admin) from the command line."""
-    if org_role not in {OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN}:
+    if org_role not in STAFF_ROLES:
         raise ValidationFailed({"role": [_("Choose facilitator, safeguarding_lead or admin.")]})
     user = account_create(username=username, password=password, org_role=org_role)
     if org_role == OrgRole.ADMIN:

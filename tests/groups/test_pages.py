@@ -7,6 +7,8 @@ as the token route, ending in a cookie session. "My groups" and the REST list bo
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -34,7 +36,7 @@ def token_sign_in(username: str, password: str) -> object:
     )
 
 
-def test_signing_in_on_the_page_starts_a_session_that_opens_my_groups(world):
+def test_signing_in_on_the_page_starts_a_session_that_opens_my_groups(world: World) -> None:
     client = Client()
     response = page_sign_in(client, "ROSE", PASSWORD)
     assert response.status_code == 302
@@ -48,7 +50,9 @@ def test_signing_in_on_the_page_starts_a_session_that_opens_my_groups(world):
     ("username", "password"),
     [("rose", "not the password at all"), ("nobody-here", PASSWORD), ("gone", PASSWORD)],
 )
-def test_the_page_refuses_a_wrong_sign_in_with_the_words_of_the_api(world, username, password):
+def test_the_page_refuses_a_wrong_sign_in_with_the_words_of_the_api(
+    world: World, username: str, password: str
+) -> None:
     client = Client()
     response = page_sign_in(client, username, password)
     api = token_sign_in(username, password)
@@ -57,7 +61,7 @@ def test_the_page_refuses_a_wrong_sign_in_with_the_words_of_the_api(world, usern
     assert client.get("/groups/").status_code == 302  # still signed out
 
 
-def test_failures_on_the_page_count_towards_the_same_lockout_as_the_api(world):
+def test_failures_on_the_page_count_towards_the_same_lockout_as_the_api(world: World) -> None:
     client = Client()
     for attempt in range(settings.AXES_FAILURE_LIMIT):
         page_sign_in(client, "rose", f"wrong password {attempt}")
@@ -78,7 +82,9 @@ def _rows(world: World, persona: str) -> list[tuple[int, int | None]]:
 
 
 @pytest.mark.parametrize("persona", ["member", "facilitator", "safeguarding_lead", "outsider"])
-def test_the_groups_page_and_the_rest_list_show_the_same_groups_and_memberships(world, persona):
+def test_the_groups_page_and_the_rest_list_show_the_same_groups_and_memberships(
+    world: World, persona: str
+) -> None:
     api = world.client(persona).get("/api/v1/groups/").json()["results"]
     assert [(row["id"], row["my_member_id"]) for row in api] == _rows(world, persona)
     client = Client()
@@ -91,7 +97,7 @@ def test_the_groups_page_and_the_rest_list_show_the_same_groups_and_memberships(
         assert f"You are {member.display_name} here." in page
 
 
-def test_a_lead_sees_every_group_and_no_membership_in_them(world):
+def test_a_lead_sees_every_group_and_no_membership_in_them(world: World) -> None:
     assert _rows(world, "safeguarding_lead") == [
         (world.group_a.pk, None),
         (world.group_b.pk, None),
@@ -99,14 +105,16 @@ def test_a_lead_sees_every_group_and_no_membership_in_them(world):
 
 
 def test_the_groups_with_my_membership_take_two_queries_however_many_groups(
-    world, django_assert_num_queries
-):
+    world: World, django_assert_num_queries: Any
+) -> None:
     viewer = world.users["admin"]
     with django_assert_num_queries(2):
         rows = [selectors.group_row(g) for g in selectors.group_list_with_membership(viewer=viewer)]
     assert len(rows) == 2
 
 
-def test_a_group_read_without_her_membership_is_refused_as_a_programming_error(world):
+def test_a_group_read_without_her_membership_is_refused_as_a_programming_error(
+    world: World,
+) -> None:
     with pytest.raises(TypeError):
         selectors.group_row(world.group_a)

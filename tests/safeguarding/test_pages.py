@@ -36,7 +36,7 @@ def _overdue(concern_id: int) -> None:
 @pytest.mark.parametrize(
     "persona", ["member", "member2", "facilitator", "peer_mentor", "safeguarding_lead", "admin"]
 )
-def test_the_inbox_holds_exactly_the_concerns_of_the_list_api(world, persona):
+def test_the_inbox_holds_exactly_the_concerns_of_the_list_api(world: World, persona: str) -> None:
     raise_concern(world, share_with_peer_mentors=True)
     escalated = raise_concern(world, category="other", about_member_id=None)
     for step in ("acknowledged", "escalated"):
@@ -49,7 +49,7 @@ def test_the_inbox_holds_exactly_the_concerns_of_the_list_api(world, persona):
         assert f'href="/concerns/{concern.pk}/"' in text
 
 
-def test_the_inbox_puts_overdue_concerns_first_and_closed_ones_last(world):
+def test_the_inbox_puts_overdue_concerns_first_and_closed_ones_last(world: World) -> None:
     closed = raise_concern(world, category="other", about_member_id=None)
     for step in ("acknowledged", "action_taken", "closed"):
         assert move(world, "facilitator", closed, step).status_code == 200
@@ -66,7 +66,7 @@ def test_the_inbox_puts_overdue_concerns_first_and_closed_ones_last(world):
     ]
 
 
-def test_she_may_raise_a_concern_only_in_the_groups_she_is_in(world):
+def test_she_may_raise_a_concern_only_in_the_groups_she_is_in(world: World) -> None:
     assert 'name="group_id"' in page(world, "member", "/concerns/")
     text = page(world, "safeguarding_lead", "/concerns/")
     assert 'name="group_id"' not in text  # she sees every group, and is in none
@@ -76,13 +76,15 @@ def test_she_may_raise_a_concern_only_in_the_groups_she_is_in(world):
     ("persona", "offered"),
     [("facilitator", True), ("peer_mentor", False), ("member", False)],
 )
-def test_a_concerns_page_offers_a_move_only_to_its_handlers(world, persona, offered):
+def test_a_concerns_page_offers_a_move_only_to_its_handlers(
+    world: World, persona: str, offered: bool
+) -> None:
     concern_id = raise_concern(world, share_with_peer_mentors=True)
     text = page(world, persona, f"/concerns/{concern_id}/")
     assert ('value="acknowledged"' in text) is offered
 
 
-def test_a_concerns_page_marks_it_overdue_for_its_handlers(world):
+def test_a_concerns_page_marks_it_overdue_for_its_handlers(world: World) -> None:
     concern_id = raise_concern(world)
     assert "Overdue" not in page(world, "facilitator", f"/concerns/{concern_id}/")
     _overdue(concern_id)

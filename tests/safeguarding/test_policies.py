@@ -98,7 +98,7 @@ def _private_groups(user: User | None) -> set[str]:
     return {realtime.user_group(user.pk)} | {realtime.member_group(pk) for pk in members}
 
 
-def test_the_three_forms_agree_for_every_persona_and_every_shape(world):
+def test_the_three_forms_agree_for_every_persona_and_every_shape(world: World) -> None:
     wider = _widen(world)
     disagreements = []
     for persona, user in wider.users.items():
@@ -115,7 +115,7 @@ def test_the_three_forms_agree_for_every_persona_and_every_shape(world):
     assert disagreements == []
 
 
-def test_the_one_concern_form_follows_the_visibility_table(world):
+def test_the_one_concern_form_follows_the_visibility_table(world: World) -> None:
     wider = _widen(world)
     for persona, row in VISIBILITY.items():
         for shape, status in row.items():
@@ -123,7 +123,7 @@ def test_the_one_concern_form_follows_the_visibility_table(world):
             assert (role is not None) == (status == 200), (persona, shape)
 
 
-def test_the_corners_of_the_rules_hold(world):
+def test_the_corners_of_the_rules_hold(world: World) -> None:
     wider = _widen(world)
     role = policies.concern_role
     concerns, users = wider.concerns, wider.users
@@ -138,7 +138,7 @@ def test_the_corners_of_the_rules_hold(world):
     assert role(users["facilitator"], concerns["facilitation"]) is None
 
 
-def test_each_rule_reads_the_same_in_python_and_in_sql(world):
+def test_each_rule_reads_the_same_in_python_and_in_sql(world: World) -> None:
     """`_holds` (one concern) and `Q(**lookups)` (a queryset) give the same verdict."""
     wider = _widen(world)
     rules = [policies.LEADS_ONLY, *policies.LEADS_WHEN]
@@ -149,7 +149,7 @@ def test_each_rule_reads_the_same_in_python_and_in_sql(world):
             assert policies._holds(concern, lookups) is in_sql, (concern.pk, lookups)
 
 
-def test_only_a_concerns_handlers_may_move_it_and_only_along_the_transitions(world):
+def test_only_a_concerns_handlers_may_move_it_and_only_along_the_transitions(world: World) -> None:
     concern = Concern.objects.get(pk=make_shape(world, "private"))
     assert policies.concern_moves(concern, ConcernRole.HANDLER) == {"acknowledged"}
     assert policies.concern_moves(concern, ConcernRole.PEER_HANDLER) == frozenset()

@@ -8,10 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from groups import services
-from groups.models import OrgRole
+from groups.services import STAFF_ROLES
 from project.exceptions import ApplicationError
-
-STAFF_ROLES = [OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN]
 
 
 class Command(BaseCommand):
