@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,7 +36,14 @@ if str(ROOT) not in sys.path:
 from project.serve import watch_stalls  # noqa: E402  (standard library only at import)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-ORIGIN = "http://127.0.0.1"
+
+
+def origin_of(url: str) -> str:
+    """The page origin a browser would send for a socket to `url` (scheme, host and port)."""
+    parts = urlsplit(url)
+    return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
+
+
 PAD = "x" * 80
 # Haven allows 8 messages per member per 10 s; the generator keeps a little under it.
 HAVEN_RATE_MESSAGES = 7
@@ -195,7 +203,7 @@ class Client:
         ws = await connect(
             self.target.url,
             additional_headers=headers,
-            origin=ORIGIN if self.target.token else None,  # type: ignore[arg-type]
+            origin=origin_of(self.target.url) if self.target.token else None,  # type: ignore[arg-type]
             compression=None,
             ping_interval=None,
             open_timeout=timeout,

@@ -130,6 +130,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             "invalid", _("Some fields need another look."), {"fields": _flatten_fields(exc.detail)}
         )
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RecursionError):
+        # JSON nested deeper than the parser can follow: DRF's parser only turns ValueError
+        # into a 400, so without this it would be a 500 with a traceback in the log.
+        exc = drf_exceptions.ParseError()
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

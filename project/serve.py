@@ -16,9 +16,13 @@ import asyncio
 import gc
 import logging
 import os
+import re
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from daphne.access import AccessLogGenerator
 
 logger = logging.getLogger("project.serve")
 
@@ -97,6 +101,30 @@ def _on_start() -> None:
         watch_stalls(threshold)
 
 
+# The one kind of URL that carries a secret: an invite code. Query strings are dropped whole.
+_INVITE_CODE = re.compile(r"(/invites/)[^/?]+")
+
+
+def redact_request(request: str) -> str:
+    """An access-log request line without query strings or invite codes."""
+    return _INVITE_CODE.sub(r"\1[redacted]", request.split("?", 1)[0])
+
+
+class RedactedAccessLog(AccessLogGenerator):
+    """Daphne's access log, with every request line through `redact_request`."""
+
+    def write_entry(self, host: Any, date: Any, request: str, *args: Any, **kwargs: Any) -> None:
+        super().write_entry(host, date, redact_request(request), *args, **kwargs)
+
+
+def access_log_argv(argv: list[str]) -> list[str]:
+    """Daphne writes an access log to stdout unless told otherwise: Haven writes none unless
+    `--access-log` is given (and then redacted, `RedactedAccessLog`)."""
+    if any(arg == "--access-log" or arg.startswith("--access-log=") for arg in argv[1:]):
+        return argv
+    return [argv[0], "--access-log", os.devnull, *argv[1:]]
+
+
 def main() -> None:
     try:
         import uvloop
@@ -105,12 +133,15 @@ def main() -> None:
     else:
         # Before Daphne creates its loop (on import of daphne.server).
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    from daphne.cli import CommandLineInterface
+    from daphne import cli
     from twisted.internet import reactor
+
+    cli.AccessLogGenerator = RedactedAccessLog
+    sys.argv = access_log_argv(sys.argv)
 
     # Daphne has imported and set up the application by the time the reactor runs.
     reactor.callWhenRunning(_on_start)
-    CommandLineInterface.entrypoint()
+    cli.CommandLineInterface.entrypoint()
 
 
 if __name__ == "__main__":

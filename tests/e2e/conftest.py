@@ -309,7 +309,7 @@ class RoomClient:
         ws = await connect(
             f"ws://127.0.0.1:{port}/ws/sessions/{self.session_id}/",
             additional_headers={"Authorization": f"Token {self.token}"},
-            origin="http://127.0.0.1",
+            origin=f"http://127.0.0.1:{port}",
             open_timeout=timeout,
             close_timeout=2,
             compression=None,

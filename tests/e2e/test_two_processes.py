@@ -27,7 +27,7 @@ from tests.facilitation.room import make_room
 
 pytestmark = E2E
 
-# The consumer allows 8 messages per member per process in 10 s (facilitation.services.RATE_LIMIT_MESSAGES).
+# The room allows 8 messages per member in 10 s (facilitation.services.RATE_LIMIT_MESSAGES).
 PER_MEMBER = 8
 
 

@@ -83,6 +83,55 @@ async def test_a_foreign_origin_is_rejected(room):
     await comm.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (b"http://127.0.0.1:8081", b"127.0.0.1:8000"),  # another port of the same host
+        (b"http://127.0.0.1:8000", b"127.0.0.1"),
+        (b"ftp://127.0.0.1", b"127.0.0.1"),
+        (b"http://127.0.0.1/path", b"127.0.0.1"),
+    ],
+)
+async def test_an_origin_is_compared_as_scheme_host_and_port(room, origin, host):
+    comm = communicator(
+        room, (b"origin", origin), (b"host", host), token=room.world.tokens["member"]
+    )
+
+    connected, _ = await comm.connect()
+
+    assert connected is False
+    await comm.disconnect()
+
+
+async def test_the_sites_own_origin_with_its_port_is_accepted(room):
+    comm = communicator(
+        room,
+        (b"origin", b"http://127.0.0.1:8000"),
+        (b"host", b"127.0.0.1:8000"),
+        token=room.world.tokens["member"],
+    )
+
+    connected, _ = await comm.connect()
+
+    assert connected is True
+    await comm.disconnect()
+
+
+async def test_over_https_only_an_https_origin_is_the_sites_own(room, settings):
+    settings.HTTPS = True
+    plain = communicator(room, ORIGIN, HOST, token=room.world.tokens["member"])
+    secure = communicator(
+        room, (b"origin", b"https://127.0.0.1"), HOST, token=room.world.tokens["member"]
+    )
+
+    refused, _ = await plain.connect()
+    accepted, _ = await secure.connect()
+
+    assert (refused, accepted) == (False, True)
+    await plain.disconnect()
+    await secure.disconnect()
+
+
 async def test_a_handshake_without_an_origin_is_rejected(room):
     comm = communicator(room, HOST, token=room.world.tokens["member"])
 
