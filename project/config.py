@@ -98,8 +98,16 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(var_dir / "haven.sqlite3"),
-            # WAL lets the live room read while another request writes.
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+            "OPTIONS": {
+                # WAL lets the live room read while another request writes.
+                "init_command": "PRAGMA journal_mode=WAL;",
+                # A transaction takes the write lock at BEGIN: under DEFERRED, one that read
+                # and then wrote while another connection committed (a management command
+                # beside the server) failed at once with "database is locked" instead of
+                # waiting; now the second writer waits its turn, up to `timeout` seconds.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
             # One test database per process, so parallel test runs never share one.
             "TEST": {"NAME": str(var_dir / f"test-haven-{os.getpid()}.sqlite3")},
         }
