@@ -6,13 +6,16 @@ tested without restarting Django. `project.settings` is the only caller at run t
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -24,7 +27,16 @@ REDIS_POOL_MAX_CONNECTIONS = 1000
 CHANNEL_CAPACITY = 1500
 
 
-class ConfigurationError(RuntimeError):
+# Plain decimal notation only: Python's int() and float() would also take "1_000", "nan",
+# "inf" and non-ASCII digits, none of which an operator means in a setting.
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A value longer than this is not quoted in an error: it is no number, and may be a secret
+# pasted into the wrong variable.
+_QUOTE_MAX = 24
+
+
+class ConfigurationError(ImproperlyConfigured):
     """The environment describes a configuration Haven refuses to run with."""
 
 
@@ -38,6 +50,61 @@ def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if word in FALSE_WORDS:
         return False
     raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off.")
+
+
+def _shown(raw: str) -> str:
+    text = raw.strip()
+    return repr(text) if len(text) <= _QUOTE_MAX else f"a value of {len(text)} characters"
+
+
+def _bounded(
+    name: str, value: float, *, minimum: float | None, maximum: float | None, kind: str
+) -> None:
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{name} must be {kind} of at least {minimum} (got {value}).")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be {kind} of at most {maximum} (got {value}).")
+
+
+def env_int(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    default: int,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    """A whole number from `env[name]`; unset or blank gives `default` (a blank line in an
+    env file means "not set", as for DJANGO_SECRET_KEY). Anything else is refused by name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not _INT.fullmatch(raw):
+        raise ConfigurationError(f"{name} must be a whole number (got {_shown(raw)}).")
+    value = int(raw)
+    _bounded(name, value, minimum=minimum, maximum=maximum, kind="a whole number")
+    return value
+
+
+def env_float(
+    env: Mapping[str, str],
+    name: str,
+    *,
+    default: float,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """A finite decimal number from `env[name]`; unset or blank gives `default`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not _FLOAT.fullmatch(raw):
+        raise ConfigurationError(f"{name} must be a number (got {_shown(raw)}).")
+    value = float(raw)
+    if not math.isfinite(value):  # "1e999" matches the pattern and overflows to inf
+        raise ConfigurationError(f"{name} must be a finite number (got {_shown(raw)}).")
+    _bounded(name, value, minimum=minimum, maximum=maximum, kind="a number")
+    return value
 
 
 def env_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[str]:
@@ -117,10 +184,15 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
     config["TEST"] = {"NAME": f"test_haven_{os.getpid()}"}
     # A pool per process: the live room opens and closes a connection around every database
     # call, which without a pool costs a new PostgreSQL backend each time.
-    pool_max = int(env.get("HAVEN_DB_POOL_MAX", "20"))
+    pool_max = env_int(env, "HAVEN_DB_POOL_MAX", default=20, minimum=1)
     # A short wait: while PostgreSQL is down, a caller hears "unavailable" within seconds (and a
     # WebSocket handshake finishes before Daphne's 5 s connect timeout).
-    config.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 3}
+    config.setdefault("OPTIONS", {})["pool"] = {
+        # psycopg-pool refuses a min_size above max_size.
+        "min_size": min(2, pool_max),
+        "max_size": pool_max,
+        "timeout": 3,
+    }
     return config
 
 

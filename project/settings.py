@@ -118,7 +118,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Lockout keyed on username + IP together, so nobody can lock a member out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_FAILURE_LIMIT = int(os.environ.get("HAVEN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_FAILURE_LIMIT = config.env_int(os.environ, "HAVEN_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -253,23 +253,29 @@ LOGGING = {
 
 HAVEN_NEUTRAL_EXIT_URL = os.environ.get("HAVEN_EXIT_URL", "https://www.bbc.co.uk/weather")
 # How often each live connection checks the session log for anything the layer lost.
-HAVEN_HEARTBEAT_SECONDS = float(os.environ.get("HAVEN_HEARTBEAT_SECONDS", "20"))
+# Below a tenth of a second the heartbeat would spend the event loop on reading the log.
+HAVEN_HEARTBEAT_SECONDS = config.env_float(
+    os.environ, "HAVEN_HEARTBEAT_SECONDS", default=20.0, minimum=0.1
+)
 # Threads per process for the live room's database calls on PostgreSQL (project/realtime.py);
 # each holds at most one pooled connection during a call, so keep it below HAVEN_DB_POOL_MAX.
 # 0: Channels' single database thread, as on SQLite.
-HAVEN_DB_THREADS = int(os.environ.get("HAVEN_DB_THREADS", "4"))
-# On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 keeps it on the
-# database threads with every other call.
-HAVEN_FAST_POST = os.environ.get("HAVEN_FAST_POST", "1") != "0"
+HAVEN_DB_THREADS = config.env_int(os.environ, "HAVEN_DB_THREADS", default=4, minimum=0)
+# On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 (false, off,
+# no) keeps it on the database threads with every other call.
+HAVEN_FAST_POST = config.env_bool(os.environ, "HAVEN_FAST_POST", default=True)
 # Those connections prepare a statement the second time they run it (PostgreSQL then skips
 # parsing and planning it); 0 turns it off, e.g. behind a transaction-mode pooler that cannot
 # keep prepared statements. A `prepare_threshold` in the database OPTIONS wins.
-HAVEN_FAST_POST_PREPARE = int(os.environ.get("HAVEN_FAST_POST_PREPARE", "2"))
-# How soon a concern should be acknowledged, by urgency (hours).
+HAVEN_FAST_POST_PREPARE = config.env_int(
+    os.environ, "HAVEN_FAST_POST_PREPARE", default=2, minimum=0
+)
+# How soon a concern should be acknowledged, by urgency (hours; at least one, or every concern
+# would be overdue the moment it is raised).
 HAVEN_CONCERN_ACK_HOURS = {
-    "urgent": int(os.environ.get("HAVEN_CONCERN_ACK_URGENT_HOURS", "1")),
-    "normal": int(os.environ.get("HAVEN_CONCERN_ACK_NORMAL_HOURS", "24")),
-    "low": int(os.environ.get("HAVEN_CONCERN_ACK_LOW_HOURS", "72")),
+    "urgent": config.env_int(os.environ, "HAVEN_CONCERN_ACK_URGENT_HOURS", default=1, minimum=1),
+    "normal": config.env_int(os.environ, "HAVEN_CONCERN_ACK_NORMAL_HOURS", default=24, minimum=1),
+    "low": config.env_int(os.environ, "HAVEN_CONCERN_ACK_LOW_HOURS", default=72, minimum=1),
 }
 HAVEN_INVITE_DEFAULT_HOURS = 72
 HAVEN_INVITE_MAX_HOURS = 24 * 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import stat
@@ -46,6 +47,88 @@ def test_env_bool_falls_back_to_the_default_when_unset():
 def test_env_bool_refuses_junk(junk):
     with pytest.raises(config.ConfigurationError, match="X"):
         config.env_bool({"X": junk}, "X", default=True)
+
+
+def test_configuration_errors_are_djangos_improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    assert issubclass(config.ConfigurationError, ImproperlyConfigured)
+
+
+# --- env_int and env_float -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("4", 4), (" 12 ", 12), ("+3", 3), ("-2", -2), ("0", 0), ("007", 7)]
+)
+def test_env_int_reads_whole_numbers(raw, expected):
+    assert config.env_int({"X": raw}, "X", default=99) == expected
+
+
+@pytest.mark.parametrize("unset", [{}, {"X": ""}, {"X": "   "}])
+def test_env_int_falls_back_to_the_default_when_unset_or_blank(unset):
+    assert config.env_int(unset, "X", default=20) == 20
+
+
+@pytest.mark.parametrize(
+    "junk", ["four", "4.0", "4 threads", "1_000", "0x10", "1e3", "\u0664", "--4", "4-"]
+)
+def test_env_int_refuses_junk_naming_the_variable(junk):
+    with pytest.raises(config.ConfigurationError, match="HAVEN_DB_THREADS must be a whole number"):
+        config.env_int({"HAVEN_DB_THREADS": junk}, "HAVEN_DB_THREADS", default=4)
+
+
+def test_env_int_keeps_to_its_bounds():
+    env = {"X": "3"}
+
+    assert config.env_int(env, "X", default=1, minimum=3, maximum=3) == 3
+    with pytest.raises(config.ConfigurationError, match="X must be a whole number of at least 4"):
+        config.env_int(env, "X", default=1, minimum=4)
+    with pytest.raises(config.ConfigurationError, match="X must be a whole number of at most 2"):
+        config.env_int(env, "X", default=1, maximum=2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("20", 20.0), (" 0.5 ", 0.5), (".25", 0.25), ("2.", 2.0), ("1e1", 10.0), ("-1.5", -1.5)],
+)
+def test_env_float_reads_decimal_numbers(raw, expected):
+    assert config.env_float({"X": raw}, "X", default=99.0) == expected
+
+
+@pytest.mark.parametrize("unset", [{}, {"X": ""}, {"X": "  "}])
+def test_env_float_falls_back_to_the_default_when_unset_or_blank(unset):
+    assert config.env_float(unset, "X", default=20.0) == 20.0
+
+
+@pytest.mark.parametrize("junk", ["twenty", "nan", "inf", "-Infinity", "1_0", "1,5", "2s", "."])
+def test_env_float_refuses_junk_naming_the_variable(junk):
+    with pytest.raises(config.ConfigurationError, match="HAVEN_HEARTBEAT_SECONDS must be a number"):
+        config.env_float({"HAVEN_HEARTBEAT_SECONDS": junk}, "HAVEN_HEARTBEAT_SECONDS", default=1.0)
+
+
+def test_env_float_refuses_a_number_too_large_to_be_finite():
+    with pytest.raises(config.ConfigurationError, match="X must be a finite number"):
+        config.env_float({"X": "1e999"}, "X", default=1.0)
+
+
+def test_env_float_keeps_to_its_bounds():
+    with pytest.raises(config.ConfigurationError, match=r"X must be a number of at least 0\.1"):
+        config.env_float({"X": "0.05"}, "X", default=1.0, minimum=0.1)
+    with pytest.raises(config.ConfigurationError, match="X must be a number of at most 60"):
+        config.env_float({"X": "61"}, "X", default=1.0, maximum=60)
+
+
+def test_a_short_bad_number_is_quoted_but_a_long_value_is_not():
+    with pytest.raises(config.ConfigurationError, match="'twenty'"):
+        config.env_int({"X": "twenty"}, "X", default=1)
+    # A secret pasted into the wrong variable must not end up in a log.
+    secret = Fernet.generate_key().decode("ascii")
+    with pytest.raises(config.ConfigurationError) as refused:
+        config.env_int({"X": secret}, "X", default=1)
+    assert secret not in str(refused.value)
+    assert secret[:10] not in str(refused.value)
+    assert "a value of 44 characters" in str(refused.value)
 
 
 def test_env_list_splits_on_commas_and_drops_blanks():
@@ -120,6 +203,29 @@ def test_database_url_selects_postgresql(tmp_path, scheme):
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"]) == ("haven", "haven", "s3cret")
     assert (db["HOST"], int(db["PORT"])) == ("db.internal", 5433)
+
+
+def test_the_database_pool_size_comes_from_haven_db_pool_max(tmp_path):
+    url = "postgres://haven@db.internal/haven"
+
+    pool = config.database_config(
+        {"DATABASE_URL": url, "HAVEN_DB_POOL_MAX": "7"}, var_dir=tmp_path
+    )["OPTIONS"]["pool"]
+    small = config.database_config(
+        {"DATABASE_URL": url, "HAVEN_DB_POOL_MAX": "1"}, var_dir=tmp_path
+    )["OPTIONS"]["pool"]
+
+    assert pool["max_size"] == 7
+    # psycopg-pool refuses a min_size above max_size.
+    assert small["min_size"] <= small["max_size"] == 1
+
+
+@pytest.mark.parametrize("junk", ["twenty", "0", "-5", "20.5"])
+def test_a_bad_haven_db_pool_max_is_refused(tmp_path, junk):
+    with pytest.raises(config.ConfigurationError, match="HAVEN_DB_POOL_MAX"):
+        config.database_config(
+            {"DATABASE_URL": "postgres://h/db", "HAVEN_DB_POOL_MAX": junk}, var_dir=tmp_path
+        )
 
 
 @pytest.mark.parametrize(
@@ -232,6 +338,109 @@ def run_manage(tmp_path: Path, *args: str, **env_overrides: str | None):
         timeout=120,
         check=False,
     )
+
+
+def settings_of(tmp_path: Path, *names: str, **env_overrides: str | None):
+    """Import project.settings in a fresh process under an environment; the named values (or
+    the CompletedProcess, when the import failed)."""
+    env = dict(os.environ)
+    env["HAVEN_VAR_DIR"] = str(tmp_path / "var")
+    for name, value in env_overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    code = (
+        "import json, project.settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {list(names)!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        return result
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("word", ["0", "false", "False", "off", "no", "NO"])
+def test_haven_fast_post_is_turned_off_by_every_word_for_no(tmp_path, word):
+    assert settings_of(tmp_path, "HAVEN_FAST_POST", HAVEN_FAST_POST=word) == {
+        "HAVEN_FAST_POST": False
+    }
+
+
+@pytest.mark.parametrize("word", [None, "1", "true", "on", "yes"])
+def test_haven_fast_post_is_on_by_default_and_by_every_word_for_yes(tmp_path, word):
+    assert settings_of(tmp_path, "HAVEN_FAST_POST", HAVEN_FAST_POST=word) == {
+        "HAVEN_FAST_POST": True
+    }
+
+
+def test_the_number_settings_are_read_from_the_environment(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "HAVEN_HEARTBEAT_SECONDS",
+        "HAVEN_DB_THREADS",
+        "HAVEN_FAST_POST_PREPARE",
+        "HAVEN_CONCERN_ACK_HOURS",
+        "AXES_FAILURE_LIMIT",
+        HAVEN_HEARTBEAT_SECONDS="2.5",
+        HAVEN_DB_THREADS="0",
+        HAVEN_FAST_POST_PREPARE="0",
+        HAVEN_CONCERN_ACK_URGENT_HOURS="2",
+        HAVEN_CONCERN_ACK_NORMAL_HOURS="12",
+        HAVEN_CONCERN_ACK_LOW_HOURS="48",
+        HAVEN_LOGIN_FAILURE_LIMIT="8",
+    )
+
+    assert values == {
+        "HAVEN_HEARTBEAT_SECONDS": 2.5,
+        "HAVEN_DB_THREADS": 0,
+        "HAVEN_FAST_POST_PREPARE": 0,
+        "HAVEN_CONCERN_ACK_HOURS": {"urgent": 2, "normal": 12, "low": 48},
+        "AXES_FAILURE_LIMIT": 8,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "junk"),
+    [
+        ("HAVEN_FAST_POST", "maybe"),
+        ("HAVEN_HEARTBEAT_SECONDS", "20s"),
+        ("HAVEN_HEARTBEAT_SECONDS", "0"),
+        ("HAVEN_DB_THREADS", "four"),
+        ("HAVEN_DB_THREADS", "-1"),
+        ("HAVEN_FAST_POST_PREPARE", "2.5"),
+        ("HAVEN_CONCERN_ACK_URGENT_HOURS", "1h"),
+        ("HAVEN_CONCERN_ACK_NORMAL_HOURS", "0"),
+        ("HAVEN_CONCERN_ACK_LOW_HOURS", "three days"),
+        ("HAVEN_LOGIN_FAILURE_LIMIT", "0"),
+    ],
+)
+def test_settings_refuse_a_junk_variable_by_name(tmp_path, name, junk):
+    result = settings_of(tmp_path, "DEBUG", **{name: junk})
+
+    assert isinstance(result, subprocess.CompletedProcess), f"{name}={junk!r} was accepted"
+    # project.config.ConfigurationError, Django's ImproperlyConfigured (tested above).
+    assert f"ConfigurationError: {name} must be" in result.stderr
+
+
+def test_a_junk_number_stops_manage_py_with_a_clear_error(tmp_path):
+    result = run_manage(
+        tmp_path,
+        "check",
+        DATABASE_URL="postgres://haven@db.internal/haven",
+        HAVEN_DB_POOL_MAX="lots",
+    )
+
+    assert result.returncode != 0
+    assert "HAVEN_DB_POOL_MAX must be a whole number (got 'lots')" in result.stderr
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
