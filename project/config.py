@@ -10,7 +10,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +197,20 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
 
 
 def channel_layers_config(
-    env: Mapping[str, str], *, prefix: str = "haven", encryption_key: str | None = None
+    env: Mapping[str, str], *, prefix: str = "haven", encryption_keys: Sequence[str] = ()
 ) -> dict[str, Any]:
+    """The channel layer. `encryption_keys` is the whole FIELD_ENCRYPTION_KEYS list, newest
+    first: channels_redis encrypts with the first and decrypts with any (MultiFernet), so
+    processes restarted one by one during a key rotation still read each other's broadcasts
+    (README "Rotating the field key")."""
+    if isinstance(encryption_keys, str | bytes):
+        # A lone key string would be taken as a list of one-character keys.
+        raise TypeError("encryption_keys must be a list of keys, not one key")
     url = env.get("REDIS_URL", "").strip()
     if not url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    encryption = {"symmetric_encryption_keys": [encryption_key]} if encryption_key else {}
+    keys = [key for key in encryption_keys if key]
+    encryption = {"symmetric_encryption_keys": keys} if keys else {}
     if env.get("HAVEN_CHANNEL_LAYER", "pubsub").strip() == "pubsub":
         # Redis pub/sub: one subscription per process and group, fanned out in the process,
         # each broadcast decoded once per process (project/layers.py).

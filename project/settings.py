@@ -92,7 +92,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = config.channel_layers_config(
     os.environ,
     prefix=os.environ.get("HAVEN_CHANNEL_PREFIX", "haven"),
-    encryption_key=FIELD_ENCRYPTION_KEYS[0],
+    # Every key, not just the newest: a rolling rotation must not make broadcasts unreadable.
+    encryption_keys=FIELD_ENCRYPTION_KEYS,
 )
 
 AUTH_USER_MODEL = "groups.User"

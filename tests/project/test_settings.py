@@ -249,7 +249,7 @@ def test_redis_url_selects_the_pubsub_layer_by_default_with_encryption():
     url = "redis://cache.internal:6379/2"
 
     layer = config.channel_layers_config(
-        {"REDIS_URL": url}, prefix="haven-x", encryption_key="k" * 44
+        {"REDIS_URL": url}, prefix="haven-x", encryption_keys=["k" * 44]
     )["default"]
 
     assert layer["BACKEND"] == "project.layers.HavenPubSubChannelLayer"
