@@ -247,6 +247,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("HAVEN_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Replaces Django's own "django" handler (plain, unfiltered, on under DEBUG), which would
+        # write a request's path, invite codes included, before ours redacts it.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "daphne.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
