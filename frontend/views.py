@@ -385,7 +385,7 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
     session = session_selectors.session_get_for(viewer=user, session_id=session_id)
     membership = group_selectors.memberships_by_group(viewer=user, group_ids=[session.group_id])
     me = membership.get(session.group_id)
-    preferences = session_services.preferences_effective(user)["content_warnings"]
+    preferences = session_selectors.preferences_effective(user)["content_warnings"]
     config = {
         "session_id": session.pk,
         "group_id": session.group_id,
@@ -522,7 +522,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             _("Saved."),
         )
         return redirect("settings")
-    current = session_services.preferences_effective(user)["content_warnings"]
+    current = session_selectors.preferences_effective(user)["content_warnings"]
     return render(
         request,
         "frontend/settings.html",

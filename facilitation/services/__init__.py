@@ -6,7 +6,6 @@ module it lives in. Imports inside run one way: consumers → delivery → servi
 """
 
 from facilitation.log import event_append, events_replay
-from facilitation.selectors import preferences_effective
 from facilitation.services.context import (
     PRESENCE_WINDOW,
     Beat,
@@ -124,7 +123,6 @@ __all__ = [
     "participant_get",
     "plan_replace",
     "post_verdict",
-    "preferences_effective",
     "preferences_update",
     "presence_set",
     "rate_limited",
