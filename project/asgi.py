@@ -16,16 +16,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from groups.authentication import TokenOrSessionAuthMiddleware  # noqa: E402
+from project.clientip import ClientAddressMiddleware  # noqa: E402
 from project.origin import SameOriginValidator  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": SameOriginValidator(
-            AllowedHostsOriginValidator(
-                TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-            )
-        ),
-    }
+# The client's address is settled once, before anything reads it (project/clientip.py).
+application = ClientAddressMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": SameOriginValidator(
+                AllowedHostsOriginValidator(
+                    TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+                )
+            ),
+        }
+    )
 )

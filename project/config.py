@@ -6,6 +6,7 @@ tested without restarting Django. `project.settings` is the only caller at run t
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -114,6 +115,24 @@ def env_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[s
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    """Addresses or networks (`10.0.0.2`, `10.0.0.0/8`, `::1`), comma-separated; unset or
+    blank gives none. An item that is neither stops the start, naming the variable."""
+    found: list[IPNetwork] = []
+    for item in env_list(env, name, default=[]):
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8 "
+                f"(got {_shown(item)})."
+            ) from None
+    return tuple(found)
+
+
 def read_or_create_secret(path: Path, *, nbytes: int = 50) -> str:
     """Return the secret kept in `path`, creating it (mode 0600) on first use."""
     if path.exists():
@@ -194,6 +213,23 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
         "timeout": 3,
     }
     return config
+
+
+def cache_config(env: Mapping[str, str], *, prefix: str = "haven") -> dict[str, Any]:
+    """Django's cache: the sign-in slow-down and the REST throttles count in it, so with
+    several processes it must be shared. With REDIS_URL, Django's own RedisCache under a key
+    prefix of its own (the channel layer's keys never collide with it); otherwise one
+    process's memory, which is all the embedded default has."""
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"{prefix}-cache",
+        }
+    }
 
 
 def channel_layers_config(

@@ -125,6 +125,21 @@ def access_log_argv(argv: list[str]) -> list[str]:
     return [argv[0], "--access-log", os.devnull, *argv[1:]]
 
 
+def proxy_headers_argv(argv: list[str]) -> list[str]:
+    """Daphne's `--proxy-headers` takes the leftmost X-Forwarded-For hop, which the client
+    writes, so behind a proxy every request could claim a new address and escape the sign-in
+    lockout. Haven reads the header itself (project/clientip.py, HAVEN_TRUSTED_PROXIES); the
+    option is dropped, with a warning, so a start command written for plain Daphne stays safe."""
+    kept = [arg for arg in argv if arg != "--proxy-headers"]
+    if len(kept) != len(argv):
+        print(
+            "project.serve: --proxy-headers ignored: Haven reads X-Forwarded-For itself from "
+            "the proxies in HAVEN_TRUSTED_PROXIES.",
+            file=sys.stderr,
+        )
+    return kept
+
+
 def main() -> None:
     try:
         import uvloop
@@ -137,7 +152,7 @@ def main() -> None:
     from twisted.internet import reactor
 
     cli.AccessLogGenerator = RedactedAccessLog
-    sys.argv = access_log_argv(sys.argv)
+    sys.argv = access_log_argv(proxy_headers_argv(sys.argv))
 
     # Daphne has imported and set up the application by the time the reactor runs.
     reactor.callWhenRunning(_on_start)

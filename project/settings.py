@@ -26,6 +26,8 @@ ALLOWED_HOSTS = config.env_list(
     os.environ, "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = config.env_list(os.environ, "DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# The proxies whose X-Forwarded-For hop is believed (project/clientip.py): addresses or networks.
+HAVEN_TRUSTED_PROXIES = config.env_networks(os.environ, "HAVEN_TRUSTED_PROXIES")
 # HTTPS is assumed whenever debug is off; a proxy terminates TLS and says so in this header.
 HTTPS = config.env_bool(os.environ, "HAVEN_HTTPS", default=not DEBUG)
 
@@ -95,6 +97,8 @@ CHANNEL_LAYERS = config.channel_layers_config(
     # Every key, not just the newest: a rolling rotation must not make broadcasts unreadable.
     encryption_keys=FIELD_ENCRYPTION_KEYS,
 )
+# Counters of the sign-in slow-down and the REST throttles (Redis when REDIS_URL is set).
+CACHES = config.cache_config(os.environ, prefix=os.environ.get("HAVEN_CHANNEL_PREFIX", "haven"))
 
 AUTH_USER_MODEL = "groups.User"
 AUTHENTICATION_BACKENDS = [
@@ -121,10 +125,17 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = config.env_int(os.environ, "HAVEN_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Failed sign-ins for one username, from any address, before each further attempt waits
+# (groups/services/slowdown.py: a growing delay, never a lockout).
+HAVEN_USERNAME_FAILURE_LIMIT = config.env_int(
+    os.environ, "HAVEN_USERNAME_FAILURE_LIMIT", default=10, minimum=1
+)
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_USERNAME_CALLABLE = "groups.services.username_normalise_from_request"
+# The address project.clientip settled (never a client-written X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "project.clientip.request_client_ip"
 # The token view and the sign-in page answer lockouts themselves (PROTOCOL.md envelope).
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 

@@ -153,3 +153,20 @@ def _fresh_frame_limits() -> None:
     from facilitation.services import frame_limiter
 
     frame_limiter.seen.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Sign-in slow-downs and REST throttles count in Django's cache; each test starts with
+    none. On Redis only the cache's own keys go (FLUSHDB would take the channel layer's too)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    config = settings.CACHES["default"]
+    if not config["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"{config['KEY_PREFIX']}:*", count=500))
+    if keys:
+        client.delete(*keys)

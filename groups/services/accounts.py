@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from groups.models import ApiToken, OrgRole, User
+from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_failed
 from project import closecodes, realtime
 from project.audit import audit_record
 from project.exceptions import ApplicationError, Conflict, ValidationFailed
@@ -116,17 +117,22 @@ def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> 
 
     An unknown user and a wrong password get the same answer (Django's backend runs the
     hasher for unknown users too, so timing matches); django-axes counts failures per
-    username + IP and answers `locked_out` once the limit is reached.
+    username + IP and answers `locked_out` once the limit is reached; past
+    HAVEN_USERNAME_FAILURE_LIMIT failures from anywhere, the username is slowed down
+    (`groups.services.slowdown`: 429 `rate_limited`, never a lockout).
     """
     name = username_normalise(username)
     secret = password if isinstance(password, str) else ""
+    slowdown_check(name)
     user = authenticate(request=request, username=name, password=secret)
     if getattr(request, "axes_locked_out", False):
         raise LockedOut(
             _("Too many attempts. Please wait 15 minutes and try again."),
         )
     if user is None or not user.is_active:
+        slowdown_failed(name)
         raise InvalidCredentials(_("That username and password do not match."))
+    slowdown_clear(name)
     return user
 
 
