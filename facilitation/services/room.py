@@ -103,13 +103,6 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
             statements["attendance"], [pk, row.member_id, db_now, db_now, PresenceStatus.HERE]
         )
         attendance_id = cursor.fetchone()[0]
-    muted_until = None
-    if row.muted:
-        muted_until = (
-            Participant.objects.filter(session_id=pk, membership_id=row.member_id)
-            .values_list("muted_until", flat=True)
-            .first()
-        )
     context = RoomContext(
         session_id=pk,
         group_id=row.group_id,
@@ -123,17 +116,13 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
             is_host=is_host, first_seq=row.last_seq if row.first_seq is None else row.first_seq
         ),
     )
-    state = events.session_state(
-        session_id=pk,
+    state = _state(
+        context,
         title=row.title,
         status=row.status,
-        member_id=row.member_id,
-        role=row.role,
-        is_host=is_host,
-        muted_until=muted_until,
-        present=room_present(session_id=pk),
-        round_state=round_state(pk) if row.round_id is not None else None,
         last_seq=row.last_seq,
+        muted=bool(row.muted),
+        round_open=row.round_id is not None,
     )
     realtime.broadcast_on_commit(
         events.session_group(pk),
@@ -145,6 +134,42 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         ),
     )
     return context, state
+
+
+def _state(
+    context: RoomContext,
+    *,
+    title: str,
+    status: str,
+    last_seq: int,
+    muted: bool,
+    round_open: bool,
+) -> dict[str, Any]:
+    """Her `session.state`: the room as it is now (`muted`, `round_open`: False when the
+    caller already knows there is no mute or no round, saving the query)."""
+    muted_until = None
+    if muted:
+        muted_until = (
+            Participant.objects.filter(
+                session_id=context.session_id,
+                membership_id=context.member_id,
+                muted_until__gt=timezone.now(),
+            )
+            .values_list("muted_until", flat=True)
+            .first()
+        )
+    return events.session_state(
+        session_id=context.session_id,
+        title=title,
+        status=status,
+        member_id=context.member_id,
+        role=context.role,
+        is_host=context.is_host,
+        muted_until=muted_until,
+        present=room_present(session_id=context.session_id),
+        round_state=round_state(context.session_id) if round_open else None,
+        last_seq=last_seq,
+    )
 
 
 def room_channel_groups(
@@ -324,31 +349,20 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
         raise RoomRefused(closecodes.FORBIDDEN) from None
     user = membership.user
     is_host = can(user, Action.SESSION_HOST, session=session, membership=membership)
-    muted_until = (
-        Participant.objects.filter(session_id=session.pk, membership_id=membership.pk)
-        .values_list("muted_until", flat=True)
-        .first()
-    )
-    if muted_until is not None and muted_until <= timezone.now():
-        muted_until = None
     changed = replace(
         context,
         is_host=is_host,
         role=membership.role,
         display_name=membership.display_name,
-        history_after=0 if is_host else context.history_after,
+        history_after=history_after(is_host=is_host, first_seq=context.history_after),
     )
-    state = events.session_state(
-        session_id=session.pk,
+    state = _state(
+        changed,
         title=session.title,
         status=session.status,
-        member_id=membership.pk,
-        role=membership.role,
-        is_host=is_host,
-        muted_until=muted_until,
-        present=room_present(session_id=session.pk),
-        round_state=round_state(session.pk),
         last_seq=session.last_seq,
+        muted=True,
+        round_open=True,
     )
     return changed, state
 
