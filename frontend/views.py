@@ -31,6 +31,7 @@ from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole
 from groups.policies import Action, can, group_for, is_signed_in
+from groups.throttling import redeem_wait
 from project.exceptions import ApplicationError
 from safeguarding import policies as concern_policies
 from safeguarding import selectors as concern_selectors
@@ -136,6 +137,14 @@ def join(request: HttpRequest) -> HttpResponse:
     only a display name for the new group."""
     error = None
     if request.method == "POST":
+        wait = redeem_wait(request, request.POST.get("code", ""))
+        if wait:
+            return render(
+                request,
+                "frontend/join.html",
+                {"error": _("Too many attempts. Please wait a few minutes and try again.")},
+                status=429,
+            )
         try:
             membership, _token = group_services.invite_redeem(
                 actor=request.user,

@@ -37,8 +37,10 @@ from groups.serializers import (
     TokenCreateInput,
     TokenOutput,
 )
+from groups.throttling import InviteCodeThrottle
 from project.pagination import paginated_response
 from project.schema import ERRORS, error_responses, paginated, valid
+from project.throttling import RouteThrottle
 
 
 class TokenCreateApi(APIView):
@@ -209,6 +211,8 @@ class InviteRevokeApi(APIView):
 
 class InviteRedeemApi(APIView):
     permission_classes = [AllowAny]
+    # Per client address (the route's scope) and per code (groups/throttling.py).
+    throttle_classes = [RouteThrottle, InviteCodeThrottle]
 
     @extend_schema(
         operation_id="invites_redeem",

@@ -7,6 +7,7 @@ message text, concern text, display names or tokens.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -142,12 +143,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None or not isinstance(exc, drf_exceptions.APIException):
         return response
     code = _DRF_CODES.get(type(exc), exc.default_code)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
+        extra["retry_after"] = max(1, math.ceil(exc.wait))
     if isinstance(exc, drf_exceptions.ParseError):
         message = str(_("The request body is not valid JSON."))
     else:
         detail = exc.detail
         message = str(detail if not isinstance(detail, (list, dict)) else exc.default_detail)
-    response.data = error_body(code, message)
+    if isinstance(exc, drf_exceptions.Throttled):
+        message = str(_("Too many requests. Please wait a little and try again."))
+    response.data = error_body(code, message, extra)
     return response
 
 

@@ -217,6 +217,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "project.exceptions.api_exception_handler",
+    # project/throttling.py: which routes are limited and how they are counted.
+    "DEFAULT_THROTTLE_CLASSES": ["project.throttling.RouteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "signin": "30/min",  # per client address
+        "invite_redeem": "20/hour",  # per client address
+        "invite_code": "30/hour",  # per invite code
+        "concern_raise": "30/hour",  # per account
+        "proposal": "20/hour",  # per account
+        "export": "10/hour",  # per account
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -226,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "WebSocket at /ws/sessions/{session_id}/.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "project.throttling.document_throttles",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
