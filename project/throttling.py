@@ -104,9 +104,7 @@ def document_throttles(
                     "429",
                     {
                         "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Error"}
-                            }
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                         },
                         "description": "too many requests (`rate_limited`, `extra.retry_after`)",
                     },
