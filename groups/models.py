@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from project.crypto import EncryptedJSONField, EncryptedTextField
+
 
 class OrgRole(models.TextChoices):
     NONE = "none", _("None")
@@ -132,7 +134,8 @@ class Agreement(models.Model):
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="agreements")
     version = models.PositiveIntegerField()
-    points = models.JSONField(default=list)
+    # Encrypted at rest like every other text a person writes (ARCHITECTURE.md rule 6).
+    points = EncryptedJSONField(default=list)
     published_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -177,11 +180,11 @@ class AgreementProposal(models.Model):
     proposer = models.ForeignKey(
         Membership, null=True, on_delete=models.SET_NULL, related_name="proposals"
     )
-    text = models.TextField(max_length=1000)
+    text = EncryptedTextField(max_length=1000)
     status = models.CharField(
         max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN
     )
-    response_note = models.TextField(max_length=500, blank=True)
+    response_note = EncryptedTextField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
 
