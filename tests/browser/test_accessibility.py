@@ -110,9 +110,17 @@ class Site:
             context.close()
 
     def seed_room(self) -> None:
-        """The facilitator posts two messages (one behind a warning) while the room is open."""
+        """The facilitator posts two messages (one behind a warning) while the room is open,
+        after the member has come in once (a member reads what is said from then on)."""
         if self.room_ready:
             return
+        member = self.context(storage_state=self.state(MEMBER))
+        try:
+            page = member.new_page()
+            page.goto(self.url("room"))
+            expect(page.locator("#connection")).to_have_text("Connected.")
+        finally:
+            member.close()
         context = self.context(storage_state=self.state(FACILITATOR))
         try:
             page = context.new_page()
