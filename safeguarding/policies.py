@@ -12,9 +12,11 @@ The rules are written once, as data (`LEAD`, `LEADS_ONLY`, `LEADS_WHEN`, `GROUP_
 which the one-concern form reads in Python (`_holds`) and the other two as `Q` objects of the
 same lookups; the member a concern is about is left out by each form in its own terms (her
 membership, `about_id`). tests/safeguarding/test_policies.py checks that the forms agree for
-every persona and every shape of concern. `concern_for` fetches and
-authorises in one step: a concern she may not see answers "not found", exactly like one that
-does not exist. `concern_moves` says where a concern's status may go, and who may move it.
+every persona and every shape of concern. `concern_for` fetches and authorises in one step,
+with the rule of the second form in the query itself: a concern she may not see answers "not
+found" exactly like one that does not exist, after the same statements and the same work
+(tests/security/test_concern_timing.py). `concern_moves` says where a concern's status may go,
+and who may move it.
 """
 
 from __future__ import annotations
@@ -137,6 +139,12 @@ def concern_role(
         return None
     if membership is None:
         membership = active_membership(user, concern.group_id)
+    return _role_as(user, concern, membership)
+
+
+def _role_as(user: Any, concern: Concern, membership: Membership | None) -> ConcernRole | None:
+    """`concern_role` for a signed-in `user` whose active membership of the concern's group
+    (or None) is already known."""
     if membership is not None and concern.about_id == membership.pk:
         return None
     if is_reporter(user, concern):
@@ -150,17 +158,30 @@ def concern_role(
 
 def concern_for(*, actor: Any, concern_id: Any, lock: bool = False) -> tuple[Concern, ConcernRole]:
     """Fetch a concern and the actor's role to it; `NotFound` for one she may not see, exactly
-    as for one that does not exist. `lock` takes the row for an update."""
+    as for one that does not exist. `lock` takes the row for an update.
+
+    Whether she may see it is decided in the query (the rule of `concerns_visible_to`, on the
+    concern's own columns), never fetched first and checked after: every id she may not see
+    runs the same two statements and meets no row, whether the concern is about her, someone
+    else's or missing. Fetch-then-check answered sooner for some of these than for others, and
+    so told a member which concerns are about her (issue 13). Only a visible concern goes on to
+    her role, in Python, from the memberships already read.
+    """
+    pk = parse_id(concern_id)
+    if not is_signed_in(actor):
+        raise NotFound()
+    memberships = _memberships_of(actor)
     rows = Concern.objects.select_related("reporter", "about", "group").filter(
-        pk=parse_id(concern_id)
+        _visible(actor, memberships), pk=pk
     )
     if lock:
         rows = rows.select_for_update(of=("self",))
     concern = rows.first()
     if concern is None:
         raise NotFound()
-    role = concern_role(actor, concern)
-    if role is None:
+    mine = next((m for m in memberships if m.group_id == concern.group_id and m.is_active), None)
+    role = _role_as(actor, concern, mine)
+    if role is None:  # the forms agree (test_policies); refuse rather than trust one alone
         raise NotFound()
     return concern, role
 
@@ -173,26 +194,37 @@ def concern_moves(concern: Concern, role: ConcernRole) -> frozenset[str]:
 # --- form 2: every concern one person may see ------------------------------------------------
 
 
-def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
-    """Every concern `viewer` may see: those she raised and those she handles."""
-    if not is_signed_in(viewer):
-        return Concern.objects.none()
-    active = list(
-        Membership.objects.filter(user_id=viewer.pk, status=MembershipStatus.ACTIVE).values_list(
-            "pk", "group_id", "role"
-        )
+def _memberships_of(viewer: Any) -> list[Membership]:
+    """Every membership `viewer` has, in any status: one statement, whatever she asks for."""
+    return list(
+        Membership.objects.filter(user_id=viewer.pk).only("pk", "group_id", "role", "status")
     )
-    visible = Q(reporter__user_id=viewer.pk)
+
+
+def _visible(viewer: Any, memberships: list[Membership]) -> Q:
+    """The concerns a signed-in `viewer` with `memberships` may see, as one `Q` on the
+    concern's own columns: no join, so the database does the same work for every row it
+    rejects (`concern_for`)."""
+    active = [m for m in memberships if m.is_active]
+    # She raised it: any of her memberships, as `is_reporter` (a woman who left still hears).
+    visible = Q(reporter_id__in=[m.pk for m in memberships])
     if viewer.org_role == LEAD:
         visible |= reduce(or_, (Q(**lookups) for lookups in LEADS_WHEN))
     hosting = [
         Q(group_id__in=groups, **when)
         for handler_role, _as, when in GROUP_HANDLERS
-        if (groups := [group_id for _pk, group_id, role in active if role == handler_role])
+        if (groups := [m.group_id for m in active if m.role == handler_role])
     ]
     if hosting:
         visible |= reduce(or_, hosting) & ~Q(**LEADS_ONLY)
-    return Concern.objects.filter(visible).exclude(about_id__in=[pk for pk, _g, _r in active])
+    return visible & ~Q(about_id__in=[m.pk for m in active])
+
+
+def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
+    """Every concern `viewer` may see: those she raised and those she handles."""
+    if not is_signed_in(viewer):
+        return Concern.objects.none()
+    return Concern.objects.filter(_visible(viewer, _memberships_of(viewer)))
 
 
 # --- form 3: everyone who handles one concern ------------------------------------------------
