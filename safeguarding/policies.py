@@ -8,6 +8,9 @@ concern rule in this one file, so "who sees a concern?" has one answer:
 - `concern_handler_groups(concern)`: the private channel groups of everyone who handles it
   now, the recipients of its alerts (ARCHITECTURE.md rule 5).
 
+The audit log's entries about a concern follow the second form (`concern_entries_visible_to`):
+who may not see a concern may not read who raised it, read it or moved it either.
+
 The rules are written once, as data (`LEAD`, `LEADS_ONLY`, `LEADS_WHEN`, `GROUP_HANDLERS`),
 which the one-concern form reads in Python (`_holds`) and the other two as `Q` objects of the
 same lookups; the member a concern is about is left out by each form in its own terms (her
@@ -27,7 +30,8 @@ from functools import reduce
 from operator import or_
 from typing import Any, Final
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
 
 from groups.models import GroupRole, Membership, MembershipStatus, OrgRole, User
 from groups.policies import active_membership, is_signed_in
@@ -225,6 +229,24 @@ def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
     if not is_signed_in(viewer):
         return Concern.objects.none()
     return Concern.objects.filter(_visible(viewer, _memberships_of(viewer)))
+
+
+# The audit log's entries about concerns: those whose target is a concern (`audit_record` names
+# the target by its model) and every `concern.*` action.
+CONCERN_TARGET: Final = Concern._meta.model_name
+CONCERN_ACTIONS: Final = "concern."
+
+
+def concern_entries_visible_to(viewer: Any) -> Q:
+    """The audit entries `viewer` may read as far as concerns go, as a `Q` on the audit log.
+
+    An entry about a concern is hers to read only when she may see that concern; otherwise
+    it is left out as if it did not exist (its `actor_id` would name the woman who raised the
+    concern, to the member it is about). Entries about anything else are not this rule's.
+    """
+    about_concerns = Q(target_type=CONCERN_TARGET) | Q(action__startswith=CONCERN_ACTIONS)
+    visible = concerns_visible_to(viewer).annotate(key=Cast("pk", CharField())).values("key")
+    return ~about_concerns | Q(target_type=CONCERN_TARGET, target_id__in=visible)
 
 
 # --- form 3: everyone who handles one concern ------------------------------------------------

@@ -19,7 +19,13 @@ from groups.policies import Action, require
 from project.audit import audit_record
 from project.models import AuditEntry
 from safeguarding.models import Concern, ConcernStatus
-from safeguarding.policies import ConcernRole, concern_for, concerns_visible_to, is_reporter
+from safeguarding.policies import (
+    ConcernRole,
+    concern_entries_visible_to,
+    concern_for,
+    concerns_visible_to,
+    is_reporter,
+)
 
 
 def overdue_q(now: datetime) -> Q:
@@ -100,9 +106,10 @@ def audit_list(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEntry]:
-    """The audit log, filtered, for the leads and admins who may read it."""
+    """The audit log, filtered, for the leads and admins who may read it; entries about a
+    concern only for those who may see that concern."""
     require(viewer, Action.AUDIT_VIEW)
-    entries = AuditEntry.objects.all()
+    entries = AuditEntry.objects.filter(concern_entries_visible_to(viewer))
     if target_type:
         entries = entries.filter(target_type=target_type)
     if target_id:

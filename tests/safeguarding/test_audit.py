@@ -1,5 +1,6 @@
 """The audit log of concerns: every handler's read and every change is recorded (who, which,
-when), never with any text; only safeguarding leads and admins may read the log."""
+when), never with any text; only safeguarding leads and admins may read the log, and a concern's
+entries only if they may see the concern (tests/safeguarding/test_audit_concern_visibility.py)."""
 
 from __future__ import annotations
 
@@ -105,8 +106,13 @@ AUDIT_ACCESS = {
 }
 
 
+def seen_by_the_leads(world) -> dict[str, int]:
+    """A concern about a host goes to the safeguarding leads from the start."""
+    return {"about_member_id": world.members["peer_mentor"].pk}
+
+
 def test_only_safeguarding_leads_and_admins_may_read_the_audit_log(world):
-    raise_concern(world)
+    raise_concern(world, **seen_by_the_leads(world))
     actual = {persona: world.client(persona).get(AUDIT).status_code for persona in AUDIT_ACCESS}
     assert actual == AUDIT_ACCESS
     page = world.client("safeguarding_lead").get(AUDIT).json()
@@ -128,8 +134,8 @@ def test_the_audit_log_filters_by_target_action_and_time(world):
     early = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     late = early + timedelta(days=2)
     with time_machine.travel(early, tick=False):
-        first = raise_concern(world)
-        second = raise_concern(world)
+        first = raise_concern(world, **seen_by_the_leads(world))
+        second = raise_concern(world, **seen_by_the_leads(world))
     with time_machine.travel(late, tick=False):
         assert detail(world, "facilitator", first).status_code == 200
     client = world.client("safeguarding_lead")
@@ -192,10 +198,12 @@ def test_no_audit_entry_carries_any_text_or_name(world):
 
 
 def test_the_log_keeps_times_in_utc_and_in_order_newest_first(world):
-    concern_id = raise_concern(world)
+    concern_id = raise_concern(world, **seen_by_the_leads(world))
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         detail(world, "facilitator", concern_id)
-    rows = world.client("admin").get(f"{AUDIT}?target_type=concern&target_id={concern_id}")
+    rows = world.client("safeguarding_lead").get(
+        f"{AUDIT}?target_type=concern&target_id={concern_id}"
+    )
     rows = rows.json()["results"]
     assert [row["action"] for row in rows] == ["concern.viewed", "concern.raised"]
     assert all(row["at"].endswith("Z") for row in rows)
