@@ -512,6 +512,12 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
 def account_settings(request: HttpRequest) -> HttpResponse:
     user = request.user
     if request.method == "POST":
+        if request.POST.get("action") == "signout_everywhere":
+            group_services.sign_out_everywhere(actor=user)
+            logout(request)
+            response = redirect("landing")
+            response["Clear-Site-Data"] = CLEAR_SITE_DATA
+            return response
         if request.POST.get("action") == "erase":
             try:
                 concern_services.account_erase(actor=user, password=request.POST.get("password"))

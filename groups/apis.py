@@ -76,6 +76,19 @@ class TokenRevokeApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SignOutEverywhereApi(APIView):
+    @extend_schema(
+        operation_id="auth_signout_everywhere",
+        request=None,
+        responses={204: None, **error_responses(401)},
+    )
+    def post(self, request: Request) -> Response:
+        services.sign_out_everywhere(actor=request.user)
+        if not isinstance(request.auth, ApiToken):
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class GroupListCreateApi(APIView):
     @extend_schema(
         operation_id="groups_list", responses={200: paginated(GroupOutput), **error_responses(401)}

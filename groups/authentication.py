@@ -11,14 +11,11 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from groups.models import ApiToken, User
-from groups.services import token_hash
+from groups.services import token_authenticate
 
 
 def user_for_token(key: str) -> tuple[User, ApiToken] | None:
-    token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(key)).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user, token
+    return token_authenticate(key=key)
 
 
 def parse_authorization(header: bytes) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -116,6 +118,18 @@ class Invite(models.Model):
         return self.revoked_at is None and self.uses < self.max_uses and self.expires_at > moment
 
 
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self, *, now: datetime | None = None) -> ApiTokenQuerySet:
+        """Tokens that still sign in: used within HAVEN_TOKEN_IDLE_HOURS and issued within
+        HAVEN_TOKEN_MAX_DAYS. The one spelling of expiry, for REST, the socket's handshake and
+        its heartbeat."""
+        moment = now or timezone.now()
+        return self.filter(
+            created_at__gt=moment - timedelta(days=settings.HAVEN_TOKEN_MAX_DAYS),
+            last_used_at__gt=moment - timedelta(hours=settings.HAVEN_TOKEN_IDLE_HOURS),
+        )
+
+
 class ApiToken(models.Model):
     """A bearer token. Only its SHA-256 is stored, so a database copy grants nothing."""
 
@@ -124,6 +138,10 @@ class ApiToken(models.Model):
     )
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Moved on when it is used (at most once a minute): the idle expiry counts from here.
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"token {self.pk}"

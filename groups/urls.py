@@ -7,6 +7,11 @@ from groups import apis
 urlpatterns = [
     path("auth/token/", apis.TokenCreateApi.as_view(), name="auth-token"),
     path("auth/token/revoke/", apis.TokenRevokeApi.as_view(), name="auth-token-revoke"),
+    path(
+        "auth/signout-everywhere/",
+        apis.SignOutEverywhereApi.as_view(),
+        name="auth-signout-everywhere",
+    ),
     path("groups/", apis.GroupListCreateApi.as_view(), name="group-list"),
     path("groups/<int:group_id>/", apis.GroupDetailApi.as_view(), name="group-detail"),
     path("groups/<int:group_id>/members/", apis.RosterListApi.as_view(), name="group-members"),

@@ -136,6 +136,9 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_USERNAME_CALLABLE = "groups.services.username_normalise_from_request"
 # The address project.clientip settled (never a client-written X-Forwarded-For).
 AXES_CLIENT_IP_CALLABLE = "project.clientip.request_client_ip"
+# API tokens end after this long unused, and this long after they were issued, whatever the use.
+HAVEN_TOKEN_IDLE_HOURS = config.env_int(os.environ, "HAVEN_TOKEN_IDLE_HOURS", default=24, minimum=1)
+HAVEN_TOKEN_MAX_DAYS = config.env_int(os.environ, "HAVEN_TOKEN_MAX_DAYS", default=30, minimum=1)
 # The token view and the sign-in page answer lockouts themselves (PROTOCOL.md envelope).
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 

@@ -188,6 +188,7 @@ CASES: list[Case] = [
         for persona in PERSONAS
     ],
     *for_signed_in("POST", API + "auth/token/revoke/", ok=204),
+    *for_signed_in("POST", API + "auth/signout-everywhere/", ok=204),
     *for_signed_in("GET", API + "me/", ok=200),
     *for_signed_in(
         "PATCH",

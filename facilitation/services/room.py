@@ -281,7 +281,7 @@ def room_touch_many(*, beats: list[Beat]) -> dict[int, BeatAnswer]:
         )
     }
     token_ids = {b.token_id for b in beats if b.token_id is not None}
-    live_tokens = set(ApiToken.objects.filter(pk__in=token_ids).values_list("pk", flat=True))
+    live_tokens = set(ApiToken.objects.live().filter(pk__in=token_ids).values_list("pk", flat=True))
     live_keys = _live_session_keys({b.session_key for b in beats if b.session_key})
     allowed = {
         (session_id, member_id): Membership(

@@ -11,13 +11,15 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import SESSION_KEY, authenticate, login
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import ApiToken, OrgRole, User
@@ -33,6 +35,8 @@ PASSWORD_MAX = 128
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 2, 40
 # The org roles a staff account is made with (from the command line only, never by a form).
 STAFF_ROLES = (OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN)
+# The session key naming the account whose second factor a browser still owes (pages).
+PENDING_KEY = "haven_pending_user"
 # The only backend a signed-in browser session names (django-axes checks before it).
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -105,11 +109,33 @@ def token_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+# How stale a token's `last_used_at` may get before a use writes it again: idle expiry is
+# counted in hours, and a write on every request would cost every API call a row update.
+TOKEN_TOUCH_EVERY = timedelta(minutes=1)
+
+
 def token_issue(*, user: User) -> str:
-    """Create a bearer token for `user` and return it; only its hash is stored."""
+    """Create a bearer token for `user` and return it; only its hash is stored. Her tokens that
+    have expired go at the same time."""
     key = secrets.token_urlsafe(32)
+    ApiToken.objects.filter(user=user).exclude(pk__in=ApiToken.objects.live().values("pk")).delete()
     ApiToken.objects.create(user=user, key_hash=token_hash(key))
     return key
+
+
+def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
+    """The account and token a bearer key signs in, or None: unknown, expired (`live()`) or a
+    deactivated account. A use moves the token's idle clock on."""
+    now = timezone.now()
+    token = (
+        ApiToken.objects.live(now=now).select_related("user").filter(key_hash=token_hash(key))
+    ).first()
+    if token is None or not token.user.is_active:
+        return None
+    if token.last_used_at < now - TOKEN_TOUCH_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token.user, token
 
 
 def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> User:
@@ -163,6 +189,35 @@ def token_revoke(*, actor: User, token: ApiToken | None, session_key: str | None
         realtime.close_on_commit(realtime.token_group(token_id), closecodes.NOT_SIGNED_IN)
     if session_key:
         realtime.close_on_commit(realtime.auth_session_group(session_key), closecodes.NOT_SIGNED_IN)
+
+
+def _sessions_of(user: User) -> list[str]:
+    """Keys of the browser sessions signed in as `user` (or waiting for her second factor).
+
+    Django's database sessions are not indexed by account, so this reads the unexpired ones;
+    they last 8 hours at most, so there are few.
+    """
+    from django.contrib.sessions.models import Session
+
+    wanted = str(user.pk)
+    keys = []
+    for row in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        data = row.get_decoded()
+        if str(data.get(SESSION_KEY)) == wanted or str(data.get(PENDING_KEY)) == wanted:
+            keys.append(row.session_key)
+    return keys
+
+
+@transaction.atomic
+def sign_out_everywhere(*, actor: User) -> None:
+    """Sign her out on every device: every token and browser session of hers ends, and every
+    live socket she has closes (4401), as a sign-out does for one."""
+    from django.contrib.sessions.models import Session
+
+    ApiToken.objects.filter(user=actor).delete()
+    Session.objects.filter(session_key__in=_sessions_of(actor)).delete()
+    audit_record(actor=actor, action="account.signed_out_everywhere", target=actor)
+    realtime.close_on_commit(realtime.user_group(actor.pk), closecodes.NOT_SIGNED_IN)
 
 
 # --- accounts --------------------------------------------------------------------------------

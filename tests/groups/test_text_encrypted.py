@@ -22,7 +22,7 @@ def raw(model: Any, column: str, pk: int) -> str:
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {connection.ops.quote_name(column)} FROM {table} WHERE id = %s",  # noqa: S608
+            f"SELECT {connection.ops.quote_name(column)} FROM {table} WHERE id = %s",
             [pk],
         )
         return str(cursor.fetchone()[0])
