@@ -490,6 +490,9 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
         return redirect("concern", concern_id=concern_id)
     found, role = concern_selectors.concern_detail(viewer=user, concern_id=concern_id)
     moves = concern_policies.concern_moves(found, role)
+    # Only those who handle it get the messages she referred to (None for her who raised it).
+    referred = concern_selectors.concern_messages(concern=found, role=role) or []
+    warnings = {key: _(label) for key, label, _d in CONTENT_WARNINGS}
     return render(
         request,
         "frontend/concern.html",
@@ -500,6 +503,15 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             "history": found.history.all(),
             "replies": found.replies.all(),
             "overdue": concern_selectors.is_overdue(found),
+            "referred": [
+                {
+                    "message": message,
+                    "warning": warnings.get(message.content_warning["category"])
+                    if message.content_warning
+                    else None,
+                }
+                for message in referred
+            ],
         },
     )
 

@@ -84,6 +84,11 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
 }
 MOVERS: Final = frozenset({ConcernRole.HANDLER})
 
+# Who reads the messages a concern refers to, with the text retention or an erasure would have
+# removed while the concern held it: those who handle it. The woman who raised it knows what she
+# referred to; the member it is about never sees the concern at all.
+READS_MESSAGES: Final = frozenset({ConcernRole.HANDLER, ConcernRole.PEER_HANDLER})
+
 
 def _holds(concern: Concern, lookups: Mapping[str, Any]) -> bool:
     """The Python reading of `Q(**lookups)` for one concern (exact values and `__isnull`)."""

@@ -14,12 +14,13 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from groups.models import User
+from groups.models import Membership, User
 from groups.policies import Action, require
 from project.audit import audit_record
 from project.models import AuditEntry
 from safeguarding.models import Concern, ConcernStatus
 from safeguarding.policies import (
+    READS_MESSAGES,
     ConcernRole,
     concern_entries_visible_to,
     concern_for,
@@ -95,6 +96,38 @@ def concern_detail(*, viewer: User, concern_id: Any) -> tuple[Concern, ConcernRo
                 extra={"role": str(role)},
             )
     return concern, role
+
+
+@dataclass(frozen=True)
+class ReferredMessage:
+    """A message a concern refers to, as those who handle the concern read it."""
+
+    message_id: int
+    sent_at: datetime
+    author: Membership | None  # None once she erased her account
+    body: str | None  # None once retention or an erasure removed the text for good
+    content_warning: dict[str, Any] | None
+    held: bool  # kept past retention (or an erasure) for an open concern; the room shows it deleted
+
+
+def concern_messages(*, concern: Concern, role: ConcernRole) -> list[ReferredMessage] | None:
+    """The messages `concern` refers to, oldest first, for those who handle it (None for anyone
+    else): with their text where the concern holds it past retention or an erasure, while the
+    room shows them as deleted."""
+    if role not in READS_MESSAGES:
+        return None
+    rows = concern.messages.select_related("author").order_by("sent_at", "id")
+    return [
+        ReferredMessage(
+            message_id=row.pk,
+            sent_at=row.sent_at,
+            author=row.author,
+            body=None if row.purged_at else row.body,
+            content_warning=row.content_warning,
+            held=row.held_at is not None and row.purged_at is None,
+        )
+        for row in rows
+    ]
 
 
 def audit_list(

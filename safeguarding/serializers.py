@@ -11,7 +11,7 @@ from project.exceptions import MAX_ID
 from project.models import AuditEntry
 from safeguarding.models import Category, ConcernStatus, Urgency
 from safeguarding.policies import ConcernRole, is_reporter
-from safeguarding.selectors import is_overdue
+from safeguarding.selectors import concern_messages, is_overdue
 from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX
 
 STAMP = serializers.DateTimeField()
@@ -90,6 +90,30 @@ def _person(membership: Any) -> dict[str, Any] | None:
     return {"member_id": membership.pk, "display_name": membership.display_name}
 
 
+class WarningOutput(serializers.Serializer):
+    category = serializers.CharField()
+    note = serializers.CharField(allow_null=True)
+
+
+class ReferredMessageOutput(serializers.Serializer):
+    """A message the concern refers to, as its handlers read it (held text included)."""
+
+    message_id = serializers.IntegerField()
+    sent_at = serializers.DateTimeField()
+    author = PersonOutput(allow_null=True)
+    body = serializers.CharField(allow_null=True, help_text="null once retention removed it.")
+    content_warning = WarningOutput(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "message_id": instance.message_id,
+            "sent_at": stamp(instance.sent_at),
+            "author": _person(instance.author),
+            "body": instance.body,
+            "content_warning": instance.content_warning,
+        }
+
+
 class ConcernSummaryOutput(serializers.Serializer):
     """A concern in a list: never its text."""
 
@@ -127,10 +151,18 @@ class ConcernOutput(ConcernSummaryOutput):
     message_ids = serializers.ListField(child=serializers.IntegerField())
     history = HistoryOutput(many=True)
     replies = ReplyOutput(many=True)
+    messages = ReferredMessageOutput(
+        many=True,
+        required=False,
+        help_text="Only for those who handle it (my_role handler or peer_handler).",
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         role = self.context["role"]
+        referred = concern_messages(concern=instance, role=role)
+        if referred is not None:
+            data["messages"] = ReferredMessageOutput(referred, many=True).data
         data.update(
             {
                 "body": instance.body,
