@@ -150,7 +150,7 @@ def _seed_group(run: str, g: int, members: int) -> dict[str, Any]:
 
     facilitator = group_services.staff_create(
         actor=None, username=f"bf{run}-{g}", password=PASSWORD, org_role=OrgRole.FACILITATOR
-    )
+    ).user
     group = group_services.group_create(
         actor=facilitator, name=f"Bench group {g}", description="", display_name="Host"
     )

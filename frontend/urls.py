@@ -8,6 +8,7 @@ from frontend import views
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("signin/", views.signin, name="signin"),
+    path("signin/code/", views.signin_code, name="signin-code"),
     path("signout/", views.signout, name="signout"),
     path("join/", views.join, name="join"),
     path("groups/", views.groups, name="groups"),

@@ -30,7 +30,7 @@ from facilitation.taxonomy import CONTENT_WARNINGS
 from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole
-from groups.policies import Action, can, group_for, is_signed_in
+from groups.policies import Action, can, group_for, is_signed_in, needs_second_factor
 from groups.throttling import redeem_wait
 from project.exceptions import ApplicationError
 from safeguarding import policies as concern_policies
@@ -99,7 +99,7 @@ def signin(request: HttpRequest) -> HttpResponse:
     """The same sign-in as the REST token (lockouts included), ending in a cookie session."""
     if request.method == "POST":
         try:
-            group_services.session_sign_in(
+            user = group_services.session_sign_in(
                 request=request,
                 username=request.POST.get("username"),
                 password=request.POST.get("password", ""),
@@ -108,8 +108,28 @@ def signin(request: HttpRequest) -> HttpResponse:
             return render(
                 request, "frontend/signin.html", {"error": exc.message}, status=exc.status
             )
+        if needs_second_factor(user):
+            return redirect("signin-code")
         return redirect("groups")
     return render(request, "frontend/signin.html", {"error": None})
+
+
+@require_http_methods(["GET", "POST"])
+def signin_code(request: HttpRequest) -> HttpResponse:
+    """Staff sign-in, second page: the code from her authenticator app (or a recovery code).
+    Without a password checked in the last few minutes, back to the first page."""
+    if group_services.session_pending_user(request=request) is None:
+        return redirect("signin")
+    if request.method == "POST":
+        try:
+            group_services.session_second_factor(request=request, code=request.POST.get("otp"))
+        except ApplicationError as exc:
+            if exc.status == 404:
+                return redirect("signin")
+            error = exc.extra.get("fields", {}).get("otp", [exc.message])[0]
+            return render(request, "frontend/signin_code.html", {"error": error}, status=exc.status)
+        return redirect("groups")
+    return render(request, "frontend/signin_code.html", {"error": None})
 
 
 @require_POST

@@ -56,7 +56,10 @@ class TokenCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = valid(TokenCreateInput, request.data)
         token = services.token_sign_in(
-            request=request._request, username=data["username"], password=data["password"]
+            request=request._request,
+            username=data["username"],
+            password=data["password"],
+            otp=data.get("otp"),
         )
         return Response({"token": token})
 

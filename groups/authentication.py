@@ -60,7 +60,7 @@ class TokenOrSessionAuthMiddleware:
         from channels.auth import AuthMiddlewareStack
 
         self.with_token = TokenAuthMiddleware(inner)
-        self.with_session = AuthMiddlewareStack(inner)
+        self.with_session = AuthMiddlewareStack(SessionSecondFactorMiddleware(inner))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if any(name == b"authorization" for name, _value in scope.get("headers") or []):
@@ -102,4 +102,50 @@ class TokenAuthMiddleware:
             else:
                 scope["user"], token = found
                 scope["haven_token_id"] = token.pk
+        return await self.inner(scope, receive, send)
+
+
+def session_user_verified(user: Any, session: Any) -> Any:
+    """The user a socket's browser session signs in, or AnonymousUser for a staff account
+    whose session has not given its code (django-otp's device record in the session, checked
+    as its OTPMiddleware does: the device exists, is hers and is confirmed)."""
+    from django.contrib.auth.models import AnonymousUser
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    from groups.policies import needs_second_factor
+
+    if not getattr(user, "is_authenticated", False) or not needs_second_factor(user):
+        return user
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    if device is None or device.user_id != user.pk or not device.confirmed:
+        return AnonymousUser()
+    return user
+
+
+class SessionSecondFactorMiddleware:
+    """ASGI middleware inside Channels' session auth: a staff session counts as signed in on
+    the socket only after its code, as on pages and REST (groups/middleware.py); otherwise the
+    consumer closes with `closecodes.NOT_SIGNED_IN`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        from project.realtime import run_in_db
+
+        user = scope.get("user")
+        if getattr(user, "is_authenticated", False):
+            try:
+                checked = await run_in_db(
+                    session_user_verified, user=user, session=scope.get("session")
+                )
+            except DatabaseError:
+                scope = {**scope, "haven_unavailable": True}
+                checked = None
+            if checked is not user:
+                from django.contrib.auth.models import AnonymousUser
+
+                scope = {**scope, "user": checked or AnonymousUser()}
         return await self.inner(scope, receive, send)

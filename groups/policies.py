@@ -93,8 +93,34 @@ ORG_ROLE_TO_ROLE: dict[str, Role] = {
 }
 
 
+# The org roles of staff accounts: made on the command line only, and signed in with a second
+# factor (groups/services/second_factor.py).
+STAFF_ROLES = (OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN)
+
+
+def needs_second_factor(user: Any) -> bool:
+    """Staff sign in with a password and a code; members with a password only."""
+    return getattr(user, "org_role", None) in STAFF_ROLES
+
+
+def second_factor_owed(user: Any) -> bool:
+    """A staff account signed in through a browser session that has not given its code yet.
+
+    Sessions carry django-otp's `is_verified` (OTPMiddleware on pages and REST, the socket's
+    session middleware); an account loaded any other way (a token, which staff only get with a
+    code; a service's own query) carries none and owes nothing here.
+    """
+    verified = getattr(user, "is_verified", None)
+    return needs_second_factor(user) and verified is not None and not verified()
+
+
 def is_signed_in(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and not second_factor_owed(user)
+    )
 
 
 def active_membership(user: Any, group: Group | int) -> Membership | None:

@@ -16,6 +16,7 @@ from groups.services import (
     GROUP_NAME_MAX,
     INVITE_MAX_USES,
     INVITE_ROLES,
+    OTP_FIELD_MAX,
     PASSWORD_MAX,
     PROPOSAL_DECISIONS,
     PROPOSAL_NOTE_MAX,
@@ -29,6 +30,10 @@ from groups.services import (
 class TokenCreateInput(serializers.Serializer):
     username = serializers.CharField(max_length=USERNAME_FIELD_MAX, trim_whitespace=True)
     password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
+    # Staff only: the code from the authenticator app, or a recovery code.
+    otp = serializers.CharField(
+        max_length=OTP_FIELD_MAX, required=False, allow_blank=True, trim_whitespace=True
+    )
 
 
 class TokenOutput(serializers.Serializer):

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "project",
     "groups",
@@ -61,6 +64,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff sessions count as signed in only after their code (groups/middleware.py).
+    "django_otp.middleware.OTPMiddleware",
+    "groups.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -136,6 +142,8 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_USERNAME_CALLABLE = "groups.services.username_normalise_from_request"
 # The address project.clientip settled (never a client-written X-Forwarded-For).
 AXES_CLIENT_IP_CALLABLE = "project.clientip.request_client_ip"
+# Authenticator apps show this name beside the code.
+OTP_TOTP_ISSUER = "Haven"
 # API tokens end after this long unused, and this long after they were issued, whatever the use.
 HAVEN_TOKEN_IDLE_HOURS = config.env_int(os.environ, "HAVEN_TOKEN_IDLE_HOURS", default=24, minimum=1)
 HAVEN_TOKEN_MAX_DAYS = config.env_int(os.environ, "HAVEN_TOKEN_MAX_DAYS", default=30, minimum=1)

@@ -59,7 +59,7 @@ class World:
 def make_staff(username: str, role: str) -> User:
     return group_services.staff_create(
         actor=None, username=username, password=PASSWORD, org_role=role
-    )
+    ).user
 
 
 def join(group: Group, *, by: User, username: str, display_name: str, role: str) -> Membership:
@@ -170,3 +170,48 @@ def _fresh_cache() -> None:
     keys = list(client.scan_iter(match=f"{config['KEY_PREFIX']}:*", count=500))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _staff_force_login_is_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test browsers that `force_login` a staff account also hold her second factor, as after
+    the code page (django_otp.login records the device in the session). Production is not
+    touched: tests of the unverified case sign in through the real pages instead."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from groups.policies import needs_second_factor
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if needs_second_factor(user) and device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def totp_code(secret: str, *, steps_ahead: int = 0) -> str:
+    """The code an authenticator app set up with `secret` (base32) shows now, or that many
+    30-second steps later (a code is accepted once; the server allows one step of drift)."""
+    import base64
+
+    from django_otp.oath import totp
+
+    return f"{totp(base64.b32decode(secret), step=30, digits=6, drift=steps_ahead):06d}"
+
+
+def staff_secret(user: User) -> str:
+    """The base32 secret of a test staff account's authenticator (read back from its device)."""
+    import base64
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user)
+    return base64.b32encode(device.bin_key).decode("ascii")

@@ -31,9 +31,9 @@ from django.utils import timezone
 from facilitation import services as session_services
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
 from groups import services
-from groups.policies import Action, can
+from groups.policies import Action, can, needs_second_factor
 from safeguarding import services as safeguarding_services
-from tests.conftest import PASSWORD, PERSONAS, World
+from tests.conftest import PASSWORD, PERSONAS, World, staff_secret, totp_code
 
 API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
@@ -183,7 +183,7 @@ CASES: list[Case] = [
             "POST",
             API + "auth/token/",
             400 if persona in SIGNED_OUT else 200,
-            {"username": "{username}", "password": PASSWORD},
+            {"username": "{username}", "password": PASSWORD, "otp": "{otp}"},
         )
         for persona in PERSONAS
     ],
@@ -425,6 +425,12 @@ MAKERS: dict[str, Any] = {
     "code": lambda world, persona: _invite(world)[1],
     "username": lambda world, persona: (
         world.users[persona].username if world.users[persona] is not None else "nobody-at-all"
+    ),
+    # Staff sign in with the code of their authenticator app too; members leave it blank.
+    "otp": lambda world, persona: (
+        totp_code(staff_secret(world.users[persona]))
+        if needs_second_factor(world.users[persona])
+        else ""
     ),
     "agreed_group": lambda world, persona: _agreed_group(world),
     "proposal": lambda world, persona: _proposal(world),

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import ApiToken, OrgRole, User
+from groups.policies import STAFF_ROLES, needs_second_factor
+from groups.services.second_factor import Enrolment, second_factor_enrol, second_factor_required
 from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_failed
 from project import closecodes, realtime
 from project.audit import audit_record
@@ -33,10 +36,11 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 USERNAME_FIELD_MAX = 150
 PASSWORD_MAX = 128
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 2, 40
-# The org roles a staff account is made with (from the command line only, never by a form).
-STAFF_ROLES = (OrgRole.FACILITATOR, OrgRole.SAFEGUARDING_LEAD, OrgRole.ADMIN)
-# The session key naming the account whose second factor a browser still owes (pages).
+# The session keys naming the account whose second factor a browser still owes (pages), and
+# since when: she has `PENDING_SECONDS` to type the code, then signs in again.
 PENDING_KEY = "haven_pending_user"
+PENDING_AT_KEY = "haven_pending_at"
+PENDING_SECONDS = 300
 # The only backend a signed-in browser session names (django-axes checks before it).
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -162,9 +166,13 @@ def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> 
     return user
 
 
-def token_sign_in(*, request: HttpRequest, username: Any, password: Any) -> str:
-    """Check a username and password (`credentials_check`) and return a new token."""
+def token_sign_in(*, request: HttpRequest, username: Any, password: Any, otp: Any = None) -> str:
+    """Check a username and password (`credentials_check`) and, for staff, the code from
+    their authenticator app or a recovery code (`otp`; a 400 field error on `otp` when it is
+    missing or wrong); then return a new token."""
     user = credentials_check(request=request, username=username, password=password)
+    if needs_second_factor(user):
+        second_factor_required(user=user, code=otp)
     return token_issue(user=user)
 
 
@@ -174,9 +182,45 @@ def session_start(*, request: HttpRequest, user: User) -> None:
 
 
 def session_sign_in(*, request: HttpRequest, username: Any, password: Any) -> User:
-    """Sign a browser in: the same check as `token_sign_in`, then a cookie session."""
+    """Sign a browser in: the same check as `token_sign_in`, then a cookie session.
+
+    Staff are not signed in yet: the browser remembers, for `PENDING_SECONDS`, whose code it
+    waits for (`session_second_factor`); nothing else treats it as signed in meanwhile.
+    """
     user = credentials_check(request=request, username=username, password=password)
+    if needs_second_factor(user):
+        request.session.cycle_key()
+        request.session[PENDING_KEY] = user.pk
+        request.session[PENDING_AT_KEY] = int(timezone.now().timestamp())
+        return user
     session_start(request=request, user=user)
+    return user
+
+
+def session_pending_user(*, request: HttpRequest) -> User | None:
+    """The staff account whose code this browser waits for, or None (none, or too late)."""
+    user_id = request.session.get(PENDING_KEY)
+    started = request.session.get(PENDING_AT_KEY, 0)
+    if user_id is None or timezone.now().timestamp() - started > PENDING_SECONDS:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def session_second_factor(*, request: HttpRequest, code: Any) -> User:
+    """Finish a staff sign-in with her code: the browser is signed in, and verified
+    (django-otp's session record), only now. A wrong code is a field error on `otp`."""
+    from django_otp import login as otp_login
+
+    from project.exceptions import NotFound
+
+    user = session_pending_user(request=request)
+    if user is None:
+        raise NotFound(_("Please sign in again."), code="sign_in_again")
+    device = second_factor_required(user=user, code=code)
+    for key in (PENDING_KEY, PENDING_AT_KEY):
+        request.session.pop(key, None)
+    session_start(request=request, user=user)
+    otp_login(request, device)
     return user
 
 
@@ -263,9 +307,21 @@ def account_create(*, username: Any, password: Any, org_role: str = OrgRole.NONE
     return user
 
 
+@dataclass(frozen=True)
+class StaffCreated:
+    """A new staff account, with what she must copy once: her authenticator secret and her
+    recovery codes (`second_factor.Enrolment`)."""
+
+    user: User
+    enrolment: Enrolment
+
+
 @transaction.atomic
-def staff_create(*, actor: User | None, username: Any, password: Any, org_role: str) -> User:
-    """Create a staff account (facilitator, safeguarding lead or admin) from the command line."""
+def staff_create(
+    *, actor: User | None, username: Any, password: Any, org_role: str
+) -> StaffCreated:
+    """Create a staff account (facilitator, safeguarding lead or admin) from the command line,
+    enrolled in the second factor."""
     if org_role not in STAFF_ROLES:
         raise ValidationFailed({"role": [_("Choose facilitator, safeguarding_lead or admin.")]})
     user = account_create(username=username, password=password, org_role=org_role)
@@ -273,8 +329,9 @@ def staff_create(*, actor: User | None, username: Any, password: Any, org_role: 
         user.is_staff = True
         user.is_superuser = True
         user.save(update_fields=["is_staff", "is_superuser"])
+    enrolment = second_factor_enrol(user=user)
     audit_record(actor=actor, action="account.staff_created", target=user, extra={"role": org_role})
-    return user
+    return StaffCreated(user=user, enrolment=enrolment)
 
 
 @transaction.atomic

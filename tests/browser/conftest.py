@@ -157,11 +157,41 @@ def submit(page: Page, button: Locator) -> Response:
     return response
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
+# The demo staff's authenticator keys, by username (from the seeded demo-credentials.json),
+# and the last 30-second step each one's code was used at: a code works once.
+TOTP_SECRETS: dict[str, str] = {}
+_LAST_STEP: dict[tuple[str, str], int] = {}
+
+
+def totp_now(base_url: str, username: str) -> str:
+    """A code her authenticator app would show that the server has not accepted yet (the
+    server allows one step of drift; past that, wait for the next step)."""
+    from tests.conftest import totp_code
+
+    step = int(time.time() // 30)
+    wanted = max(step, _LAST_STEP.get((base_url, username), step - 1) + 1)
+    while wanted > step + 1:
+        time.sleep(30 - time.time() % 30 + 0.05)
+        step = int(time.time() // 30)
+    _LAST_STEP[(base_url, username)] = wanted
+    return totp_code(TOTP_SECRETS[username], steps_ahead=wanted - step)
+
+
+def sign_in_password(page: Page, username: str, password: str) -> None:
     page.goto("/signin/")
     page.locator("#username").fill(username)
     page.locator("#password").fill(password)
     submit(page, page.get_by_role("button", name="Sign in", exact=True))
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Sign in as the pages ask: the password, then, for staff, the code of the second page."""
+    sign_in_password(page, username, password)
+    if username in TOTP_SECRETS:
+        expect(page).to_have_url(re.compile(r"/signin/code/$"))
+        base_url = page.url.split("/signin/", 1)[0]
+        page.locator("#otp").fill(totp_now(base_url, username))
+        submit(page, page.get_by_role("button", name="Continue", exact=True))
     expect(page).to_have_url(re.compile(r"/groups/$"))
 
 
@@ -261,7 +291,11 @@ class HavenServer:
         return f"http://127.0.0.1:{self.port}"
 
     def credentials(self) -> dict[str, Any]:
-        return json.loads((self.var_dir / "demo-credentials.json").read_text())
+        found = json.loads((self.var_dir / "demo-credentials.json").read_text())
+        for row in found["accounts"]:
+            if row.get("totp_secret"):
+                TOTP_SECRETS[row["username"]] = row["totp_secret"]
+        return found
 
     def start(self) -> None:
         self.starts += 1
@@ -329,6 +363,7 @@ def haven(
     var_dir = tmp_path_factory.mktemp("haven")
     shutil.copytree(seeded_template, var_dir, dirs_exist_ok=True)
     server = HavenServer(var_dir, neutral_url)
+    server.credentials()  # the demo staff's authenticator keys, for `sign_in`
     server.start()
     try:
         yield server

@@ -28,6 +28,7 @@ from tests.browser.conftest import (
     axe_path,
     screenshot,
     sign_in,
+    sign_in_password,
     submit,
 )
 
@@ -164,6 +165,20 @@ def host_moderation_dialog(page: Page) -> None:
     expect(page.locator("#mod-dialog")).to_be_visible()
 
 
+def staff_code_page(page: Page, *, wrong: bool = False) -> None:
+    """The second page of a staff sign-in (after the password), or it answering a wrong code."""
+    sign_in_password(page, FACILITATOR, CREDENTIALS[FACILITATOR])
+    expect(page).to_have_url(re.compile(r"/signin/code/$"))
+    if wrong:
+        page.locator("#otp").fill("000000")
+        submit(page, page.get_by_role("button", name="Continue", exact=True))
+        expect(page.locator(".error-summary")).to_be_visible()
+
+
+# The demo passwords, by username (filled from the `site` fixture by `test_page`).
+CREDENTIALS: dict[str, str] = {}
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -176,6 +191,8 @@ class Target:
 TARGETS = [
     Target("landing", None, "/"),
     Target("signin", None, "/signin/"),
+    Target("signin-code", None, "/signin/", staff_code_page),
+    Target("signin-code-error", None, "/signin/", lambda page: staff_code_page(page, wrong=True)),
     Target("join", None, "/join/"),
     Target("groups", MEMBER, "/groups/"),
     Target("group-member", MEMBER, "group"),
@@ -232,6 +249,7 @@ def test_page(
     new_context: Callable[..., BrowserContext],
 ) -> None:
     axe = axe_path()
+    CREDENTIALS.update(site.credentials)
     options: dict[str, Any] = {"viewport": SIZES[size], "bypass_csp": True}
     if target.user:
         options["storage_state"] = site.state(target.user)

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from groups.models import Group, Membership, User
 from project.models import AuditEntry
+from tests.conftest import totp_code
 
 STRONG = "a long enough password"
 
@@ -41,8 +42,18 @@ def test_staff_create_makes_a_facilitator_that_can_sign_in(monkeypatch):
     audit = AuditEntry.objects.get(action="account.staff_created", target_id=str(user.pk))
     assert audit.actor is None
     assert audit.extra == {"role": "facilitator"}
-    response = APIClient().post(
+    # Staff sign in with the password and the code of the key printed once (issue 13).
+    secret = re.search(r"authenticator app \(shown only now\):\n  ([A-Z2-7]+)", output)
+    assert secret is not None, output
+    without_code = APIClient().post(
         "/api/v1/auth/token/", {"username": "alice", "password": STRONG}, format="json"
+    )
+    assert without_code.status_code == 400
+    assert "otp" in without_code.json()["extra"]["fields"]
+    response = APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": "alice", "password": STRONG, "otp": totp_code(secret.group(1))},
+        format="json",
     )
     assert response.status_code == 200
 
@@ -107,8 +118,27 @@ def seed() -> str:
     return out.getvalue()
 
 
+ACCOUNT_LINE = r"^\s+.+?\s+(demo-[a-z-]+)\s+(\S+)(?:\s+authenticator key ([A-Z2-7]+))?\s*$"
+
+
 def passwords_in(output: str) -> dict[str, str]:
-    return dict(re.findall(r"^\s+.+?\s+(demo-[a-z-]+)\s+(\S+)\s*$", output, flags=re.MULTILINE))
+    return {name: pw for name, pw, _key in re.findall(ACCOUNT_LINE, output, flags=re.MULTILINE)}
+
+
+def secrets_in(output: str) -> dict[str, str]:
+    """The demo staff's authenticator keys, printed beside their passwords."""
+    return {name: key for name, _pw, key in re.findall(ACCOUNT_LINE, output, flags=re.M) if key}
+
+
+def sign_in_each(output: str) -> None:
+    secrets = secrets_in(output)
+    assert set(secrets) == {"demo-facilitator", "demo-lead"}
+    for username, password in passwords_in(output).items():
+        body = {"username": username, "password": password}
+        if username in secrets:
+            body["otp"] = totp_code(secrets[username])
+        response = APIClient().post("/api/v1/auth/token/", body, format="json")
+        assert response.status_code == 200, username
 
 
 def world_counts() -> tuple[int, int, int, int]:
@@ -150,11 +180,7 @@ def test_seed_demo_creates_the_demo_accounts_and_is_idempotent(settings, tmp_pat
         "demo-jade": "member",
         "demo-amber": "member",
     }
-    for username, password in accounts.items():
-        response = APIClient().post(
-            "/api/v1/auth/token/", {"username": username, "password": password}, format="json"
-        )
-        assert response.status_code == 200, username
+    sign_in_each(first)
 
 
 @pytest.mark.django_db
@@ -165,8 +191,11 @@ def test_seed_demo_keeps_its_passwords_in_a_private_file_under_var(settings, tmp
 
     path = tmp_path / "demo-credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    stored = {row["username"]: row["password"] for row in json.loads(path.read_text())["accounts"]}
+    rows = json.loads(path.read_text())["accounts"]
+    stored = {row["username"]: row["password"] for row in rows}
     assert stored == passwords_in(output)
+    keys = {row["username"]: row["totp_secret"] for row in rows if row.get("totp_secret")}
+    assert keys == secrets_in(output)
 
 
 @pytest.mark.django_db
@@ -181,8 +210,4 @@ def test_seed_demo_run_again_after_its_credentials_file_is_lost_does_not_crash(s
     assert world_counts()[:3] == counts[:3]
     accounts = passwords_in(output)
     assert "demo-facilitator" in accounts
-    for username, password in accounts.items():
-        response = APIClient().post(
-            "/api/v1/auth/token/", {"username": username, "password": password}, format="json"
-        )
-        assert response.status_code == 200, username
+    sign_in_each(output)

@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: a demo organisation for `make run`. Idempotent.
 
 Everything is made through the same services the API uses. Passwords are generated once and
-kept in var/demo-credentials.json (mode 0600) so a second run can print them again.
+kept in var/demo-credentials.json (mode 0600) so a second run can print them again, with the
+demo staff's authenticator keys (staff sign in with a password and a 6-digit code).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from facilitation import services as session_services
 from facilitation.models import SessionKind, SessionStatus
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole, User
+from groups.policies import needs_second_factor
 
 FACILITATOR = "demo-facilitator"
 LEAD = "demo-lead"
@@ -81,7 +83,13 @@ class Command(BaseCommand):
             path.write_text(json.dumps(credentials, indent=2))
         self.stdout.write("Demo accounts (sign in at http://127.0.0.1:8000/):")
         for row in credentials["accounts"]:
-            self.stdout.write(f"  {row['role']:<22} {row['username']:<18} {row['password']}")
+            line = f"  {row['role']:<22} {row['username']:<18} {row['password']}"
+            if row.get("totp_secret"):
+                line += f"  authenticator key {row['totp_secret']}"
+            self.stdout.write(line)
+        self.stdout.write(
+            "Staff then type the 6-digit code from an authenticator app set up with the key."
+        )
 
     @transaction.atomic
     def _reset_passwords(self) -> dict[str, Any]:
@@ -94,33 +102,45 @@ class Command(BaseCommand):
             password = _password()
             user.set_password(password)
             user.save(update_fields=["password"])
-            accounts.append(
-                {"role": roles.get(username, "member"), "username": username, "password": password}
-            )
+            row = {
+                "role": roles.get(username, "member"),
+                "username": username,
+                "password": password,
+            }
+            if needs_second_factor(user):
+                row["totp_secret"] = group_services.second_factor_enrol(user=user).totp_secret
+            accounts.append(row)
         return {"accounts": accounts}
 
     @transaction.atomic
     def _seed(self) -> dict[str, Any]:
         accounts: list[dict[str, str]] = []
         passwords = {name: _password() for name in [FACILITATOR, LEAD]}
-        facilitator = group_services.staff_create(
+        made = group_services.staff_create(
             actor=None,
             username=FACILITATOR,
             password=passwords[FACILITATOR],
             org_role=OrgRole.FACILITATOR,
         )
-        group_services.staff_create(
+        facilitator = made.user
+        lead = group_services.staff_create(
             actor=None,
             username=LEAD,
             password=passwords[LEAD],
             org_role=OrgRole.SAFEGUARDING_LEAD,
         )
-        accounts.append(
-            {"role": "facilitator", "username": FACILITATOR, "password": passwords[FACILITATOR]}
-        )
-        accounts.append(
-            {"role": "safeguarding lead", "username": LEAD, "password": passwords[LEAD]}
-        )
+        for role, username, password, created in (
+            ("facilitator", FACILITATOR, passwords[FACILITATOR], made),
+            ("safeguarding lead", LEAD, passwords[LEAD], lead),
+        ):
+            accounts.append(
+                {
+                    "role": role,
+                    "username": username,
+                    "password": password,
+                    "totp_secret": created.enrolment.totp_secret,
+                }
+            )
         group = group_services.group_create(
             actor=facilitator,
             name=GROUP_NAME,

@@ -1,4 +1,8 @@
-"""`manage.py staff_create USERNAME --role ROLE`: a staff account, password read from stdin."""
+"""`manage.py staff_create USERNAME --role ROLE`: a staff account, password read from stdin.
+
+It prints, once, the secret for her authenticator app and her recovery codes: staff sign in with
+a password and a code (groups/services/second_factor.py). Nothing else ever shows them again.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
         try:
-            user = services.staff_create(
+            created = services.staff_create(
                 actor=None,
                 username=options["username"],
                 password=password,
@@ -33,4 +37,11 @@ class Command(BaseCommand):
                 f"{field}: {' '.join(msgs)}" for field, msgs in exc.extra.get("fields", {}).items()
             )
             raise CommandError(f"{exc.message} {details}".strip()) from None
+        user, enrolment = created.user, created.enrolment
         self.stdout.write(f"Created {user.org_role} account {user.username!r}.")
+        self.stdout.write(
+            "Add this key to her authenticator app (shown only now):\n"
+            f"  {enrolment.totp_secret}\n"
+            "Recovery codes, each works once (give them to her, shown only now):\n  "
+            + "\n  ".join(enrolment.recovery_codes)
+        )
