@@ -137,13 +137,13 @@ def page_of(world: World, persona: str, concern_id: int) -> str:
 def test_the_concern_page_shows_the_held_text_to_its_handlers_only(world):
     case = held_after_retention(world)
     handler = page_of(world, "facilitator", case.concern_id)
-    assert "Messages she pointed to" in handler
+    assert "Messages from the session she pointed to" in handler
     assert HELD in handler
     assert "Jade" in handler
     assert "Physical violence" in handler
     assert "Kept for this concern" in handler
     reporter = page_of(world, "member", case.concern_id)
-    assert "Messages she pointed to" not in reporter
+    assert "Messages from the session she pointed to" not in reporter
     assert HELD not in reporter
     client = Client()
     client.force_login(world.users["member2"])
