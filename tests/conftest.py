@@ -156,9 +156,22 @@ def _fresh_frame_limits() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
+def _fresh_cache(settings: Any) -> None:
     """Sign-in slow-downs and REST throttles count in Django's cache; each test starts with
-    none. On Redis only the cache's own keys go (FLUSHDB would take the channel layer's too)."""
+    none. On Redis, under a key prefix of this test process: other runs may share the Redis
+    database, and each clears its own counts."""
+    import os
+
+    config = settings.CACHES["default"]
+    if config["BACKEND"].endswith("RedisCache"):
+        prefix = f"{config['KEY_PREFIX'].split('.')[0]}.{os.getpid()}"
+        settings.CACHES = {"default": {**config, "KEY_PREFIX": prefix}}
+    clear_cache()
+
+
+def clear_cache() -> None:
+    """Forget every count in Django's cache. On Redis only the cache's own keys go (FLUSHDB
+    would take the channel layer's too)."""
     from django.conf import settings
     from django.core.cache import cache
 
