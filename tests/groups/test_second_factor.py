@@ -240,3 +240,23 @@ async def test_a_staff_session_with_its_code_enters_the_room() -> None:
 
     assert state["me"]["role"] == "facilitator"
     await comm.disconnect()
+
+
+def test_staff_enrol_gives_an_existing_staff_account_a_new_key_and_codes(world: World) -> None:
+    import io
+    import re
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    user = world.users["facilitator"]
+    old = staff_secret(user)
+    out = io.StringIO()
+
+    call_command("staff_enrol", user.username, stdout=out)
+
+    printed = re.search(r"\(shown only now\):\n  ([A-Z2-7]+)", out.getvalue())
+    assert printed is not None and printed.group(1) == staff_secret(user) != old
+    assert token(user.username, otp=totp_code(printed.group(1))).status_code == 200
+    with pytest.raises(CommandError):
+        call_command("staff_enrol", "rose", stdout=io.StringIO())
