@@ -1,7 +1,8 @@
 """Turns the process environment into settings values.
 
 Pure functions of a mapping, so the two ways to run (embedded default and production) can be
-tested without restarting Django. `project.settings` is the only caller at run time.
+tested without restarting Django. `project.settings` (and `project.serve`, for its own
+start-up diagnostics) call them at run time.
 """
 
 from __future__ import annotations

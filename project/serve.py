@@ -24,6 +24,8 @@ from typing import Any
 
 from daphne.access import AccessLogGenerator
 
+from project import config
+
 logger = logging.getLogger("project.serve")
 
 # Young-generation threshold: collect after this many net new container objects rather than
@@ -96,7 +98,7 @@ def watch_stalls(
 
 def _on_start() -> None:
     tune_gc()
-    threshold = float(os.environ.get("HAVEN_STALL_LOG_MS") or 0)
+    threshold = config.env_float(os.environ, "HAVEN_STALL_LOG_MS", default=0.0, minimum=0.0)
     if threshold > 0:
         watch_stalls(threshold)
 

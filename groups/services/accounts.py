@@ -264,6 +264,17 @@ def sign_out_everywhere(*, actor: User) -> None:
     realtime.close_on_commit(realtime.user_group(actor.pk), closecodes.NOT_SIGNED_IN)
 
 
+def credentials_purge_expired() -> dict[str, int]:
+    """Delete what can no longer sign anyone in: tokens past their idle or absolute expiry
+    (`ApiToken.objects.live()` is the one spelling of it) and browser sessions past their
+    expiry. Run by `manage.py purge_expired`; idempotent."""
+    from django.contrib.sessions.models import Session
+
+    tokens, _kinds = ApiToken.objects.exclude(pk__in=ApiToken.objects.live().values("pk")).delete()
+    sessions, _kinds = Session.objects.filter(expire_date__lte=timezone.now()).delete()
+    return {"tokens": tokens, "sessions": sessions}
+
+
 # --- accounts --------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ heartbeat. "Sign out everywhere" ends every token, browser session and socket of
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import time_machine
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.sessions.models import Session as DjangoSession
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -192,3 +194,60 @@ async def test_sign_out_everywhere_closes_every_socket_of_hers() -> None:
     assert await next_close(by_cookie) == CLOSED_SIGNED_OUT
     await by_token.disconnect()
     await by_cookie.disconnect()
+
+
+def test_purge_expired_deletes_dead_tokens_and_browser_sessions_and_nothing_alive(
+    world: World,
+) -> None:
+    member = world.users["member"]
+    fresh = services.token_issue(user=member)
+    old = services.token_issue(user=member)
+    idle = services.token_issue(user=member)
+    ApiToken.objects.filter(key_hash=services.token_hash(old)).update(
+        created_at=timezone.now() - timedelta(days=settings.HAVEN_TOKEN_MAX_DAYS, minutes=1)
+    )
+    ApiToken.objects.filter(key_hash=services.token_hash(idle)).update(
+        last_used_at=timezone.now() - timedelta(hours=settings.HAVEN_TOKEN_IDLE_HOURS, minutes=1)
+    )
+    browser = Client()
+    browser.force_login(member)
+    alive = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    gone = Client()
+    gone.force_login(member)
+    DjangoSession.objects.filter(
+        session_key=gone.cookies[settings.SESSION_COOKIE_NAME].value
+    ).update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    tokens_before = ApiToken.objects.count()
+    out = io.StringIO()
+    call_command("purge_expired", stdout=out)
+
+    assert "Deleted 2 expired tokens and 1 expired browser sessions." in out.getvalue()
+    hashes = set(ApiToken.objects.values_list("key_hash", flat=True))
+    assert services.token_hash(fresh) in hashes
+    assert not {services.token_hash(old), services.token_hash(idle)} & hashes
+    assert len(hashes) == tokens_before - 2
+    assert list(DjangoSession.objects.values_list("session_key", flat=True)) == [alive]
+    assert me(fresh) == 200
+    assert browser.get(ME).status_code == 200
+    again = io.StringIO()
+    call_command("purge_expired", stdout=again)
+    assert "Deleted 0 expired tokens and 0 expired browser sessions." in again.getvalue()
+
+
+def test_a_browser_session_ends_eight_hours_after_sign_in_however_busy_she_is(
+    world: World,
+) -> None:
+    lifetime = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        browser = Client()
+        browser.force_login(world.users["member"])
+        used = timedelta(0)
+        while used + timedelta(hours=1) < lifetime:
+            clock.shift(timedelta(hours=1))
+            used += timedelta(hours=1)
+            assert browser.get(ME).status_code == 200, used
+            assert browser.get("/groups/").status_code == 200, used
+        clock.shift(lifetime - used + timedelta(minutes=1))
+        assert browser.get(ME).status_code == 401
+        assert browser.get("/groups/").status_code == 302

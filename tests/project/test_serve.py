@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from project import serve
+from project.config import ConfigurationError
 
 
 @pytest.fixture
@@ -54,3 +55,11 @@ async def test_a_blocked_event_loop_and_a_long_collection_are_logged(
     for task in asyncio.all_tasks():
         if task is not asyncio.current_task():
             task.cancel()
+
+
+def test_a_stall_threshold_that_is_not_a_number_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, restore_gc: None
+) -> None:
+    monkeypatch.setenv("HAVEN_STALL_LOG_MS", "fast")
+    with pytest.raises(ConfigurationError, match="HAVEN_STALL_LOG_MS must be a number"):
+        serve._on_start()

@@ -7,13 +7,18 @@ of `tests.conftest` and the live room of `tests.facilitation.room`.
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from typing import Any
 
+import time_machine
+from django.core.management import call_command
+
 from facilitation import services as session_services
 from facilitation.models import Message
 from facilitation.services import RoomContext
+from groups.models import ApiToken
 from project.models import AuditEntry
 from safeguarding.models import Concern, ConcernReply, ConcernStatusChange
 from tests.conftest import World
@@ -103,3 +108,18 @@ def written() -> dict[str, int]:
         "replies": ConcernReply.objects.count(),
         "audit": AuditEntry.objects.count(),
     }
+
+
+def purge_at(moment: Any) -> str:
+    """`manage.py purge_expired` run at `moment` (days later, usually); its output.
+
+    The job also deletes the tokens that have expired by then, as the world's would have. The
+    test then goes on at today's time, as if everyone had signed in again: their tokens are put
+    back as they were.
+    """
+    tokens = list(ApiToken.objects.all())
+    out = io.StringIO()
+    with time_machine.travel(moment, tick=False):
+        call_command("purge_expired", stdout=out)
+    ApiToken.objects.bulk_create(tokens, ignore_conflicts=True)
+    return out.getvalue()

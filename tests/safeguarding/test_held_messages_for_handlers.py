@@ -5,29 +5,29 @@ not see the concern at all. (The room's side is tests/safeguarding/test_retentio
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import World
-from tests.safeguarding import CONCERNS, detail, live_room, move, post_message, raise_concern
+from tests.safeguarding import (
+    CONCERNS,
+    detail,
+    live_room,
+    move,
+    post_message,
+    purge_at,
+    raise_concern,
+)
 
 pytestmark = pytest.mark.django_db
 
 HELD = "the words the concern is about"
 WARNING = {"category": "physical_violence", "note": "what happened"}
-
-
-def purge_at(moment: Any) -> None:
-    with time_machine.travel(moment, tick=False):
-        call_command("purge_expired", stdout=io.StringIO())
 
 
 @dataclass(frozen=True)

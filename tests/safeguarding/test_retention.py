@@ -24,6 +24,7 @@ from tests.safeguarding import (
     live_room,
     move,
     post_message,
+    purge_at,
     raise_concern,
 )
 
@@ -34,11 +35,6 @@ def purge() -> str:
     out = io.StringIO()
     call_command("purge_expired", stdout=out)
     return out.getvalue()
-
-
-def purge_at(moment: Any) -> str:
-    with time_machine.travel(moment, tick=False):
-        return purge()
 
 
 def set_retention(world: World, group: Any, days: int, persona: str = "facilitator") -> None:

@@ -4,28 +4,20 @@ notes, round prompts, plan notes) are encrypted at rest and go with retention to
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
-from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from facilitation import services as session_services
 from facilitation.models import PlanItem, Round, SessionEvent
-from tests.safeguarding import enter, live_room, post_message, raise_concern
+from tests.safeguarding import enter, live_room, post_message, purge_at, raise_concern
 
 pytestmark = pytest.mark.django_db
 
 CANARY = "CANARY-6f1b1c0e"
-
-
-def purge_at(moment: Any) -> None:
-    with time_machine.travel(moment, tick=False):
-        call_command("purge_expired", stdout=io.StringIO())
 
 
 def room_view(world: Any, session_id: int, persona: str) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,9 @@
 """`manage.py rotate_field_keys`: re-encrypt every encrypted column under the newest key.
 
-Put the new key first in FIELD_ENCRYPTION_KEYS (keeping the old ones after it), restart, run
-this, then drop the old keys. Rows are rewritten in batches, each in its own transaction.
+Step 1 of README's "Rotating the field key": with FIELD_ENCRYPTION_KEYS=new,old on every
+process (and, for a rolling restart, `old,new` everywhere first), run this once; then drop the
+old key. Every `EncryptedTextField` of every model is rewritten under the first key, in batches,
+each in its own transaction; running it twice is harmless.
 """
 
 from __future__ import annotations
