@@ -15,7 +15,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from groups import selectors
+from groups import services as group_services
 from tests.conftest import PASSWORD, World
+from tests.facilitation.room import make_room
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +120,24 @@ def test_a_group_read_without_her_membership_is_refused_as_a_programming_error(
 ) -> None:
     with pytest.raises(TypeError):
         selectors.group_row(world.group_a)
+
+
+def test_the_group_page_offers_the_room_only_once_she_has_accepted_the_agreement(
+    world: World,
+) -> None:
+    room = make_room(world=world)
+    newer = group_services.agreement_publish(
+        actor=world.users["facilitator"], group=world.group_a, points=["A new point."]
+    )
+    browser = Client()
+    browser.force_login(world.users["member"])
+    page = browser.get(f"/groups/{world.group_a.pk}/").content.decode()
+    assert f'href="/sessions/{room.session.pk}/room/"' not in page
+    assert "Before you can enter the room, read the agreement and accept it." in page
+
+    group_services.agreement_accept(
+        actor=world.users["member"], group=world.group_a, version=newer.version
+    )
+    page = browser.get(f"/groups/{world.group_a.pk}/").content.decode()
+    assert f'href="/sessions/{room.session.pk}/room/"' in page
+    assert "Before you can enter the room" not in page
