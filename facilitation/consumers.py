@@ -193,6 +193,7 @@ class SessionConsumer(RoomDelivery):
             services.message_set_warning,
             message_id=content.get("message_id"),
             content_warning=content.get("content_warning"),
+            reason=content.get("reason"),
         )
 
     async def on_member_mute(self, content: dict[str, Any]) -> None:
@@ -201,6 +202,7 @@ class SessionConsumer(RoomDelivery):
             member_id=content.get("member_id"),
             minutes=content.get("minutes"),
             reason=content.get("reason"),
+            tell_room=content.get("tell_room"),
         )
 
     async def on_member_unmute(self, content: dict[str, Any]) -> None:
@@ -224,6 +226,15 @@ class SessionConsumer(RoomDelivery):
     async def on_round_end(self, content: dict[str, Any]) -> None:
         await self._call(services.round_end)
 
+    async def on_round_skip(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_skip)
+
+    async def on_round_next(self, content: dict[str, Any]) -> None:
+        await self._call(services.round_next)
+
+    async def on_notice_dismiss(self, content: dict[str, Any]) -> None:
+        await self._call(services.notice_dismiss, notice_id=content.get("notice_id"))
+
     HANDLERS: dict[str, Callable[[SessionConsumer, dict[str, Any]], Awaitable[None]]] = {
         "message.send": on_message_send,
         "resume": on_resume,
@@ -239,6 +250,9 @@ class SessionConsumer(RoomDelivery):
         "session.set_status": on_session_set_status,
         "round.start": on_round_start,
         "round.end": on_round_end,
+        "round.skip": on_round_skip,
+        "round.next": on_round_next,
+        "notice.dismiss": on_notice_dismiss,
     }
 
     async def _error(

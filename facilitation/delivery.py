@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import Error as DatabaseError
 
 from facilitation import events, services
-from facilitation.log import REPLAY_LIMIT, events_replay
+from facilitation.log import ABOUT, OTHERS_TEXT, REPLAY_LIMIT, events_replay
+from facilitation.selectors import notices_active
 from project import closecodes, realtime
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,8 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 logger.warning("room: could not leave a channel group")
 
     async def resume(self, after: int) -> None:
-        """Replay the log after `after` to this connection, then `resume.done`.
+        """Replay the log after `after` to this connection, then her active private notices
+        (oldest first; clients drop copies by `notice_id`), then `resume.done`.
 
         One at a time per connection, and at most RESUME_RANGE_MAX events back from where the
         connection is; what she may not read (`context.history_after`) or what is older than
@@ -259,6 +261,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                     after_seq=cursor,
                     limit=REPLAY_LIMIT,
                     history_after=history_after,
+                    reader=self.context.reader,
                 )
                 for event in batch:
                     await self.send(text_data=realtime.dumps(event))
@@ -269,12 +272,23 @@ class RoomDelivery(AsyncWebsocketConsumer):
             # log must not make this connection skip the events still to come.
             if replayed_to is not None:
                 self.last_sent = max(self.last_sent, replayed_to)
+            notices = await realtime.run_in_db(
+                notices_active,
+                session_id=self.context.session_id,
+                member_id=self.context.member_id,
+            )
+            for notice in notices:
+                await self.send_event(notice)
             await self.send_event(events.resume_done(last_seq=self.last_sent))
 
     # --- channel-layer messages ---------------------------------------------------------
 
     async def haven_forward(self, message: dict[str, Any]) -> None:
-        """Forward a broadcast as it is; durable ones strictly in seq order, gaps filled."""
+        """Forward a broadcast as it is; durable ones strictly in seq order, gaps filled.
+
+        An event about one member carries the text the rest of the room reads beside its own
+        (`log.OTHERS_TEXT`): one key lookup per event decides, nothing is parsed.
+        """
         if self.closing or self.context is None:
             return
         seq = message.get("seq")
@@ -287,7 +301,12 @@ class RoomDelivery(AsyncWebsocketConsumer):
             if seq > self.last_sent + 1:
                 await self._fill(until=seq - 1)
             if seq == self.last_sent + 1:
-                await self.send(text_data=message["text"])
+                text = message["text"]
+                if OTHERS_TEXT in message and not events.reads_whole(
+                    self.context.reader, message[ABOUT]
+                ):
+                    text = message[OTHERS_TEXT]
+                await self.send(text_data=text)
                 self.last_sent = seq
                 self.last_forward_at = asyncio.get_running_loop().time()
 
@@ -330,6 +349,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 session_id=self.context.session_id,
                 after_seq=self.last_sent,
                 limit=min(REPLAY_LIMIT, until - self.last_sent),
+                reader=self.context.reader,
             )
             if not batch:
                 return

@@ -11,12 +11,14 @@ Recipients are a security decision (ARCHITECTURE.md rule 5): public session even
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework.fields import DateTimeField
 
 if TYPE_CHECKING:
-    from facilitation.models import Message
+    from facilitation.models import Message, PrivateNotice
 
 _STAMP = DateTimeField()
 
@@ -124,28 +126,106 @@ def message_warning_set(
     }
 
 
-def member_muted(*, member_id: int, until: datetime) -> dict[str, Any]:
-    return {"type": "member.muted", "member_id": member_id, "until": stamp(until)}
+def member_muted(*, member_id: int, until: datetime, announced: bool) -> dict[str, Any]:
+    """Whole to the hosts and to her; every other reader gets `about_someone` of it."""
+    return {
+        "type": "member.muted",
+        "member_id": member_id,
+        "until": stamp(until),
+        "announced": announced,
+    }
 
 
-def member_unmuted(*, member_id: int) -> dict[str, Any]:
-    return {"type": "member.unmuted", "member_id": member_id, "until": None}
+def member_unmuted(*, member_id: int, announced: bool) -> dict[str, Any]:
+    """Whole to the hosts and to her; every other reader gets `about_someone` of it.
+    `announced`: the mute it ends was told to the room."""
+    return {"type": "member.unmuted", "member_id": member_id, "until": None, "announced": announced}
+
+
+# --- who reads a durable event whole ---------------------------------------------------------
+
+# Durable events about one member that only she and the hosts read as they are: a mute is not
+# announced by name. Every other reader gets the same type and seq from `about_someone`.
+ABOUT_ONE_MEMBER = frozenset({"member.muted", "member.unmuted"})
+
+
+class Reader(NamedTuple):
+    """Who reads the log (a connection, a REST caller): her member id and whether she hosts."""
+
+    member_id: int | None
+    is_host: bool
+
+
+# Someone the log does not know: reads what any member of the room may read, and no more.
+NOBODY = Reader(member_id=None, is_host=False)
+
+
+def reads_whole(reader: Reader, about: int | None) -> bool:
+    """Does `reader` read an event about member `about` as it is (hosts, and she herself)?"""
+    return reader.is_host or (about is not None and about == reader.member_id)
+
+
+def about_someone(event: dict[str, Any]) -> dict[str, Any]:
+    """`member.muted` / `member.unmuted` as the rest of the room reads it: nobody named, no
+    time, only whether the host chose to tell the room."""
+    return {
+        "type": event["type"],
+        "seq": event["seq"],
+        "member_id": None,
+        "until": None,
+        "announced": bool(event.get("announced")),
+    }
+
+
+def as_read_by(event: dict[str, Any], reader: Reader) -> dict[str, Any]:
+    """A durable event as `reader` may read it (one set lookup for every other event)."""
+    if event["type"] in ABOUT_ONE_MEMBER and not reads_whole(reader, event.get("member_id")):
+        return about_someone(event)
+    return event
 
 
 def member_removed(*, member_id: int) -> dict[str, Any]:
     return {"type": "member.removed", "member_id": member_id}
 
 
-def session_status(*, status: str, note: str | None) -> dict[str, Any]:
-    return {"type": "session.status", "status": status, "note": note}
+def session_status(
+    *, status: str, note: str | None, next_session: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """To the room. Once `ended`, it names the group's next session (`session_brief`) or null."""
+    event: dict[str, Any] = {"type": "session.status", "status": status, "note": note}
+    if status == "ended":
+        event["next_session"] = next_session
+    return event
 
 
-def round_started(*, prompt: str, order: list[int], current: int | None) -> dict[str, Any]:
-    return {"type": "round.started", "prompt": prompt, "order": order, "current": current}
+def session_brief(*, session_id: int, title: str, starts_at: datetime) -> dict[str, Any]:
+    """A session as the end screen names it (`next_session`)."""
+    return {"id": session_id, "title": title, "starts_at": stamp(starts_at)}
 
 
-def round_turn(*, current: int | None, previous: int | None, passed: bool) -> dict[str, Any]:
-    return {"type": "round.turn", "current": current, "previous": previous, "passed": passed}
+def round_started(
+    *, prompt: str, order: list[int], current: int | None, outcomes: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "type": "round.started",
+        "prompt": prompt,
+        "order": order,
+        "current": current,
+        "outcomes": outcomes,
+    }
+
+
+def round_turn(
+    *, current: int | None, previous: int | None, passed: bool, skipped: bool = False
+) -> dict[str, Any]:
+    """The turn moves from `previous` (who passed, was skipped, or was done) to `current`."""
+    return {
+        "type": "round.turn",
+        "current": current,
+        "previous": previous,
+        "passed": passed,
+        "skipped": skipped,
+    }
 
 
 def round_ended() -> dict[str, Any]:
@@ -171,12 +251,15 @@ def session_state(
     role: str,
     is_host: bool,
     muted_until: datetime | None,
+    may_end: bool,
     present: list[dict[str, Any]],
     round_state: dict[str, Any] | None,
     last_seq: int,
+    removed: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The first event of every connection, to her alone: the room as it is now."""
-    return {
+    """The first event of every connection, to her alone: the room as it is now. Hosts also
+    get `removed` (and `muted_until` in each present entry); nobody else gets either."""
+    state = {
         "type": "session.state",
         "session": {"id": session_id, "title": title, "status": status},
         "me": {
@@ -184,21 +267,32 @@ def session_state(
             "role": role,
             "is_host": is_host,
             "muted_until": stamp(muted_until),
+            "may_end": may_end,
         },
         "present": present,
         "round": round_state,
         "last_seq": last_seq,
     }
+    if removed is not None:
+        state["removed"] = removed
+    return state
 
 
 def present_entry(*, member_id: int, display_name: str, role: str, status: str) -> dict[str, Any]:
-    """One member of `session.state`'s present list."""
+    """One member of `session.state`'s present list (hosts' lists add `muted_until`)."""
     return {"member_id": member_id, "display_name": display_name, "role": role, "status": status}
 
 
-def round_state(*, prompt: str, order: list[int], current: int | None) -> dict[str, Any]:
+def removed_entry(*, member_id: int, display_name: str) -> dict[str, Any]:
+    """One member of the hosts' `removed` list in `session.state`."""
+    return {"member_id": member_id, "display_name": display_name}
+
+
+def round_state(
+    *, prompt: str, order: list[int], current: int | None, outcomes: dict[str, str]
+) -> dict[str, Any]:
     """The open round inside `session.state`."""
-    return {"prompt": prompt, "order": order, "current": current}
+    return {"prompt": prompt, "order": order, "current": current, "outcomes": outcomes}
 
 
 def presence(*, member_id: int, display_name: str, role: str, status: str) -> dict[str, Any]:
@@ -220,8 +314,90 @@ def support_requested(*, member_id: int, display_name: str, note: str | None) ->
     }
 
 
-def notice(*, code: str, message: str) -> dict[str, Any]:
-    return {"type": "notice", "code": code, "message": message}
+def notice(
+    *,
+    notice_id: int,
+    code: str,
+    message: str,
+    by: dict[str, Any] | None,
+    reason: str | None,
+    until: datetime | None,
+    message_id: int | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """To her participant group only (and replayed to her alone on `resume`): what a host did
+    about her, in a whole sentence (`message`), who did it and why."""
+    return {
+        "type": "notice",
+        "notice_id": notice_id,
+        "code": code,
+        "message": message,
+        "by": by,
+        "reason": reason,
+        "until": stamp(until),
+        "message_id": message_id,
+        "at": stamp(at),
+    }
+
+
+# What each notice says happened; `name` is the host's pseudonym in the group. (A mute says
+# for how long, in `notice_sentence`.)
+_NOTICE_WHAT = {
+    "message_hidden": gettext_lazy("%(name)s hid your message."),
+    "warning_added": gettext_lazy("%(name)s added a content warning to your message."),
+    "unmuted": gettext_lazy("%(name)s unmuted you. You can post again."),
+    "removed": gettext_lazy("%(name)s removed you from this session."),
+}
+
+
+def notice_sentence(*, code: str, by_name: str | None, reason: str, minutes: int) -> str:
+    """The notice in plain words, e.g. "Mari hid your message. Why: too much detail. Only you
+    can see this." """
+    name = by_name or _("A host")
+    if code == "muted":
+        what = ngettext(
+            "%(name)s muted you for %(minutes)d minute. You can still read.",
+            "%(name)s muted you for %(minutes)d minutes. You can still read.",
+            minutes,
+        ) % {"name": name, "minutes": minutes}
+    else:
+        what = _NOTICE_WHAT[code] % {"name": name}
+    parts = [what]
+    if reason:
+        why = reason if reason[-1] in ".!?" else f"{reason}."
+        parts.append(_("Why: %(reason)s") % {"reason": why})
+    parts.append(_("Only you can see this."))
+    return " ".join(parts)
+
+
+def notice_from_row(row: PrivateNotice) -> dict[str, Any]:
+    """The `notice` event of a stored notice (live, on `resume`, in the room page)."""
+    host = row.by
+    minutes = 0
+    if row.until is not None:
+        minutes = max(1, round((row.until - row.created_at).total_seconds() / 60))
+    return notice(
+        notice_id=row.pk,
+        code=row.code,
+        message=notice_sentence(
+            code=row.code,
+            by_name=host.display_name if host is not None else None,
+            reason=row.reason,
+            minutes=minutes,
+        ),
+        by=author(member_id=host.pk, display_name=host.display_name, role=host.role)
+        if host is not None
+        else None,
+        reason=row.reason or None,
+        until=row.until,
+        message_id=row.message_id,
+        at=row.created_at,
+    )
+
+
+def notice_dismissed(*, notice_id: int) -> dict[str, Any]:
+    """To her participant group: every tab of hers drops this notice."""
+    return {"type": "notice.dismissed", "notice_id": notice_id}
 
 
 def ack(*, client_id: str, seq: int, message_id: int) -> dict[str, Any]:

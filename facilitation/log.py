@@ -18,6 +18,11 @@ from facilitation.models import Message, Session, SessionEvent
 from project import realtime
 
 REPLAY_LIMIT = 500
+# A broadcast of an event only some readers read whole (`events.ABOUT_ONE_MEMBER`) also
+# carries, beside its `text`, the member it is about and the text everyone else gets, so a
+# connection chooses with one key lookup and never parses or serialises (`RoomDelivery`).
+ABOUT = "about"
+OTHERS_TEXT = "others"
 # Fields of an event that are people's words (a status note, a round's prompt): stored
 # encrypted beside the payload (`SessionEvent.text`), emptied by retention.
 TEXT_FIELDS = ("note", "prompt")
@@ -55,7 +60,14 @@ def event_append(
         text=json.dumps(text, ensure_ascii=False) if text else "",
     )
     sent = events.with_seq(event, session.last_seq)
-    realtime.broadcast_on_commit(events.session_group(session.pk), sent)
+    if kind not in events.ABOUT_ONE_MEMBER:
+        realtime.broadcast_on_commit(events.session_group(session.pk), sent)
+        return sent
+    broadcast = realtime.forward_message(sent)
+    broadcast[ABOUT] = sent["member_id"]
+    broadcast[OTHERS_TEXT] = realtime.dumps(events.about_someone(sent))
+    group = events.session_group(session.pk)
+    transaction.on_commit(lambda: realtime.send_now(group, broadcast))
     return sent
 
 
@@ -68,14 +80,20 @@ def _replayed(row: SessionEvent) -> dict[str, Any]:
 
 
 def events_replay(
-    *, session_id: int, after_seq: int, limit: int = REPLAY_LIMIT, history_after: int = 0
+    *,
+    session_id: int,
+    after_seq: int,
+    limit: int = REPLAY_LIMIT,
+    history_after: int = 0,
+    reader: events.Reader = events.NOBODY,
 ) -> list[dict[str, Any]]:
-    """Durable events after `after_seq`, in order, as the room sends them.
+    """Durable events after `after_seq`, in order, as the room sends them to `reader`.
 
-    Message events are rebuilt from their rows, so hidden and purged bodies stay hidden. The
-    caller has decided that the reader may see this session's log, and from where
-    (`history_after`, see `selectors.history_after`): events up to it come back as one
-    `history.hidden` marker carrying its seq.
+    Message events are rebuilt from their rows, so hidden and purged bodies stay hidden; an
+    event about one member reaches only her and the hosts whole (`events.as_read_by`; without
+    a reader, as any member reads it). The caller has decided that the reader may see this
+    session's log, and from where (`history_after`, see `selectors.history_after`): events up
+    to it come back as one `history.hidden` marker carrying its seq.
     """
     replay: list[dict[str, Any]] = []
     if after_seq < history_after:
@@ -86,5 +104,5 @@ def events_replay(
         .select_related("message__author")
         .order_by("seq")[: max(0, limit - len(replay))]
     )
-    replay.extend(_replayed(row) for row in rows)
+    replay.extend(events.as_read_by(_replayed(row), reader) for row in rows)
     return replay

@@ -150,6 +150,10 @@ class Participant(models.Model):
     mute_reason = EncryptedTextField(blank=True, default="")
     removed_at = models.DateTimeField(null=True, blank=True)
     remove_reason = EncryptedTextField(blank=True, default="")
+    # The host chose "tell the room" for the mute in force: the room hears that someone is
+    # taking a pause (never who), and that the pause ended. A column default too, since the
+    # room's plain-SQL entry inserts participant rows.
+    mute_announced = models.BooleanField(default=False, db_default=False)
     # The session's last seq when she first entered its room: what was said before is not
     # hers to read (hosts read everything). Null until she enters.
     first_seq = models.PositiveBigIntegerField(null=True, blank=True)
@@ -212,6 +216,8 @@ class Round(models.Model):
     order = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
     passed = models.JSONField(default=list)
+    # How each turn taken so far ended: {"<member_id>": "passed" | "done" | "skipped"}.
+    outcomes = models.JSONField(default=dict)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -224,6 +230,50 @@ class Round(models.Model):
     @property
     def current(self) -> int | None:
         return self.order[self.position] if self.position < len(self.order) else None
+
+
+class NoticeCode(models.TextChoices):
+    MESSAGE_HIDDEN = "message_hidden", _("Message hidden")
+    WARNING_ADDED = "warning_added", _("Warning added")
+    MUTED = "muted", _("Muted")
+    UNMUTED = "unmuted", _("Unmuted")
+    REMOVED = "removed", _("Removed")
+
+
+class PrivateNotice(models.Model):
+    """What a host did about one member in one session, told to her alone and kept until she
+    dismisses it (a mute's notice only until the mute ends), so a reload or a reconnect shows
+    it again. The reason is encrypted like every other reason; retention empties it."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="notices")
+    recipient = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=16, choices=NoticeCode.choices)
+    # The host who acted; null once her membership is gone (erasure).
+    by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = EncryptedTextField(blank=True, default="")
+    # When a mute ends.
+    until = models.DateTimeField(null=True, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Her notices in a session that she has not dismissed: read on every resume.
+            models.Index(
+                fields=["session", "recipient"],
+                condition=models.Q(dismissed_at__isnull=True),
+                name="notice_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notice {self.pk}"
 
 
 class SessionEvent(models.Model):

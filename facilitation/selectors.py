@@ -16,14 +16,17 @@ from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
     ContentWarning,
+    NoticeCode,
     Participant,
     PlanItem,
     PresenceStatus,
+    PrivateNotice,
     Session,
     SessionEvent,
+    SessionStatus,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
-from groups.models import Group, Membership, MembershipStatus, User
+from groups.models import Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, active_membership, can, require
 from groups.selectors import agreement_accepted_current, agreement_current
 from project.exceptions import Forbidden, NotFound, parse_id
@@ -40,8 +43,9 @@ def preferences_effective(user: User) -> dict[str, Any]:
     return {**(user.preferences or {}), "content_warnings": choices}
 
 
-def room_present(*, session_id: int) -> list[dict[str, Any]]:
-    """Members with a live connection to the room, `here` winning over `stepped_out`.
+def room_present(*, session_id: int, for_hosts: bool = False) -> list[dict[str, Any]]:
+    """Members with a live connection to the room, `here` winning over `stepped_out`;
+    `for_hosts`: each with `muted_until` too (what only hosts may know).
 
     For a caller the room has let in (room entry, a host starting a round).
     """
@@ -54,7 +58,85 @@ def room_present(*, session_id: int) -> list[dict[str, Any]]:
         entry = present.setdefault(row.member_id, events.present_entry(**row._asdict()))
         if row.status == PresenceStatus.HERE:
             entry["status"] = PresenceStatus.HERE
+    if for_hosts:
+        mutes = dict(
+            Participant.objects.filter(
+                session_id=session_id, muted_until__gt=timezone.now()
+            ).values_list("membership_id", "muted_until")
+        )
+        for member_id, entry in present.items():
+            entry["muted_until"] = events.stamp(mutes.get(member_id))
     return list(present.values())
+
+
+def facilitator_present(present: list[dict[str, Any]]) -> bool:
+    """Is a facilitator in the room (any entry of `room_present` with that role)? While none
+    is, a co-host may end the session (`groups.policies`, `facilitator_present`); clients
+    recompute `me.may_end` from the present list by the same rule."""
+    return any(entry["role"] == GroupRole.FACILITATOR for entry in present)
+
+
+def room_removed(*, session_id: int) -> list[dict[str, Any]]:
+    """Who was removed from this session, for its hosts' `session.state`."""
+    rows = (
+        Participant.objects.filter(session_id=session_id, removed_at__isnull=False)
+        .order_by("removed_at", "pk")
+        .values_list("membership_id", "membership__display_name")
+    )
+    return [events.removed_entry(member_id=pk, display_name=name) for pk, name in rows]
+
+
+def notices_active(*, session_id: int, member_id: int) -> list[dict[str, Any]]:
+    """Her private notices in this session that still stand, oldest first, as `notice`
+    events: not dismissed, and a mute's only while it lasts. For her own connection (replayed
+    on `resume`) and her room page."""
+    rows = (
+        PrivateNotice.objects.filter(
+            session_id=session_id, recipient_id=member_id, dismissed_at__isnull=True
+        )
+        .exclude(code=NoticeCode.MUTED, until__lte=timezone.now())
+        .select_related("by")
+        .order_by("created_at", "pk")
+    )
+    return [events.notice_from_row(row) for row in rows]
+
+
+def next_session(session: Session) -> dict[str, Any] | None:
+    """The group's next session after `session`: not ended, starting after now; or None."""
+    following = (
+        Session.objects.filter(group_id=session.group_id, starts_at__gt=timezone.now())
+        .exclude(status=SessionStatus.ENDED)
+        .exclude(pk=session.pk)
+        .order_by("starts_at", "pk")
+        .only("pk", "title", "starts_at")
+        .first()
+    )
+    if following is None:
+        return None
+    return events.session_brief(
+        session_id=following.pk, title=following.title, starts_at=following.starts_at
+    )
+
+
+def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
+    """What the room page knows before its socket opens (its `data-config`): her standing
+    notices (so a member who was removed still reads why after a reload), whether the
+    session has ended and which comes next, and her own pseudonym in the group. The caller
+    has fetched `session` for her (`session_get_for`)."""
+    membership = active_membership(viewer, session.group_id)
+    notices = []
+    if membership is not None:
+        notices = [
+            {k: v for k, v in notice.items() if k != "type"}
+            for notice in notices_active(session_id=session.pk, member_id=membership.pk)
+        ]
+    ended = session.status == SessionStatus.ENDED
+    return {
+        "notices": notices,
+        "ended": ended,
+        "next_session": next_session(session) if ended else None,
+        "display_name": membership.display_name if membership is not None else None,
+    }
 
 
 def session_get_for(
@@ -119,11 +201,13 @@ def session_log(
         raise Forbidden(
             _("Please accept the group's current agreement first."), code="agreement_required"
         )
+    is_host = can(viewer, Action.SESSION_HOST, session=session, membership=membership)
     return events_replay(
         session_id=session.pk,
         after_seq=after_seq,
         limit=limit,
         history_after=history_after_for(viewer=viewer, session=session, membership=membership),
+        reader=events.Reader(member_id=membership.pk if membership else None, is_host=is_host),
     )
 
 

@@ -425,6 +425,8 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),
+        # Her standing notices, whether it has ended and what comes next, her own pseudonym.
+        **session_selectors.room_page(viewer=user, session=session),
     }
     return render(
         request,

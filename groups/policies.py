@@ -29,6 +29,8 @@ class Role(StrEnum):
     ORG_ADMIN = "org:admin"
     # A peer mentor named co-host of the session being decided on.
     CO_HOST = "session:co_host"
+    # That co-host while no facilitator is in the session's room: she holds the room alone.
+    CO_HOST_ALONE = "session:co_host_alone"
 
 
 class Action(StrEnum):
@@ -80,7 +82,9 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.SESSION_VIEW: IN_GROUP | {R.ORG_ADMIN},
     Action.SESSION_UPDATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.SESSION_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
-    Action.SESSION_END: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    # A co-host may end the session while no facilitator is in its room (the facilitator's
+    # connection dropped): otherwise a room could be left open with nobody able to close it.
+    Action.SESSION_END: frozenset({R.FACILITATOR, R.CO_HOST_ALONE, R.ORG_ADMIN}),
     Action.CONCERN_RAISE: IN_GROUP,
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
 }
@@ -138,10 +142,16 @@ def active_membership(user: Any, group: Group | int) -> Membership | None:
 
 
 def roles_of(
-    user: Any, *, membership: Membership | None = None, session: Any = None
+    user: Any,
+    *,
+    membership: Membership | None = None,
+    session: Any = None,
+    facilitator_present: bool | None = None,
 ) -> frozenset[Role]:
     """The roles `user` holds: her org role, her role in the group of `membership`, and
-    co-host of `session` when she is a peer mentor the session names as co-host."""
+    co-host of `session` when she is a peer mentor the session names as co-host; co-host
+    alone too when the caller has looked and no facilitator is in the session's room
+    (`facilitator_present` False; None: not known, so not alone)."""
     if not is_signed_in(user):
         return frozenset()
     roles: set[Role] = set()
@@ -157,6 +167,8 @@ def roles_of(
             and session.is_co_host(membership)
         ):
             roles.add(R.CO_HOST)
+            if facilitator_present is False:
+                roles.add(R.CO_HOST_ALONE)
     return frozenset(roles)
 
 
@@ -167,10 +179,13 @@ def can(
     group: Group | int | None = None,
     membership: Membership | None = None,
     session: Any = None,
+    facilitator_present: bool | None = None,
 ) -> bool:
     """May `user` do `action` (in `group`, or in `session` of its group)?
 
-    Deny by default: unknown actions, anonymous and deactivated accounts are refused.
+    `facilitator_present`: whether a facilitator is in the session's room, for the rules that
+    depend on it (see `roles_of`). Deny by default: unknown actions, anonymous and deactivated
+    accounts are refused.
     """
     allowed = ROLE_ACTIONS.get(action)
     if allowed is None or not is_signed_in(user):
@@ -179,7 +194,10 @@ def can(
         group = session.group_id
     if membership is None and group is not None:
         membership = active_membership(user, group)
-    return bool(allowed & roles_of(user, membership=membership, session=session))
+    roles = roles_of(
+        user, membership=membership, session=session, facilitator_present=facilitator_present
+    )
+    return bool(allowed & roles)
 
 
 def require(
@@ -190,6 +208,7 @@ def require(
     membership: Membership | None = None,
     session: Any = None,
     visible: Action = Action.GROUP_VIEW,
+    facilitator_present: bool | None = None,
 ) -> None:
     """Raise unless `user` may do `action`.
 
@@ -199,7 +218,14 @@ def require(
         group = session.group_id
     if membership is None and group is not None:
         membership = active_membership(user, group)
-    if can(user, action, group=group, membership=membership, session=session):
+    if can(
+        user,
+        action,
+        group=group,
+        membership=membership,
+        session=session,
+        facilitator_present=facilitator_present,
+    ):
         return
     if group is not None and not can(
         user, visible, group=group, membership=membership, session=session

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from facilitation.models import Message, PlanItem, Round, SessionEvent
+from facilitation.models import Message, PlanItem, PrivateNotice, Round, SessionEvent
 from groups.models import AgreementProposal, Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, active_membership, group_for
 from project import closecodes, realtime
@@ -251,7 +251,8 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
     """Delete message text past each group's retention, except what an open concern holds.
 
     Idempotent: a second run finds nothing more to do. The message rows stay (their place in
-    the session log) with the text, warnings' notes and hide reasons gone.
+    the session log) with the text, warnings' notes and hide reasons gone; so do private
+    notices, without their reasons.
     """
     moment = now or timezone.now()
     purged = 0
@@ -289,6 +290,10 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             PlanItem.objects.filter(session__group=group, session__ends_at__lt=cutoff).exclude(
                 notes=""
             ).update(notes="")
+            # The reasons hosts gave a member in her private notices.
+            PrivateNotice.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
+                reason=""
+            ).update(reason="")
     if purged:
         audit_record(
             actor=None,
@@ -323,6 +328,11 @@ def member_export(*, actor: User) -> dict[str, Any]:
         Concern.objects.filter(reporter_id__in=mine)
         .select_related("group")
         .prefetch_related("history", "replies")
+    )
+    notices = (
+        PrivateNotice.objects.filter(recipient_id__in=mine)
+        .select_related("session__group")
+        .order_by("created_at", "pk")
     )
     stamp = timezone.localtime
     export = {
@@ -389,6 +399,19 @@ def member_export(*, actor: User) -> dict[str, Any]:
             }
             for c in concerns
         ],
+        # What hosts told her privately in the room (the host herself is not named).
+        "notices": [
+            {
+                "group": n.session.group.name,
+                "session": n.session.title,
+                "code": n.code,
+                "reason": n.reason or None,
+                "at": stamp(n.created_at).isoformat(),
+                "until": stamp(n.until).isoformat() if n.until else None,
+                "dismissed": n.dismissed_at is not None,
+            }
+            for n in notices
+        ],
         "agreements_accepted": [
             {
                 "group": a.agreement.group.name,
@@ -421,7 +444,8 @@ def account_erase(*, actor: User, password: Any) -> None:
     Her messages lose their text, except messages a concern refers to, which are kept as part
     of that safeguarding record, without her name; concerns she raised are kept, no longer
     linked to any account. Everything else about her (memberships, display names, tokens,
-    acceptances, proposals, attendance) is deleted.
+    acceptances, proposals, attendance, the private notices hosts sent her) is deleted; a
+    notice she sent others as a host stays theirs, no longer naming her.
     """
     if not isinstance(password, str) or not actor.check_password(password):
         raise ValidationFailed({"password": [_("That password is not right.")]})

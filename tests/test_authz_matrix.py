@@ -151,6 +151,7 @@ GROUP_A = API + "groups/{group_a}/"
 AGREED_A = API + "groups/{agreed_group}/"  # group A once its facilitator published an agreement
 SESSION = API + "sessions/{session}/"  # a scheduled session of group A without co-hosts
 CO_HOSTED = API + "sessions/{co_hosted_session}/"  # one naming the peer mentor as co-host
+LIVE_CO_HOSTED = API + "sessions/{live_co_hosted_session}/"  # that one, live, nobody in its room
 NEW_ACCOUNT = {"username": "newcomer", "password": PASSWORD, "display_name": "Newcomer"}
 JOIN = {"display_name": "Newcomer"}
 A_CW_KEY = sorted(CONTENT_WARNING_KEYS)[0]
@@ -306,6 +307,10 @@ CASES: list[Case] = [
     case("peer_mentor", "PUT", CO_HOSTED + "plan/", 200, PLAN),
     case("peer_mentor", "GET", CO_HOSTED + "attendance/", 200),
     case("peer_mentor", "PATCH", CO_HOSTED, 403, {"title": "Renamed"}),
+    # A co-host may end her session from its room while no facilitator is there (the socket
+    # half of the matrix); over REST a status change stays a facilitator's PATCH.
+    case("peer_mentor", "PATCH", LIVE_CO_HOSTED, 403, {"status": "ended"}),
+    case("facilitator", "PATCH", LIVE_CO_HOSTED, 200, {"status": "ended"}),
     case("member", "GET", CO_HOSTED + "plan/", 403),
     # --- concerns, the audit log, a member's own data ---
     *for_signed_in("GET", API + "concerns/", ok=200),
@@ -379,6 +384,24 @@ def _session(world: World, *, co_hosts: list[int]) -> int:
     ).pk
 
 
+def _live_session(world: World, *, co_hosts: list[int]) -> int:
+    _agreed_group(world)
+    session = session_services.session_create(
+        actor=world.users["facilitator"],
+        group=world.group_a,
+        title="Evening circle",
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(hours=2),
+        kind="drop_in",
+        co_hosts=co_hosts,
+    )
+    for status in ("open", "live"):
+        session = session_services.session_set_status(
+            actor=world.users["facilitator"], session=session, status=status
+        )
+    return session.pk
+
+
 def _agreed_group(world: World) -> int:
     services.agreement_publish(
         actor=world.users["facilitator"], group=world.group_a, points=["Be kind"]
@@ -436,6 +459,9 @@ MAKERS: dict[str, Any] = {
     "proposal": lambda world, persona: _proposal(world),
     "session": lambda world, persona: _session(world, co_hosts=[]),
     "co_hosted_session": lambda world, persona: _session(
+        world, co_hosts=[world.members["peer_mentor"].pk]
+    ),
+    "live_co_hosted_session": lambda world, persona: _live_session(
         world, co_hosts=[world.members["peer_mentor"].pk]
     ),
     "concern": lambda world, persona: _concern(world).pk,
@@ -500,6 +526,25 @@ def test_a_peer_mentor_hosts_only_the_sessions_that_name_her_co_host(world):
     assert can(peer_mentor, Action.SESSION_END, session=co_hosted) is False
     assert can(peer_mentor, Action.SESSION_UPDATE, session=co_hosted) is False
     assert can(world.user("member"), Action.SESSION_HOST, session=co_hosted) is False
+
+
+def test_a_co_host_may_end_her_session_only_while_no_facilitator_is_in_its_room(world):
+    from facilitation.models import Session
+
+    co_hosted = Session.objects.get(pk=MAKERS["co_hosted_session"](world, "peer_mentor"))
+    other = Session.objects.get(pk=MAKERS["session"](world, "peer_mentor"))
+    peer_mentor, member = world.user("peer_mentor"), world.user("member")
+
+    def may_end(user: Any, session: Any, present: bool | None) -> bool:
+        return can(user, Action.SESSION_END, session=session, facilitator_present=present)
+
+    assert may_end(peer_mentor, co_hosted, False) is True
+    assert may_end(peer_mentor, co_hosted, True) is False
+    # Asked without looking (as removing a member from a session is): not alone.
+    assert may_end(peer_mentor, co_hosted, None) is False
+    assert may_end(peer_mentor, other, False) is False
+    assert may_end(member, co_hosted, False) is False
+    assert may_end(world.user("facilitator"), co_hosted, True) is True
 
 
 def test_the_table_has_a_row_for_every_policy_action():

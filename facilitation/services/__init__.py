@@ -38,6 +38,7 @@ from facilitation.services.moderation import (
     message_hide,
     message_set_warning,
 )
+from facilitation.services.notices import notice_dismiss, notice_send
 from facilitation.services.plans import (
     PLAN_ITEM_MINUTES_MAX,
     PLAN_MAX_ITEMS,
@@ -60,7 +61,10 @@ from facilitation.services.room import (
 from facilitation.services.rounds import (
     ROUND_PROMPT_MAX,
     round_end,
+    round_next,
     round_pass_for,
+    round_skip,
+    round_skip_if_away,
     round_start,
     round_state,
     round_take_turn,
@@ -120,6 +124,8 @@ __all__ = [
     "message_post_fast",
     "message_send",
     "message_set_warning",
+    "notice_dismiss",
+    "notice_send",
     "participant_get",
     "plan_replace",
     "post_verdict",
@@ -133,7 +139,10 @@ __all__ = [
     "room_set_status",
     "room_touch_many",
     "round_end",
+    "round_next",
     "round_pass_for",
+    "round_skip",
+    "round_skip_if_away",
     "round_start",
     "round_state",
     "round_take_turn",

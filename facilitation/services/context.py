@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from facilitation import events
 from facilitation.models import Participant, Round, Session, SessionStatus
 from facilitation.selectors import PRESENCE_WINDOW
 from groups.models import MembershipStatus, User
@@ -52,6 +53,11 @@ class RoomContext:
     attendance_id: int
     # She reads the log only after this seq (0: all of it, as hosts do); see `history_after`.
     history_after: int = 0
+
+    @property
+    def reader(self) -> events.Reader:
+        """Who reads the room's events on this connection (`events.as_read_by`)."""
+        return events.Reader(member_id=self.member_id, is_host=self.is_host)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ FRAME_LIMITS: dict[str, Limit] = {
     "presence.set": Limit(10, MINUTE),
     "round.pass": Limit(10, MINUTE),
     "round.done": Limit(10, MINUTE),
+    # Reaches her own tabs only; a few cards at a time.
+    "notice.dismiss": Limit(30, MINUTE),
     # Each replays the log from the database (one at a time per connection besides).
     "resume": Limit(12, MINUTE),
     "message.hide": HOST_ACTIONS,
@@ -43,6 +45,8 @@ FRAME_LIMITS: dict[str, Limit] = {
     "session.set_status": HOST_ACTIONS,
     "round.start": HOST_ACTIONS,
     "round.end": HOST_ACTIONS,
+    "round.skip": HOST_ACTIONS,
+    "round.next": HOST_ACTIONS,
 }
 
 

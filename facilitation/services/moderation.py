@@ -1,6 +1,9 @@
 """What hosts do to messages and members in the room: hide, warn, mute, remove.
 
-Every action is audited (never its text); the member it concerns is told why, privately.
+Every action is audited (never its text); the member it concerns is told who and why in a
+private notice (`services.notices`). A mute is not announced by name: the room reads
+`member.muted` without her (`events.as_read_by`), and only that someone is taking a pause
+when the host chooses to tell it.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from facilitation import events
 from facilitation.log import event_append
-from facilitation.models import Message, Participant, Session
+from facilitation.models import Message, NoticeCode, Participant, Session
 from facilitation.services.context import RoomContext, audit_room, host_session
+from facilitation.services.notices import notice_send
 from facilitation.services.rounds import round_pass_for
 from facilitation.taxonomy import clean_warning
 from groups.models import GroupRole, Membership, MembershipStatus, User
@@ -28,13 +32,19 @@ REASON_MAX = 500
 MUTE_MINUTES_MIN, MUTE_MINUTES_MAX = 1, 120
 
 
-def _reason(value: Any) -> str:
+def _reason(value: Any, *, required: bool = True) -> str:
     return clean_text(
         value,
         field="reason",
         max_length=REASON_MAX,
+        required=required,
         missing=_("Give a short reason. Only she will see it."),
     )
+
+
+def _host(context: RoomContext) -> Membership | None:
+    """The acting host's membership, named in the notices she causes."""
+    return Membership.objects.filter(pk=context.member_id).first()
 
 
 def _session_message(session: Session, message_id: Any) -> Message:
@@ -62,19 +72,30 @@ def message_hide(*, actor: User, context: RoomContext, message_id: Any, reason: 
     message.save(update_fields=["hidden_at", "hide_reason"])
     event_append(session=session, event=events.message_hidden(message_id=message.pk))
     if message.author_id is not None:
-        realtime.broadcast_on_commit(
-            events.participant_group(session.pk, message.author_id),
-            events.notice(code="message_hidden", message=text),
+        notice_send(
+            session=session,
+            recipient_id=message.author_id,
+            code=NoticeCode.MESSAGE_HIDDEN,
+            by=_host(context),
+            reason=text,
+            message=message,
         )
     audit_room(actor, "message.hidden", message, session)
 
 
 @transaction.atomic
 def message_set_warning(
-    *, actor: User, context: RoomContext, message_id: Any, content_warning: Any
+    *,
+    actor: User,
+    context: RoomContext,
+    message_id: Any,
+    content_warning: Any,
+    reason: Any = None,
 ) -> None:
-    """A host adds (or changes, or clears with null) the content warning of a message."""
+    """A host adds (or changes, or clears with null) the content warning of a message; with a
+    `reason`, its author is told why, privately."""
     category, note = clean_warning(content_warning)
+    text = _reason(reason, required=False)
     session = host_session(actor, context)
     message = _session_message(session, message_id)
     message.cw_category, message.cw_note = category, note
@@ -88,6 +109,15 @@ def message_set_warning(
         ),
         message=message,
     )
+    if text and message.author_id is not None:
+        notice_send(
+            session=session,
+            recipient_id=message.author_id,
+            code=NoticeCode.WARNING_ADDED,
+            by=_host(context),
+            reason=text,
+            message=message,
+        )
     audit_room(actor, "message.warning_set", message, session, category=category or None)
 
 
@@ -113,10 +143,17 @@ def _refuse_host_target(session: Session, membership: Membership) -> None:
 
 @transaction.atomic
 def member_mute(
-    *, actor: User, context: RoomContext, member_id: Any, minutes: Any, reason: Any
+    *,
+    actor: User,
+    context: RoomContext,
+    member_id: Any,
+    minutes: Any,
+    reason: Any,
+    tell_room: Any = False,
 ) -> None:
     """Mute a member for MUTE_MINUTES_MIN to MUTE_MINUTES_MAX minutes; the reason goes to
-    her alone."""
+    her alone. The room is not told who: with `tell_room`, only that someone is taking a
+    pause."""
     if (
         isinstance(minutes, bool)
         or not isinstance(minutes, int)
@@ -130,22 +167,34 @@ def member_mute(
                 ]
             }
         )
+    if tell_room is None:
+        tell_room = False
+    if not isinstance(tell_room, bool):
+        raise ValidationFailed({"tell_room": [_("Choose true or false.")]})
     text = _reason(reason)
     session = host_session(actor, context)
     participant = _target_participant(session, member_id)
     _refuse_host_target(session, participant.membership)
     participant.muted_until = timezone.now() + timedelta(minutes=minutes)
     participant.mute_reason = text
-    participant.save(update_fields=["muted_until", "mute_reason"])
+    participant.mute_announced = tell_room
+    participant.save(update_fields=["muted_until", "mute_reason", "mute_announced"])
     member = participant.membership
     event_append(
         session=session,
-        event=events.member_muted(member_id=member.pk, until=participant.muted_until),
+        event=events.member_muted(
+            member_id=member.pk, until=participant.muted_until, announced=tell_room
+        ),
     )
-    realtime.broadcast_on_commit(
-        events.participant_group(session.pk, member.pk), events.notice(code="muted", message=text)
+    notice_send(
+        session=session,
+        recipient_id=member.pk,
+        code=NoticeCode.MUTED,
+        by=_host(context),
+        reason=text,
+        until=participant.muted_until,
     )
-    audit_room(actor, "member.muted", member, session, minutes=minutes)
+    audit_room(actor, "member.muted", member, session, minutes=minutes, told_room=tell_room)
 
 
 @transaction.atomic
@@ -153,15 +202,16 @@ def member_unmute(*, actor: User, context: RoomContext, member_id: Any) -> None:
     """End a mute early; she is told she can post again."""
     session = host_session(actor, context)
     participant = _target_participant(session, member_id)
+    announced = participant.mute_announced
     participant.muted_until = None
     participant.mute_reason = ""
-    participant.save(update_fields=["muted_until", "mute_reason"])
+    participant.mute_announced = False
+    participant.save(update_fields=["muted_until", "mute_reason", "mute_announced"])
     member = participant.membership
-    event_append(session=session, event=events.member_unmuted(member_id=member.pk))
-    realtime.broadcast_on_commit(
-        events.participant_group(session.pk, member.pk),
-        events.notice(code="unmuted", message=_("You can post again.")),
+    event_append(
+        session=session, event=events.member_unmuted(member_id=member.pk, announced=announced)
     )
+    notice_send(session=session, recipient_id=member.pk, code=NoticeCode.UNMUTED, by=_host(context))
     audit_room(actor, "member.unmuted", member, session)
 
 
@@ -181,8 +231,14 @@ def member_remove_from_session(
     participant.save(update_fields=["removed_at", "remove_reason"])
     member = participant.membership
     event_append(session=session, event=events.member_removed(member_id=member.pk))
-    private = events.participant_group(session.pk, member.pk)
-    realtime.broadcast_on_commit(private, events.notice(code="removed", message=text))
-    realtime.close_on_commit(private, closecodes.FORBIDDEN)
+    notice_send(
+        session=session,
+        recipient_id=member.pk,
+        code=NoticeCode.REMOVED,
+        by=_host(context),
+        reason=text,
+    )
+    # After the notice: she reads why before her connections close.
+    realtime.close_on_commit(events.participant_group(session.pk, member.pk), closecodes.FORBIDDEN)
     round_pass_for(session_id=session.pk, member_id=member.pk, session=session)
     audit_room(actor, "member.removed_from_session", member, session)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from facilitation import events, sql
 from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
-from facilitation.selectors import history_after, room_present
+from facilitation.selectors import facilitator_present, history_after, room_present, room_removed
 from facilitation.services.context import (
     PRESENCE_WINDOW,
     Beat,
@@ -22,7 +22,7 @@ from facilitation.services.context import (
     RoomRefused,
     participant_get,
 )
-from facilitation.services.rounds import round_pass_for, round_state
+from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from project import closecodes, realtime
@@ -118,6 +118,9 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     )
     state = _state(
         context,
+        actor=actor,
+        session=session,
+        membership=membership,
         title=row.title,
         status=row.status,
         last_seq=row.last_seq,
@@ -139,6 +142,9 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
 def _state(
     context: RoomContext,
     *,
+    actor: User,
+    session: Session,
+    membership: Membership,
     title: str,
     status: str,
     last_seq: int,
@@ -146,7 +152,9 @@ def _state(
     round_open: bool,
 ) -> dict[str, Any]:
     """Her `session.state`: the room as it is now (`muted`, `round_open`: False when the
-    caller already knows there is no mute or no round, saving the query)."""
+    caller already knows there is no mute or no round, saving the query). Hosts also read
+    who is muted until when, and who was removed; `me.may_end` follows the one policy, with
+    whether a facilitator is present."""
     muted_until = None
     if muted:
         muted_until = (
@@ -158,6 +166,14 @@ def _state(
             .values_list("muted_until", flat=True)
             .first()
         )
+    present = room_present(session_id=context.session_id, for_hosts=context.is_host)
+    may_end = can(
+        actor,
+        Action.SESSION_END,
+        session=session,
+        membership=membership,
+        facilitator_present=facilitator_present(present),
+    )
     return events.session_state(
         session_id=context.session_id,
         title=title,
@@ -166,9 +182,11 @@ def _state(
         role=context.role,
         is_host=context.is_host,
         muted_until=muted_until,
-        present=room_present(session_id=context.session_id),
+        may_end=may_end,
+        present=present,
         round_state=round_state(context.session_id) if round_open else None,
         last_seq=last_seq,
+        removed=room_removed(session_id=context.session_id) if context.is_host else None,
     )
 
 
@@ -200,7 +218,8 @@ def room_channel_groups(
 def room_leave(*, context: RoomContext) -> None:
     """Close one connection's attendance; when it was her last, tell the room she left.
 
-    A member who leaves while it is her turn in a round passes, so the round goes on.
+    A member who is no longer here while it is her turn in a round is skipped, so the round
+    goes on.
     """
     statements = sql.room()
     now = timezone.now()
@@ -210,19 +229,19 @@ def room_leave(*, context: RoomContext) -> None:
         session_id, member_id = context.session_id, context.member_id
         cursor.execute(statements["after_leave"], [session_id, member_id, horizon, session_id])
         after = sql.AfterLeaveRow(*cursor.fetchone())
-    if after.still_here:
-        return
-    realtime.broadcast_on_commit(
-        events.session_group(context.session_id),
-        events.presence(
-            member_id=context.member_id,
-            display_name=context.display_name,
-            role=context.role,
-            status="left",
-        ),
-    )
+    if not after.still_here:
+        realtime.broadcast_on_commit(
+            events.session_group(context.session_id),
+            events.presence(
+                member_id=context.member_id,
+                display_name=context.display_name,
+                role=context.role,
+                status="left",
+            ),
+        )
+    # Her other connection may be a stepped-out one: then she is away all the same.
     if after.open_rounds:
-        round_pass_for(session_id=context.session_id, member_id=context.member_id)
+        round_skip_if_away(session_id=context.session_id, member_id=context.member_id)
 
 
 class BeatAnswer(NamedTuple):
@@ -358,6 +377,9 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
     )
     state = _state(
         changed,
+        actor=user,
+        session=session,
+        membership=membership,
         title=session.title,
         status=session.status,
         last_seq=session.last_seq,
@@ -369,7 +391,8 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
 
 @transaction.atomic
 def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
-    """She is here, or has stepped out for a moment; the room sees which."""
+    """She is here, or has stepped out for a moment; the room sees which. Stepping out on
+    her turn in a round skips it."""
     if status not in PresenceStatus.values:
         raise ValidationFailed({"status": [_("Choose here or stepped_out.")]})
     Attendance.objects.filter(pk=context.attendance_id).update(
@@ -384,6 +407,8 @@ def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
             status=status,
         ),
     )
+    if status == PresenceStatus.STEPPED_OUT:
+        round_skip_if_away(session_id=context.session_id, member_id=context.member_id)
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from facilitation import events
 from facilitation.log import event_append
 from facilitation.models import Session, SessionKind, SessionStatus
+from facilitation.selectors import facilitator_present, next_session, room_present
 from facilitation.services.context import RoomContext
 from facilitation.taxonomy import clean_warning_list
 from groups.models import Group, GroupRole, Membership, MembershipStatus, User
@@ -176,13 +177,22 @@ def session_update(*, actor: User, session: Session, **changes: Any) -> Session:
 def session_set_status(*, actor: User, session: Session, status: Any, note: Any = None) -> Session:
     """Move a session along scheduled → open → live ⇄ paused → ended; nothing else.
 
-    Hosts open, start, pause and resume; only facilitators end. A session cannot leave
-    `scheduled` while its group has no published agreement.
+    Hosts open, start, pause and resume; facilitators end, and so may a co-host while no
+    facilitator is in the room (`groups.policies`). A session cannot leave `scheduled` while
+    its group has no published agreement. The `ended` event names the group's next session.
     """
     if status not in SessionStatus.values:
         raise ValidationFailed({"status": [_("Unknown status.")]})
-    action = Action.SESSION_END if status == SessionStatus.ENDED else Action.SESSION_HOST
-    require(actor, action, session=session, visible=Action.SESSION_VIEW)
+    if status == SessionStatus.ENDED:
+        require(
+            actor,
+            Action.SESSION_END,
+            session=session,
+            visible=Action.SESSION_VIEW,
+            facilitator_present=facilitator_present(room_present(session_id=session.pk)),
+        )
+    else:
+        require(actor, Action.SESSION_HOST, session=session, visible=Action.SESSION_VIEW)
     clean_note = clean_text(note, field="note", max_length=STATUS_NOTE_MAX, required=False) or None
     session = Session.objects.select_for_update().get(pk=session.pk)
     if status not in TRANSITIONS[session.status]:
@@ -199,7 +209,11 @@ def session_set_status(*, actor: User, session: Session, status: Any, note: Any 
     previous = session.status
     session.status = status
     session.save(update_fields=["status"])
-    event_append(session=session, event=events.session_status(status=status, note=clean_note))
+    following = next_session(session) if status == SessionStatus.ENDED else None
+    event_append(
+        session=session,
+        event=events.session_status(status=status, note=clean_note, next_session=following),
+    )
     if status == SessionStatus.ENDED:
         # The room closes for everyone once the ended event has gone out.
         realtime.close_on_commit(events.session_group(session.pk), closecodes.NOT_OPEN)

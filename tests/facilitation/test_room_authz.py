@@ -3,6 +3,8 @@
 Each row is checked twice: at the policy (`groups.policies.can` with the session) and over
 the WebSocket through the full ASGI application. `peer_mentor` is a co-host; the
 `non_cohost_mentor` persona is the same peer mentor in a session that does not name her.
+Ending depends on who is in the room: `session.end` is tried with a facilitator present,
+`session.end_alone` with none but (for that row's facilitator) herself.
 """
 
 import pytest
@@ -50,6 +52,10 @@ TABLE: dict[str, tuple[Action | None, dict[str, str]]] = {
         Action.SESSION_END,
         {"facilitator": OK, "peer_mentor": F, "non_cohost_mentor": F, "member": F},
     ),
+    "session.end_alone": (
+        Action.SESSION_END,
+        {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": F, "member": F},
+    ),
     "round.start": (
         Action.SESSION_HOST,
         {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": F, "member": F},
@@ -58,7 +64,17 @@ TABLE: dict[str, tuple[Action | None, dict[str, str]]] = {
         Action.SESSION_HOST,
         {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": F, "member": F},
     ),
+    "round.skip": (
+        Action.SESSION_HOST,
+        {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": F, "member": F},
+    ),
+    "round.next": (
+        Action.SESSION_HOST,
+        {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": F, "member": F},
+    ),
 }
+# Whether a facilitator is in the room when the row is tried (the policy is asked the same).
+FACILITATOR_PRESENT = {"session.end": True, "session.end_alone": False}
 
 # Who may enter at all: close code, or OK.
 ENTRY = {
@@ -114,7 +130,7 @@ async def act(room, client, action, helper):
     if action == "session.pause":
         await client.send(type="session.set_status", status="paused", note="breathe")
         return await client.until_any({"session.status", "error"})
-    if action == "session.end":
+    if action in {"session.end", "session.end_alone"}:
         await client.send(type="session.set_status", status="ended")
         return await client.until_any({"session.status", "error"})
     if action == "round.start":
@@ -124,6 +140,10 @@ async def act(room, client, action, helper):
         await helper_start_round(room)
         await client.send(type="round.end")
         return await client.until_any({"round.ended", "error"})
+    if action in {"round.skip", "round.next"}:
+        await helper_start_round(room)
+        await client.send(type=action)
+        return await client.until_any({"round.turn", "error"})
     raise AssertionError(action)
 
 
@@ -144,12 +164,20 @@ async def test_room_action_matrix(action, persona, expected):
     room = await amake_room(co_host=persona != "non_cohost_mentor")
     policy_action = TABLE[action][0]
     user = room.world.users[persona_user(persona)]
+    present = FACILITATOR_PRESENT.get(action)
     if policy_action is not None:
-        allowed = await database_sync_to_async(can)(user, policy_action, session=room.session)
+        allowed = await database_sync_to_async(can)(
+            user, policy_action, session=room.session, facilitator_present=present
+        )
         assert allowed is (expected == OK), f"policy: {persona} {action}"
     helper, _ = await join(room, "member2")
+    facilitator = None
+    if present and persona != "facilitator":
+        facilitator, _ = await join(room, "facilitator")
     client, _ = await join(room, persona_user(persona))
     answer = await act(room, client, action, helper)
+    if facilitator is not None:
+        await facilitator.close()
     if expected == OK:
         assert answer["type"] != "error", f"{persona} {action}: {answer}"
     else:
@@ -173,6 +201,13 @@ def test_every_host_action_the_room_accepts_has_a_row_in_the_table():
     from facilitation.consumers import SessionConsumer
 
     # Actions anyone present may take are covered in test_room_messages/test_room_moderation.
-    anyone = {"resume", "presence.set", "support.request", "round.pass", "round.done"}
+    anyone = {
+        "resume",
+        "presence.set",
+        "support.request",
+        "round.pass",
+        "round.done",
+        "notice.dismiss",
+    }
     in_table = {a for a in TABLE if not a.startswith("session.")} | {"session.set_status"}
     assert set(SessionConsumer.HANDLERS) - anyone == in_table

@@ -117,7 +117,10 @@ async def test_a_member_removed_from_the_session_cannot_come_back():
         type="member.remove", member_id=room.member_id("member"), reason="Pressuring others"
     )
     notice = await rose.until("notice")
-    assert notice["code"] == "removed" and notice["message"] == "Pressuring others"
+    assert notice["code"] == "removed" and notice["reason"] == "Pressuring others"
+    assert notice["message"] == (
+        "Sam removed you from this session. Why: Pressuring others. Only you can see this."
+    )
     assert await rose.closed_with() == 4403
     again, state = await connect(room, room.world.tokens["member"])
     assert state is None and again.close_code == 4403

@@ -463,7 +463,9 @@ def test_an_ended_session_can_no_longer_change(world, body):
 # --- status machine through the service: co-hosts --------------------------------------------
 
 
-def test_a_co_host_peer_mentor_opens_starts_and_pauses_but_may_not_end(world):
+def test_a_co_host_opens_starts_and_pauses_but_may_not_end_while_a_facilitator_is_in_the_room(
+    world,
+):
     publish_agreement(world)
     session = make_session(world)
     mentor = world.user("peer_mentor")
@@ -471,6 +473,7 @@ def test_a_co_host_peer_mentor_opens_starts_and_pauses_but_may_not_end(world):
     for status in ("open", "live", "paused", "live"):
         session = services.session_set_status(actor=mentor, session=session, status=status)
         assert session.status == status
+    services.room_enter(actor=world.user("facilitator"), session_id=session.pk)
 
     with pytest.raises(Forbidden) as refused:
         services.session_set_status(actor=mentor, session=session, status="ended")
@@ -480,6 +483,23 @@ def test_a_co_host_peer_mentor_opens_starts_and_pauses_but_may_not_end(world):
     assert session.status == "live"
     assert seqs(session) == [1, 2, 3, 4]
     assert session.last_seq == 4
+
+
+def test_a_co_host_may_end_the_session_while_no_facilitator_is_in_the_room(world):
+    publish_agreement(world)
+    session = move(world, make_session(world), "open", "live")
+    facilitator, _state = services.room_enter(
+        actor=world.user("facilitator"), session_id=session.pk
+    )
+    services.room_leave(context=facilitator)
+
+    ended = services.session_set_status(
+        actor=world.user("peer_mentor"), session=session, status="ended"
+    )
+
+    assert ended.status == "ended"
+    entry = AuditEntry.objects.get(action="session.status_changed", extra__to="ended")
+    assert entry.actor == world.user("peer_mentor")
 
 
 @pytest.mark.parametrize("status", ["open", "ended"])

@@ -45,6 +45,7 @@ from facilitation.models import (
     Attendance,
     Message,
     Participant,
+    PrivateNotice,
     Round,
     Session,
     SessionEvent,
@@ -72,6 +73,8 @@ HOST_TYPES = frozenset(
         "session.set_status",
         "round.start",
         "round.end",
+        "round.skip",
+        "round.next",
     }
 )
 CW_KEYS = sorted(CONTENT_WARNING_KEYS)
@@ -143,6 +146,15 @@ def _a_category(value: Any) -> bool:
 
 
 bad_reasons = st.one_of(not_a_string, blank_texts, over(500))
+# An optional reason (a warning's): empty is fine, anything but text or too long is not.
+bad_optional_reasons = st.one_of(not_a_string.filter(lambda v: v is not None), over(500))
+not_a_bool = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.lists(json_scalars, max_size=2),
+    st.dictionaries(st.text(max_size=5), json_scalars, max_size=2),
+)
 bad_notes = st.one_of(not_a_string.filter(lambda v: v is not None), over(500))
 bad_warnings = st.one_of(
     st.booleans(),
@@ -213,6 +225,7 @@ FIELDS: dict[str, dict[str, Field]] = {
     "message.set_warning": {
         "message_id": Field(bad_ids, bad_ids),
         "content_warning": Field(good_warnings, bad_warnings),
+        "reason": Field(st.one_of(st.none(), good_texts), bad_optional_reasons, required=False),
     },
     "member.mute": {
         "member_id": Field(bad_ids, bad_ids),
@@ -229,6 +242,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             ),
         ),
         "reason": Field(good_texts, bad_reasons),
+        "tell_room": Field(st.booleans(), not_a_bool, required=False),
     },
     "member.unmute": {"member_id": Field(bad_ids, bad_ids)},
     "member.remove": {
@@ -253,8 +267,12 @@ FIELDS: dict[str, dict[str, Field]] = {
     "round.pass": {},
     "round.done": {},
     "round.end": {},
+    "round.skip": {},
+    "round.next": {},
+    # No notice exists: every id names nothing of hers (not_found).
+    "notice.dismiss": {"notice_id": Field(bad_ids, bad_ids)},
 }
-ALWAYS_REFUSED = frozenset({"round.pass", "round.done", "round.end"})
+ALWAYS_REFUSED = frozenset({"round.pass", "round.done", "round.end", "round.skip", "round.next"})
 assert set(FIELDS) == set(CLIENT_TYPES), "a client type of the consumer has no fuzzing fields"
 
 
@@ -400,6 +418,7 @@ def snapshot(session_id: int, member_id: int) -> dict[str, Any]:
             )
         ),
         "rounds": Round.objects.count(),
+        "notices": list(PrivateNotice.objects.order_by("pk").values_list("pk", "dismissed_at")),
         "attendance_of_others": Attendance.objects.exclude(membership_id=member_id).count(),
         "attendance_of_member": Attendance.objects.filter(membership_id=member_id).count(),
         "audit": AuditEntry.objects.count(),
