@@ -20,6 +20,7 @@ from tests.browser.conftest import (
     HavenServer,
     sign_in,
 )
+from tests.browser.roomkit import room_ready
 
 pytestmark = pytest.mark.browser
 
@@ -187,7 +188,7 @@ def open_room_with_concern_dialog(
         has=page.get_by_role("heading", name=OPEN_SESSION_TITLE)
     )
     session.get_by_role("link", name="Enter the room").click()
-    expect(page.locator("#connection")).to_have_text("Connected.")
+    room_ready(page)
     exit_script_ready(page)
     page.locator("#concern-open").click()
     expect(page.locator("#concern-dialog")).to_be_visible()

@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     sign_in,
     submit,
 )
+from tests.browser.roomkit import open_options, post, room_ready
 
 pytestmark = pytest.mark.browser
 
@@ -59,12 +60,7 @@ def messages(page: Page) -> Locator:
 
 def posted(page: Page, text: str, cw_label: str | None = None) -> str:
     """Post a message from `page`; wait for the server's ack; return its element id."""
-    page.locator("#body").fill(text)
-    page.locator("#cw").select_option(label=cw_label or "None")
-    page.locator("#send").click()
-    mine = messages(page).filter(has_text=text)
-    expect(mine).to_have_count(1)
-    expect(page.locator("#messages li.pending")).to_have_count(0)
+    mine = post(page, text, cw_label)
     element_id = mine.get_attribute("id")
     assert element_id and element_id.startswith("m-"), element_id
     return element_id
@@ -80,7 +76,16 @@ def expect_collapsed(page: Page, element_id: str, label: str, text: str) -> Loca
 
 
 def connected(page: Page) -> None:
-    expect(page.locator("#connection")).to_have_text("Connected.")
+    room_ready(page)
+
+
+def may_send(page: Page, yes: bool) -> None:
+    """Send is never greyed out without the reason beside it (issue 14)."""
+    expect(page.locator("#send")).to_have_attribute("aria-disabled", "true" if not yes else "false")
+    if yes:
+        expect(page.locator("#why")).to_be_hidden()
+    else:
+        expect(page.locator("#why")).to_be_visible()
 
 
 def test_a_session_end_to_end(
@@ -117,14 +122,14 @@ def test_a_session_end_to_end(
     expect_hidden(mentor.locator("#end-session"))
     for page in (rose, jade, amber):
         expect(page.locator("#host-panel")).to_be_hidden()
-        expect(page.locator("#status-banner")).to_contain_text("The session will start soon.")
-        expect(page.locator("#send")).to_be_disabled()
+        expect(page.locator("#why")).to_contain_text("Waiting for the host to start.")
+        may_send(page, False)
 
     # The facilitator goes live.
     fac.get_by_role("button", name="Go live", exact=True).click()
     for page in everyone:
-        expect(page.locator("#status-banner")).to_be_hidden()
-        expect(page.locator("#send")).to_be_enabled()
+        expect(page.locator("#state-pill")).to_have_text("Live")
+        may_send(page, True)
     for page in (mentor, rose, jade, amber):
         expect_hidden(page.locator("#turn-done"))
         expect_hidden(page.locator("#turn-pass"))
@@ -143,12 +148,14 @@ def test_a_session_end_to_end(
     # Rose posts without a warning; the peer mentor adds one; Jade now sees it collapsed.
     rose_id = posted(rose, ROSE_TEXT)
     expect(jade.locator(f"#{rose_id} .body")).to_have_text(ROSE_TEXT)
-    mentor.locator(f"#{rose_id}").get_by_role("button", name="Add warning").click()
+    open_options(mentor, mentor.locator(f"#{rose_id}")).get_by_role(
+        "button", name="Add a content warning"
+    ).click()
     dialog = mentor.locator("#mod-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog.locator("#mod-what")).to_have_text("Add a content warning")
+    expect(dialog.locator("#mod-h")).to_have_text("Add a content warning")
     dialog.locator("#mod-cw").select_option(label="Physical violence")
-    dialog.get_by_role("button", name="Confirm").click()
+    dialog.get_by_role("button", name="Add the warning").click()
     expect(dialog).to_be_hidden()
     expect_collapsed(jade, rose_id, "Physical violence", ROSE_TEXT)
     expect_collapsed(amber, rose_id, "Physical violence", ROSE_TEXT)
@@ -158,17 +165,17 @@ def test_a_session_end_to_end(
     # A check-in round: every member and the mentor in turn; the second one passes.
     fac.locator("#round-prompt").fill(ROUND_PROMPT)
     fac.locator("#round-form").get_by_role("button", name="Start round").click()
-    banner = fac.locator("#round-banner")
-    expect(banner).to_contain_text(f"Round: {ROUND_PROMPT}. Now: ")
+    now = fac.locator("#round-order li.now .name")
+    expect(fac.locator("#round-prompt-shown")).to_have_text(f"Round: {ROUND_PROMPT}")
     taken: list[str] = []
     for turn in range(len(MEMBERS)):
-        text = banner.inner_text()
-        found = re.search(r"Now: (\w+)\.", text)
-        assert found, f"no current member in the round banner: {text!r}"
-        role = NAMES[found.group(1)]
+        expect(now).to_have_count(1)
+        text = now.inner_text()
+        role = NAMES[text]
         taken.append(role)
         current = pages[role]
-        expect(current.locator("#round-banner")).to_contain_text("It is your turn.")
+        expect(current.locator("#round-line")).to_contain_text("Your turn.")
+        expect(current.locator("#state-pill")).to_have_text("Your turn")
         expect(current.locator("#turn-done")).to_be_visible()
         expect(current.locator("#turn-pass")).to_be_visible()
         for other in MEMBERS:
@@ -180,19 +187,20 @@ def test_a_session_end_to_end(
         else:
             current.locator("#turn-done").click()
         if turn < len(MEMBERS) - 1:
-            expect(banner).not_to_have_text(text)
+            expect(now).not_to_have_text(text)
             expect_hidden(current.locator("#turn-done"))
     assert sorted(taken) == sorted(MEMBERS), taken
     for page in everyone:
-        expect(page.locator("#round-banner")).to_be_hidden()
+        expect(page.locator("#round-line")).to_be_hidden()
+        expect(page.locator("#messages .system").filter(has_text="Round finished")).to_have_count(1)
 
     # Amber pressures Rose; Rose raises a concern about that message.
     amber_id = posted(amber, AMBER_TEXT)
     expect(rose.locator(f"#{amber_id} .body")).to_have_text(AMBER_TEXT)
-    expect(
-        amber.locator(f"#{amber_id}").get_by_role("button", name="Raise a concern")
-    ).to_have_count(0)
-    rose.locator(f"#{amber_id}").get_by_role("button", name="Raise a concern").click()
+    expect(amber.locator(f"#{amber_id} button.opts")).to_have_count(0)
+    open_options(rose, rose.locator(f"#{amber_id}")).get_by_role(
+        "button", name="Raise a concern"
+    ).click()
     concern_dialog = rose.locator("#concern-dialog")
     expect(concern_dialog).to_be_visible()
     expect(concern_dialog.locator("#concern-message")).to_have_text("About the message from Amber.")
@@ -200,7 +208,7 @@ def test_a_session_end_to_end(
     concern_dialog.locator("#concern-body").fill(CONCERN_TEXT)
     concern_dialog.get_by_role("button", name="Send privately").click()
     expect(concern_dialog).to_be_hidden()
-    expect(rose.locator("#connection")).to_contain_text("Only the facilitators can see it.")
+    expect(rose.locator("#feedback")).to_contain_text("Only the facilitators can see it.")
 
     # Only the facilitator is told, at once; the others (the mentor too: Rose did not share it
     # with peer mentors) hear nothing.
@@ -228,37 +236,43 @@ def test_a_session_end_to_end(
         expect(other.get_by_text(CONCERN_TEXT)).to_have_count(0)
         other.close()
 
-    # The facilitator mutes Amber for ten minutes; only Amber sees the reason.
-    fac.locator(f"#{amber_id}").get_by_role("button", name="Mute").click()
+    # The facilitator mutes Amber for ten minutes; only Amber sees the reason, and only the
+    # hosts see that she is muted (issue 14: a mute is not announced by name).
+    open_options(fac, fac.locator(f"#{amber_id}")).get_by_role("button", name="Mute Amber").click()
     mod = fac.locator("#mod-dialog")
     expect(mod).to_be_visible()
-    expect(mod.locator("#mod-what")).to_have_text("Mute Amber")
-    mod.locator("#mod-minutes").fill("10")
+    expect(mod.locator("#mod-h")).to_have_text("Mute Amber")
     mod.locator("#mod-reason").fill(MUTE_REASON)
-    mod.get_by_role("button", name="Confirm").click()
+    mod.locator("#mod-minutes").fill("10")
+    mod.get_by_role("button", name="Mute Amber").click()
     expect(mod).to_be_hidden()
-    expect(amber.locator("#send")).to_be_disabled()
-    expect(amber.locator("#messages li.system").filter(has_text=MUTE_REASON)).to_have_count(1)
+    may_send(amber, False)
+    expect(amber.locator("#why")).to_contain_text("You are muted until")
+    expect(amber.locator("#notices .notice").filter(has_text=MUTE_REASON)).to_have_count(1)
+    for page in (fac, mentor):
+        amber_row = page.locator("#present li").filter(has_text="Amber")
+        expect(amber_row).to_contain_text(re.compile(r"muted until \d\d:\d\d"))
     for page in (fac, mentor, rose, jade):
-        expect(page.locator("#messages li.system").filter(has_text="Amber is muted")).to_have_count(
-            1
-        )
         expect(page.get_by_text(MUTE_REASON)).to_have_count(0)
-    expect(rose.locator("#send")).to_be_enabled()
+    for page in (rose, jade):
+        expect(page.get_by_text("Amber is muted")).to_have_count(0)
+        expect(page.get_by_text("muted until")).to_have_count(0)
+    may_send(rose, True)
 
     # A grounding break, then back to the session.
     fac.locator("#pause-note").fill(PAUSE_NOTE)
     fac.get_by_role("button", name="Pause for grounding").click()
     for page in everyone:
-        expect(page.locator("#status-banner")).to_be_visible()
-        expect(page.locator("#status-banner")).to_contain_text(f"Grounding break: {PAUSE_NOTE}")
+        expect(page.locator("#state-pill")).to_have_text("Paused")
+        expect(page.locator("#messages .system").filter(has_text=PAUSE_NOTE)).to_have_count(1)
     for page in (rose, jade):
-        expect(page.locator("#send")).to_be_disabled()
+        expect(page.locator("#why")).to_contain_text(f"Paused for a grounding break. {PAUSE_NOTE}")
+        may_send(page, False)
     fac.get_by_role("button", name="Resume", exact=True).click()
     for page in everyone:
-        expect(page.locator("#status-banner")).to_be_hidden()
-    expect(rose.locator("#send")).to_be_enabled()
-    expect(amber.locator("#send")).to_be_disabled()
+        expect(page.locator("#state-pill")).to_have_text("Live")
+    may_send(rose, True)
+    may_send(amber, False)
 
     # Everyone's connection drops at once (the server process dies and comes back).
     before_ids = messages(jade).evaluate_all("items => items.map(i => i.id)")
@@ -266,17 +280,18 @@ def test_a_session_end_to_end(
 
     def everyone_dropped() -> None:
         for page in everyone:
-            expect(page.locator("#connection")).to_contain_text("Reconnecting")
+            expect(page.locator("#state-pill")).to_have_text("Offline")
+            expect(page.locator("#why")).to_contain_text("Reconnecting")
 
     restart_haven(between=everyone_dropped)
     for page in everyone:
         connected(page)
-    expect(amber.locator("#send")).to_be_disabled()
+    may_send(amber, False)
     fac.locator("#body").fill(AFTER_DROP)
     fac.locator("#send").click()
     for page in everyone:
         expect(messages(page).filter(has_text=AFTER_DROP)).to_have_count(1)
-        expect(page.locator("#messages li.pending")).to_have_count(0)
+        expect(page.locator("#send-state")).to_be_hidden()
     after_ids = messages(jade).evaluate_all("items => items.map(i => i.id)")
     assert len(after_ids) == len(set(after_ids)), f"a message is shown twice: {after_ids}"
     assert after_ids[: len(before_ids)] == before_ids, (before_ids, after_ids)
@@ -288,11 +303,13 @@ def test_a_session_end_to_end(
     for role, page in pages.items():
         screenshot(page, f"room-{role}")
 
-    # The facilitator closes the session.
+    # The facilitator closes the session, after saying yes to "End the session for everyone?".
     fac.get_by_role("button", name="End session").click()
+    fac.locator("#end-dialog").get_by_role("button", name="Yes, end it for everyone").click()
     for page in everyone:
-        expect(page.locator("#status-banner")).to_contain_text("The session has ended.")
-        expect(page.locator("#send")).to_be_disabled()
+        expect(page.locator("#end")).to_be_visible()
+        expect(page.locator("#end")).to_contain_text("The session has ended")
+        expect(page.locator("#body")).to_be_hidden()
 
     # The concern's status and a reply reach Rose.
     fac.goto(href)

@@ -1,6 +1,11 @@
-/* The live room client. Speaks PROTOCOL.md over one WebSocket; reconnects with backoff and
- * resumes from the last seq it applied, so nothing is shown twice or lost. Message text is
- * only ever set as textContent, never as HTML. Nothing is kept in browser storage. */
+/* The live room client (issue 14: phone first). Speaks PROTOCOL.md and docs/protocol-extensions.md
+ * over one WebSocket; reconnects with backoff and resumes from the last seq it applied, so
+ * nothing is shown twice or lost. Text is only ever set as textContent, never as HTML. Nothing
+ * is kept in browser storage.
+ *
+ * The page is one scroll area (the document): a sticky state bar at the top, the messages, and
+ * a sticky dock at the bottom holding her private notices, the reason she cannot send (if any)
+ * and the message box. */
 (function () {
   "use strict";
 
@@ -9,42 +14,68 @@
   var config = JSON.parse(root.getAttribute("data-config"));
   /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. */
   var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
-  var fill = typeof window.interpolate === "function" ? window.interpolate : function (text, args) {
+  var nt = typeof window.ngettext === "function" ? window.ngettext : function (one, many, n) { return n === 1 ? one : many; };
+  var pt = typeof window.pgettext === "function" ? window.pgettext : function (context, text) { return text; };
+  var fill = typeof window.interpolate === "function" ? window.interpolate : function (text, args, named) {
+    if (named) { return text.replace(/%\(\w+\)s/g, function (m) { return String(args[m.slice(2, -2)]); }); }
     var index = 0;
     return text.replace(/%s/g, function () { return String(args[index++]); });
   };
   var $ = function (id) { return document.getElementById(id); };
+  var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
 
   var cwLabels = {};
   config.content_warnings.forEach(function (cw) { cwLabels[cw.key] = cw.label; });
+  var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+  var wide = window.matchMedia ? window.matchMedia("(min-width: 52rem)") : { matches: true };
 
   var state = {
     socket: null,
     lastSeq: 0,
     resuming: false,
+    online: false,
+    everOnline: false,
+    finalCode: null,
+    ended: false,
     me: null,
     isHost: false,
+    mayEnd: false,
     status: null,
+    note: null,
     present: {},
+    removed: {},
+    names: {},
     messages: {},
     round: null,
+    myOutcome: null,
     mutedUntil: null,
     steppedOut: false,
     attempts: 0,
-    closedForGood: false,
     historyHidden: false,
+    backlogDone: false,
+    follow: true,
+    unread: 0,
+    leftAt: null,
+    awayCount: 0,
+    pending: null,
+    notices: {},
+    seenNotices: {},
     selectedMessage: null,
-    moderation: null
+    moderation: null,
+    openMenu: null
   };
+  (config.notices || []).forEach(function (n) { state.seenNotices[n.notice_id] = true; });
 
   var FINAL = {
     4401: t("You are signed out. Please sign in again."),
     4403: t("You can no longer take part in this session."),
     4404: t("This session cannot be found."),
     4409: t("Please accept the group's current agreement first, on the group page."),
-    4410: t("This session is not open."),
+    4410: t("This session is not open yet. Please come back at its start time."),
     4429: t("This session is open on too many of your tabs or devices. Close one, then reload this page.")
   };
+
+  /* --- small tools ------------------------------------------------------------------ */
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)(?:__Host-)?csrftoken=([^;]+)/);
@@ -61,14 +92,177 @@
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }
 
-  function say(text) { $("connection").textContent = text; }
-
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+
+  function button(label, className, handler) {
+    var node = el("button", className || "small secondary", label);
+    node.type = "button";
+    if (handler) { node.addEventListener("click", handler); }
+    return node;
+  }
+
+  /* A button whose name says more than its label ("Mute" + " Rose"), label first. */
+  function namedButton(label, extra, className, handler) {
+    var node = button(label, className, handler);
+    if (extra) { node.appendChild(el("span", "visually-hidden", " " + extra)); }
+    return node;
+  }
+
+  function show(node, visible) { node.hidden = !visible; }
+
+  var LANG = document.documentElement.lang || undefined;
+  function hhmm(iso) {
+    var date = new Date(iso);
+    try {
+      return date.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    } catch (ignored) {
+      return ("0" + date.getHours()).slice(-2) + ":" + ("0" + date.getMinutes()).slice(-2);
+    }
+  }
+
+  function longDate(iso) {
+    var date = new Date(iso);
+    try {
+      return date.toLocaleDateString(LANG, { weekday: "long", day: "numeric", month: "long" }) + ", " + hhmm(iso);
+    } catch (ignored) { return date.toDateString() + ", " + hhmm(iso); }
+  }
+
+  function minutesLeft(iso) {
+    var ms = new Date(iso).getTime() - Date.now();
+    if (ms <= 60000) { return t("less than a minute left"); }
+    var minutes = Math.ceil(ms / 60000);
+    return fill(nt("%s minute left", "%s minutes left", minutes), [minutes]);
+  }
+
+  function ordinal(n) {
+    var tens = n % 100;
+    var ones = n % 10;
+    var suffix = pt("ordinal", "th");
+    if (tens < 11 || tens > 13) {
+      if (ones === 1) { suffix = pt("ordinal", "st"); }
+      else if (ones === 2) { suffix = pt("ordinal", "nd"); }
+      else if (ones === 3) { suffix = pt("ordinal", "rd"); }
+    }
+    return n + suffix;
+  }
+
+  function roleLabel(role) {
+    if (role === "peer_mentor") { return t("Peer mentor"); }
+    if (role === "facilitator") { return t("Facilitator"); }
+    return "";
+  }
+
+  function isMe(memberId) { return !!(state.me && memberId === state.me.member_id); }
+
+  function nameOf(memberId) {
+    var person = state.present[memberId];
+    if (person) { return person.display_name; }
+    return state.names[memberId] || t("Someone");
+  }
+
+  function remember(person) {
+    if (person && person.member_id !== undefined && person.display_name) { state.names[person.member_id] = person.display_name; }
+  }
+
+  /* --- what a screen reader hears ----------------------------------------------------- */
+
+  function announce(text, urgent) {
+    if (!text) { return; }
+    var region = $(urgent ? "alert-live" : "live");
+    var line = el("p", null, text);
+    region.appendChild(line);
+    while (region.childNodes.length > 4) { region.removeChild(region.firstChild); }
+    window.setTimeout(function () { if (line.parentNode) { line.parentNode.removeChild(line); } }, 15000);
+  }
+
+  function feedback(text) {
+    var line = $("feedback");
+    line.textContent = text || "";
+    show(line, !!text);
+    if (text) { announce(text); }
+    followIfNeeded();
+  }
+
+  /* --- scrolling: one scroll area, the document ----------------------------------------- */
+
+  var scroller = document.scrollingElement || document.documentElement;
+  /* She opens at the newest message, not where the browser remembers she was. */
+  if ("scrollRestoration" in window.history) { window.history.scrollRestoration = "manual"; }
+
+  function atBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - window.innerHeight < 48;
+  }
+
+  function toBottom() {
+    window.scrollTo(0, scroller.scrollHeight);
+    state.follow = true;
+  }
+
+  function followIfNeeded() {
+    if (state.follow && !state.steppedOut && !state.ended) {
+      window.requestAnimationFrame(function () { if (state.follow) { toBottom(); } });
+    }
+  }
+
+  window.addEventListener("scroll", function () {
+    if (state.steppedOut || state.ended) { return; }
+    state.follow = atBottom();
+    if (state.follow && state.unread) { clearUnread(); }
+  }, { passive: true });
+
+  /* A notice, the reason line or a revealed message changes the height: stay at the bottom
+     when she was there, and keep focused things clear of the sticky dock. */
+  if (window.ResizeObserver) {
+    var watcher = new ResizeObserver(function () {
+      document.documentElement.style.setProperty("--dock-h", $("dock").offsetHeight + "px");
+      document.documentElement.style.setProperty("--bar-h", $("statebar").offsetHeight + "px");
+      followIfNeeded();
+    });
+    watcher.observe($("dock"));
+    watcher.observe($("messages"));
+    watcher.observe($("statebar"));
+  }
+
+  function clearUnread() {
+    state.unread = 0;
+    show($("jump"), false);
+  }
+
+  function markUnread(item) {
+    if (state.unread === 0) {
+      var old = $("unread-line");
+      if (old) { old.parentNode.removeChild(old); }
+      var line = el("li", "unread-line");
+      line.id = "unread-line";
+      line.tabIndex = -1;
+      line.appendChild(el("span", null, t("New messages")));
+      item.parentNode.insertBefore(line, item);
+    }
+    state.unread += 1;
+    var jump = $("jump");
+    jump.textContent = fill(nt("%s new message", "%s new messages", state.unread), [state.unread]);
+    show(jump, true);
+  }
+
+  $("jump").addEventListener("click", function () {
+    var line = $("unread-line");
+    clearUnread();
+    if (line) {
+      line.focus({ preventScroll: true });
+      line.scrollIntoView({ block: "start" });
+      state.follow = atBottom();
+    } else {
+      toBottom();
+      $("body").focus();
+    }
+  });
+
+  /* --- connection ------------------------------------------------------------------- */
 
   function send(payload) {
     if (state.socket && state.socket.readyState === WebSocket.OPEN) {
@@ -80,22 +274,15 @@
 
   function resume() {
     if (state.resuming) { return; }
-    state.resuming = true;
-    send({ type: "resume", after_seq: state.lastSeq });
+    if (send({ type: "resume", after_seq: state.lastSeq })) { state.resuming = true; }
   }
 
-  /* --- connection ------------------------------------------------------------------- */
-
   function connect() {
+    if (state.ended || state.finalCode) { return; }
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + "/ws/sessions/" + config.session_id + "/");
     state.socket = socket;
     state.resuming = false;
-    socket.onopen = function () {
-      /* Back after a drop: ask for what was missed at once. The server answers right after
-         session.state, so little reaches this page twice (and handle() ignores what does). */
-      if (state.lastSeq > 0) { resume(); }
-    };
     socket.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (ignored) { return; }
@@ -103,16 +290,27 @@
     };
     socket.onclose = function (event) {
       if (state.socket !== socket) { return; }
-      root.classList.add("offline");
+      state.online = false;
+      state.resuming = false;
+      root.setAttribute("data-conn", "offline");
+      if (state.pending) { state.pending.sent = false; showSending(false); $("body").readOnly = false; }
+      if (state.ended) { render(); return; }
+      if (event.code === 4410 && (state.status === "live" || state.status === "paused" || state.status === "open")) {
+        /* The session closed while she was away from the network. */
+        showEnd(null);
+        return;
+      }
       if (FINAL[event.code]) {
-        state.closedForGood = true;
-        say(FINAL[event.code]);
-        $("send").disabled = true;
+        state.finalCode = event.code;
+        root.setAttribute("data-conn", "closed");
+        render();
+        announce(FINAL[event.code]);
         return;
       }
       var delay = Math.min(15000, 1000 * Math.pow(2, state.attempts));
       state.attempts += 1;
-      say(t("Reconnecting… your messages are safe."));
+      render();
+      if (state.everOnline) { announce(t("You are offline. Reconnecting…")); }
       window.setTimeout(connect, delay);
     };
   }
@@ -131,7 +329,7 @@
       }
       return;
     }
-    if (event.seq !== undefined && event.type !== "ack") {
+    if (event.seq !== undefined && event.type !== "ack" && event.type !== "resume.done") {
       if (event.seq <= state.lastSeq) { return; }
       if (event.seq > state.lastSeq + 1) { resume(); return; }
       state.lastSeq = event.seq;
@@ -143,23 +341,38 @@
   var HANDLERS = {
     "session.state": function (event) {
       state.attempts = 0;
-      root.classList.remove("offline");
-      say(t("Connected."));
+      state.online = true;
+      state.everOnline = true;
+      root.setAttribute("data-conn", "online");
       state.me = event.me;
       state.isHost = !!event.me.is_host;
       state.mutedUntil = event.me.muted_until;
       $("room-title").textContent = event.session.title;
-      setStatus(event.session.status, null);
+      state.status = event.session.status;
       state.present = {};
-      event.present.forEach(function (p) { state.present[p.member_id] = p; });
-      renderPresent();
+      event.present.forEach(function (p) { state.present[p.member_id] = p; remember(p); });
+      state.removed = {};
+      (event.removed || []).forEach(function (p) { state.removed[p.member_id] = p; remember(p); });
+      state.serverMayEnd = event.me.may_end;
       setRound(event.round);
-      $("host-panel").hidden = !state.isHost;
-      if (event.last_seq > state.lastSeq) { resume(); }
+      if (state.steppedOut) { send({ type: "presence.set", status: "stepped_out" }); }
+      render();
+      /* Always resume, even from 0: the replay brings what she missed and her private notices. */
+      state.resuming = false;
+      resume();
     },
-    "resume.done": function () { state.resuming = false; },
+    "resume.done": function () {
+      state.resuming = false;
+      if (!state.backlogDone) {
+        state.backlogDone = true;
+        root.setAttribute("data-backlog", "done");
+        toBottom();
+        window.requestAnimationFrame(toBottom);
+      }
+      if (state.pending && !state.pending.sent) { resendPending(); }
+    },
     "heartbeat": function (event) { if (event.last_seq > state.lastSeq) { resume(); } },
-    "message": function (event) { showMessage(event); },
+    "message": function (event) { receiveMessage(event); },
     "message.hidden": function (event) {
       var message = state.messages[event.message_id];
       if (message) { message.hidden = true; message.body = null; renderMessage(message); }
@@ -169,159 +382,532 @@
       if (message) { message.content_warning = event.content_warning; message.revealed = false; renderMessage(message); }
     },
     "member.muted": function (event) {
-      if (state.me && event.member_id === state.me.member_id) { state.mutedUntil = event.until; updateComposer(); }
-      systemLine(nameOf(event.member_id) + t(" is muted for a while."));
+      if (event.member_id === null || event.member_id === undefined) {
+        if (event.announced) { systemLine(t("Someone is taking a pause.")); }
+        return;
+      }
+      if (isMe(event.member_id)) {
+        state.mutedUntil = event.until;
+      } else if (state.isHost) {
+        var person = state.present[event.member_id];
+        if (person) { person.muted_until = event.until; }
+        announce(fill(t("%(name)s is muted until %(time)s."), { name: nameOf(event.member_id), time: hhmm(event.until) }, true));
+      }
+      if (event.announced) { systemLine(t("Someone is taking a pause.")); }
+      render();
     },
     "member.unmuted": function (event) {
-      if (state.me && event.member_id === state.me.member_id) { state.mutedUntil = null; updateComposer(); }
+      if (event.member_id === null || event.member_id === undefined) { return; }
+      if (isMe(event.member_id)) {
+        state.mutedUntil = null;
+        dropNotices("muted");
+      } else if (state.present[event.member_id]) {
+        state.present[event.member_id].muted_until = null;
+      }
+      render();
     },
     "member.removed": function (event) {
+      if (state.isHost) {
+        state.removed[event.member_id] = { member_id: event.member_id, display_name: nameOf(event.member_id) };
+      }
       delete state.present[event.member_id];
-      renderPresent();
+      render();
     },
-    "session.status": function (event) { setStatus(event.status, event.note); },
-    "round.started": function (event) { setRound({ prompt: event.prompt, order: event.order, current: event.current }); },
+    "session.status": function (event) {
+      var before = state.status;
+      state.status = event.status;
+      state.note = event.note;
+      if (event.status === "ended") { showEnd(event.next_session || null, true); return; }
+      if (event.status === "paused") {
+        systemLine(t("The host paused the room for a grounding break.") + (event.note ? " " + event.note : ""));
+      } else if (event.status === "live" && before === "paused") {
+        systemLine(t("The room is live again."));
+      } else if (event.status === "live") {
+        systemLine(t("The session has started."));
+      }
+      render();
+    },
+    "round.started": function (event) {
+      state.myOutcome = null;
+      setRound({ prompt: event.prompt, order: event.order, current: event.current, outcomes: event.outcomes || {} });
+      systemLine(fill(t("Round started: %s"), [event.prompt]));
+      render();
+      if (isMe(event.current)) { announce(t("Your turn.")); }
+    },
     "round.turn": function (event) {
-      if (state.round) { state.round.current = event.current; setRound(state.round); }
+      if (!state.round) { return; }
+      if (event.previous !== null && event.previous !== undefined) {
+        var outcome = event.skipped ? "skipped" : (event.passed ? "passed" : "done");
+        state.round.outcomes[String(event.previous)] = outcome;
+        if (isMe(event.previous)) { state.myOutcome = outcome; }
+      }
+      state.round.current = event.current;
+      render();
+      if (isMe(event.current)) { announce(t("Your turn.")); }
     },
-    "round.ended": function () { setRound(null); },
+    "round.ended": function () {
+      setRound(null);
+      state.myOutcome = null;
+      systemLine(t("Round finished"));
+      render();
+    },
     "presence": function (event) {
-      if (event.status === "left") { delete state.present[event.member_id]; }
-      else { state.present[event.member_id] = event; }
-      renderPresent();
+      remember(event);
+      var known = state.present[event.member_id];
+      if (event.status === "left") {
+        if (known && state.isHost && !isMe(event.member_id) && event.role === "facilitator") {
+          var text = fill(t("%s has left the room."), [event.display_name]);
+          if (!facilitatorPresent(event.member_id) && state.me.role !== "facilitator") {
+            text += " " + t("Until a facilitator is back, you can pause, resume and end the session.");
+          }
+          hostAlert(text);
+        }
+        delete state.present[event.member_id];
+      } else {
+        var entry = { member_id: event.member_id, display_name: event.display_name, role: event.role, status: event.status };
+        if (known && known.muted_until) { entry.muted_until = known.muted_until; }
+        state.present[event.member_id] = entry;
+        if (state.removed[event.member_id]) { delete state.removed[event.member_id]; }
+      }
+      render();
     },
     "support.requested": function (event) {
-      alertLine(event.display_name + t(" asked for support") + (event.note ? ": " + event.note : "."));
+      hostAlert(fill(t("%s asked for support."), [event.display_name]) + (event.note ? " " + event.note : ""));
     },
     "concern.raised": function (event) {
-      var line = alertLine(fill(t("A new %s concern was raised. "), [event.urgency]));
       var link = el("a", null, t("Open the concern"));
       link.href = "/concerns/" + event.concern_id + "/";
-      line.appendChild(link);
+      hostAlert(fill(t("A new %s concern was raised."), [event.urgency]), link);
     },
-    "notice": function (event) { systemLine(event.message); say(event.message); },
+    "concern.updated": function () {
+      feedback(t("There is news about a concern. You can read it under Concerns."));
+    },
+    "notice": function (event) { addNotice(event, true); },
+    "notice.dismissed": function (event) { removeNotice(event.notice_id); },
     "ack": function (event) {
-      var pending = document.querySelector('[data-client-id="' + event.client_id + '"]');
-      if (pending) { pending.remove(); }
+      if (state.pending && state.pending.clientId === event.client_id) { pendingDone(); }
     },
-    "error": function (event) { say(event.message); }
+    "error": function (event) {
+      if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
+      if (event.ref === "resume") { state.resuming = false; return; }
+      if (event.ref === "notice.dismiss") { return; }
+      feedback(event.message);
+    }
   };
 
-  function nameOf(memberId) {
-    var person = state.present[memberId];
-    return person ? person.display_name : t("Someone");
-  }
-
-  /* --- rendering -------------------------------------------------------------------- */
-
-  function setStatus(status, note) {
-    state.status = status;
-    var banner = $("status-banner");
-    var text = "";
-    if (status === "paused") { text = t("Grounding break") + (note ? ": " + note : "."); }
-    else if (status === "open" || status === "scheduled") { text = t("The session will start soon."); }
-    else if (status === "ended") { text = t("The session has ended. Thank you for being here."); }
-    banner.textContent = text;
-    banner.hidden = !text;
-    root.setAttribute("data-status", status);
-    /* Host controls show only the moves the session can make now. */
-    Array.prototype.forEach.call(document.querySelectorAll("#host-panel [data-when]"), function (node) {
-      node.hidden = node.getAttribute("data-when") !== status;
+  function facilitatorPresent(except) {
+    return Object.keys(state.present).some(function (key) {
+      var p = state.present[key];
+      return p.role === "facilitator" && p.member_id !== except;
     });
-    $("end-session").hidden = !config.is_facilitator || status === "ended" || status === "scheduled";
-    updateComposer();
   }
 
-  function updateComposer() {
-    var muted = state.mutedUntil && new Date(state.mutedUntil) > new Date();
-    var canPost = state.status === "live" || (state.isHost && (state.status === "open" || state.status === "paused"));
-    $("send").disabled = !!muted || !canPost || state.closedForGood;
-    $("body").setAttribute("aria-disabled", $("send").disabled ? "true" : "false");
+  function otherHostPresent() {
+    return Object.keys(state.present).some(function (key) {
+      var p = state.present[key];
+      return (p.role === "facilitator" || p.role === "peer_mentor") && !isMe(p.member_id);
+    });
   }
+
+  function hostPresent() {
+    return Object.keys(state.present).some(function (key) {
+      var p = state.present[key];
+      return p.role === "facilitator" || p.role === "peer_mentor";
+    });
+  }
+
+  /* --- the state bar and the reason she cannot send ------------------------------------- */
+
+  function muted() { return !!(state.mutedUntil && new Date(state.mutedUntil) > new Date()); }
+
+  function myTurn() { return !!(state.round && state.me && state.round.current === state.me.member_id); }
+
+  function whyNot() {
+    if (state.ended) { return t("The session has ended."); }
+    if (state.finalCode) { return FINAL[state.finalCode]; }
+    if (!state.online) {
+      return state.everOnline ? t("You are offline. Reconnecting… Anything you write stays in the box.") : t("Connecting…");
+    }
+    if (muted()) {
+      return fill(t("You are muted until %(time)s (%(left)s). You can still read."), { time: hhmm(state.mutedUntil), left: minutesLeft(state.mutedUntil) }, true);
+    }
+    if (state.isHost) { return ""; }
+    if (state.status === "paused") {
+      return t("Paused for a grounding break.") + (state.note ? " " + state.note : "") + " " + t("You can write again when the host carries on.");
+    }
+    if (state.status === "open" || state.status === "scheduled") {
+      return t("Waiting for the host to start. You can write once the session is live.");
+    }
+    return "";
+  }
+
+  function pill() {
+    if (state.ended) { return ["ended", t("Ended")]; }
+    if (!state.online) { return state.everOnline || state.finalCode ? ["offline", t("Offline")] : ["connecting", t("Connecting")]; }
+    if (state.steppedOut) { return ["away", t("Stepped out")]; }
+    if (myTurn()) { return ["turn", t("Your turn")]; }
+    if (state.status === "paused") { return ["paused", t("Paused")]; }
+    if (state.status === "open" || state.status === "scheduled") { return ["waiting", t("Waiting")]; }
+    return ["live", t("Live")];
+  }
+
+  var lastPill = null;
+  function renderStateBar() {
+    var which = pill();
+    var node = $("state-pill");
+    node.textContent = which[1];
+    node.setAttribute("data-state", which[0]);
+    root.setAttribute("data-state", which[0]);
+    var detail = "";
+    if (which[0] === "paused") { detail = t("Grounding break"); }
+    else if (which[0] === "offline" && !state.finalCode) { detail = t("Reconnecting…"); }
+    else if (which[0] === "waiting") { detail = t("Waiting for the host"); }
+    else if (state.online && !state.ended && !hostPresent()) { detail = t("No host here right now"); }
+    $("state-text").textContent = detail;
+    if (state.backlogDone && lastPill !== null && lastPill !== which[0] && which[0] !== "turn") {
+      announce(which[1] + (detail ? ". " + detail : "."));
+    }
+    lastPill = which[0];
+    var count = Object.keys(state.present).length;
+    $("here-count").textContent = state.online ? fill(nt("%s here", "%s here", count), [count]) : t("Who is here");
+    show($("tools-open"), state.isHost && !wide.matches);
+  }
+
+  var lastWhy = "";
+  function renderComposer() {
+    var why = whyNot();
+    var line = $("why");
+    line.textContent = why;
+    show(line, !!why);
+    var blocked = !!why;
+    $("send").setAttribute("aria-disabled", blocked ? "true" : "false");
+    /* A reason that is new (not only the countdown moving on) is said once. */
+    var gist = why.replace(/\(.*\)/, "");
+    if (why && gist !== lastWhy && state.backlogDone) { announce(why); }
+    lastWhy = why ? gist : "";
+    var canAct = state.online && !state.ended && !state.finalCode;
+    var helper = otherHostPresent();
+    show($("support"), canAct && helper && !(state.me && state.me.role === "facilitator"));
+    show($("away-support"), canAct && helper);
+    show($("step-out"), !state.ended && !state.finalCode);
+  }
+
+  function render() {
+    renderStateBar();
+    renderComposer();
+    renderRound();
+    renderPresent();
+    renderHostPanel();
+    renderCountdowns();
+    followIfNeeded();
+  }
+
+  /* --- rounds ------------------------------------------------------------------------ */
 
   function setRound(round) {
-    state.round = round;
-    var banner = $("round-banner");
-    var mine = !!(round && state.me && round.current === state.me.member_id);
-    $("turn-done").hidden = !mine;
-    $("turn-pass").hidden = !mine;
-    if (!round) { banner.hidden = true; banner.textContent = ""; return; }
-    var who = round.current === null ? "" : (mine ? t(" It is your turn.") : t(" Now: ") + nameOf(round.current) + ".");
+    if (round) {
+      round.outcomes = round.outcomes || {};
+      state.round = round;
+      if (state.me) { state.myOutcome = round.outcomes[String(state.me.member_id)] || state.myOutcome; }
+    } else {
+      state.round = null;
+    }
+  }
+
+  function renderRound() {
+    var round = state.round;
+    var box = $("round-line");
+    var mine = myTurn();
+    show($("turn-buttons"), mine && state.online);
+    root.classList.toggle("my-turn", mine);
+    if (!round || state.ended) { show(box, false); return; }
     var prompt = /[.?!]$/.test(round.prompt) ? round.prompt : round.prompt + ".";
-    banner.textContent = t("Round: ") + prompt + who;
-    banner.hidden = false;
+    var text;
+    if (mine) {
+      text = t("Your turn.") + " " + fill(t("Round: %s"), [prompt]) + " " + t("Write if you want to, then say when you have finished, or pass.");
+    } else {
+      text = fill(t("Round: %s"), [prompt]);
+      if (state.myOutcome === "passed") { text += " " + t("You passed. You can still write any time."); }
+      else if (state.myOutcome === "done") { text += " " + t("You have had your turn."); }
+      else if (state.myOutcome === "skipped") { text += " " + t("Your turn was skipped. You can still write any time."); }
+      else if (state.me) {
+        var place = round.order.indexOf(state.me.member_id);
+        if (place >= 0) { text += " " + fill(t("You are %s."), [ordinal(place + 1)]); }
+      }
+      if (round.current !== null && round.current !== undefined) {
+        text += " " + fill(t("Now: %s."), [nameOf(round.current)]);
+      }
+    }
+    $("round-text").textContent = text;
+    show(box, true);
+  }
+
+  /* --- who is here -------------------------------------------------------------------- */
+
+  function personRow(person, removed) {
+    var item = el("li", "person");
+    item.setAttribute("data-member-id", person.member_id);
+    var name = el("span", "name", person.display_name);
+    item.appendChild(name);
+    if (isMe(person.member_id)) { item.appendChild(el("span", "you", " " + t("(you)"))); }
+    if (person.role && person.role !== "member") { item.appendChild(el("span", "tag role-" + person.role, roleLabel(person.role))); }
+    if (removed) { return item; }
+    var notes = [];
+    if (person.status === "stepped_out") { notes.push(t("stepped out")); }
+    var mutedUntil = person.muted_until && new Date(person.muted_until) > new Date() ? person.muted_until : null;
+    if (state.isHost && mutedUntil) {
+      notes.push(fill(t("muted until %s"), [hhmm(mutedUntil)]));
+    }
+    if (notes.length) { item.appendChild(el("span", "meta", notes.join(", "))); }
+    if (state.isHost && !isMe(person.member_id) && person.role === "member") {
+      var who = person.display_name;
+      var control = mutedUntil
+        ? namedButton(t("Unmute"), who, "small secondary", function () {
+          send({ type: "member.unmute", member_id: person.member_id });
+        })
+        : namedButton(t("Mute"), who, "small secondary", function () {
+          openModeration("mute", { member_id: person.member_id, display_name: who }, null);
+        });
+      control.setAttribute("data-key", "person-" + person.member_id);
+      item.appendChild(control);
+    }
+    return item;
+  }
+
+  /* Lists are drawn again when the room changes; focus stays on the same control. */
+  function focusKey(container) {
+    var active = document.activeElement;
+    return active && container.contains(active) ? active.getAttribute("data-key") || "" : null;
+  }
+
+  function refocus(container, key) {
+    if (key === null) { return; }
+    var again = key ? container.querySelector('[data-key="' + key + '"]') : null;
+    if (again) { again.focus({ preventScroll: true }); }
   }
 
   function renderPresent() {
     var list = $("present");
+    var key = focusKey(list);
     list.textContent = "";
-    Object.keys(state.present).forEach(function (key) {
-      var person = state.present[key];
-      var item = el("li", "person");
-      item.appendChild(el("span", "name", person.display_name));
-      if (person.role !== "member") {
-        item.appendChild(el("span", "tag role-" + person.role, person.role === "peer_mentor" ? t("Peer mentor") : t("Facilitator")));
-      }
-      if (person.status === "stepped_out") { item.appendChild(el("span", "meta", t(" (stepped out)"))); }
+    var people = Object.keys(state.present).map(function (key) { return state.present[key]; });
+    people.sort(function (a, b) {
+      var rank = { facilitator: 0, peer_mentor: 1, member: 2 };
+      return (rank[a.role] - rank[b.role]) || a.display_name.localeCompare(b.display_name);
+    });
+    people.forEach(function (person) { list.appendChild(personRow(person, false)); });
+    refocus(list, key);
+    show($("no-host"), state.online && !hostPresent());
+    var removed = $("removed");
+    removed.textContent = "";
+    var gone = Object.keys(state.removed);
+    gone.forEach(function (key) { removed.appendChild(personRow(state.removed[key], true)); });
+    show($("removed-wrap"), state.isHost && gone.length > 0);
+  }
+
+  /* Phones: the list (and the host tools) open in a sheet; wide screens show them beside the chat. */
+  function openPeople(focusId) {
+    var dialog = $("people-dialog");
+    if (!wide.matches) {
+      $("people-slot").appendChild($("side-inner"));
+      if (!dialog.open) { dialog.showModal(); }
+    }
+    var target = $(focusId);
+    if (target) { target.focus(); target.scrollIntoView({ block: "nearest" }); }
+  }
+
+  function closePeople() {
+    var dialog = $("people-dialog");
+    if (dialog.open) { dialog.close(); }
+  }
+
+  $("people-dialog").addEventListener("close", function () {
+    $("side").appendChild($("side-inner"));
+    if (!document.querySelector("dialog[open]") && !state.ended) { $("people-open").focus(); }
+  });
+  $("people-open").addEventListener("click", function () { openPeople("present-h"); });
+  $("tools-open").addEventListener("click", function () { openPeople("host-h"); });
+  $("people-close").addEventListener("click", closePeople);
+  if (wide.addEventListener) {
+    wide.addEventListener("change", function () { closePeople(); render(); });
+  }
+
+  /* --- the host's panel --------------------------------------------------------------- */
+
+  function mayEnd() {
+    if (!state.me || !state.isHost) { return false; }
+    if (state.me.role === "facilitator") { return true; }
+    /* A co-host may end the session while no facilitator is in the room (contract 5). */
+    if (state.serverMayEnd === undefined) { return !!config.is_facilitator; }
+    return !facilitatorPresent(null);
+  }
+
+  function renderHostPanel() {
+    show($("host-panel"), state.isHost);
+    if (!state.isHost) { return; }
+    each(document.querySelectorAll("#host-panel [data-when]"), function (node) {
+      node.hidden = node.getAttribute("data-when") !== state.status;
+    });
+    show($("end-session"), mayEnd() && state.status !== "ended" && state.status !== "scheduled");
+    var round = state.round;
+    show($("round-form"), !round && state.status === "live");
+    show($("round-steer"), !!round);
+    if (!round) { return; }
+    $("round-prompt-shown").textContent = fill(t("Round: %s"), [round.prompt]);
+    var list = $("round-order");
+    list.textContent = "";
+    var words = { passed: t("passed"), done: t("done"), skipped: t("skipped") };
+    round.order.forEach(function (memberId) {
+      var outcome = round.outcomes[String(memberId)];
+      var now = round.current === memberId;
+      var item = el("li", now ? "now" : (outcome || "waiting"));
+      item.setAttribute("data-member-id", memberId);
+      item.appendChild(el("span", "name", nameOf(memberId)));
+      item.appendChild(el("span", "meta", " – " + (now ? t("now") : (words[outcome] || t("waiting")))));
       list.appendChild(item);
     });
+    var going = round.current !== null && round.current !== undefined;
+    show($("round-skip"), going);
+    show($("round-next"), going);
   }
+
+  function hostAlert(text, link) {
+    var item = el("li", "alert", text);
+    if (link) { item.appendChild(document.createTextNode(" ")); item.appendChild(link); }
+    $("alerts").appendChild(item);
+    var card = el("li", "notice host-alert");
+    card.appendChild(el("p", "notice-text", text));
+    if (link) {
+      var copy = el("a", null, link.textContent);
+      copy.href = link.href;
+      card.lastChild.appendChild(document.createTextNode(" "));
+      card.lastChild.appendChild(copy);
+    }
+    card.appendChild(button(t("Hide alert"), "small secondary", function () {
+      card.parentNode.removeChild(card);
+      $("body").focus();
+    }));
+    $("notices").appendChild(card);
+    announce(text, true);
+    followIfNeeded();
+  }
+
+  each(document.querySelectorAll("#host-panel [data-status]"), function (node) {
+    node.addEventListener("click", function () {
+      send({ type: "session.set_status", status: node.getAttribute("data-status") });
+    });
+  });
+  $("pause-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    send({ type: "session.set_status", status: "paused", note: $("pause-note").value });
+  });
+  $("round-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    send({ type: "round.start", prompt: $("round-prompt").value });
+  });
+  $("round-end").addEventListener("click", function () { send({ type: "round.end" }); });
+  $("round-skip").addEventListener("click", function () { send({ type: "round.skip" }); });
+  $("round-next").addEventListener("click", function () { send({ type: "round.next" }); });
+
+  $("end-session").addEventListener("click", function () {
+    closePeople();
+    $("end-dialog").showModal();
+    $("end-cancel").focus();
+  });
+  $("end-cancel").addEventListener("click", function () { $("end-dialog").close(); });
+  $("end-confirm").addEventListener("click", function () {
+    send({ type: "session.set_status", status: "ended" });
+    $("end-dialog").close();
+  });
+
+  /* --- messages ----------------------------------------------------------------------- */
 
   function systemLine(text) {
     var item = el("li", "system", text);
     $("messages").appendChild(item);
+    if (state.backlogDone && !state.steppedOut) { announce(text); }
+    followIfNeeded();
   }
 
-  function alertLine(text) {
-    var item = el("li", "alert", text);
-    $("alerts").appendChild(item);
-    return item;
-  }
-
-  function showMessage(event) {
+  function receiveMessage(event) {
+    var fresh = !state.messages[event.message_id];
     var message = state.messages[event.message_id] || { revealed: false };
     Object.assign(message, event);
+    remember(event.author);
     state.messages[event.message_id] = message;
-    renderMessage(message);
+    var follow = state.follow;
+    var item = renderMessage(message);
+    var mine = event.author && isMe(event.author.member_id);
+    if (mine && state.pending && state.pending.clientId === event.client_id) { pendingDone(); }
+    if (!fresh || !state.backlogDone) { followIfNeeded(); return; }
+    if (mine) { toBottom(); return; }
+    if (state.steppedOut) { state.awayCount += 1; return; }
+    announce(spoken(message));
+    if (follow) { followIfNeeded(); } else { markUnread(item); }
+  }
+
+  function spoken(message) {
+    var who = message.author ? message.author.display_name : t("A former member");
+    if (message.hidden) { return fill(t("%s: a message a host removed."), [who]); }
+    if (collapsedFor(message)) {
+      return fill(t("%(name)s sent a message with a content warning: %(warning)s."), { name: who, warning: cwLabels[message.content_warning.category] || message.content_warning.category }, true);
+    }
+    return who + ": " + message.body;
   }
 
   function collapsedFor(message) {
     if (!message.content_warning) { return false; }
-    if (state.me && message.author && message.author.member_id === state.me.member_id) { return false; }
+    if (message.author && isMe(message.author.member_id)) { return false; }
     return (config.preferences[message.content_warning.category] || "collapse") === "collapse";
   }
 
   function renderMessage(message) {
     var item = document.getElementById("m-" + message.message_id);
+    var menuOpen = false;
     if (!item) {
-      var list = $("messages");
-      var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
       item = el("li", "message");
       item.id = "m-" + message.message_id;
-      list.appendChild(item);
-      if (atBottom) { list.scrollTop = list.scrollHeight; }
+      item.tabIndex = -1;
+      $("messages").appendChild(item);
+    } else {
+      menuOpen = state.openMenu === message.message_id;
     }
+    var hadFocus = item.contains(document.activeElement);
+    var mine = message.author && isMe(message.author.member_id);
+    item.className = "message" + (mine ? " mine" : "") + (message.hidden ? " was-hidden" : "");
     item.textContent = "";
-    var head = el("p", "meta");
+    var head = el("div", "meta");
     var author = message.author ? message.author.display_name : t("A former member");
     head.appendChild(el("span", "author", author));
+    if (mine) { head.appendChild(el("span", "you", t("(you)"))); }
     if (message.author && message.author.role !== "member") {
-      head.appendChild(el("span", "tag role-" + message.author.role, message.author.role === "peer_mentor" ? t("Peer mentor") : t("Facilitator")));
+      head.appendChild(el("span", "tag role-" + message.author.role, roleLabel(message.author.role)));
     }
-    var time = el("time", null, new Date(message.sent_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    var when = hhmm(message.sent_at);
+    var time = el("time", null, when);
     time.setAttribute("datetime", message.sent_at);
     head.appendChild(time);
+    var actions = menuItems(message);
+    if (actions.length) {
+      var toggle = el("button", "opts", t("Options"));
+      toggle.type = "button";
+      toggle.setAttribute("aria-label", fill(t("Options for %(name)s's message, %(time)s"), { name: author, time: when }, true));
+      toggle.setAttribute("aria-expanded", menuOpen ? "true" : "false");
+      toggle.setAttribute("aria-controls", "o-" + message.message_id);
+      toggle.addEventListener("click", function () { toggleMenu(message.message_id); });
+      head.appendChild(toggle);
+    }
     item.appendChild(head);
     if (message.hidden) {
       item.appendChild(el("p", "hidden-note", t("This message was removed by a host.")));
     } else if (collapsedFor(message) && !message.revealed) {
       var cw = message.content_warning;
       var label = cwLabels[cw.category] || cw.category;
-      var button = el("button", "cw-toggle", t("Content warning: ") + label + (cw.note ? " (" + cw.note + ")" : "") + t(". Show message"));
-      button.type = "button";
-      button.setAttribute("aria-expanded", "false");
-      button.addEventListener("click", function () { message.revealed = true; renderMessage(message); focusBody(message); });
-      item.appendChild(button);
+      var reveal = el("button", "cw-toggle", t("Content warning: ") + label + (cw.note ? " (" + cw.note + ")" : "") + t(". Show message"));
+      reveal.type = "button";
+      reveal.setAttribute("aria-expanded", "false");
+      reveal.addEventListener("click", function () { message.revealed = true; renderMessage(message); focusBody(message); });
+      item.appendChild(reveal);
     } else {
       if (message.content_warning) {
         var tag = cwLabels[message.content_warning.category] || message.content_warning.category;
@@ -331,7 +917,17 @@
       body.tabIndex = -1;
       item.appendChild(body);
     }
-    item.appendChild(messageActions(message));
+    if (actions.length) {
+      var menu = el("div", "menu");
+      menu.id = "o-" + message.message_id;
+      menu.hidden = !menuOpen;
+      actions.forEach(function (action) { menu.appendChild(action); });
+      item.appendChild(menu);
+    }
+    if (hadFocus && document.activeElement === document.body) {
+      (item.querySelector(".opts") || item).focus({ preventScroll: true });
+    }
+    return item;
   }
 
   function focusBody(message) {
@@ -339,69 +935,353 @@
     if (body) { body.focus(); }
   }
 
-  function actionButton(label, handler) {
-    var button = el("button", "small secondary", label);
-    button.type = "button";
-    button.addEventListener("click", handler);
-    return button;
-  }
-
-  function messageActions(message) {
-    var bar = el("div", "message-actions");
-    var mine = state.me && message.author && message.author.member_id === state.me.member_id;
+  /* One "Options" button per message; its actions open below it. */
+  function menuItems(message) {
+    var items = [];
+    var author = message.author;
+    var mine = author && isMe(author.member_id);
+    var run = function (fn) { return function () { closeMenu(); fn(); }; };
     if (!mine) {
-      bar.appendChild(actionButton(t("Raise a concern"), function () { openConcern(message); }));
+      items.push(button(t("Raise a concern about this message"), "small secondary", run(function () { openConcern(message); })));
     }
-    if (state.isHost && !message.hidden) {
-      bar.appendChild(actionButton(t("Add warning"), function () { openModeration("warning", message); }));
-      bar.appendChild(actionButton(t("Hide"), function () { openModeration("hide", message); }));
-      if (message.author && !mine && message.author.role === "member") {
-        bar.appendChild(actionButton(t("Mute"), function () { openModeration("mute", message); }));
-        if (config.is_facilitator) {
-          bar.appendChild(actionButton(t("Remove"), function () { openModeration("remove", message); }));
-        }
+    if (!state.isHost) { return items; }
+    if (!message.hidden) {
+      items.push(button(message.content_warning ? t("Change the content warning") : t("Add a content warning"), "small secondary", run(function () { openModeration("warning", author, message); })));
+      items.push(button(t("Hide this message"), "small secondary", run(function () { openModeration("hide", author, message); })));
+    }
+    if (author && !mine && author.role === "member") {
+      var person = state.present[author.member_id];
+      var name = author.display_name;
+      if (person && person.muted_until && new Date(person.muted_until) > new Date()) {
+        items.push(namedButton(t("Unmute"), name, "small secondary", run(function () { send({ type: "member.unmute", member_id: author.member_id }); })));
+      } else {
+        items.push(namedButton(t("Mute"), name, "small secondary", run(function () { openModeration("mute", author, message); })));
+      }
+      if (state.me && state.me.role === "facilitator" && !state.removed[author.member_id]) {
+        items.push(namedButton(t("Remove"), name, "small danger", run(function () { openModeration("remove", author, message); })));
       }
     }
-    return bar;
+    return items;
   }
 
-  /* --- member actions --------------------------------------------------------------- */
+  function toggleMenu(messageId) {
+    var open = state.openMenu === messageId;
+    closeMenu();
+    if (open) { return; }
+    var menu = $("o-" + messageId);
+    var toggle = document.querySelector("#m-" + messageId + " .opts");
+    if (!menu || !toggle) { return; }
+    state.openMenu = messageId;
+    menu.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    menu.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeMenu(returnFocus) {
+    if (state.openMenu === null) { return; }
+    var id = state.openMenu;
+    state.openMenu = null;
+    var menu = $("o-" + id);
+    var toggle = document.querySelector("#m-" + id + " .opts");
+    if (menu) { menu.hidden = true; }
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", "false");
+      if (returnFocus) { toggle.focus(); }
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && state.openMenu !== null) { closeMenu(true); }
+  });
+  document.addEventListener("click", function (event) {
+    if (state.openMenu === null) { return; }
+    var item = $("m-" + state.openMenu);
+    if (item && !item.contains(event.target)) { closeMenu(false); }
+  });
+
+  /* --- private notices ---------------------------------------------------------------- */
+
+  var ONLY_YOU = t("Only you can see this.");
+
+  function addNotice(notice, live) {
+    var id = notice.notice_id !== undefined && notice.notice_id !== null ? String(notice.notice_id) : "local-" + uuid();
+    if (state.notices[id]) { return; }
+    if (notice.code === "muted" && notice.until) {
+      if (new Date(notice.until) <= new Date()) { return; }
+      if (!state.mutedUntil || new Date(notice.until) > new Date(state.mutedUntil)) { state.mutedUntil = notice.until; }
+    }
+    if (notice.code === "unmuted") { dropNotices("muted"); }
+    if (notice.code === "removed") { state.finalCode = state.finalCode || 4403; }
+    state.notices[id] = notice;
+    var card = el("li", "notice notice-" + notice.code);
+    card.id = "n-" + id;
+    var text = notice.message || "";
+    card.appendChild(el("p", "notice-text", text));
+    if (notice.code === "muted" && notice.until) {
+      var until = el("p", "notice-until");
+      until.setAttribute("data-until", notice.until);
+      card.appendChild(until);
+    }
+    if (text.indexOf(ONLY_YOU) === -1) { card.appendChild(el("p", "notice-private", ONLY_YOU)); }
+    card.appendChild(button(t("Hide notice"), "small secondary", function () {
+      if (notice.notice_id !== undefined && notice.notice_id !== null) { send({ type: "notice.dismiss", notice_id: notice.notice_id }); }
+      removeNotice(id);
+      $("body").focus();
+    }));
+    $("notices").appendChild(card);
+    if (live && !state.seenNotices[id]) {
+      state.seenNotices[id] = true;
+      announce(text);
+    }
+    render();
+  }
+
+  function removeNotice(id) {
+    id = String(id);
+    delete state.notices[id];
+    var card = $("n-" + id);
+    if (card) { card.parentNode.removeChild(card); }
+    followIfNeeded();
+  }
+
+  function dropNotices(code) {
+    Object.keys(state.notices).forEach(function (id) {
+      if (state.notices[id].code === code) { removeNotice(id); }
+    });
+  }
+
+  /* Mute countdowns: the card and the reason line count down, and clear themselves. */
+  function renderCountdowns() {
+    each(document.querySelectorAll("#notices [data-until]"), function (node) {
+      var until = node.getAttribute("data-until");
+      if (new Date(until) <= new Date()) {
+        var card = node.closest(".notice");
+        if (card) { removeNotice(card.id.slice(2)); }
+        return;
+      }
+      node.textContent = fill(t("Ends at %(time)s (%(left)s)."), { time: hhmm(until), left: minutesLeft(until) }, true);
+    });
+  }
+
+  var wasMuted = false;
+  window.setInterval(function () {
+    var now = muted();
+    if (wasMuted && !now) {
+      state.mutedUntil = null;
+      dropNotices("muted");
+      render();
+      announce(t("You can write again."));
+    } else if (now || document.querySelector("#notices [data-until]")) {
+      renderComposer();
+      renderCountdowns();
+    }
+    wasMuted = now;
+    if (state.isHost) {
+      Object.keys(state.present).forEach(function (key) {
+        var p = state.present[key];
+        if (p.muted_until && new Date(p.muted_until) <= new Date()) { p.muted_until = null; renderPresent(); }
+      });
+    }
+  }, 1000);
+
+  /* --- sending: what she typed stays in the box until the server has it ------------------ */
+
+  function showSending(on) { show($("send-state"), on); }
+
+  function boxError(text) {
+    var line = $("box-error");
+    line.textContent = text || "";
+    show(line, !!text);
+    if (text) { announce(text); }
+  }
+
+  function pendingDone() {
+    var pending = state.pending;
+    state.pending = null;
+    showSending(false);
+    var box = $("body");
+    box.readOnly = false;
+    if (box.value === pending.body) {
+      box.value = "";
+      $("cw").value = "";
+      cwToggleLabel();
+    }
+    boxError("");
+    toBottom();
+  }
+
+  var REFUSED = {
+    muted: t("You are muted, so this was not sent."),
+    session_paused: t("The room is paused, so this was not sent."),
+    not_live: t("The session is not live yet, so this was not sent."),
+    rate_limited: t("That was a lot of messages in a short time. Wait a few seconds, then send again."),
+    too_long: t("This is too long. Make it shorter, then send again."),
+    unavailable: t("This could not be saved just now. Please send again."),
+    forbidden: t("You cannot write in this session.")
+  };
+
+  function refused(event) {
+    state.pending = null;
+    showSending(false);
+    $("body").readOnly = false;
+    var reason = REFUSED[event.code] || event.message || t("This was not sent.");
+    boxError(reason + " " + t("Your message is still in the box."));
+    if (event.code === "muted" && event.until) { state.mutedUntil = event.until; render(); }
+  }
+
+  function resendPending() {
+    var pending = state.pending;
+    if (!pending || $("body").value !== pending.body) { state.pending = null; showSending(false); return; }
+    if (send(pending.payload)) { pending.sent = true; showSending(true); }
+  }
 
   $("send-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var body = $("body").value;
-    if (!body.trim()) { return; }
+    var box = $("body");
+    var body = box.value;
+    if (state.pending) { return; }
+    if (!body.trim()) { boxError(t("Write a message first.")); box.focus(); return; }
+    var why = whyNot();
+    if (why) {
+      /* The reason is already on the line above the box: say it again, change nothing. */
+      var line = $("why");
+      line.classList.remove("again");
+      void line.offsetWidth;
+      line.classList.add("again");
+      announce(why + " " + t("Your message is still in the box."));
+      return;
+    }
     var category = $("cw").value;
     var clientId = uuid();
     var payload = { type: "message.send", client_id: clientId, body: body, content_warning: category ? { category: category } : null };
+    state.pending = { clientId: clientId, body: body, payload: payload, sent: false };
+    boxError("");
     if (send(payload)) {
-      var pending = el("li", "pending", t("Sending…"));
-      pending.setAttribute("data-client-id", clientId);
-      $("messages").appendChild(pending);
-      $("body").value = "";
-      $("cw").value = "";
-    } else {
-      say(t("Not connected yet. Your message is still in the box."));
+      state.pending.sent = true;
+      box.readOnly = true;
+      showSending(true);
     }
   });
 
+  $("body").addEventListener("input", function () { if (!$("box-error").hidden) { boxError(""); } });
+
+  /* Enter sends on a keyboard; on a touch screen Enter is a new line and Send sends. */
   $("body").addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !touch) {
       event.preventDefault();
       $("send-form").requestSubmit();
     }
   });
 
-  $("turn-done").addEventListener("click", function () { send({ type: "round.done" }); });
-  $("turn-pass").addEventListener("click", function () { send({ type: "round.pass" }); });
+  function cwToggleLabel() {
+    var value = $("cw").value;
+    $("cw-toggle").textContent = value ? t("Content warning: ") + (cwLabels[value] || value) : t("Add a content warning");
+  }
+  $("cw-toggle").addEventListener("click", function () {
+    var wrap = $("cw-wrap");
+    var opening = wrap.hidden;
+    show(wrap, opening);
+    $("cw-toggle").setAttribute("aria-expanded", opening ? "true" : "false");
+    if (opening) { $("cw").focus(); }
+  });
+  $("cw").addEventListener("change", cwToggleLabel);
+
+  config.content_warnings.forEach(function (cw) {
+    var option = el("option", null, cw.label);
+    option.value = cw.key;
+    $("cw").appendChild(option);
+    var copy = el("option", null, cw.label);
+    copy.value = cw.key;
+    $("mod-cw").appendChild(copy);
+  });
+
+  /* --- her turn in a round: no reason is asked for passing --------------------------------- */
+
+  function takeTurn(type) {
+    if (send({ type: type })) { $("body").focus(); }
+    else { feedback(t("You are offline, so this did not reach the room. We are reconnecting.")); }
+  }
+  $("turn-done").addEventListener("click", function () { takeTurn("round.done"); });
+  $("turn-pass").addEventListener("click", function () { takeTurn("round.pass"); });
+
+  /* --- support, stepping out ---------------------------------------------------------- */
+
+  function askSupport() {
+    if (send({ type: "support.request" })) { feedback(t("A host has been told. Someone will be with you.")); }
+    else { feedback(t("You are offline, so nobody could be told. We are reconnecting.")); }
+  }
+  $("support").addEventListener("click", askSupport);
+  $("away-support").addEventListener("click", askSupport);
+
   $("step-out").addEventListener("click", function () {
-    state.steppedOut = !state.steppedOut;
-    send({ type: "presence.set", status: state.steppedOut ? "stepped_out" : "here" });
-    $("step-out").textContent = state.steppedOut ? t("I am back") : t("Step out");
+    var items = document.querySelectorAll("#messages li.message");
+    state.leftAt = items.length ? items[items.length - 1].id : null;
+    state.awayCount = 0;
+    state.steppedOut = true;
+    clearUnread();
+    send({ type: "presence.set", status: "stepped_out" });
+    root.classList.add("is-away");
+    show($("room-grid"), false);
+    show($("away"), true);
+    render();
+    $("away-h").focus();
   });
-  $("support").addEventListener("click", function () {
-    if (send({ type: "support.request" })) { say(t("A host has been told. Someone will be with you.")); }
+
+  $("back").addEventListener("click", function () {
+    state.steppedOut = false;
+    send({ type: "presence.set", status: "here" });
+    root.classList.remove("is-away");
+    show($("away"), false);
+    show($("room-grid"), true);
+    render();
+    var missed = state.awayCount;
+    state.awayCount = 0;
+    var from = state.leftAt ? $(state.leftAt) : null;
+    var first = from ? nextMessage(from) : document.querySelector("#messages li.message");
+    if (missed > 0 && first) {
+      state.unread = 0;
+      markUnread(first);
+      state.unread = missed;
+      var jump = $("jump");
+      jump.textContent = fill(nt("Catch up: %s new message", "Catch up: %s new messages", missed), [missed]);
+      state.follow = false;
+      if (from) { from.scrollIntoView({ block: "end" }); }
+      jump.focus();
+    } else {
+      toBottom();
+      $("body").focus();
+    }
   });
+
+  function nextMessage(node) {
+    var next = node.nextElementSibling;
+    while (next && !next.classList.contains("message")) { next = next.nextElementSibling; }
+    return next;
+  }
+
+  /* --- the end ------------------------------------------------------------------------ */
+
+  function showEnd(next, live) {
+    state.ended = true;
+    state.status = "ended";
+    each(document.querySelectorAll("dialog[open]"), function (dialog) { dialog.close(); });
+    root.classList.add("is-ended");
+    show($("room-grid"), false);
+    show($("away"), false);
+    show($("people-open"), false);
+    show($("tools-open"), false);
+    show($("skip-box"), false);
+    var line = $("end-next");
+    if (next) {
+      line.textContent = fill(t("The next session is “%(title)s”, on %(date)s."), { title: next.title, date: longDate(next.starts_at) }, true);
+    } else {
+      line.textContent = t("The next sessions are on the group page.");
+    }
+    show($("end"), true);
+    render();
+    if (live) { $("end-h").focus(); announce(t("The session has ended. Thank you for being here.")); }
+    if (state.socket && state.socket.readyState <= WebSocket.OPEN) { state.socket.close(1000); }
+  }
 
   /* --- concerns --------------------------------------------------------------------- */
 
@@ -414,7 +1294,10 @@
 
   function openConcern(message) {
     state.selectedMessage = message || null;
-    $("concern-message").textContent = message ? t("About the message from ") + (message.author ? message.author.display_name : t("a former member")) + "." : "";
+    var who = message ? (message.author ? message.author.display_name : t("a former member")) : "";
+    $("concern-message").textContent = message ? fill(t("About the message from %s."), [who]) : "";
+    show($("concern-message"), !!message);
+    show($("concern-error"), false);
     categorySelect.value = message ? "about_member" : "my_wellbeing";
     $("concern-dialog").showModal();
     $("concern-body").focus();
@@ -425,6 +1308,13 @@
   $("concern-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var message = state.selectedMessage;
+    var error = $("concern-error");
+    if (!$("concern-body").value.trim()) {
+      error.textContent = t("Write what happened first.");
+      show(error, true);
+      $("concern-body").focus();
+      return;
+    }
     var payload = {
       group_id: config.group_id,
       category: categorySelect.value,
@@ -445,70 +1335,116 @@
       if (response.ok) {
         $("concern-dialog").close();
         $("concern-body").value = "";
-        say(t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
+        feedback(t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
       } else {
-        return response.json().then(function (body) { say(body.message || t("That did not work. Please try again.")); });
+        return response.json().then(function (body) {
+          error.textContent = body.message || t("That did not work. Please try again.");
+          show(error, true);
+        });
       }
-    }).catch(function () { say(t("That did not work. Please try again.")); });
-  });
-
-  /* --- host controls ---------------------------------------------------------------- */
-
-  Array.prototype.forEach.call(document.querySelectorAll("#host-panel [data-status]"), function (button) {
-    button.addEventListener("click", function () {
-      send({ type: "session.set_status", status: button.getAttribute("data-status") });
+    }).catch(function () {
+      error.textContent = t("That did not work. Please try again.");
+      show(error, true);
     });
   });
-  $("pause-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    send({ type: "session.set_status", status: "paused", note: $("pause-note").value });
-  });
-  $("round-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    send({ type: "round.start", prompt: $("round-prompt").value });
-  });
-  $("round-end").addEventListener("click", function () { send({ type: "round.end" }); });
+
+  /* --- moderation dialogs: focus on the first field, never on "Leave now" -------------- */
 
   var modCw = $("mod-cw");
-  config.content_warnings.forEach(function (cw) {
-    var option = el("option", null, cw.label);
-    option.value = cw.key;
-    modCw.appendChild(option);
-    var composerOption = el("option", null, cw.label);
-    composerOption.value = cw.key;
-    $("cw").appendChild(composerOption);
-  });
 
-  function openModeration(kind, message) {
-    state.moderation = { kind: kind, message: message };
-    var who = message.author ? message.author.display_name : "";
-    var titles = { warning: t("Add a content warning"), hide: t("Hide this message"), mute: t("Mute ") + who, remove: t("Remove ") + who + t(" from this session") };
-    $("mod-what").textContent = titles[kind];
-    $("mod-minutes-wrap").hidden = kind !== "mute";
-    $("mod-cw-wrap").hidden = kind !== "warning";
-    $("mod-reason-wrap").hidden = kind === "warning";
+  function openModeration(kind, person, message) {
+    closePeople();
+    state.moderation = { kind: kind, person: person, message: message };
+    var name = person ? person.display_name : t("a former member");
+    var titles = {
+      warning: t("Add a content warning"),
+      hide: t("Hide this message"),
+      mute: fill(t("Mute %s"), [name]),
+      remove: fill(t("Remove %s from this session"), [name])
+    };
+    var explain = {
+      warning: t("The message folds away behind the warning for everyone who chose that."),
+      hide: t("The message is removed for everyone. Only its author sees why."),
+      mute: fill(t("%s can read but not write until the time is up. Nobody else sees her name or your reason."), [name]),
+      remove: fill(t("%s leaves this session now and cannot come back into it."), [name])
+    };
+    var oks = {
+      warning: t("Add the warning"),
+      hide: t("Hide the message"),
+      mute: fill(t("Mute %s"), [name]),
+      remove: fill(t("Remove %s"), [name])
+    };
+    $("mod-h").textContent = titles[kind];
+    $("mod-what").textContent = explain[kind];
+    $("mod-ok").textContent = oks[kind];
+    $("mod-ok").className = kind === "remove" ? "danger" : "primary";
+    show($("mod-minutes-wrap"), kind === "mute");
+    show($("mod-tell-wrap"), kind === "mute");
+    show($("mod-cw-wrap"), kind === "warning");
+    $("mod-reason-label").textContent = kind === "warning"
+      ? fill(t("Tell %s why (optional, only she sees it)"), [name])
+      : fill(t("Why? Only %s sees this."), [name]);
+    show($("mod-reason-wrap"), kind !== "warning" || !!person);
     $("mod-reason").value = "";
+    $("mod-tell").checked = false;
+    $("mod-minutes").value = "10";
+    show($("mod-error"), false);
+    if (kind === "warning" && message && message.content_warning) { modCw.value = message.content_warning.category; }
     $("mod-dialog").showModal();
+    (kind === "warning" ? modCw : $("mod-reason")).focus();
   }
+
   $("mod-cancel").addEventListener("click", function () { $("mod-dialog").close(); });
   $("mod-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var action = state.moderation;
     if (!action) { return; }
+    var reason = $("mod-reason").value.trim();
+    var error = $("mod-error");
+    if (action.kind !== "warning" && !reason) {
+      error.textContent = t("Give a short reason. Only she will see it.");
+      show(error, true);
+      $("mod-reason").focus();
+      return;
+    }
+    var minutes = parseInt($("mod-minutes").value, 10);
+    if (action.kind === "mute" && !(minutes >= 1 && minutes <= 120)) {
+      error.textContent = t("Choose between 1 and 120 minutes.");
+      show(error, true);
+      $("mod-minutes").focus();
+      return;
+    }
     var message = action.message;
-    var reason = $("mod-reason").value;
+    var person = action.person;
     if (action.kind === "warning") {
-      send({ type: "message.set_warning", message_id: message.message_id, content_warning: { category: modCw.value } });
+      var frame = { type: "message.set_warning", message_id: message.message_id, content_warning: { category: modCw.value } };
+      if (reason) { frame.reason = reason; }
+      send(frame);
     } else if (action.kind === "hide") {
       send({ type: "message.hide", message_id: message.message_id, reason: reason });
     } else if (action.kind === "mute") {
-      send({ type: "member.mute", member_id: message.author.member_id, minutes: parseInt($("mod-minutes").value, 10), reason: reason });
+      send({ type: "member.mute", member_id: person.member_id, minutes: minutes, reason: reason, tell_room: $("mod-tell").checked });
     } else if (action.kind === "remove") {
-      send({ type: "member.remove", member_id: message.author.member_id, reason: reason });
+      send({ type: "member.remove", member_id: person.member_id, reason: reason });
     }
     $("mod-dialog").close();
   });
 
-  window.setInterval(updateComposer, 15000);
-  connect();
+  /* --- start ------------------------------------------------------------------------- */
+
+  /* The skip link to the message box comes first on the page, before the site's own links. */
+  document.body.insertBefore($("skip-box"), document.body.firstChild);
+  $("skip-box").addEventListener("click", function (event) {
+    event.preventDefault();
+    toBottom();
+    $("body").focus();
+  });
+
+  (config.notices || []).forEach(function (notice) { addNotice(notice, false); });
+  if (config.ended) {
+    showEnd(config.next_session || null, false);
+  } else {
+    render();
+    connect();
+  }
 })();
