@@ -73,6 +73,9 @@ class SessionConsumer(RoomDelivery):
             await self.close(code=closecodes.TRY_AGAIN)
             return
         self.context = context
+        self.refusals = services.Refusals(
+            session_id=context.session_id, member_id=context.member_id
+        )
         session = self.scope.get("session")
         names = services.room_channel_groups(
             context,
@@ -128,6 +131,11 @@ class SessionConsumer(RoomDelivery):
             await handler(self, content)
         except ApplicationError as exc:
             await self._error(exc.code, exc.message, ref, exc.extra)
+            if exc.code == services.Verdict.RATE_LIMITED.value and self.refusals.refused(
+                kind, timezone.now()
+            ):
+                self.closing = True
+                await self.close(code=closecodes.TOO_MANY)
         except DatabaseError:
             logger.warning("room: database unavailable for a %s", kind)
             await self._error(

@@ -15,7 +15,13 @@ from facilitation.services.context import (
     host_session,
     participant_get,
 )
-from facilitation.services.limits import FRAME_LIMITS, FrameLimiter, frame_limiter
+from facilitation.services.limits import (
+    FLOOD_CLOSE_AFTER,
+    FRAME_LIMITS,
+    FrameLimiter,
+    Refusals,
+    frame_limiter,
+)
 from facilitation.services.messages import (
     BODY_MAX,
     RATE_LIMIT_MESSAGES,
@@ -87,6 +93,7 @@ __all__ = [
     "CW_COLLAPSE",
     "CW_NOTE_MAX",
     "CW_SHOW",
+    "FLOOD_CLOSE_AFTER",
     "FRAME_LIMITS",
     "MUTE_MINUTES_MAX",
     "MUTE_MINUTES_MIN",
@@ -108,6 +115,7 @@ __all__ = [
     "BeatAnswer",
     "FrameLimiter",
     "RecentPosts",
+    "Refusals",
     "RoomContext",
     "RoomRefused",
     "Verdict",

@@ -13,10 +13,13 @@ nothing.
 from __future__ import annotations
 
 import collections
+import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from facilitation.services.messages import rate_limited
+
+logger = logging.getLogger("facilitation.security")
 
 
 class Limit(NamedTuple):
@@ -88,3 +91,44 @@ class FrameLimiter:
 
 # One per process: the room's connections all run on its one event loop.
 frame_limiter = FrameLimiter()
+
+
+# A connection that keeps sending after being told to wait is not a person tapping fast: after
+# this many refusals within a minute it is closed (4429, "too many"). A person sending as fast
+# as her thumbs allow meets the limits a few times, never this.
+FLOOD_CLOSE_AFTER = 40
+
+
+class Refusals:
+    """One connection's `rate_limited` answers within the last minute.
+
+    The first refusal of a burst is logged as a security event, and so is the close; both
+    carry ids and the frame kind only, never what the frame said.
+    """
+
+    def __init__(self, *, session_id: int, member_id: int) -> None:
+        self.session_id = session_id
+        self.member_id = member_id
+        self.times: collections.deque[datetime] = collections.deque()
+
+    def refused(self, kind: str, now: datetime) -> bool:
+        """Count one refusal; True when the connection should now be closed for flooding."""
+        while self.times and self.times[0] <= now - MINUTE:
+            self.times.popleft()
+        if not self.times:
+            logger.warning(
+                "room: rate limited kind=%s member=%s session=%s",
+                kind,
+                self.member_id,
+                self.session_id,
+            )
+        self.times.append(now)
+        if len(self.times) < FLOOD_CLOSE_AFTER:
+            return False
+        logger.warning(
+            "room: closed for flooding member=%s session=%s refusals=%d in a minute",
+            self.member_id,
+            self.session_id,
+            len(self.times),
+        )
+        return True

@@ -1,7 +1,7 @@
-"""Security catalogue row 8, the part about everyone else: while one member floods the room,
-the others lose nothing.
+"""Security catalogue row 8: a flood is refused, logged without its words and, if it goes on,
+closed with 4429; meanwhile the others lose nothing.
 
-Rose sends 60 messages as fast as the socket takes them; the limit lets 8 through and refuses
+Rose sends 43 messages as fast as the socket takes them; the limit lets 8 through and refuses
 the rest with `rate_limited`. Meanwhile Mari sends 6 at her own pace: every one is acked, and
 everyone in the room (Rose included) receives each of them once, in the log's order.
 """
@@ -9,16 +9,19 @@ everyone in the room (Rose included) receives each of them once, in the log's or
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from channels.db import database_sync_to_async
 
 from facilitation.models import Message
+from facilitation.services import FLOOD_CLOSE_AFTER
 from tests.facilitation.room import amake_room, join
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FLOOD = 60
+# Refused often, but not quite often enough to be closed (that is the test below).
+FLOOD = 8 + FLOOD_CLOSE_AFTER - 5
 HERS = 6
 
 
@@ -63,3 +66,44 @@ async def test_a_flood_costs_the_others_nothing() -> None:
         assert seqs == sorted(set(seqs)), "no gap filled twice, no reordering"
     for client in (rose, mari, host):
         await client.close()
+
+
+async def test_a_connection_that_keeps_flooding_is_closed_and_logged_without_its_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    mari, _ = await join(room, "member2")
+    caplog.set_level(logging.WARNING, logger="facilitation.security")
+
+    for index in range(8 + FLOOD_CLOSE_AFTER + 5):
+        try:
+            await rose.say(f"secret words {index}")
+        except Exception:  # the socket is gone; the rest of the flood goes nowhere
+            break
+    assert await rose.closed_with(timeout=5) == 4429
+    refused = [e for e in rose.received if e["type"] == "error"]
+    assert len(refused) == FLOOD_CLOSE_AFTER
+    logged = [r.getMessage() for r in caplog.records if r.name == "facilitation.security"]
+    assert logged == [
+        f"room: rate limited kind=message.send member={room.member_id('member')} "
+        f"session={room.session.pk}",
+        f"room: closed for flooding member={room.member_id('member')} "
+        f"session={room.session.pk} refusals={FLOOD_CLOSE_AFTER} in a minute",
+    ]
+    assert "secret" not in caplog.text
+    await mari.say("still talking")
+    assert (await mari.until("ack"))["seq"] > 0
+    await mari.close()
+
+
+async def test_meeting_the_limit_a_few_times_keeps_the_connection() -> None:
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    for index in range(8 + 5):
+        await rose.say(f"fast {index}")
+    await rose.drain(1.0)
+    assert sum(e["type"] == "error" for e in rose.received) == 5
+    await rose.say("one more try")
+    assert (await rose.until("error"))["code"] == "rate_limited"
+    await rose.close()
