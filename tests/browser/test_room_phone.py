@@ -52,6 +52,7 @@ pytestmark = pytest.mark.browser
 HIDE_REASON = "That had too much detail for the group."
 MUTE_REASON = "Pressuring someone is against our agreement. Take a short break."
 PAUSE_NOTE = "Breathe in for four, out for six."
+WARNING_REASON = "Some people here chose to fold stories about violence away."
 
 
 @pytest.fixture(scope="module")
@@ -272,6 +273,29 @@ def test_the_line_above_the_box_says_why_she_cannot_send(
     expect(page.locator("#send-state")).to_be_hidden()
 
 
+def test_the_host_sees_ten_messages_at_once_on_a_laptop_and_four_on_a_phone(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable, size: dict[str, int]
+) -> None:
+    session_id, path = crew.session("live")
+    fill_room(crew, speakers, session_id, 16)
+    page = open_room(person(FACILITATOR), path)
+    expect(messages(page)).to_have_count(16)
+    expect_at_bottom(page)
+    shown = page.evaluate(
+        """() => {
+            const top = document.getElementById('statebar').getBoundingClientRect().bottom;
+            const bottom = document.getElementById('dock').getBoundingClientRect().top;
+            return [...document.querySelectorAll('#messages li.message')].filter(m => {
+                const r = m.getBoundingClientRect();
+                return r.top >= top - 1 && r.bottom <= bottom + 1;
+            }).length;
+        }"""
+    )
+    shot(page, f"room-{name(size)}-host-live")
+    wanted = 4 if size["width"] < 600 else 10
+    assert shown >= wanted, f"{shown} whole messages in view, wanted {wanted}"
+
+
 def test_n_here_opens_the_list_with_you_by_her_name_and_says_when_no_host_is_here(
     crew: Crew, person: Callable[..., BrowserContext], speakers: Callable, size: dict[str, int]
 ) -> None:
@@ -349,6 +373,22 @@ def test_a_hidden_message_notice_names_the_host_and_why_survives_a_reload_and_on
     jade = open_room(person(JADE), path)
     item = post(page, "Something with more detail than the group needed.")
     message_id = int(item.get_attribute("id").removeprefix("m-"))
+
+    # A warning added with a reason tells her why, privately.
+    mari.command(
+        type="message.set_warning",
+        message_id=message_id,
+        content_warning={"category": "physical_violence"},
+        reason=WARNING_REASON,
+    )
+    warned = page.locator("#notices .notice").filter(has_text=WARNING_REASON)
+    expect(warned).to_contain_text("Mari")
+    expect(warned).to_contain_text("Only you can see this.")
+    expect_in_view(warned, "the warning notice")
+    warned.get_by_role("button", name="Hide notice").click()
+    expect(warned).to_have_count(0)
+    expect(page.locator("#body")).to_be_focused()
+
     mari.command(type="message.hide", message_id=message_id, reason=HIDE_REASON)
 
     card = page.locator("#notices .notice").filter(has_text=HIDE_REASON)
@@ -363,7 +403,8 @@ def test_a_hidden_message_notice_names_the_host_and_why_survives_a_reload_and_on
     expect(
         jade.locator("#messages").get_by_text("This message was removed by a host.")
     ).to_have_count(1)
-    expect(jade.get_by_text(HIDE_REASON)).to_have_count(0)
+    seen = visible_text(jade)
+    assert HIDE_REASON not in seen and WARNING_REASON not in seen, seen
     expect(jade.locator("#notices .notice")).to_have_count(0)
 
     page.reload()

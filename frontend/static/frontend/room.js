@@ -171,13 +171,21 @@
 
   /* --- what a screen reader hears ----------------------------------------------------- */
 
-  function announce(text, urgent) {
+  function announce(text, urgent, messageId) {
     if (!text) { return; }
     var region = $(urgent ? "alert-live" : "live");
     var line = el("p", null, text);
+    if (messageId !== undefined) { line.setAttribute("data-message-id", messageId); }
     region.appendChild(line);
     while (region.childNodes.length > 4) { region.removeChild(region.firstChild); }
-    window.setTimeout(function () { if (line.parentNode) { line.parentNode.removeChild(line); } }, 15000);
+    window.setTimeout(function () { if (line.parentNode) { line.parentNode.removeChild(line); } }, 10000);
+  }
+
+  /* A message hidden or folded behind a warning is not left readable in the live region. */
+  function unannounce(messageId) {
+    each(document.querySelectorAll('#live [data-message-id="' + messageId + '"]'), function (line) {
+      line.parentNode.removeChild(line);
+    });
   }
 
   function feedback(text) {
@@ -375,10 +383,12 @@
     "message": function (event) { receiveMessage(event); },
     "message.hidden": function (event) {
       var message = state.messages[event.message_id];
+      unannounce(event.message_id);
       if (message) { message.hidden = true; message.body = null; renderMessage(message); }
     },
     "message.warning_set": function (event) {
       var message = state.messages[event.message_id];
+      unannounce(event.message_id);
       if (message) { message.content_warning = event.content_warning; message.revealed = false; renderMessage(message); }
     },
     "member.muted": function (event) {
@@ -589,7 +599,7 @@
     var helper = otherHostPresent();
     show($("support"), canAct && helper && !(state.me && state.me.role === "facilitator"));
     show($("away-support"), canAct && helper);
-    show($("step-out"), !state.ended && !state.finalCode);
+    show($("step-out"), !state.ended && !state.finalCode && !state.steppedOut);
   }
 
   function render() {
@@ -653,10 +663,10 @@
     if (person.role && person.role !== "member") { item.appendChild(el("span", "tag role-" + person.role, roleLabel(person.role))); }
     if (removed) { return item; }
     var notes = [];
-    if (person.status === "stepped_out") { notes.push(t("stepped out")); }
+    if (person.status === "stepped_out") { notes.push(t("has stepped out")); }
     var mutedUntil = person.muted_until && new Date(person.muted_until) > new Date() ? person.muted_until : null;
     if (state.isHost && mutedUntil) {
-      notes.push(fill(t("muted until %s"), [hhmm(mutedUntil)]));
+      notes.push(fill(t("is muted until %s"), [hhmm(mutedUntil)]));
     }
     if (notes.length) { item.appendChild(el("span", "meta", notes.join(", "))); }
     if (state.isHost && !isMe(person.member_id) && person.role === "member") {
@@ -750,6 +760,7 @@
     });
     show($("end-session"), mayEnd() && state.status !== "ended" && state.status !== "scheduled");
     var round = state.round;
+    show($("round-host"), !!round || state.status === "live");
     show($("round-form"), !round && state.status === "live");
     show($("round-steer"), !!round);
     if (!round) { return; }
@@ -775,6 +786,7 @@
     var item = el("li", "alert", text);
     if (link) { item.appendChild(document.createTextNode(" ")); item.appendChild(link); }
     $("alerts").appendChild(item);
+    show($("alerts-wrap"), true);
     var card = el("li", "notice host-alert");
     card.appendChild(el("p", "notice-text", text));
     if (link) {
@@ -842,7 +854,7 @@
     if (!fresh || !state.backlogDone) { followIfNeeded(); return; }
     if (mine) { toBottom(); return; }
     if (state.steppedOut) { state.awayCount += 1; return; }
-    announce(spoken(message));
+    announce(spoken(message), false, message.message_id);
     if (follow) { followIfNeeded(); } else { markUnread(item); }
   }
 
