@@ -7,6 +7,7 @@ as the token route, ending in a cookie session. "My groups" and the REST list bo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -141,3 +142,38 @@ def test_the_group_page_offers_the_room_only_once_she_has_accepted_the_agreement
     page = browser.get(f"/groups/{world.group_a.pk}/").content.decode()
     assert f'href="/sessions/{room.session.pk}/room/"' in page
     assert "Before you can enter the room" not in page
+
+
+DASH_HAVEN = "\N{EN DASH} Haven"
+
+
+def test_every_page_title_says_what_the_page_is_and_nothing_about_her(world: World) -> None:
+    room = make_room(world=world)
+    facilitator = Client()
+    facilitator.force_login(world.users["facilitator"])
+    member = Client()
+    member.force_login(world.users["member"])
+    anonymous = Client()
+    pages = [
+        (anonymous, "/", "Haven"),
+        (anonymous, "/signin/", "Sign in " + DASH_HAVEN),
+        (anonymous, "/join/", "Join a group " + DASH_HAVEN),
+        (member, "/groups/", "My groups " + DASH_HAVEN),
+        (member, f"/groups/{world.group_a.pk}/", "Group " + DASH_HAVEN),
+        (member, f"/sessions/{room.session.pk}/room/", "Room " + DASH_HAVEN),
+        (member, "/concerns/", "Concerns " + DASH_HAVEN),
+        (member, "/settings/", "Settings " + DASH_HAVEN),
+        (facilitator, f"/sessions/{room.session.pk}/plan/", "Session plan " + DASH_HAVEN),
+    ]
+    private = [
+        world.group_a.name,
+        room.session.title,
+        *(m.display_name for m in world.members.values()),
+        *(u.username for u in world.users.values() if u is not None),
+    ]
+    for browser, url, title in pages:
+        page = browser.get(url)
+        assert page.status_code == 200, url
+        found = re.search(r"<title>([^<]*)</title>", page.content.decode())
+        assert found is not None and found.group(1) == title, (url, found)
+        assert not any(word in found.group(1) for word in private), url
