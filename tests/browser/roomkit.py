@@ -181,6 +181,7 @@ class Speaker:
             f"{base.replace('http', 'ws', 1)}/ws/sessions/{session_id}/",
             additional_headers={"Cookie": cookies, "Origin": base},
             open_timeout=10,
+            close_timeout=2,
         ).__enter__()
         self.seen: list[dict[str, Any]] = []
         self.state = self.wait("session.state")

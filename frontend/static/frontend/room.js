@@ -318,7 +318,6 @@
       var delay = Math.min(15000, 1000 * Math.pow(2, state.attempts));
       state.attempts += 1;
       render();
-      if (state.everOnline) { announce(t("You are offline. Reconnecting…")); }
       window.setTimeout(connect, delay);
     };
   }
@@ -371,6 +370,7 @@
     },
     "resume.done": function () {
       state.resuming = false;
+      state.resumeRetries = 0;
       if (!state.backlogDone) {
         state.backlogDone = true;
         root.setAttribute("data-backlog", "done");
@@ -499,7 +499,13 @@
     },
     "error": function (event) {
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
-      if (event.ref === "resume") { state.resuming = false; return; }
+      if (event.ref === "resume") {
+        /* Refused (too many at once, or the database is busy): ask again a little later. */
+        state.resuming = false;
+        state.resumeRetries = (state.resumeRetries || 0) + 1;
+        window.setTimeout(resume, Math.min(15000, 1000 * Math.pow(2, state.resumeRetries)));
+        return;
+      }
       if (event.ref === "notice.dismiss") { return; }
       feedback(event.message);
     }
