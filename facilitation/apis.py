@@ -14,15 +14,24 @@ from rest_framework.views import APIView
 from facilitation import selectors, services
 from facilitation.serializers import (
     AttendanceOutput,
+    CheckInInput,
+    CheckInOutput,
     ContentWarningOutput,
     MePatchInput,
+    MyCheckInOutput,
     PlanInput,
     PlanOutput,
+    PrivateMessageInput,
+    PrivateMessageOutput,
+    PrivateThreadOutput,
     SessionCreateInput,
     SessionEventPage,
     SessionEventsQuery,
     SessionOutput,
     SessionUpdateInput,
+    SupportAskInput,
+    SupportRequestOutput,
+    SupportStatusInput,
 )
 from groups.permissions import HasGroupAction
 from groups.policies import Action
@@ -51,8 +60,11 @@ class MeApi(APIView):
     )
     def patch(self, request: Request) -> Response:
         data = valid(MePatchInput, request.data)
+        preferences = data["preferences"]
         user = services.preferences_update(
-            actor=request.user, content_warnings=data["preferences"]["content_warnings"]
+            actor=request.user,
+            content_warnings=preferences.get("content_warnings"),
+            tell_hosts_if_i_leave_quickly=preferences.get("tell_hosts_if_i_leave_quickly"),
         )
         return Response(me_data(user))
 
@@ -199,3 +211,148 @@ class SessionEventsApi(APIView):
         if more:
             next_url = request.build_absolute_uri(f"?after_seq={rows[-1]['seq']}&limit={limit}")
         return Response({"count": len(rows), "next": next_url, "previous": None, "results": rows})
+
+
+class SupportListCreateApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+    # Reading: her own requests, or (those who answer them) every open one; the selector says.
+    group_actions = {"GET": Action.GROUP_VIEW, "POST": Action.SUPPORT_REQUEST}
+
+    @extend_schema(
+        operation_id="groups_support_list",
+        responses={200: paginated(SupportRequestOutput), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        rows = selectors.support_list(viewer=request.user, group=request.haven_group)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=SupportRequestOutput
+        )
+
+    @extend_schema(
+        operation_id="groups_support_create",
+        request=SupportAskInput,
+        responses={201: SupportRequestOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = valid(SupportAskInput, request.data)
+        row = services.support_ask(
+            actor=request.user,
+            group=request.haven_group,
+            kind=data["kind"],
+            note=data.get("note"),
+            client_id=str(data["client_id"]),
+        )
+        return Response(SupportRequestOutput(row).data, status=status.HTTP_201_CREATED)
+
+
+class SupportStatusApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+    group_actions = {"POST": Action.SUPPORT_MANAGE}
+
+    @extend_schema(
+        operation_id="groups_support_status",
+        request=SupportStatusInput,
+        responses={200: SupportRequestOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, group_id: int, request_id: int) -> Response:
+        data = valid(SupportStatusInput, request.data)
+        row = services.support_set_status_in_group(
+            actor=request.user,
+            group=request.haven_group,
+            request_id=request_id,
+            status=data["status"],
+        )
+        return Response(SupportRequestOutput(row).data)
+
+
+class SessionCheckInsApi(APIView):
+    @extend_schema(
+        operation_id="sessions_checkins_list",
+        responses={200: paginated(CheckInOutput), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        session = selectors.session_get_for(
+            viewer=request.user, session_id=session_id, action=Action.CHECKIN_READ
+        )
+        rows = services.checkins_read(actor=request.user, session=session)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=CheckInOutput
+        )
+
+    @extend_schema(
+        operation_id="sessions_checkins_create",
+        request=CheckInInput,
+        responses={201: MyCheckInOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, session_id: int) -> Response:
+        session = selectors.session_get_for(
+            viewer=request.user, session_id=session_id, action=Action.CHECKIN_ANSWER
+        )
+        data = valid(CheckInInput, request.data)
+        row = services.checkin_after(
+            actor=request.user,
+            session=session,
+            moment=data["moment"],
+            mood=data["mood"],
+            note=data.get("note"),
+            share=data.get("share_note_with_peer_mentors"),
+        )
+        return Response(MyCheckInOutput(row).data, status=status.HTTP_201_CREATED)
+
+
+class MeCheckInsApi(APIView):
+    @extend_schema(
+        operation_id="me_checkins_list",
+        responses={200: paginated(MyCheckInOutput), **error_responses(401)},
+    )
+    def get(self, request: Request) -> Response:
+        rows = selectors.checkins_mine(viewer=request.user)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=MyCheckInOutput
+        )
+
+
+class PrivateThreadListApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_private_list",
+        responses={200: paginated(PrivateThreadOutput), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        rows = selectors.private_threads(viewer=request.user, group=request.haven_group)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=PrivateThreadOutput
+        )
+
+
+class PrivateMessagesApi(APIView):
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_private_messages_list",
+        responses={200: paginated(PrivateMessageOutput), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, group_id: int, member_id: int) -> Response:
+        rows = services.private_read(
+            actor=request.user, group=request.haven_group, member_id=member_id
+        )
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=PrivateMessageOutput
+        )
+
+    @extend_schema(
+        operation_id="groups_private_messages_create",
+        request=PrivateMessageInput,
+        responses={201: PrivateMessageOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int, member_id: int) -> Response:
+        data = valid(PrivateMessageInput, request.data)
+        row = services.private_post(
+            actor=request.user,
+            group=request.haven_group,
+            member_id=member_id,
+            client_id=str(data["client_id"]),
+            body=data["body"],
+        )
+        return Response(PrivateMessageOutput(row).data, status=status.HTTP_201_CREATED)

@@ -179,7 +179,27 @@ class SessionConsumer(RoomDelivery):
         await self._call(services.presence_set, status=content.get("status"))
 
     async def on_support_request(self, content: dict[str, Any]) -> None:
-        await self._call(services.support_request, note=content.get("note"))
+        await self._call(
+            services.support_request,
+            note=content.get("note"),
+            kind=content.get("kind"),
+            client_id=content.get("client_id"),
+        )
+
+    async def on_support_seen(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.support_set_status, request_id=content.get("request_id"), status="seen"
+        )
+
+    async def on_support_take(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.support_set_status, request_id=content.get("request_id"), status="taken"
+        )
+
+    async def on_support_close(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.support_set_status, request_id=content.get("request_id"), status="closed"
+        )
 
     async def on_round_pass(self, content: dict[str, Any]) -> None:
         await self._call(services.round_take_turn, passed=True)
@@ -243,6 +263,23 @@ class SessionConsumer(RoomDelivery):
     async def on_notice_dismiss(self, content: dict[str, Any]) -> None:
         await self._call(services.notice_dismiss, notice_id=content.get("notice_id"))
 
+    async def on_checkin_set(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.checkin_set,
+            moment=content.get("moment"),
+            mood=content.get("mood"),
+            note=content.get("note"),
+            share_note_with_peer_mentors=content.get("share_note_with_peer_mentors"),
+        )
+
+    async def on_private_send(self, content: dict[str, Any]) -> None:
+        await self._call(
+            services.private_send,
+            client_id=content.get("client_id"),
+            body=content.get("body"),
+            member_id=content.get("member_id"),
+        )
+
     HANDLERS: dict[str, Callable[[SessionConsumer, dict[str, Any]], Awaitable[None]]] = {
         "message.send": on_message_send,
         "resume": on_resume,
@@ -261,6 +298,11 @@ class SessionConsumer(RoomDelivery):
         "round.skip": on_round_skip,
         "round.next": on_round_next,
         "notice.dismiss": on_notice_dismiss,
+        "support.seen": on_support_seen,
+        "support.take": on_support_take,
+        "support.close": on_support_close,
+        "checkin.set": on_checkin_set,
+        "private.send": on_private_send,
     }
 
     async def _error(

@@ -26,7 +26,7 @@ from django.db import Error as DatabaseError
 
 from facilitation import events, services
 from facilitation.log import ABOUT, OTHERS_TEXT, REPLAY_LIMIT, events_replay
-from facilitation.selectors import notices_active
+from facilitation.selectors import notices_active, private_replay
 from project import closecodes, realtime
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,9 @@ class RoomDelivery(AsyncWebsocketConsumer):
 
     async def resume(self, after: int) -> None:
         """Replay the log after `after` to this connection, then her active private notices
-        (oldest first; clients drop copies by `notice_id`), then `resume.done`.
+        (oldest first; clients drop copies by `notice_id`), then the private messages of this
+        session (`selectors.private_replay`; copies dropped by `message_id`), then
+        `resume.done`.
 
         One at a time per connection, and at most RESUME_RANGE_MAX events back from where the
         connection is; what she may not read (`context.history_after`) or what is older than
@@ -279,6 +281,14 @@ class RoomDelivery(AsyncWebsocketConsumer):
             )
             for notice in notices:
                 await self.send_event(notice)
+            private = await realtime.run_in_db(
+                private_replay,
+                session_id=self.context.session_id,
+                member_id=self.context.member_id,
+                is_host=self.context.is_host,
+            )
+            for message in private:
+                await self.send_event(message)
             await self.send_event(events.resume_done(last_seq=self.last_sent))
 
     # --- channel-layer messages ---------------------------------------------------------
@@ -293,7 +303,10 @@ class RoomDelivery(AsyncWebsocketConsumer):
             return
         seq = message.get("seq")
         if seq is None:
-            await self.send(text_data=message["text"])
+            text = message["text"]
+            if events.WITHOUT_NOTE in message and not self.context.reads_notes:
+                text = message[events.WITHOUT_NOTE]
+            await self.send(text_data=text)
             return
         async with self.lock:
             if seq <= self.last_sent:

@@ -18,7 +18,13 @@ from django.utils.translation import gettext_lazy, ngettext
 from rest_framework.fields import DateTimeField
 
 if TYPE_CHECKING:
-    from facilitation.models import Message, PrivateNotice
+    from facilitation.models import (
+        CheckIn,
+        Message,
+        PrivateMessage,
+        PrivateNotice,
+        SupportRequest,
+    )
 
 _STAMP = DateTimeField()
 
@@ -256,9 +262,15 @@ def session_state(
     round_state: dict[str, Any] | None,
     last_seq: int,
     removed: list[dict[str, Any]] | None = None,
+    my_support: dict[str, Any] | None = None,
+    support: list[dict[str, Any]] | None = None,
+    my_checkins: list[str] | None = None,
+    checkins: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The first event of every connection, to her alone: the room as it is now. Hosts also
-    get `removed` (and `muted_until` in each present entry); nobody else gets either."""
+    """The first event of every connection, to her alone: the room as it is now, with her
+    latest support request (`me.support`) and the moments she already checked in for
+    (`me.checkins`). Hosts also get `removed`, `support` (the requests not closed), `checkins`
+    and `muted_until` in each present entry; nobody else gets any of them."""
     state = {
         "type": "session.state",
         "session": {"id": session_id, "title": title, "status": status},
@@ -268,6 +280,8 @@ def session_state(
             "is_host": is_host,
             "muted_until": stamp(muted_until),
             "may_end": may_end,
+            "support": my_support,
+            "checkins": my_checkins or [],
         },
         "present": present,
         "round": round_state,
@@ -275,6 +289,10 @@ def session_state(
     }
     if removed is not None:
         state["removed"] = removed
+    if support is not None:
+        state["support"] = support
+    if checkins is not None:
+        state["checkins"] = checkins
     return state
 
 
@@ -305,13 +323,107 @@ def presence(*, member_id: int, display_name: str, role: str, status: str) -> di
     }
 
 
-def support_requested(*, member_id: int, display_name: str, note: str | None) -> dict[str, Any]:
+def _host(member: Any) -> dict[str, Any] | None:
+    """`by` of a support request: the host who saw, took or closed it, or None."""
+    if member is None:
+        return None
+    return author(member_id=member.pk, display_name=member.display_name, role=member.role)
+
+
+def support_requested(row: SupportRequest) -> dict[str, Any]:
+    """To the hosts group only (and in the hosts' `session.state.support`): who asked, what
+    she chose, her note, and where it stands. `kind` `left_quickly`: she used the quick exit."""
+    member = row.membership
     return {
         "type": "support.requested",
-        "member_id": member_id,
-        "display_name": display_name,
-        "note": note,
+        "member_id": member.pk,
+        "display_name": member.display_name,
+        "note": row.note or None,
+        "request_id": row.pk,
+        "kind": row.kind,
+        "at": stamp(row.created_at),
+        "status": row.status,
+        "by": _host(row.status_by),
     }
+
+
+def support_sent(row: SupportRequest) -> dict[str, Any]:
+    """To her participant group only (all her tabs; `session.state.me.support`): her request
+    was stored, whether a host was there to be told, and where it stands."""
+    return {
+        "type": "support.sent",
+        "request_id": row.pk,
+        "client_id": str(row.client_id),
+        "kind": row.kind,
+        "at": stamp(row.created_at),
+        "hosts_told": row.hosts_told,
+        "status": row.status,
+        "by": _host(row.status_by),
+    }
+
+
+def support_updated(row: SupportRequest) -> dict[str, Any]:
+    """To her and to the hosts: a host saw, took or closed her request (`by`, `at`)."""
+    return {
+        "type": "support.updated",
+        "request_id": row.pk,
+        "status": row.status,
+        "by": _host(row.status_by),
+        "at": stamp(row.status_at),
+    }
+
+
+# A `checkin` broadcast whose note only some hosts may read also carries, under this key, the
+# text for the others (peer mentors, unless she shared it): one key lookup per connection.
+WITHOUT_NOTE = "without_note"
+
+
+def checkin(row: CheckIn, *, with_note: bool) -> dict[str, Any]:
+    """To the hosts group (and in the hosts' `session.state.checkins`): how she is.
+    `with_note` False (peer mentors, unless she shared it): `note` is null."""
+    member = row.membership
+    shown = with_note or row.share_note_with_peer_mentors
+    return {
+        "type": "checkin",
+        "member_id": member.pk,
+        "display_name": member.display_name,
+        "moment": row.moment,
+        "mood": row.mood,
+        "note": (row.note or None) if shown else None,
+        "at": stamp(row.created_at),
+    }
+
+
+def checkin_saved(row: CheckIn) -> dict[str, Any]:
+    """To her participant group (all her tabs): her answer was kept, so it is not asked again."""
+    return {
+        "type": "checkin.saved",
+        "moment": row.moment,
+        "mood": row.mood,
+        "note": row.note or None,
+        "share_note_with_peer_mentors": row.share_note_with_peer_mentors,
+        "at": stamp(row.created_at),
+    }
+
+
+def private_message(row: PrivateMessage, *, thread_member_id: int) -> dict[str, Any]:
+    """To her member group and the hosts of the sessions she is in (never the session
+    group); replayed after `resume`, after the notices. `author` null once the author's
+    account is erased; `body` null once retention removed it."""
+    return {
+        "type": "private.message",
+        "thread_member_id": thread_member_id,
+        "message_id": row.pk,
+        "author": _host(row.author),
+        "body": row.body or None,
+        "sent_at": stamp(row.created_at),
+        "client_id": str(row.client_id),
+    }
+
+
+def without_type(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as an entry of a list (`session.state`, the room page's `data-config`)."""
+    return {k: v for k, v in event.items() if k != "type"}
 
 
 def notice(

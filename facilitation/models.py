@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -305,3 +306,172 @@ class SessionEvent(models.Model):
     def as_event(self) -> dict[str, Any]:
         text = json.loads(self.text) if self.text else {}
         return {"type": self.type, "seq": self.seq, **self.payload, **text}
+
+
+class SupportKind(models.TextChoices):
+    MINUTE = "minute", _("I need a minute")
+    MESSAGE_ME = "message_me", _("Please message me privately")
+    NOT_SAFE = "not_safe", _("I'm not safe right now")
+    LEFT_QUICKLY = "left_quickly", _("Left quickly")
+
+
+class SupportStatus(models.TextChoices):
+    SENT = "sent", _("Sent")
+    SEEN = "seen", _("Seen")
+    TAKEN = "taken", _("Taken")
+    CLOSED = "closed", _("Closed")
+
+
+class SupportRequest(models.Model):
+    """A member's "I need support", from a session's room or from her group's page (session
+    null), kept until a host closes it so no request goes nowhere. The note is encrypted;
+    retention empties it. `hosts_told`: a host had a live connection to the session when it
+    was stored (never true from the group page)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="support_requests"
+    )
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=SupportKind.choices)
+    note = EncryptedTextField(blank=True, default="")
+    client_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now)
+    hosts_told = models.BooleanField(default=False)
+    # The hosts who saw, took and closed it; null once a host's membership is gone (erasure).
+    seen_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    seen_at = models.DateTimeField(null=True, blank=True)
+    taken_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    taken_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "client_id"], name="support_client_id_unique"
+            )
+        ]
+        indexes = [
+            # The requests still open in a group (hosts' session.state, the facilitators' list).
+            models.Index(
+                fields=["group", "session"],
+                condition=models.Q(closed_at__isnull=True),
+                name="support_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"support request {self.pk}"
+
+    @property
+    def status(self) -> str:
+        if self.closed_at is not None:
+            return SupportStatus.CLOSED
+        if self.taken_at is not None:
+            return SupportStatus.TAKEN
+        if self.seen_at is not None:
+            return SupportStatus.SEEN
+        return SupportStatus.SENT
+
+    @property
+    def status_by(self) -> Membership | None:
+        """The host who made it what it is now (closed, took or saw it), or None."""
+        return {
+            SupportStatus.CLOSED: self.closed_by,
+            SupportStatus.TAKEN: self.taken_by,
+            SupportStatus.SEEN: self.seen_by,
+        }.get(self.status)
+
+    @property
+    def status_at(self) -> datetime:
+        return self.closed_at or self.taken_at or self.seen_at or self.created_at
+
+
+class CheckInMoment(models.TextChoices):
+    IN = "in", _("Arriving")
+    OUT = "out", _("Leaving")
+
+
+class Mood(models.TextChoices):
+    STRUGGLING = "struggling", _("Struggling")
+    LOW = "low", _("Low")
+    OKAY = "okay", _("Okay")
+    GOOD = "good", _("Good")
+    STRONG = "strong", _("Strong")
+
+
+class CheckIn(models.Model):
+    """How she is, said privately on arriving (`in`) or leaving (`out`): once each per session.
+    The hosts read it; peer mentors never read the note unless she shared it. The note is
+    encrypted; retention empties it."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="checkins")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    moment = models.CharField(max_length=8, choices=CheckInMoment.choices)
+    mood = models.CharField(max_length=16, choices=Mood.choices)
+    note = EncryptedTextField(blank=True, default="")
+    share_note_with_peer_mentors = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "membership", "moment"], name="one_checkin_per_moment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.pk}"
+
+
+class PrivateThread(models.Model):
+    """The one private thread between a member and her group's hosts: opened by her ("Please
+    message me privately"), by a host taking her request, or by a host's first reply."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "membership"], name="one_thread_per_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"private thread {self.pk}"
+
+
+class PrivateMessage(models.Model):
+    """One message of a private thread; the body is encrypted and emptied by retention."""
+
+    thread = models.ForeignKey(PrivateThread, on_delete=models.CASCADE, related_name="messages")
+    # Her, or a host; null once the author's membership is gone (erasure).
+    author = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = EncryptedTextField(blank=True, default="")
+    client_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_id"], name="private_message_client_id_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["thread", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"private message {self.pk}"

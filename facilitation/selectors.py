@@ -3,11 +3,12 @@ durable log; given the viewer, or (room reads) called once the room has let her 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Max, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,15 +16,19 @@ from facilitation import events, sql
 from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
+    CheckIn,
     ContentWarning,
     NoticeCode,
     Participant,
     PlanItem,
     PresenceStatus,
+    PrivateMessage,
     PrivateNotice,
+    PrivateThread,
     Session,
     SessionEvent,
     SessionStatus,
+    SupportRequest,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
 from groups.models import Group, GroupRole, Membership, MembershipStatus, User
@@ -36,11 +41,21 @@ from project.exceptions import Forbidden, NotFound, parse_id
 PRESENCE_WINDOW = timedelta(seconds=90)
 
 
+# Her choice that the hosts hear "Lily left quickly" when she uses the quick exit in a room.
+LEAVE_QUICKLY_PREFERENCE = "tell_hosts_if_i_leave_quickly"
+
+
 def preferences_effective(user: User) -> dict[str, Any]:
-    """A member's preferences with every taxonomy category filled in (default: collapse)."""
+    """A member's preferences with every taxonomy category filled in (default: collapse) and
+    whether the hosts hear when she leaves quickly (default: yes)."""
     stored = (user.preferences or {}).get("content_warnings", {})
     choices = {key: stored.get(key, CW_COLLAPSE) for key in sorted(CONTENT_WARNING_KEYS)}
-    return {**(user.preferences or {}), "content_warnings": choices}
+    tell = (user.preferences or {}).get(LEAVE_QUICKLY_PREFERENCE, True) is not False
+    return {
+        **(user.preferences or {}),
+        "content_warnings": choices,
+        LEAVE_QUICKLY_PREFERENCE: tell,
+    }
 
 
 def room_present(*, session_id: int, for_hosts: bool = False) -> list[dict[str, Any]]:
@@ -121,7 +136,9 @@ def next_session(session: Session) -> dict[str, Any] | None:
 def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
     """What the room page knows before its socket opens (its `data-config`): her standing
     notices (so a member who was removed still reads why after a reload), whether the
-    session has ended and which comes next, and her own pseudonym in the group. The caller
+    session has ended and which comes next, her own pseudonym in the group, and the
+    organisation's urgent help (`HAVEN_URGENT_HELP`: "I'm not safe right now" shows it at
+    once, even offline). The caller
     has fetched `session` for her (`session_get_for`)."""
     membership = active_membership(viewer, session.group_id)
     notices = []
@@ -136,6 +153,7 @@ def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
         "ended": ended,
         "next_session": next_session(session) if ended else None,
         "display_name": membership.display_name if membership is not None else None,
+        "urgent_help": settings.HAVEN_URGENT_HELP,
     }
 
 
@@ -243,3 +261,187 @@ def history_after_for(*, viewer: User, session: Session, membership: Membership 
             or 0
         )
     return history_after(is_host=False, first_seq=first_seq)
+
+
+# --- support requests ------------------------------------------------------------------------
+
+# Who made a request what it is: read with every request shown.
+SUPPORT_RELATED = ("membership", "seen_by", "taken_by", "closed_by")
+
+
+def hosts_present(*, session: Session) -> bool:
+    """Has a host of `session` (a facilitator, or a co-host it names) a live connection to
+    its room now? Decides whether a support request may say a host was told."""
+    present = room_present(session_id=session.pk)
+    co_hosts = set(session.co_hosts.values_list("pk", flat=True))
+    return any(
+        entry["role"] == GroupRole.FACILITATOR or entry["member_id"] in co_hosts
+        for entry in present
+    )
+
+
+def was_in_room(*, session_id: int, member_id: int, since: datetime) -> bool:
+    """Had she a live connection to the room at `since` or later (open now, or closed since;
+    its heartbeat recent)? The quick exit's beacon may come just after her socket closed."""
+    return (
+        Attendance.objects.filter(
+            session_id=session_id,
+            membership_id=member_id,
+            last_seen_at__gte=timezone.now() - PRESENCE_WINDOW,
+        )
+        .filter(Q(left_at__isnull=True) | Q(left_at__gte=since))
+        .exists()
+    )
+
+
+def support_for_hosts(*, session_id: int) -> list[dict[str, Any]]:
+    """The session's requests not closed yet, oldest first, as the hosts' `session.state`
+    lists them (each shaped like `support.requested`). For a host the room has let in."""
+    rows = SupportRequest.objects.filter(
+        session_id=session_id, closed_at__isnull=True
+    ).select_related(*SUPPORT_RELATED)
+    return [events.without_type(events.support_requested(row)) for row in rows]
+
+
+def support_mine(*, session_id: int, member_id: int) -> dict[str, Any] | None:
+    """Her latest request in this session, shaped like `support.sent`, or None."""
+    row = (
+        SupportRequest.objects.filter(session_id=session_id, membership_id=member_id)
+        .select_related(*SUPPORT_RELATED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return events.without_type(events.support_sent(row)) if row is not None else None
+
+
+def support_list(*, viewer: User, group: Group) -> QuerySet[SupportRequest]:
+    """The requests `viewer` may read in `group`: for those who handle them (facilitators)
+    every one not closed yet, oldest first; for anyone else her own, newest first."""
+    rows = SupportRequest.objects.filter(group=group).select_related(*SUPPORT_RELATED)
+    if can(viewer, Action.SUPPORT_MANAGE, group=group):
+        return rows.filter(closed_at__isnull=True).order_by("created_at", "pk")
+    require(viewer, Action.SUPPORT_REQUEST, group=group, visible=Action.GROUP_VIEW)
+    membership = active_membership(viewer, group)
+    return rows.filter(membership=membership).order_by("-created_at", "-pk")
+
+
+def support_get_for(*, viewer: User, group: Group, request_id: Any) -> SupportRequest:
+    """One request of `group` for someone who handles them; anything else is not found."""
+    require(viewer, Action.SUPPORT_MANAGE, group=group, visible=Action.GROUP_VIEW)
+    row = (
+        SupportRequest.objects.filter(pk=parse_id(request_id), group=group)
+        .select_related(*SUPPORT_RELATED)
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
+# --- check-ins -------------------------------------------------------------------------------
+
+
+def checkins_for_hosts(*, session_id: int, reads_notes: bool) -> list[dict[str, Any]]:
+    """The session's check-ins, oldest first, as a host's `session.state` lists them; the
+    notes she did not share only for those who read them (`Action.CHECKIN_READ`)."""
+    rows = CheckIn.objects.filter(session_id=session_id).select_related("membership")
+    return [events.without_type(events.checkin(row, with_note=reads_notes)) for row in rows]
+
+
+def checkin_moments(*, session_id: int, member_id: int) -> list[str]:
+    """The moments she already answered in this session (`["in"]`): never asked twice."""
+    return sorted(
+        CheckIn.objects.filter(session_id=session_id, membership_id=member_id).values_list(
+            "moment", flat=True
+        )
+    )
+
+
+def checkin_list(*, viewer: User, session: Session) -> QuerySet[CheckIn]:
+    """Every check-in of a session, with its note, for those who read them (facilitators)."""
+    require(viewer, Action.CHECKIN_READ, session=session, visible=Action.SESSION_VIEW)
+    return CheckIn.objects.filter(session=session).select_related("membership")
+
+
+def checkins_mine(*, viewer: User) -> QuerySet[CheckIn]:
+    """Her own check-ins in every group, newest first."""
+    return (
+        CheckIn.objects.filter(membership__user=viewer)
+        .select_related("session")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- private threads -------------------------------------------------------------------------
+
+# How many private messages one `resume` sends: hers, and the hosts' (every thread of the
+# session's members).
+PRIVATE_REPLAY_MEMBER = 50
+PRIVATE_REPLAY_HOSTS = 200
+
+
+def session_started_at(session_id: int) -> datetime:
+    """When a session began: its first logged event (opening it), or when it was planned to
+    start, whichever came first. Private messages replay from here."""
+    planned = Session.objects.values_list("starts_at", flat=True).get(pk=session_id)
+    first = (
+        SessionEvent.objects.filter(session_id=session_id)
+        .order_by("seq")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return min(planned, first) if first is not None else planned
+
+
+def private_replay(*, session_id: int, member_id: int, is_host: bool) -> list[dict[str, Any]]:
+    """The private messages one connection gets again after `resume`, oldest first: hers
+    since the session began (the last PRIVATE_REPLAY_MEMBER); for a host, every thread of the
+    session's members since then (the last PRIVATE_REPLAY_HOSTS)."""
+    rows = PrivateMessage.objects.filter(created_at__gte=session_started_at(session_id))
+    if is_host:
+        members = Participant.objects.filter(session_id=session_id).values("membership_id")
+        rows, limit = rows.filter(thread__membership_id__in=members), PRIVATE_REPLAY_HOSTS
+    else:
+        rows, limit = rows.filter(thread__membership_id=member_id), PRIVATE_REPLAY_MEMBER
+    newest = list(rows.select_related("author", "thread").order_by("-created_at", "-pk")[:limit])
+    return [
+        events.private_message(row, thread_member_id=row.thread.membership_id)
+        for row in reversed(newest)
+    ]
+
+
+def private_target(*, viewer: User, group: Group, member_id: Any) -> Membership:
+    """Whose thread `viewer` opens over REST: her own, or (facilitators) any member's of the
+    group. Anyone else's, or no such member, is not found."""
+    may_host = can(viewer, Action.PRIVATE_HOST, group=group)
+    if not may_host:
+        require(viewer, Action.PRIVATE_OWN, group=group, visible=Action.GROUP_VIEW)
+    own = active_membership(viewer, group)
+    pk = parse_id(member_id)
+    if own is not None and own.pk == pk:
+        return own
+    if not may_host:
+        raise NotFound()
+    target = Membership.objects.filter(pk=pk, group=group, status=MembershipStatus.ACTIVE).first()
+    if target is None:
+        raise NotFound()
+    return target
+
+
+def private_threads(*, viewer: User, group: Group) -> QuerySet[PrivateThread]:
+    """The threads `viewer` reads: every one of the group for facilitators, newest activity
+    first; for anyone else her own."""
+    rows = PrivateThread.objects.filter(group=group).select_related("membership")
+    if can(viewer, Action.PRIVATE_HOST, group=group):
+        return rows.order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+    require(viewer, Action.PRIVATE_OWN, group=group, visible=Action.GROUP_VIEW)
+    return rows.filter(membership=active_membership(viewer, group))
+
+
+def private_messages(*, thread_member: Membership) -> QuerySet[PrivateMessage]:
+    """One thread's messages, oldest first (the caller chose the thread: `private_target`)."""
+    return (
+        PrivateMessage.objects.filter(thread__membership=thread_member)
+        .select_related("author", "thread")
+        .order_by("created_at", "pk")
+    )

@@ -7,15 +7,27 @@ from typing import Any
 from django.utils.translation import gettext
 from rest_framework import serializers
 
+from facilitation import events
 from facilitation.log import REPLAY_LIMIT
-from facilitation.models import PlanItemKind, SessionKind, SessionStatus
+from facilitation.models import (
+    CheckInMoment,
+    Mood,
+    PlanItemKind,
+    SessionKind,
+    SessionStatus,
+    SupportKind,
+)
 from facilitation.services import (
+    CHECKIN_NOTE_MAX,
     PLAN_ITEM_MINUTES_MAX,
     PLAN_MAX_ITEMS,
     PLAN_NOTES_MAX,
+    PRIVATE_BODY_MAX,
     SESSION_TITLE_MAX,
     STATUS_NOTE_MAX,
+    SUPPORT_NOTE_MAX,
 )
+from facilitation.services.support import ASKED_KINDS, HOST_STATUSES
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE, CW_SHOW
 from project.exceptions import MAX_ID
 
@@ -38,14 +50,22 @@ class ContentWarningOutput(serializers.Serializer):
         }
 
 
-class ContentWarningPreferencesInput(serializers.Serializer):
+class PreferencesInput(serializers.Serializer):
     content_warnings = serializers.DictField(
-        child=serializers.ChoiceField(choices=[CW_SHOW, CW_COLLAPSE])
+        child=serializers.ChoiceField(choices=[CW_SHOW, CW_COLLAPSE]), required=False
     )
+    tell_hosts_if_i_leave_quickly = serializers.BooleanField(required=False)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not data:
+            raise serializers.ValidationError(
+                {"content_warnings": [gettext("Give at least one preference to change.")]}
+            )
+        return data
 
 
 class MePatchInput(serializers.Serializer):
-    preferences = ContentWarningPreferencesInput()
+    preferences = PreferencesInput()
 
 
 class SessionCreateInput(serializers.Serializer):
@@ -157,3 +177,133 @@ class SessionEventPage(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = serializers.ListField(child=serializers.DictField())
+
+
+class SupportAskInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in ASKED_KINDS])
+    note = serializers.CharField(
+        max_length=SUPPORT_NOTE_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    client_id = serializers.UUIDField()
+
+
+class SupportStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[s.value for s in HOST_STATUSES])
+
+
+class SupportHostOutput(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class SupportRequestOutput(serializers.Serializer):
+    """A support request as its reader sees it (the member herself, or a facilitator)."""
+
+    request_id = serializers.IntegerField()
+    client_id = serializers.UUIDField()
+    group_id = serializers.IntegerField()
+    session_id = serializers.IntegerField(allow_null=True)
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=SupportKind.choices)
+    note = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    hosts_told = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["sent", "seen", "taken", "closed"])
+    by = SupportHostOutput(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        hosts = events.support_requested(instance)
+        return {
+            **events.without_type(events.support_sent(instance)),
+            "group_id": instance.group_id,
+            "session_id": instance.session_id,
+            "member_id": hosts["member_id"],
+            "display_name": hosts["display_name"],
+            "note": hosts["note"],
+        }
+
+
+class CheckInInput(serializers.Serializer):
+    """A check-out from outside the room (the room's `checkin.set` takes `in` too)."""
+
+    moment = serializers.ChoiceField(choices=CheckInMoment.choices)
+    mood = serializers.ChoiceField(choices=Mood.choices)
+    note = serializers.CharField(
+        max_length=CHECKIN_NOTE_MAX, required=False, allow_blank=True, allow_null=True
+    )
+    share_note_with_peer_mentors = serializers.BooleanField(required=False)
+
+
+class CheckInOutput(serializers.Serializer):
+    """A check-in as a facilitator reads it (every note)."""
+
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    moment = serializers.ChoiceField(choices=CheckInMoment.choices)
+    mood = serializers.ChoiceField(choices=Mood.choices)
+    note = serializers.CharField(allow_null=True)
+    share_note_with_peer_mentors = serializers.BooleanField()
+    at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        event = events.without_type(events.checkin(instance, with_note=True))
+        return {**event, "share_note_with_peer_mentors": instance.share_note_with_peer_mentors}
+
+
+class MyCheckInOutput(serializers.Serializer):
+    """One of her own check-ins (her history)."""
+
+    session_id = serializers.IntegerField()
+    session_title = serializers.CharField()
+    group_id = serializers.IntegerField()
+    moment = serializers.ChoiceField(choices=CheckInMoment.choices)
+    mood = serializers.ChoiceField(choices=Mood.choices)
+    note = serializers.CharField(allow_null=True)
+    share_note_with_peer_mentors = serializers.BooleanField()
+    at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        saved = events.without_type(events.checkin_saved(instance))
+        return {
+            "session_id": instance.session_id,
+            "session_title": instance.session.title,
+            "group_id": instance.session.group_id,
+            **saved,
+        }
+
+
+class PrivateThreadOutput(serializers.Serializer):
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_message_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "member_id": instance.membership_id,
+            "display_name": instance.membership.display_name,
+            "created_at": events.stamp(instance.created_at),
+            "last_message_at": events.stamp(instance.last_message_at),
+        }
+
+
+class PrivateMessageInput(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    body = serializers.CharField(max_length=PRIVATE_BODY_MAX)
+
+
+class PrivateMessageOutput(serializers.Serializer):
+    """A private message, exactly as the room's `private.message` (without `type`)."""
+
+    thread_member_id = serializers.IntegerField()
+    message_id = serializers.IntegerField()
+    author = SupportHostOutput(allow_null=True)
+    body = serializers.CharField(allow_null=True)
+    sent_at = serializers.DateTimeField()
+    client_id = serializers.UUIDField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        event = events.private_message(instance, thread_member_id=instance.thread.membership_id)
+        return events.without_type(event)

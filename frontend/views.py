@@ -136,9 +136,13 @@ def signin_code(request: HttpRequest) -> HttpResponse:
 def signout(request: HttpRequest) -> HttpResponse:
     """Sign out: close this browser's sockets, end the session, clear what the browser kept.
 
-    The quick exit calls this in the background (sendBeacon) while the page leaves.
+    The quick exit calls this in the background (sendBeacon) while the page leaves; from a
+    room page it also sends `room` (the session id), so the hosts hear she left quickly
+    unless she turned that off (`support_left` decides, and never stops the sign-out).
     """
     if request.user.is_authenticated:
+        if request.POST.get("beacon") and request.POST.get("room"):
+            session_services.support_left(actor=request.user, session_id=request.POST["room"])
         group_services.token_revoke(
             actor=request.user, token=None, session_key=request.session.session_key
         )
@@ -425,7 +429,8 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),
-        # Her standing notices, whether it has ended and what comes next, her own pseudonym.
+        # Her standing notices, whether it has ended and what comes next, her own pseudonym,
+        # the organisation's urgent help ("I'm not safe right now" shows it at once).
         **session_selectors.room_page(viewer=user, session=session),
     }
     return render(
@@ -565,21 +570,29 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         choices = {
             key: request.POST.get(f"cw_{key}", "collapse") for key, _l, _d in CONTENT_WARNINGS
         }
+        # A hidden "0" before the checkbox's "1": the last value counts; none: unchanged.
+        told = request.POST.getlist("tell_hosts_if_i_leave_quickly")
         _flash_errors(
             request,
-            lambda: session_services.preferences_update(actor=user, content_warnings=choices),
+            lambda: session_services.preferences_update(
+                actor=user,
+                content_warnings=choices,
+                tell_hosts_if_i_leave_quickly=told[-1] == "1" if told else None,
+            ),
             _("Saved."),
         )
         return redirect("settings")
-    current = session_selectors.preferences_effective(user)["content_warnings"]
+    preferences = session_selectors.preferences_effective(user)
     return render(
         request,
         "frontend/settings.html",
         {
             "warnings": [
-                (key, label, description, current.get(key, "collapse"))
+                (key, label, description, preferences["content_warnings"].get(key, "collapse"))
                 for key, label, description in CONTENT_WARNINGS
             ],
             "is_staff_role": user.org_role != OrgRole.NONE,
+            "tell_hosts_if_i_leave_quickly": preferences["tell_hosts_if_i_leave_quickly"],
+            "checkins": session_selectors.checkins_mine(viewer=user)[:30],
         },
     )

@@ -55,6 +55,21 @@ class Action(StrEnum):
     SESSION_HOST = "session.host"
     SESSION_END = "session.end"
     CONCERN_RAISE = "concern.raise"
+    # "I need support": from the room or the group's page; she reads her own requests.
+    SUPPORT_REQUEST = "support.request"
+    # Read every open request of the group and answer them (seen, taken, closed); a co-host
+    # does so in her session's room.
+    SUPPORT_MANAGE = "support.manage"
+    # Say privately how she is on arriving and leaving a session.
+    CHECKIN_ANSWER = "checkin.answer"
+    # Read every check-in of a session with its note (a co-host reads them in her room, the
+    # note only when she chose to share it with peer mentors).
+    CHECKIN_READ = "checkin.read"
+    # Write in, and read, her own private thread with the group's hosts.
+    PRIVATE_OWN = "private.own"
+    # Read and answer any member's private thread: facilitators; a co-host in her session's
+    # room only (the thread is not hers to read outside it).
+    PRIVATE_HOST = "private.host"
     AUDIT_VIEW = "audit.view"
 
 
@@ -86,6 +101,12 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     # connection dropped): otherwise a room could be left open with nobody able to close it.
     Action.SESSION_END: frozenset({R.FACILITATOR, R.CO_HOST_ALONE, R.ORG_ADMIN}),
     Action.CONCERN_RAISE: IN_GROUP,
+    Action.SUPPORT_REQUEST: IN_GROUP,
+    Action.SUPPORT_MANAGE: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
+    Action.CHECKIN_ANSWER: IN_GROUP,
+    Action.CHECKIN_READ: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.PRIVATE_OWN: IN_GROUP,
+    Action.PRIVATE_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
 }
 

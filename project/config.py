@@ -8,6 +8,7 @@ start-up diagnostics) call them at run time.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 import re
@@ -114,6 +115,53 @@ def env_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[s
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# Where "I'm not safe right now" sends her at once, until the organisation configures its own.
+URGENT_HELP_DEFAULT: list[dict[str, str]] = [
+    {"label": "Emergency services", "contact": "999", "href": "tel:999"}
+]
+URGENT_HELP_TEXT_MAX = 120
+# Links a phone opens as they are: a call, a text, an e-mail, a web page.
+URGENT_HELP_SCHEMES = ("tel:", "sms:", "mailto:", "https://", "http://")
+
+
+def env_urgent_help(env: Mapping[str, str], name: str) -> list[dict[str, str]]:
+    """The organisation's urgent help from `env[name]`: a JSON list of `{"label", "contact",
+    "href"?}` (unset or blank: URGENT_HELP_DEFAULT). Anything else is refused by name; the
+    value is never quoted (it may be long)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return [dict(entry) for entry in URGENT_HELP_DEFAULT]
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be JSON: a list of objects.") from None
+    if not isinstance(value, list) or not value:
+        raise ConfigurationError(f"{name} must be a JSON list with at least one entry.")
+    entries = []
+    for number, item in enumerate(value, start=1):
+        where = f"{name} entry {number}"
+        if not isinstance(item, dict) or set(item) - {"label", "contact", "href"}:
+            raise ConfigurationError(f'{where} must be an object with "label", "contact", "href".')
+        entry = {}
+        for key in ("label", "contact", "href"):
+            text = item.get(key)
+            if text is None and key == "href":
+                continue
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigurationError(f'{where} needs "{key}" as text.')
+            if len(text.strip()) > URGENT_HELP_TEXT_MAX:
+                raise ConfigurationError(
+                    f'{where}: "{key}" is longer than {URGENT_HELP_TEXT_MAX} characters.'
+                )
+            entry[key] = text.strip()
+        if "href" in entry and not entry["href"].lower().startswith(URGENT_HELP_SCHEMES):
+            raise ConfigurationError(
+                f'{where}: "href" must start with one of {", ".join(URGENT_HELP_SCHEMES)}'
+            )
+        entries.append(entry)
+    return entries
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

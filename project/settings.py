@@ -319,5 +319,8 @@ HAVEN_CONCERN_ACK_HOURS = {
     "normal": config.env_int(os.environ, "HAVEN_CONCERN_ACK_NORMAL_HOURS", default=24, minimum=1),
     "low": config.env_int(os.environ, "HAVEN_CONCERN_ACK_LOW_HOURS", default=72, minimum=1),
 }
+# The organisation's urgent help ("I'm not safe right now" shows it at once): a JSON list of
+# {"label", "contact", "href"?}; checked at start-up (project.config.env_urgent_help).
+HAVEN_URGENT_HELP = config.env_urgent_help(os.environ, "HAVEN_URGENT_HELP")
 HAVEN_INVITE_DEFAULT_HOURS = 72
 HAVEN_INVITE_MAX_HOURS = 24 * 30

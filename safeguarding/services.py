@@ -12,10 +12,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from facilitation.models import Message, PlanItem, PrivateNotice, Round, SessionEvent
+from facilitation.models import (
+    CheckIn,
+    Message,
+    PlanItem,
+    PrivateMessage,
+    PrivateNotice,
+    Round,
+    SessionEvent,
+    SupportRequest,
+)
 from groups.models import AgreementProposal, Group, GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, active_membership, group_for
 from project import closecodes, realtime
@@ -252,7 +262,8 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
 
     Idempotent: a second run finds nothing more to do. The message rows stay (their place in
     the session log) with the text, warnings' notes and hide reasons gone; so do private
-    notices, without their reasons.
+    notices, without their reasons, support requests and check-ins, without their notes, and
+    private messages, without their bodies.
     """
     moment = now or timezone.now()
     purged = 0
@@ -294,6 +305,16 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             PrivateNotice.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
                 reason=""
             ).update(reason="")
+            # What a member wrote asking for support (the request itself stays, without it).
+            SupportRequest.objects.filter(group=group, created_at__lt=cutoff).exclude(
+                note=""
+            ).update(note="")
+            CheckIn.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
+                note=""
+            ).update(note="")
+            PrivateMessage.objects.filter(thread__group=group, created_at__lt=cutoff).exclude(
+                body=""
+            ).update(body="")
     if purged:
         audit_record(
             actor=None,
@@ -332,6 +353,21 @@ def member_export(*, actor: User) -> dict[str, Any]:
     notices = (
         PrivateNotice.objects.filter(recipient_id__in=mine)
         .select_related("session__group")
+        .order_by("created_at", "pk")
+    )
+    support = (
+        SupportRequest.objects.filter(membership_id__in=mine)
+        .select_related("group", "session")
+        .order_by("created_at", "pk")
+    )
+    checkins = (
+        CheckIn.objects.filter(membership_id__in=mine)
+        .select_related("session__group")
+        .order_by("created_at", "pk")
+    )
+    private = (
+        PrivateMessage.objects.filter(Q(thread__membership_id__in=mine) | Q(author_id__in=mine))
+        .select_related("thread__group")
         .order_by("created_at", "pk")
     )
     stamp = timezone.localtime
@@ -412,6 +448,42 @@ def member_export(*, actor: User) -> dict[str, Any]:
             }
             for n in notices
         ],
+        # Her "I need support" requests (the hosts who answered are not named).
+        "support_requests": [
+            {
+                "group": r.group.name,
+                "session": r.session.title if r.session else None,
+                "kind": r.kind,
+                "note": r.note or None,
+                "at": stamp(r.created_at).isoformat(),
+                "hosts_told": r.hosts_told,
+                "status": r.status,
+            }
+            for r in support
+        ],
+        "checkins": [
+            {
+                "group": c.session.group.name,
+                "session": c.session.title,
+                "moment": c.moment,
+                "mood": c.mood,
+                "note": c.note or None,
+                "shared_with_peer_mentors": c.share_note_with_peer_mentors,
+                "at": stamp(c.created_at).isoformat(),
+            }
+            for c in checkins
+        ],
+        # Her private threads with the hosts, and what she wrote in others' as a host.
+        "private_messages": [
+            {
+                "group": p.thread.group.name,
+                "thread": "yours" if p.thread.membership_id in mine else ANOTHER_MEMBER,
+                "from": "you" if p.author_id in mine else "a host",
+                "body": p.body or None,
+                "at": stamp(p.created_at).isoformat(),
+            }
+            for p in private
+        ],
         "agreements_accepted": [
             {
                 "group": a.agreement.group.name,
@@ -444,8 +516,10 @@ def account_erase(*, actor: User, password: Any) -> None:
     Her messages lose their text, except messages a concern refers to, which are kept as part
     of that safeguarding record, without her name; concerns she raised are kept, no longer
     linked to any account. Everything else about her (memberships, display names, tokens,
-    acceptances, proposals, attendance, the private notices hosts sent her) is deleted; a
-    notice she sent others as a host stays theirs, no longer naming her.
+    acceptances, proposals, attendance, the private notices hosts sent her, her support
+    requests and check-ins, her private thread) is deleted; a notice she sent others as a
+    host, a request of theirs she answered, or what she wrote in their private threads, stays
+    theirs, no longer naming her.
     """
     if not isinstance(password, str) or not actor.check_password(password):
         raise ValidationFailed({"password": [_("That password is not right.")]})

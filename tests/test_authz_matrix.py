@@ -18,6 +18,7 @@ of object); `test_every_api_route_and_method_appears_in_the_matrix` fails until 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from groups import services
 from groups.policies import Action, can, needs_second_factor
 from safeguarding import services as safeguarding_services
 from tests.conftest import PASSWORD, PERSONAS, World, staff_secret, totp_code
+from tests.facilitation.room import make_room
 
 API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
@@ -67,6 +69,12 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.SESSION_HOST: HOSTS_OF_A,
     Action.SESSION_END: HOSTS_OF_A,
     Action.CONCERN_RAISE: IN_A,
+    Action.SUPPORT_REQUEST: IN_A,
+    Action.SUPPORT_MANAGE: HOSTS_OF_A,
+    Action.CHECKIN_ANSWER: IN_A,
+    Action.CHECKIN_READ: HOSTS_OF_A,
+    Action.PRIVATE_OWN: IN_A,
+    Action.PRIVATE_HOST: HOSTS_OF_A,
     Action.AUDIT_VIEW: frozenset({"safeguarding_lead", "admin"}),
 }
 
@@ -175,6 +183,11 @@ NEW_CONCERN = {
     "body": "I am finding this week hard",
     "urgency": "normal",
 }
+
+# Rose's private thread: she and the facilitators (admins too) read it; leads see the group
+# exists (403), everyone else finds nothing (404), peer mentors included outside their room.
+ROSE_THREAD_READERS = frozenset({"member", "facilitator", "admin"})
+ROSE_THREAD_VISIBLE = ROSE_THREAD_READERS | {"safeguarding_lead"}
 
 CASES: list[Case] = [
     # --- authentication and me ---
@@ -312,6 +325,57 @@ CASES: list[Case] = [
     case("peer_mentor", "PATCH", LIVE_CO_HOSTED, 403, {"status": "ended"}),
     case("facilitator", "PATCH", LIVE_CO_HOSTED, 200, {"status": "ended"}),
     case("member", "GET", CO_HOSTED + "plan/", 403),
+    # --- "I need support" from the group page: members ask and read their own, facilitators
+    # read every open one and answer (admins hold a facilitator's powers).
+    *for_action("GET", GROUP_A + "support/", IN_A | {"admin"}, ok=200),
+    *for_action(
+        "POST",
+        GROUP_A + "support/",
+        Action.SUPPORT_REQUEST,
+        ok=201,
+        body={"kind": "minute", "note": "Please", "client_id": "{uuid}"},
+    ),
+    *for_action(
+        "POST",
+        GROUP_A + "support/{support_request}/status/",
+        Action.SUPPORT_MANAGE,
+        ok=200,
+        body={"status": "taken"},
+    ),
+    case("facilitator", "POST", GROUP_A + "support/{missing}/status/", 404, {"status": "seen"}),
+    # --- check-ins: facilitators read a session's (each read audited), a co-host only in
+    # her room; she checks out afterwards of a session she was in, and reads her own.
+    *for_action(
+        "GET", SESSION + "checkins/", Action.CHECKIN_READ, ok=200, visible=Action.SESSION_VIEW
+    ),
+    case("peer_mentor", "GET", CO_HOSTED + "checkins/", 403),
+    *for_action(
+        "POST",
+        API + "sessions/{attended_session}/checkins/",
+        Action.CHECKIN_ANSWER,
+        ok=201,
+        body={"moment": "out", "mood": "okay"},
+        visible=Action.SESSION_VIEW,
+    ),
+    *for_signed_in("GET", API + "me/checkins/", ok=200),
+    # --- private threads: hers, and the facilitators'; a peer mentor reads them only as a
+    # co-host in her room (the socket half); an admin outside the group reads, never writes.
+    *for_action("GET", GROUP_A + "private/", IN_A | {"admin"}, ok=200),
+    *for_action(
+        "GET",
+        GROUP_A + "private/{rose}/messages/",
+        ROSE_THREAD_READERS,
+        ok=200,
+        visible=ROSE_THREAD_VISIBLE,
+    ),
+    *for_action(
+        "POST",
+        GROUP_A + "private/{rose}/messages/",
+        ROSE_THREAD_READERS - {"admin"},
+        ok=201,
+        body={"client_id": "{uuid}", "body": "Are you all right?"},
+        visible=ROSE_THREAD_VISIBLE,
+    ),
     # --- concerns, the audit log, a member's own data ---
     *for_signed_in("GET", API + "concerns/", ok=200),
     *for_action("POST", API + "concerns/", Action.CONCERN_RAISE, ok=201, body=NEW_CONCERN),
@@ -402,6 +466,19 @@ def _live_session(world: World, *, co_hosts: list[int]) -> int:
     return session.pk
 
 
+def _attended_session(world: World, persona: str) -> int:
+    """An ended session of group A whose room `persona` was in (if she could enter it)."""
+    room = make_room(world=world)
+    user = world.users[persona]
+    if persona in IN_A:
+        context, _state = session_services.room_enter(actor=user, session_id=room.session.pk)
+        session_services.room_leave(context=context)
+    session_services.session_set_status(
+        actor=world.users["facilitator"], session=room.session, status="ended"
+    )
+    return room.session.pk
+
+
 def _agreed_group(world: World) -> int:
     services.agreement_publish(
         actor=world.users["facilitator"], group=world.group_a, points=["Be kind"]
@@ -470,6 +547,17 @@ MAKERS: dict[str, Any] = {
     "concern_about_member": lambda world, persona: (
         _concern(
             world, by="member2", category="about_member", about_member_id=world.members["member"].pk
+        ).pk
+    ),
+    "uuid": lambda world, persona: uuid.uuid4(),
+    "rose": lambda world, persona: world.members["member"].pk,
+    "attended_session": _attended_session,
+    "support_request": lambda world, persona: (
+        session_services.support_ask(
+            actor=world.users["member2"],
+            group=world.group_a,
+            kind="minute",
+            client_id=str(uuid.uuid4()),
         ).pk
     ),
     "in_an_hour": lambda world, persona: (timezone.now() + timedelta(hours=1)).isoformat(),

@@ -6,6 +6,12 @@ module it lives in. Imports inside run one way: consumers → delivery → servi
 """
 
 from facilitation.log import event_append, events_replay
+from facilitation.services.checkins import (
+    CHECKIN_NOTE_MAX,
+    checkin_after,
+    checkin_set,
+    checkins_read,
+)
 from facilitation.services.context import (
     PRESENCE_WINDOW,
     Beat,
@@ -52,9 +58,15 @@ from facilitation.services.plans import (
     plan_replace,
 )
 from facilitation.services.preferences import preferences_update
+from facilitation.services.private import (
+    PRIVATE_BODY_MAX,
+    private_post,
+    private_read,
+    private_send,
+    thread_open,
+)
 from facilitation.services.room import (
     SOCKETS_PER_MEMBER,
-    SUPPORT_NOTE_MAX,
     BeatAnswer,
     presence_set,
     room_channel_groups,
@@ -62,7 +74,6 @@ from facilitation.services.room import (
     room_leave,
     room_rights,
     room_touch_many,
-    support_request,
 )
 from facilitation.services.rounds import (
     ROUND_PROMPT_MAX,
@@ -86,10 +97,19 @@ from facilitation.services.sessions import (
     session_update,
     title_clean,
 )
+from facilitation.services.support import (
+    SUPPORT_NOTE_MAX,
+    support_ask,
+    support_left,
+    support_request,
+    support_set_status,
+    support_set_status_in_group,
+)
 from facilitation.taxonomy import CW_COLLAPSE, CW_NOTE_MAX, CW_SHOW
 
 __all__ = [
     "BODY_MAX",
+    "CHECKIN_NOTE_MAX",
     "CW_COLLAPSE",
     "CW_NOTE_MAX",
     "CW_SHOW",
@@ -101,6 +121,7 @@ __all__ = [
     "PLAN_MAX_ITEMS",
     "PLAN_NOTES_MAX",
     "PRESENCE_WINDOW",
+    "PRIVATE_BODY_MAX",
     "RATE_LIMIT_MESSAGES",
     "RATE_LIMIT_WINDOW",
     "REASON_MAX",
@@ -120,6 +141,9 @@ __all__ = [
     "RoomRefused",
     "Verdict",
     "active_round",
+    "checkin_after",
+    "checkin_set",
+    "checkins_read",
     "event_append",
     "events_replay",
     "frame_limiter",
@@ -139,6 +163,9 @@ __all__ = [
     "post_verdict",
     "preferences_update",
     "presence_set",
+    "private_post",
+    "private_read",
+    "private_send",
     "rate_limited",
     "room_channel_groups",
     "room_enter",
@@ -157,6 +184,11 @@ __all__ = [
     "session_create",
     "session_set_status",
     "session_update",
+    "support_ask",
+    "support_left",
     "support_request",
+    "support_set_status",
+    "support_set_status_in_group",
+    "thread_open",
     "title_clean",
 ]

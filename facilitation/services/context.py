@@ -21,6 +21,7 @@ from project.exceptions import ApplicationError, Forbidden
 
 __all__ = [
     "PRESENCE_WINDOW",
+    "ROOM_OPEN",
     "Beat",
     "RoomContext",
     "RoomRefused",
@@ -29,6 +30,11 @@ __all__ = [
     "host_session",
     "participant_get",
 ]
+
+
+# While a session is one of these its room is running: a support request reaches its hosts,
+# she may check in, a private message reaches the hosts in it.
+ROOM_OPEN = (SessionStatus.OPEN, SessionStatus.LIVE, SessionStatus.PAUSED)
 
 
 class RoomRefused(Exception):
@@ -53,6 +59,8 @@ class RoomContext:
     attendance_id: int
     # She reads the log only after this seq (0: all of it, as hosts do); see `history_after`.
     history_after: int = 0
+    # She reads the check-in notes a member did not share with peer mentors (facilitators).
+    reads_notes: bool = False
 
     @property
     def reader(self) -> events.Reader:

@@ -36,6 +36,10 @@ FRAME_LIMITS: dict[str, Limit] = {
     "presence.set": Limit(10, MINUTE),
     "round.pass": Limit(10, MINUTE),
     "round.done": Limit(10, MINUTE),
+    # Reaches the hosts; she answers twice a session at most.
+    "checkin.set": Limit(10, MINUTE),
+    # Reaches the hosts (or one member): a conversation, not a flood.
+    "private.send": Limit(30, MINUTE),
     # Reaches her own tabs only; a few cards at a time.
     "notice.dismiss": Limit(30, MINUTE),
     # Each replays the log from the database (one at a time per connection besides).
@@ -50,6 +54,9 @@ FRAME_LIMITS: dict[str, Limit] = {
     "round.end": HOST_ACTIONS,
     "round.skip": HOST_ACTIONS,
     "round.next": HOST_ACTIONS,
+    "support.seen": HOST_ACTIONS,
+    "support.take": HOST_ACTIONS,
+    "support.close": HOST_ACTIONS,
 }
 
 

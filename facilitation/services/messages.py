@@ -125,7 +125,8 @@ def _clean_body(body: Any) -> str:
     return body
 
 
-def _clean_client_id(client_id: Any) -> uuid.UUID:
+def clean_client_id(client_id: Any) -> uuid.UUID:
+    """A client's id for what it sends (a message, a support request): a UUID, or invalid."""
     if isinstance(client_id, str):
         try:
             return uuid.UUID(client_id)
@@ -221,7 +222,7 @@ class _Post:
 
 def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_id: Any) -> _Post:
     """Validate a `message.send` (raises ValidationFailed) and build its statements' values."""
-    client_uuid = _clean_client_id(client_id)
+    client_uuid = clean_client_id(client_id)
     text = _clean_body(body)
     category, note = clean_warning(content_warning)
     fields = Message._meta

@@ -1,4 +1,4 @@
-"""Being in a room: entering, leaving, the heartbeat, presence and "I need support"."""
+"""Being in a room: entering, leaving, the heartbeat and presence."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ from django.utils.translation import gettext as _
 
 from facilitation import events, sql
 from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
-from facilitation.selectors import facilitator_present, history_after, room_present, room_removed
+from facilitation.selectors import (
+    checkin_moments,
+    checkins_for_hosts,
+    facilitator_present,
+    history_after,
+    room_present,
+    room_removed,
+    support_for_hosts,
+    support_mine,
+)
 from facilitation.services.context import (
     PRESENCE_WINDOW,
     Beat,
@@ -26,11 +35,8 @@ from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from project import closecodes, realtime
-from project.audit import audit_record
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
-from project.text import clean_text
 
-SUPPORT_NOTE_MAX = 500
 # A member's live connections to one session, across tabs, devices and server processes.
 SOCKETS_PER_MEMBER = 5
 
@@ -115,6 +121,7 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         history_after=history_after(
             is_host=is_host, first_seq=row.last_seq if row.first_seq is None else row.first_seq
         ),
+        reads_notes=can(actor, Action.CHECKIN_READ, session=session, membership=membership),
     )
     state = _state(
         context,
@@ -187,6 +194,12 @@ def _state(
         round_state=round_state(context.session_id) if round_open else None,
         last_seq=last_seq,
         removed=room_removed(session_id=context.session_id) if context.is_host else None,
+        my_support=support_mine(session_id=context.session_id, member_id=context.member_id),
+        support=support_for_hosts(session_id=context.session_id) if context.is_host else None,
+        my_checkins=checkin_moments(session_id=context.session_id, member_id=context.member_id),
+        checkins=checkins_for_hosts(session_id=context.session_id, reads_notes=context.reads_notes)
+        if context.is_host
+        else None,
     )
 
 
@@ -374,6 +387,7 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
         role=membership.role,
         display_name=membership.display_name,
         history_after=history_after(is_host=is_host, first_seq=context.history_after),
+        reads_notes=can(user, Action.CHECKIN_READ, session=session, membership=membership),
     )
     state = _state(
         changed,
@@ -409,24 +423,3 @@ def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
     )
     if status == PresenceStatus.STEPPED_OUT:
         round_skip_if_away(session_id=context.session_id, member_id=context.member_id)
-
-
-@transaction.atomic
-def support_request(*, actor: User, context: RoomContext, note: Any = None) -> None:
-    """A private "I need support" to the hosts present; the note is never stored."""
-    text = clean_text(note, field="note", max_length=SUPPORT_NOTE_MAX, required=False)
-    participant_get(context)
-    realtime.broadcast_on_commit(
-        events.hosts_group(context.session_id),
-        events.support_requested(
-            member_id=context.member_id, display_name=context.display_name, note=text or None
-        ),
-    )
-    audit_record(
-        actor=actor,
-        action="support.requested",
-        target_type="session",
-        target_id=context.session_id,
-        group_id=context.group_id,
-        extra={"member_id": context.member_id},
-    )

@@ -43,13 +43,16 @@ from hypothesis import strategies as st
 from facilitation.consumers import MAX_FRAME_CHARS, SessionConsumer
 from facilitation.models import (
     Attendance,
+    CheckIn,
     Message,
     Participant,
+    PrivateMessage,
     PrivateNotice,
     Round,
     Session,
     SessionEvent,
     SessionStatus,
+    SupportRequest,
 )
 from facilitation.services import BODY_MAX, frame_limiter
 from facilitation.taxonomy import CONTENT_WARNING_KEYS
@@ -75,6 +78,9 @@ HOST_TYPES = frozenset(
         "round.end",
         "round.skip",
         "round.next",
+        "support.seen",
+        "support.take",
+        "support.close",
     }
 )
 CW_KEYS = sorted(CONTENT_WARNING_KEYS)
@@ -217,7 +223,21 @@ FIELDS: dict[str, dict[str, Field]] = {
             ),
         )
     },
-    "support.request": {"note": Field(st.none(), bad_notes, required=False)},
+    "support.request": {
+        "note": Field(st.none(), bad_notes, required=False),
+        "kind": Field(
+            st.sampled_from(["minute", "message_me", "not_safe"]),
+            st.one_of(not_a_string.filter(lambda v: v is not None), st.text(max_size=12)).filter(
+                lambda v: v not in ("minute", "message_me", "not_safe")
+            ),
+            required=False,
+        ),
+        "client_id": Field(
+            st.uuids().map(str),
+            st.one_of(not_a_string.filter(lambda v: v is not None), st.text(max_size=40)),
+            required=False,
+        ),
+    },
     "message.hide": {
         "message_id": Field(bad_ids, bad_ids),
         "reason": Field(good_texts, bad_reasons),
@@ -271,6 +291,29 @@ FIELDS: dict[str, dict[str, Field]] = {
     "round.next": {},
     # No notice exists: every id names nothing of hers (not_found).
     "notice.dismiss": {"notice_id": Field(bad_ids, bad_ids)},
+    # No request exists: every id names nothing of this session's (not_found).
+    "checkin.set": {
+        "moment": Field(
+            st.sampled_from(["in", "out"]),
+            st.one_of(not_a_string, st.text(max_size=8)).filter(lambda v: v not in ("in", "out")),
+        ),
+        "mood": Field(
+            st.sampled_from(["struggling", "low", "okay", "good", "strong"]),
+            st.one_of(not_a_string, st.text(max_size=12)).filter(
+                lambda v: v not in ("struggling", "low", "okay", "good", "strong")
+            ),
+        ),
+        "note": Field(st.none(), bad_notes, required=False),
+        "share_note_with_peer_mentors": Field(st.booleans(), not_a_bool, required=False),
+    },
+    "private.send": {
+        "client_id": Field(st.uuids().map(str), st.one_of(not_a_string, st.text(max_size=40))),
+        "body": Field(good_texts, st.one_of(not_a_string, blank_texts, over(2000), huge_strings)),
+        "member_id": Field(st.none(), bad_ids, required=False),
+    },
+    "support.seen": {"request_id": Field(bad_ids, bad_ids)},
+    "support.take": {"request_id": Field(bad_ids, bad_ids)},
+    "support.close": {"request_id": Field(bad_ids, bad_ids)},
 }
 ALWAYS_REFUSED = frozenset({"round.pass", "round.done", "round.end", "round.skip", "round.next"})
 assert set(FIELDS) == set(CLIENT_TYPES), "a client type of the consumer has no fuzzing fields"
@@ -419,6 +462,9 @@ def snapshot(session_id: int, member_id: int) -> dict[str, Any]:
         ),
         "rounds": Round.objects.count(),
         "notices": list(PrivateNotice.objects.order_by("pk").values_list("pk", "dismissed_at")),
+        "support": SupportRequest.objects.count(),
+        "checkins": CheckIn.objects.count(),
+        "private": PrivateMessage.objects.count(),
         "attendance_of_others": Attendance.objects.exclude(membership_id=member_id).count(),
         "attendance_of_member": Attendance.objects.filter(membership_id=member_id).count(),
         "audit": AuditEntry.objects.count(),

@@ -61,8 +61,20 @@ def write_into_every_column(world: World) -> None:
     room = live_room(world)
     facilitator = world.users["facilitator"]
     host = enter(room, "facilitator")
-    enter(room, "member")
+    rose = enter(room, "member")
     enter(room, "member2")
+    session_services.support_request(
+        actor=world.users["member"], context=rose, note=f"{CANARY} support"
+    )
+    session_services.checkin_set(
+        actor=world.users["member"], context=rose, moment="in", mood="okay", note=f"{CANARY} in"
+    )
+    session_services.private_send(
+        actor=world.users["member"],
+        context=rose,
+        client_id="4b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        body=f"{CANARY} private",
+    )
     warning = {"category": "physical_violence", "note": f"{CANARY} warning note"}
     message = post_message(room, "member", f"{CANARY} message", content_warning=warning)
     other = post_message(room, "member2", f"{CANARY} second message")
