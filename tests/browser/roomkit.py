@@ -261,9 +261,11 @@ def open_room(context: BrowserContext, path: str) -> Page:
 
 
 def room_ready(page: Page) -> None:
-    """Connected, and the backlog (the first replay) is in."""
+    """Connected, and the backlog (the first replay) is in. A person may resume 12 times a
+    minute, and these tests open her room more often than she would: the page waits and asks
+    again, so allow for that."""
     expect(page.locator("#room")).to_have_attribute("data-conn", "online")
-    expect(page.locator("#room")).to_have_attribute("data-backlog", "done")
+    expect(page.locator("#room")).to_have_attribute("data-backlog", "done", timeout=45_000)
 
 
 def messages(page: Page) -> Locator:

@@ -280,8 +280,11 @@
     return false;
   }
 
-  function resume() {
+  /* Ask for what she missed. After a refusal nothing asks again (not the heartbeat, not a
+     gap) until the wait is over: asking sooner only keeps the limit full. */
+  function resume(force) {
     if (state.resuming) { return; }
+    if (!force && state.resumeAfter && Date.now() < state.resumeAfter) { return; }
     if (send({ type: "resume", after_seq: state.lastSeq })) { state.resuming = true; }
   }
 
@@ -371,6 +374,7 @@
     "resume.done": function () {
       state.resuming = false;
       state.resumeRetries = 0;
+      state.resumeAfter = 0;
       if (!state.backlogDone) {
         state.backlogDone = true;
         root.setAttribute("data-backlog", "done");
@@ -503,7 +507,9 @@
         /* Refused (too many at once, or the database is busy): ask again a little later. */
         state.resuming = false;
         state.resumeRetries = (state.resumeRetries || 0) + 1;
-        window.setTimeout(resume, Math.min(15000, 1000 * Math.pow(2, state.resumeRetries)));
+        var wait = event.retry_after ? event.retry_after * 1000 : Math.min(16000, 1000 * Math.pow(2, state.resumeRetries));
+        state.resumeAfter = Date.now() + wait;
+        window.setTimeout(function () { resume(true); }, wait);
         return;
       }
       if (event.ref === "notice.dismiss") { return; }
