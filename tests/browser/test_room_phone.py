@@ -526,15 +526,27 @@ def test_a_refused_message_stays_in_the_box_with_the_reason_and_no_sending_line_
 def test_a_removed_member_is_told_why_and_still_sees_it_after_a_reload(
     crew: Crew, person: Callable[..., BrowserContext], speakers: Callable, size: dict[str, int]
 ) -> None:
-    session_id, path = crew.session("live")
-    sam = speakers(FACILITATOR, session_id)
+    _session_id, path = crew.session("live")
     page = open_room(person(JADE), path)
+    host = open_room(person(FACILITATOR), path)
     reason = "You shared someone's real name. We will talk with you this week."
-    sam.command(type="member.remove", member_id=member_id(crew, "Jade"), reason=reason)
+    post(page, "Jade's last words here.")
+    item = message(host, "Jade's last words here.")
+    open_options(host, item).get_by_role("button", name="Remove Jade").click()
+    expect(host.locator("#mod-reason")).to_be_focused()
+    host.keyboard.type(reason)
+    host.locator("#mod-dialog").get_by_role("button", name="Remove Jade").click()
     card = page.locator("#notices .notice").filter(has_text=reason)
     expect(card).to_have_count(1)
     expect_in_view(card)
     expect(page.locator("#why")).to_contain_text("You can no longer take part in this session.")
+
+    # The host sees her under "Removed from this session"; the reason stays Jade's.
+    if size["width"] < 600:
+        host.locator("#people-open").click()
+    expect(host.locator("#removed li")).to_have_text("Jade")
+    expect(host.locator("#present li").filter(has_text="Jade")).to_have_count(0)
+    assert reason not in visible_text(host)
     page.reload()
     expect(page.locator("#notices .notice").filter(has_text=reason)).to_have_count(1)
     expect(page.locator("#why")).to_contain_text("You can no longer take part in this session.")
@@ -913,6 +925,8 @@ def test_when_the_facilitator_leaves_the_co_host_is_told_and_may_end_the_session
     alert = mari.locator("#notices .host-alert").filter(has_text=f"{SAM} has left the room.")
     expect(alert).to_have_count(1)
     expect_in_view(alert)
+    expect(mari.locator("#alert-live")).to_contain_text(f"{SAM} has left the room.")
+    assert mari.locator("#alert-live").inner_text().count("has left the room") == 1
     assert_no_axe(mari, f"room-{name(size)}-facilitator-left")
     if size["width"] < 600:
         mari.locator("#tools-open").click()
