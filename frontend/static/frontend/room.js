@@ -1231,7 +1231,7 @@
   /* --- support, stepping out ---------------------------------------------------------- */
 
   function askSupport() {
-    if (send({ type: "support.request" })) { feedback(t("A host has been told. Someone will be with you.")); }
+    if (send({ type: "support.request", client_id: uuid() })) { feedback(t("A host has been told. Someone will be with you.")); }
     else { feedback(t("You are offline, so nobody could be told. We are reconnecting.")); }
   }
   $("support").addEventListener("click", askSupport);
