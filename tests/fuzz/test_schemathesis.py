@@ -294,7 +294,23 @@ GROUP_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "GET /sessions/{session_id}/plan/": (FACILITATOR, frozenset({"admin"})),
     "PUT /sessions/{session_id}/plan/": (FACILITATOR, frozenset({"admin"})),
     "GET /sessions/{session_id}/attendance/": (FACILITATOR, frozenset({"admin"})),
+    # Issue 15. Members read their own support requests and threads (lists filtered to hers).
+    "GET /groups/{group_id}/support/": (IN_GROUP, frozenset({"admin"})),
+    "POST /groups/{group_id}/support/": (IN_GROUP, frozenset()),
+    "POST /groups/{group_id}/support/{request_id}/status/": (FACILITATOR, frozenset({"admin"})),
+    "GET /groups/{group_id}/private/": (IN_GROUP, frozenset({"admin"})),
+    # ... and her own thread: see `may_succeed`. An admin outside the group reads, never writes.
+    "GET /groups/{group_id}/private/{member_id}/messages/": (FACILITATOR, frozenset({"admin"})),
+    "POST /groups/{group_id}/private/{member_id}/messages/": (FACILITATOR, frozenset()),
+    "GET /sessions/{session_id}/checkins/": (FACILITATOR, frozenset({"admin"})),
+    "POST /sessions/{session_id}/checkins/": (IN_GROUP, frozenset()),
 }
+# Routes where a member may act on her own member id (leave; her private thread).
+OWN_MEMBER_ROUTES = (
+    "DELETE /groups/{group_id}/members/",
+    "GET /groups/{group_id}/private/",
+    "POST /groups/{group_id}/private/",
+)
 CO_HOST_ROUTES = frozenset(
     {
         "GET /sessions/{session_id}/plan/",
@@ -359,7 +375,7 @@ def may_succeed(persona: str, label: str, path_parameters: dict[str, Any], t: Ta
     role = role_in(persona, group_id, t.world)
     if role in roles or persona in org_roles:
         return ""
-    if route.startswith("DELETE /groups/{group_id}/members/") and role is not None:
+    if route.startswith(OWN_MEMBER_ROUTES) and role is not None:
         own = t.world.members[persona].pk
         if resolved.get("member_id") == own:
             return ""
