@@ -119,3 +119,20 @@ def test_the_settings_page_sets_it_from_its_checkbox(world):
     assert browser.get("/settings/").context["tell_hosts_if_i_leave_quickly"] is True
     browser.post("/settings/", {})
     assert browser.get("/settings/").context["tell_hosts_if_i_leave_quickly"] is True
+
+
+async def test_the_hosts_still_hear_it_when_her_socket_closed_just_before_the_beacon_came():
+    room = await amake_room()
+    fac, _ = await join(room, "facilitator")
+    rose, _ = await join(room, "member")
+    await rose.close()
+    await fac.until("presence", status="left", member_id=room.member_id("member"))
+
+    assert await quick_exit(room.world.users["member"], room.session.pk) == 204
+
+    told = await fac.until("support.requested")
+    assert told["kind"] == "left_quickly" and told["member_id"] == room.member_id("member")
+    # The beacon may come twice (a retry): the hosts hear it once.
+    assert await quick_exit(room.world.users["member"], room.session.pk) == 204
+    assert await fac.nothing()
+    await fac.close()

@@ -282,3 +282,27 @@ def test_a_member_of_another_group_finds_neither_the_list_nor_a_request(world):
     answer = world.client("other_facilitator").post(other_group, {"status": "seen"}, format="json")
     assert answer.status_code == 404
     assert SupportRequest.objects.get().status == "sent"
+
+
+async def test_an_answer_to_a_request_from_the_group_page_reaches_her_in_a_room():
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    world = room.world
+    url = f"/api/v1/groups/{world.group_a.pk}/support/"
+
+    @database_sync_to_async
+    def ask_and_take():
+        made = world.client("member").post(
+            url, {"kind": "message_me", "client_id": str(uuid.uuid4())}, format="json"
+        )
+        taken = world.client("facilitator").post(
+            f"{url}{made.json()['request_id']}/status/", {"status": "taken"}, format="json"
+        )
+        return made.json(), taken.json()
+
+    made, taken = await ask_and_take()
+
+    updated = await rose.until("support.updated")
+    assert updated["request_id"] == made["request_id"] and updated["status"] == "taken"
+    assert updated["by"] == taken["by"] and taken["by"]["display_name"] == "Sam"
+    await rose.close()
