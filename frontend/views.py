@@ -8,14 +8,16 @@ member wrote is put in a URL. The live room's client is static JavaScript (no in
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,14 +27,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
-from facilitation.models import PlanItemKind, SessionKind, SessionStatus
+from facilitation.models import PlanItemKind, SessionKind, SessionStatus, SupportKind
+from facilitation.services.support import ASKED_KINDS
 from facilitation.taxonomy import CONTENT_WARNINGS
 from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole
 from groups.policies import Action, can, group_for, is_signed_in, needs_second_factor
 from groups.throttling import redeem_wait
-from project.exceptions import ApplicationError
+from project.exceptions import ApplicationError, ValidationFailed
 from safeguarding import policies as concern_policies
 from safeguarding import selectors as concern_selectors
 from safeguarding import services as concern_services
@@ -219,7 +222,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _group_context(request: HttpRequest, group: Any) -> dict[str, Any]:
+def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict[str, Any]:
     user = request.user
     view = group_selectors.group_view(viewer=user, group=group)
     membership = view.membership
@@ -260,13 +263,198 @@ def _group_context(request: HttpRequest, group: Any) -> dict[str, Any]:
         context["invites"] = group_selectors.invite_list(viewer=user, group=group)[:20]
     if membership is not None:
         context["proposals"] = group_selectors.proposal_list(viewer=user, group=group)
+    context.update(_support_context(request, group, membership, thread))
     return context
+
+
+# --- support and private threads on the group page (issue 15) --------------------------------
+
+# Where the error summary's links lead, by the service's field name.
+SUPPORT_FIELDS = {"kind": "kind-minute", "note": "support-note", "client_id": "support-send"}
+PRIVATE_FIELDS = {"body": "private-body", "client_id": "private-send"}
+
+
+def _support_context(
+    request: HttpRequest, group: Any, membership: Any, thread: Any = None
+) -> dict[str, Any]:
+    """What the group page shows of the support loop: for those who answer requests (the
+    group's facilitators) the open requests and the private threads; for anyone else in the
+    group her own requests, "Ask for support" and her private thread with the hosts."""
+    user = request.user
+    manages = can(user, Action.SUPPORT_MANAGE, group=group, membership=membership)
+    asks = (
+        membership is not None
+        and not manages
+        and can(user, Action.SUPPORT_REQUEST, group=group, membership=membership)
+    )
+    context: dict[str, Any] = {
+        "manages_support": manages,
+        "asks_support": asks,
+        "urgent_help": settings.HAVEN_URGENT_HELP,
+        "support_kinds": [(kind, SupportKind(kind).label) for kind in ASKED_KINDS],
+        "support_form": {"kind": "", "note": "", "client_id": str(uuid.uuid4())},
+        "private_form": {"body": "", "client_id": str(uuid.uuid4())},
+        "support_done": request.session.pop("support_done", None),
+        "private_sent": request.session.pop("private_sent", None),
+    }
+    if manages:
+        context["support_open"] = list(
+            session_selectors.support_list(viewer=user, group=group)[:50]
+        )
+        context["threads"] = list(session_selectors.private_threads(viewer=user, group=group)[:50])
+        if thread is not None:
+            # One thread at a time: a facilitator's read of someone's thread is audited.
+            target = session_selectors.private_target(viewer=user, group=group, member_id=thread)
+            context["thread_member"] = target
+            context["thread_messages"] = session_services.private_read(
+                actor=user, group=group, member_id=target.pk
+            )
+    elif asks:
+        sent_id = request.session.pop("support_sent", None)
+        # Never "left quickly" here: whoever looks at her phone must not learn she used it.
+        mine = [
+            row
+            for row in session_selectors.support_list(viewer=user, group=group)[:10]
+            if row.kind != SupportKind.LEFT_QUICKLY
+        ]
+        context["my_support"] = mine[:3]
+        context["support_sent"] = next((row for row in mine if row.pk == sent_id), None)
+        context["thread_member"] = membership
+        context["thread_messages"] = session_services.private_read(
+            actor=user, group=group, member_id=membership.pk
+        )
+    return context
+
+
+def _page_errors(
+    request: HttpRequest,
+    found: Any,
+    *,
+    form: str,
+    exc: ValidationFailed,
+    values: dict[str, str],
+    anchors: dict[str, str],
+    thread: Any = None,
+) -> HttpResponse:
+    """The group page again (400) with a GOV.UK error summary, each field's own message and
+    everything she wrote kept. A bad client id (a hidden field) gets a fresh one."""
+    words = {
+        "kind": _("Choose what you need."),
+        "client_id": _("Something went wrong. Please press the button again."),
+    }
+    fields = exc.extra.get("fields", {}) if isinstance(exc.extra, dict) else {}
+    errors = {
+        name: words.get(name) or " ".join(str(m) for m in msgs) for name, msgs in fields.items()
+    }
+    if "client_id" in errors:
+        values["client_id"] = str(uuid.uuid4())
+    context = _group_context(request, found, thread=thread)
+    context[f"{form}_form"] = values
+    context["errors"] = {
+        "form": form,
+        "fields": errors,
+        "summary": [
+            (anchors.get(name, anchors["client_id"]), text) for name, text in errors.items()
+        ],
+    }
+    return render(request, "frontend/group.html", context, status=400)
+
+
+def _support_ask(request: HttpRequest, found: Any) -> HttpResponse:
+    """ "Ask for support" from the group page: the same service as the REST route."""
+    post = request.POST
+    values = {
+        "kind": post.get("kind", ""),
+        "note": post.get("note", ""),
+        "client_id": post.get("client_id", ""),
+    }
+    try:
+        row = session_services.support_ask(
+            actor=request.user,
+            group=found,
+            kind=values["kind"],
+            note=values["note"],
+            client_id=values["client_id"] or None,
+        )
+    except ValidationFailed as exc:
+        return _page_errors(
+            request, found, form="support", exc=exc, values=values, anchors=SUPPORT_FIELDS
+        )
+    request.session["support_sent"] = row.pk
+    return HttpResponseRedirect(reverse("group", args=[found.pk]) + "#support-sent")
+
+
+def _private_post(request: HttpRequest, found: Any) -> HttpResponse:
+    """A message in a private thread from the group page: hers, or a facilitator's answer."""
+    post = request.POST
+    member_id = post.get("member_id", "")
+    if not member_id.isdigit():
+        raise Http404()
+    values = {"body": post.get("body", ""), "client_id": post.get("client_id", "")}
+    mine = _is_self(request, found, member_id)
+    thread = None if mine else member_id
+    try:
+        session_services.private_post(
+            actor=request.user,
+            group=found,
+            member_id=member_id,
+            client_id=values["client_id"] or None,
+            body=values["body"],
+        )
+    except ValidationFailed as exc:
+        return _page_errors(
+            request,
+            found,
+            form="private",
+            exc=exc,
+            values=values,
+            anchors=PRIVATE_FIELDS,
+            thread=thread,
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        messages.error(request, _error_text(exc))
+    else:
+        request.session["private_sent"] = timezone.localtime().strftime("%H:%M")
+    url = reverse("group", args=[found.pk])
+    if thread is not None:
+        url += f"?thread={int(thread)}"
+    return HttpResponseRedirect(url + "#private-sent")
+
+
+def _support_status(request: HttpRequest, found: Any) -> HttpResponse:
+    """A facilitator takes or closes a request: the same service as the REST status route."""
+    status = request.POST.get("status")
+    try:
+        row = session_services.support_set_status_in_group(
+            actor=request.user,
+            group=found,
+            request_id=request.POST.get("request_id"),
+            status=status,
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        request.session["support_done"] = {"error": True, "text": _error_text(exc)}
+    else:
+        name = row.membership.display_name
+        done = {
+            "taken": _("You have taken %(name)s's request. She can see you are with her.")
+            % {"name": name},
+            "closed": _("%(name)s's request is closed.") % {"name": name},
+        }.get(str(status), _("Saved."))
+        request.session["support_done"] = {"error": False, "text": done}
+    return HttpResponseRedirect(reverse("group", args=[found.pk]) + "#support-requests")
 
 
 @signed_in
 def group(request: HttpRequest, group_id: int) -> HttpResponse:
     found = group_for(request.user, group_id)
-    return render(request, "frontend/group.html", _group_context(request, found))
+    # A facilitator opens one member's private thread at a time (`?thread=<member id>`).
+    thread = request.GET.get("thread", "")
+    thread = thread if thread.isdigit() else None
+    return render(request, "frontend/group.html", _group_context(request, found, thread))
 
 
 @signed_in
@@ -277,6 +465,14 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
     found = group_for(request.user, group_id)
     post = request.POST
     back = HttpResponseRedirect(reverse("group", args=[found.pk]))
+    # Issue 15: these answer on the page itself (errors next to her words, or where she was).
+    page_actions = {
+        "support": _support_ask,
+        "support_status": _support_status,
+        "private": _private_post,
+    }
+    if action in page_actions:
+        return page_actions[action](request, found)
 
     def accept() -> None:
         group_services.agreement_accept(
@@ -567,6 +763,17 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             response = redirect("landing")
             response["Clear-Site-Data"] = CLEAR_SITE_DATA
             return response
+        if request.POST.get("action") == "leave_quickly":
+            # Its own form: the content-warning choices are left as they are.
+            told = request.POST.getlist("tell_hosts_if_i_leave_quickly")
+            _flash_errors(
+                request,
+                lambda: session_services.preferences_update(
+                    actor=user, tell_hosts_if_i_leave_quickly=bool(told) and told[-1] == "1"
+                ),
+                _("Saved."),
+            )
+            return redirect("settings")
         choices = {
             key: request.POST.get(f"cw_{key}", "collapse") for key, _l, _d in CONTENT_WARNINGS
         }

@@ -12,9 +12,21 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
+  /* On a room page, the session it shows (#room's data-config), so the hosts can be told she
+   * left quickly (her choice in Settings; the server decides). Read before the page is blanked. */
+  function roomSessionId() {
+    try {
+      var room = document.getElementById("room");
+      if (!room || !room.dataset.config) { return ""; }
+      var id = JSON.parse(room.dataset.config).session_id;
+      return typeof id === "number" ? String(id) : "";
+    } catch (ignored) { return ""; }
+  }
+
   function leave() {
     if (leaving) { return; }
     leaving = true;
+    var room = roomSessionId();
     try {
       document.title = "";
       document.documentElement.classList.add("leaving");
@@ -25,6 +37,7 @@
       var data = new FormData();
       data.append("beacon", "1");
       data.append("csrfmiddlewaretoken", csrfToken());
+      if (room) { data.append("room", room); }
       navigator.sendBeacon("/signout/", data);
     } catch (ignored) { /* the session still ends after 8 hours or when the browser closes */ }
     window.location.replace(exitUrl);
