@@ -293,7 +293,10 @@ def test_settings_explain_leaving_quickly_and_show_her_check_ins_newest_first(
 
 
 def test_leave_now_in_a_room_tells_the_hosts_she_left_quickly_and_nobody_else(
-    crew: Crew, new_context: Callable[..., BrowserContext], credentials: dict[str, str]
+    crew: Crew,
+    new_context: Callable[..., BrowserContext],
+    credentials: dict[str, str],
+    person: Callable[..., BrowserContext],
 ) -> None:
     session_id, path = crew.session("live")
     host = Speaker(crew, FACILITATOR, session_id)
@@ -322,6 +325,14 @@ def test_leave_now_in_a_room_tells_the_hosts_she_left_quickly_and_nobody_else(
     assert "support.requested" not in [e["type"] for e in rose.seen]
     host.close()
     rose.close()
+
+    # The facilitators also find it on the group page, so someone can check on her later.
+    sam = group_page(person(FACILITATOR), crew)
+    left = sam.locator("li.support-item.kind-left_quickly").filter(has_text="Jade")
+    expect(left).to_contain_text("Jade: left the room quickly (with Leave now)")
+    expect(left).to_contain_text(re.compile(r"In the room of “Room test \d+”"))
+    left.scroll_into_view_if_needed()
+    assert_no_axe(sam, "support-facilitator-left-quickly-phone")
 
 
 def test_leave_now_on_the_group_page_sends_no_room(
