@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -424,3 +425,51 @@ def tab_count_to_box(page: Page, limit: int = 5) -> int:
         if focused["id"] == "body":
             return presses
     raise AssertionError(f"the message box is not reached in {limit} Tab presses")
+
+
+# --- the page's own socket (issue 15) ------------------------------------------------------
+
+
+class Wire:
+    """The room page's WebSocket, routed through Playwright: the server's frames of some types
+    can be held back (to prove the page waits for the server), and the line can be cut (the
+    page sees its socket close and cannot reconnect until it is mended)."""
+
+    def __init__(self, page: Page) -> None:
+        self.down = False
+        self.hold: set[str] = set()
+        self.held: list[tuple[Any, str]] = []
+        self.live: list[tuple[Any, Any]] = []
+        page.route_web_socket(re.compile(r"/ws/sessions/"), self._route)
+
+    def _route(self, ws: Any) -> None:
+        if self.down:
+            ws.close(code=1001, reason="down")
+            return
+        server = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            kind = json.loads(frame).get("type") if isinstance(frame, str) else None
+            if kind in self.hold:
+                self.held.append((ws, frame))
+            else:
+                ws.send(frame)
+
+        server.on_message(from_server)
+        self.live.append((ws, server))
+
+    def release(self) -> None:
+        self.hold.clear()
+        held, self.held = self.held, []
+        for ws, frame in held:
+            ws.send(frame)
+
+    def cut(self) -> None:
+        self.down = True
+        live, self.live = self.live, []
+        for ws, server in live:
+            server.close()
+            ws.close(code=1001, reason="down")
+
+    def mend(self) -> None:
+        self.down = False

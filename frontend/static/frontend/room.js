@@ -62,7 +62,11 @@
     seenNotices: {},
     selectedMessage: null,
     moderation: null,
-    openMenu: null
+    openMenu: null,
+    support: null,
+    supportQueue: null,
+    supports: {},
+    seenSent: {}
   };
   (config.notices || []).forEach(function (n) { state.seenNotices[n.notice_id] = true; });
 
@@ -305,6 +309,7 @@
       state.resuming = false;
       root.setAttribute("data-conn", "offline");
       if (state.pending) { state.pending.sent = false; showSending(false); $("body").readOnly = false; }
+      if (state.supportQueue) { state.supportQueue.sent = false; }
       if (state.ended) { render(); return; }
       if (event.code === 4410 && (state.status === "live" || state.status === "paused" || state.status === "open")) {
         /* The session closed while she was away from the network. */
@@ -364,6 +369,9 @@
       state.removed = {};
       (event.removed || []).forEach(function (p) { state.removed[p.member_id] = p; remember(p); });
       state.serverMayEnd = event.me.may_end;
+      state.support = event.me.support || state.support;
+      state.supports = {};
+      (event.support || []).forEach(function (r) { state.supports[r.request_id] = r; });
       setRound(event.round);
       if (state.steppedOut) { send({ type: "presence.set", status: "stepped_out" }); }
       render();
@@ -382,6 +390,7 @@
         window.requestAnimationFrame(toBottom);
       }
       if (state.pending && !state.pending.sent) { resendPending(); }
+      flushSupport();
     },
     "heartbeat": function (event) { if (event.last_seq > state.lastSeq) { resume(); } },
     "message": function (event) { receiveMessage(event); },
@@ -486,7 +495,30 @@
       render();
     },
     "support.requested": function (event) {
-      hostAlert(fill(t("%s asked for support."), [event.display_name]) + (event.note ? " " + event.note : ""));
+      var fresh = !state.supports[event.request_id];
+      state.supports[event.request_id] = event;
+      if (fresh) { hostAlert(supportLine(event) + (event.note ? " " + event.note : "")); }
+      render();
+    },
+    "support.sent": function (event) {
+      var queued = state.supportQueue;
+      if (queued && queued.clientId === event.client_id) { state.supportQueue = null; }
+      state.support = event;
+      renderSupport(true);
+    },
+    "support.updated": function (event) {
+      var mine = state.support;
+      if (mine && mine.request_id === event.request_id) {
+        mine.status = event.status;
+        mine.by = event.by;
+        renderSupport(true);
+      }
+      var row = state.supports[event.request_id];
+      if (row) {
+        if (event.status === "closed") { delete state.supports[event.request_id]; }
+        else { row.status = event.status; row.by = event.by; }
+        render();
+      }
     },
     "concern.raised": function (event) {
       var link = el("a", null, t("Open the concern"));
@@ -503,6 +535,14 @@
     },
     "error": function (event) {
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
+      if (state.supportQueue && event.ref === state.supportQueue.clientId) {
+        state.supportQueue = null;
+        renderSupport(false);
+        supportSay(t("Your request was not sent.") + " " + (event.code === "rate_limited"
+          ? t("You asked a few times in a short time. Wait a minute, then ask again.")
+          : (event.message || "") + " " + t("Please try again.")));
+        return;
+      }
       if (event.ref === "resume") {
         /* Refused (too many at once, or the database is busy): ask again a little later. */
         state.resuming = false;
@@ -607,10 +647,13 @@
     var gist = why.replace(/\(.*\)/, "");
     if (why && gist !== lastWhy && state.backlogDone) { announce(why); }
     lastWhy = why ? gist : "";
-    var canAct = state.online && !state.ended && !state.finalCode;
-    var helper = otherHostPresent();
-    show($("support"), canAct && helper && !(state.me && state.me.role === "facilitator"));
-    show($("away-support"), canAct && helper);
+    /* Offered while the session is open, live or paused, also offline (it waits, then goes). */
+    var canAsk = state.everOnline && !state.ended && !state.finalCode && !!state.me &&
+      ["open", "live", "paused"].indexOf(state.status) >= 0 && state.me.role !== "facilitator";
+    show($("support"), canAsk);
+    show($("away-support"), canAsk);
+    if (!canAsk && $("support-dialog").open) { $("support-dialog").close(); }
+    renderSupport(false);
     show($("step-out"), !state.ended && !state.finalCode && !state.steppedOut);
   }
 
@@ -620,6 +663,7 @@
     renderRound();
     renderPresent();
     renderHostPanel();
+    renderSupports();
     renderCountdowns();
     followIfNeeded();
   }
@@ -736,6 +780,7 @@
     }
     var target = $(focusId);
     if (target) { target.focus(); target.scrollIntoView({ block: "nearest" }); }
+    renderSupports();
   }
 
   function closePeople() {
@@ -1230,12 +1275,188 @@
 
   /* --- support, stepping out ---------------------------------------------------------- */
 
-  function askSupport() {
-    if (send({ type: "support.request", client_id: uuid() })) { feedback(t("A host has been told. Someone will be with you.")); }
-    else { feedback(t("You are offline, so nobody could be told. We are reconnecting.")); }
+  var KINDS = {
+    minute: t("I need a minute"),
+    message_me: t("Please message me privately"),
+    not_safe: t("I’m not safe right now")
+  };
+
+  /* The organisation's urgent help (data-config urgent_help): shown at once, no network. */
+  function urgentHelp() {
+    var box = el("div", "urgent-box");
+    box.appendChild(el("p", "urgent-title", t("If you are in danger now, get help straight away:")));
+    var list = el("ul", "urgent-list");
+    (config.urgent_help || []).forEach(function (entry) {
+      var item = el("li");
+      item.appendChild(el("span", null, entry.label + ": "));
+      if (entry.href && /^(tel:|sms:|mailto:|https?:)/i.test(entry.href)) {
+        var link = el("a", null, entry.contact);
+        link.href = entry.href;
+        item.appendChild(link);
+      } else {
+        item.appendChild(el("strong", null, entry.contact));
+      }
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
   }
-  $("support").addEventListener("click", askSupport);
-  $("away-support").addEventListener("click", askSupport);
+
+  function supportWords() {
+    var queued = state.supportQueue;
+    if (queued) {
+      return queued.sent && state.online ? t("Sending your request…")
+        : t("You are offline. Your request is waiting and will be sent when you are back online.");
+    }
+    var mine = state.support;
+    if (!mine) { return ""; }
+    var who = mine.by ? mine.by.display_name : t("A host");
+    var sent = fill(t("Sent %s."), [hhmm(mine.at)]);
+    if (mine.status === "taken") { return fill(t("%s is with you."), [who]); }
+    if (mine.status === "seen") { return sent + " " + fill(t("%s has seen it."), [who]); }
+    if (mine.status === "closed") { return sent + " " + fill(t("%s has closed it. You can ask again at any time."), [who]); }
+    if (!mine.hosts_told) { return sent + " " + t("No host is in the room right now. We kept your request for the facilitators."); }
+    return sent + " " + t("A host has been told.");
+  }
+
+  var lastSupportWords = "";
+  function renderSupport(speak) {
+    var words = supportWords();
+    var box = $("support-status");
+    $("support-text").textContent = words;
+    var help = $("support-help");
+    help.textContent = "";
+    var mine = state.support;
+    var queued = state.supportQueue;
+    var urgent = (queued && queued.kind === "not_safe") ||
+      (!queued && mine && mine.status !== "closed" && mine.status !== "taken" && (mine.kind === "not_safe" || !mine.hosts_told));
+    if (urgent && words) { help.appendChild(urgentHelp()); }
+    show(box, !!words && !state.ended);
+    if (speak && words && words !== lastSupportWords) { announce(words); }
+    lastSupportWords = words;
+    followIfNeeded();
+  }
+
+  function supportSay(text) {
+    $("support-text").textContent = text;
+    $("support-help").textContent = "";
+    show($("support-status"), true);
+    announce(text);
+  }
+
+  function flushSupport() {
+    var queued = state.supportQueue;
+    if (queued && !queued.sent && state.online && send(queued.payload)) { queued.sent = true; renderSupport(false); }
+  }
+
+  function supportKind() {
+    var checked = document.querySelector('input[name="support-kind"]:checked');
+    return checked ? checked.value : "minute";
+  }
+
+  function openSupport() {
+    $("support-note").value = "";
+    document.querySelector('input[name="support-kind"][value="minute"]').checked = true;
+    showUrgentInSheet();
+    $("support-dialog").showModal();
+    document.querySelector('input[name="support-kind"]:checked').focus();
+  }
+
+  function showUrgentInSheet() {
+    var box = $("support-urgent");
+    box.textContent = "";
+    var unsafe = supportKind() === "not_safe";
+    if (unsafe) { box.appendChild(urgentHelp()); }
+    show(box, unsafe);
+  }
+
+  $("support").addEventListener("click", openSupport);
+  $("away-support").addEventListener("click", openSupport);
+  each(document.querySelectorAll('input[name="support-kind"]'), function (radio) {
+    radio.addEventListener("change", showUrgentInSheet);
+  });
+  $("support-cancel").addEventListener("click", function () { $("support-dialog").close(); });
+  $("support-dialog").addEventListener("close", function () {
+    if (!state.ended) { (state.steppedOut ? $("away-support") : $("support")).focus(); }
+  });
+  $("support-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var kind = supportKind();
+    var clientId = uuid();
+    var payload = { type: "support.request", client_id: clientId, kind: kind };
+    var note = $("support-note").value.trim();
+    if (note) { payload.note = note; }
+    state.supportQueue = { clientId: clientId, kind: kind, payload: payload, sent: false };
+    $("support-dialog").close();
+    if (state.online && send(payload)) { state.supportQueue.sent = true; }
+    renderSupport(true);
+  });
+
+  /* --- the hosts: support requests stay pinned until taken or closed -------------------------- */
+
+  function supportLine(r) {
+    if (r.kind === "left_quickly") { return fill(t("%s left quickly."), [r.display_name]); }
+    return fill(t("%(name)s asked for support: “%(option)s”"), { name: r.display_name, option: KINDS[r.kind] || KINDS.minute }, true);
+  }
+
+  function panelShown() {
+    return state.isHost && (wide.matches || $("people-dialog").open) && document.visibilityState === "visible";
+  }
+
+  function renderSupports() {
+    var list = $("sup-list");
+    var rows = Object.keys(state.supports).map(function (key) { return state.supports[key]; });
+    rows.sort(function (a, b) { return a.at < b.at ? -1 : 1; });
+    var key = focusKey(list);
+    list.textContent = "";
+    var waiting = 0;
+    rows.forEach(function (r) {
+      var taken = r.status === "taken";
+      if (!taken) { waiting += 1; }
+      var item = el("li", "sup" + (taken ? " taken" : "") + (r.kind === "not_safe" ? " unsafe" : ""));
+      item.setAttribute("data-request-id", r.request_id);
+      var head = el("p", "sup-head");
+      var time = el("time", null, hhmm(r.at));
+      time.setAttribute("datetime", r.at);
+      head.appendChild(time);
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(el("span", null, supportLine(r)));
+      item.appendChild(head);
+      if (r.note) { item.appendChild(el("p", "sup-note", r.note)); }
+      var by = r.by ? (isMe(r.by.member_id) ? t("you") : r.by.display_name) : "";
+      if (taken) { item.appendChild(el("p", "meta", fill(t("Taken by %s."), [by]))); }
+      else if (r.status === "seen" && by) { item.appendChild(el("p", "meta", fill(t("Seen by %s."), [by]))); }
+      var row = el("div", "row");
+      var who = r.display_name;
+      if (!taken) {
+        var take = namedButton(t("I’ll take this"), who, "small secondary", function () {
+          send({ type: "support.take", request_id: r.request_id });
+        });
+        take.setAttribute("data-key", "take-" + r.request_id);
+        row.appendChild(take);
+      }
+      var close = namedButton(t("Close"), fill(t("the request from %s"), [who]), "small secondary", function () {
+        send({ type: "support.close", request_id: r.request_id });
+      });
+      close.setAttribute("data-key", "close-" + r.request_id);
+      row.appendChild(close);
+      item.appendChild(row);
+      list.appendChild(item);
+      if (r.status === "sent" && !state.seenSent[r.request_id] && panelShown()) {
+        state.seenSent[r.request_id] = true;
+        send({ type: "support.seen", request_id: r.request_id });
+      }
+    });
+    refocus(list, key);
+    show($("sup-wrap"), state.isHost && rows.length > 0);
+    $("sup-count").textContent = waiting ? fill(nt("%s waiting", "%s waiting", waiting), [waiting]) : "";
+    show($("sup-count"), waiting > 0);
+    var badge = $("tools-badge");
+    badge.textContent = waiting ? String(waiting) : "";
+    if (waiting) { badge.appendChild(el("span", "visually-hidden", " " + nt("asking for support", "asking for support", waiting))); }
+    show(badge, state.isHost && waiting > 0);
+  }
+  document.addEventListener("visibilitychange", function () { if (state.isHost) { renderSupports(); } });
 
   $("step-out").addEventListener("click", function () {
     var items = document.querySelectorAll("#messages li.message");

@@ -1,0 +1,279 @@
+"""Issue 15 inside the room, as a member lives it on a 360x740 phone and a host answers it.
+
+"I need support" opens a small sheet (three choices, an optional note); the confirmation
+appears under the button only once the server has answered (`support.sent`), names the host
+who saw or took it, survives a reload, and says honestly when no host is in the room (with the
+organisation's urgent help). Offline, the request waits and goes on reconnect, once. Hosts get
+a pinned alert with a count and "I'll take this"; another member's page never shows any of it.
+Every new state is checked with axe-core (no violation of any impact) and saved as
+var/screenshots/room-support-*.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import HavenServer
+from tests.browser.roomkit import (
+    AMBER,
+    DESKTOP,
+    FACILITATOR,
+    JADE,
+    MENTOR,
+    PHONE,
+    ROSE,
+    SAM,
+    Crew,
+    Speaker,
+    Wire,
+    assert_no_axe,
+    expect_in_view,
+    open_room,
+    room_ready,
+)
+
+pytestmark = pytest.mark.browser
+
+NOTE = "Something in that story hit me hard."
+SENT = re.compile(r"^Sent \d\d:\d\d\. ")
+NOT_SAFE = "I\u2019m not safe right now"
+TAKE = "I\u2019ll take this"
+
+
+@pytest.fixture(scope="module")
+def crew(browser: Browser, haven: HavenServer, credentials: dict[str, str]) -> Iterator[Crew]:
+    people = Crew(browser=browser, haven=haven, credentials=credentials)
+    yield people
+    people.close()
+
+
+@pytest.fixture
+def person(crew: Crew, new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
+    def make(username: str, size: dict[str, int] = PHONE) -> BrowserContext:
+        return new_context(storage_state=crew.state(username), bypass_csp=True, viewport=size)
+
+    return make
+
+
+@pytest.fixture
+def speakers(crew: Crew) -> Iterator[Callable[[str, int], Speaker]]:
+    made: list[Speaker] = []
+
+    def make(username: str, session_id: int) -> Speaker:
+        speaker = crew.speaker(username, session_id)
+        made.append(speaker)
+        return speaker
+
+    yield make
+    for speaker in made:
+        with contextlib.suppress(Exception):
+            speaker.close()
+
+
+def goto_room(context: BrowserContext, path: str, wire: bool = False) -> tuple[Page, Wire | None]:
+    page = context.new_page()
+    routed = Wire(page) if wire else None
+    page.goto(path)
+    room_ready(page)
+    return page, routed
+
+
+def ask(page: Page, choice: str, note: str = "") -> None:
+    page.locator("#support").click()
+    sheet = page.locator("#support-dialog")
+    expect(sheet).to_be_visible()
+    sheet.get_by_label(choice).check()
+    if note:
+        sheet.get_by_label(re.compile("A short note")).fill(note)
+    sheet.get_by_role("button", name="Send", exact=True).click()
+    expect(sheet).to_be_hidden()
+
+
+def status(page: Page) -> Any:
+    return page.locator("#support-text")
+
+
+def expect_under_the_button(page: Page) -> None:
+    line = page.locator("#support-status")
+    expect_in_view(line, "the support confirmation")
+    button = page.locator("#support").bounding_box()
+    box = line.bounding_box()
+    assert button and box and box["y"] >= button["y"] + button["height"] - 1, (button, box)
+
+
+def test_the_confirmation_comes_only_after_the_server_answers_stays_under_the_button_names_the_host(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
+) -> None:
+    session_id, path = crew.session("live")
+    sam = speakers(FACILITATOR, session_id)
+    page, wire = goto_room(person(AMBER), path, wire=True)
+    assert wire is not None
+    expect(page.locator("#support-status")).to_be_hidden()
+
+    page.locator("#support").click()
+    sheet = page.locator("#support-dialog")
+    expect(sheet.get_by_role("radio")).to_have_count(3)
+    expect(sheet.get_by_label("I need a minute")).to_be_checked()
+    expect(sheet.get_by_label(NOT_SAFE)).to_be_visible()
+    expect(sheet.locator("#support-urgent")).to_be_hidden()
+    assert_no_axe(page, "room-support-sheet")
+    sheet.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#support")).to_be_focused()
+
+    wire.hold.add("support.sent")
+    ask(page, "I need a minute", NOTE)
+    asked = sam.wait("support.requested")
+    assert asked["kind"] == "minute" and asked["note"] == NOTE and asked["display_name"] == "Amber"
+    # The server has it, but the page has not heard back: it does not claim anything yet.
+    expect(status(page)).to_have_text("Sending your request…")
+    page.wait_for_timeout(500)
+    expect(status(page)).not_to_contain_text("Sent")
+    wire.release()
+    expect(status(page)).to_have_text(SENT)
+    expect(status(page)).to_contain_text("A host has been told.")
+    expect_under_the_button(page)
+    assert_no_axe(page, "room-support-sent")
+
+    sam.command(type="support.seen", request_id=asked["request_id"])
+    seen = re.compile(r"^Sent \d\d:\d\d\. Sam \(facilitator\) has seen it\.$")
+    expect(status(page)).to_have_text(seen)
+    sam.command(type="support.take", request_id=asked["request_id"])
+    expect(status(page)).to_have_text("Sam (facilitator) is with you.")
+    expect_under_the_button(page)
+    assert_no_axe(page, "room-support-taken")
+
+    page.reload()
+    room_ready(page)
+    expect(status(page)).to_have_text("Sam (facilitator) is with you.")
+    expect_under_the_button(page)
+
+
+def test_with_no_host_in_the_room_she_is_told_so_honestly_and_sees_the_urgent_help(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    page = open_room(person(ROSE), path)
+    expect(page.locator("#state-text")).to_have_text("No host here right now")
+    page.locator("#support").click()
+    sheet = page.locator("#support-dialog")
+    sheet.get_by_label(NOT_SAFE).check()
+    urgent = sheet.locator("#support-urgent")
+    expect(urgent).to_be_visible()
+    expect(urgent.get_by_role("link", name="999")).to_have_attribute("href", "tel:999")
+    expect(urgent).to_contain_text("Emergency services")
+    assert_no_axe(page, "room-support-not-safe")
+    sheet.get_by_role("button", name="Send", exact=True).click()
+
+    expect(status(page)).to_have_text(SENT)
+    expect(status(page)).to_contain_text(
+        "No host is in the room right now. We kept your request for the facilitators."
+    )
+    expect(status(page)).not_to_contain_text("has been told")
+    help_link = page.locator("#support-help").get_by_role("link", name="999")
+    expect(help_link).to_be_visible()
+    expect_under_the_button(page)
+    assert_no_axe(page, "room-support-no-host")
+
+    # The facilitators have it, kept for them.
+    group = crew.group_id()
+    kept = crew.call(FACILITATOR, "GET", f"/api/v1/groups/{group}/support/")
+    rows = kept["results"] if isinstance(kept, dict) else kept
+    assert any(
+        r["display_name"] == "Rose" and r["kind"] == "not_safe" and not r["hosts_told"]
+        for r in rows
+    ), rows
+
+
+def test_offline_the_request_waits_and_is_sent_once_on_reconnect(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
+) -> None:
+    session_id, path = crew.session("live")
+    sam = speakers(FACILITATOR, session_id)
+    page, wire = goto_room(person(JADE), path, wire=True)
+    assert wire is not None
+    wire.cut()
+    expect(page.locator("#room")).to_have_attribute("data-conn", "offline")
+    expect(page.locator("#support")).to_be_visible()
+    ask(page, "Please message me privately")
+    expect(status(page)).to_have_text(
+        "You are offline. Your request is waiting and will be sent when you are back online."
+    )
+    expect_under_the_button(page)
+    assert_no_axe(page, "room-support-offline")
+    page.wait_for_timeout(1500)
+    wire.mend()
+    expect(page.locator("#room")).to_have_attribute("data-conn", "online", timeout=30_000)
+    expect(status(page)).to_have_text(SENT, timeout=30_000)
+    asked = sam.wait("support.requested")
+    assert asked["kind"] == "message_me"
+    with pytest.raises(AssertionError):
+        sam.wait("support.requested", timeout=2)
+
+
+def test_the_host_sees_a_pinned_alert_takes_it_and_only_she_and_the_hosts_ever_see_it(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
+) -> None:
+    session_id, path = crew.session("live")
+    mari = speakers(MENTOR, session_id)
+    host = open_room(person(FACILITATOR), path)
+    jade = open_room(person(ROSE), path)
+    amber = open_room(person(AMBER), path)
+
+    ask(amber, "Please message me privately", NOTE)
+    expect(status(amber)).to_have_text(SENT)
+
+    badge = host.locator("#tools-badge")
+    expect(badge).to_have_text("1 asking for support")
+    expect_in_view(host.locator("#tools-open"), "Tools with its count")
+    host.locator("#tools-open").click()
+    alert = host.locator("#sup-list li").first
+    expect(alert).to_contain_text("Amber asked for support: “Please message me privately”")
+    expect(alert).to_contain_text(NOTE)
+    expect(alert.locator("time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(host.locator("#sup-count")).to_have_text("1 waiting")
+    expect_in_view(alert, "the pinned alert")
+    # Shown to a host: she reads that it was seen.
+    expect(status(amber)).to_contain_text("Sam (facilitator) has seen it.")
+    assert_no_axe(host, "room-support-host-alert")
+
+    alert.get_by_role("button", name=TAKE + " Amber").click()
+    expect(alert).to_contain_text("Taken by you.")
+    expect(badge).to_be_hidden()
+    taken = mari.wait("support.updated", lambda e: e["status"] == "taken")
+    assert taken["by"]["display_name"] == SAM
+    expect(status(amber)).to_have_text("Sam (facilitator) is with you.")
+
+    host.reload()
+    room_ready(host)
+    host.locator("#tools-open").click()
+    alert = host.locator("#sup-list li").first
+    expect(alert).to_contain_text("Taken by you.")
+    expect(alert).to_contain_text(NOTE)
+    alert.get_by_role("button", name=re.compile("^Close the request from Amber")).click()
+    expect(host.locator("#sup-list li")).to_have_count(0)
+    expect(host.locator("#sup-wrap")).to_be_hidden()
+
+    # Rose, another member in the same room, never sees any of it.
+    page_text = jade.locator("body").inner_text()
+    for secret in (NOTE, "asked for support", "is with you", "Please message me privately"):
+        assert secret not in page_text, secret
+    expect(jade.locator("#sup-wrap")).to_be_hidden()
+    expect(jade.locator("#support-status")).to_be_hidden()
+
+
+def test_on_a_laptop_the_confirmation_sits_under_the_button(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
+) -> None:
+    session_id, path = crew.session("live")
+    speakers(FACILITATOR, session_id)
+    page = open_room(person(ROSE, DESKTOP), path)
+    ask(page, "I need a minute")
+    expect(status(page)).to_have_text(SENT)
+    expect_under_the_button(page)
+    assert_no_axe(page, "room-support-desktop-sent")
