@@ -28,7 +28,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
 from facilitation.models import PlanItemKind, SessionKind, SessionStatus, SupportKind
-from facilitation.services.support import ASKED_KINDS
+from facilitation.services.private import PRIVATE_BODY_MAX
+from facilitation.services.support import ASKED_KINDS, SUPPORT_NOTE_MAX
 from facilitation.taxonomy import CONTENT_WARNINGS
 from groups import selectors as group_selectors
 from groups import services as group_services
@@ -343,8 +344,22 @@ def _page_errors(
         "client_id": _("Something went wrong. Please press the button again."),
     }
     fields = exc.extra.get("fields", {}) if isinstance(exc.extra, dict) else {}
+    if not values.get("body", "x").strip():
+        words["body"] = _("Write your message first.")
+    elif len(values.get("body", "")) > PRIVATE_BODY_MAX:
+        words["body"] = _("Your message must be %(max)s characters or fewer.") % {
+            "max": f"{PRIVATE_BODY_MAX:,}"
+        }
+    if len(values.get("note", "")) > SUPPORT_NOTE_MAX:
+        words["note"] = _("Your note must be %(max)s characters or fewer.") % {
+            "max": SUPPORT_NOTE_MAX
+        }
+    # The service's words ("Use at most 500 characters."), said of which field.
+    about = {"note": _("Your note: %(error)s"), "body": _("Your message: %(error)s")}
     errors = {
-        name: words.get(name) or " ".join(str(m) for m in msgs) for name, msgs in fields.items()
+        name: words.get(name)
+        or about.get(name, "%(error)s") % {"error": " ".join(str(m) for m in msgs)}
+        for name, msgs in fields.items()
     }
     if "client_id" in errors:
         values["client_id"] = str(uuid.uuid4())

@@ -71,7 +71,11 @@ def test_the_same_form_sent_twice_is_one_request(world: World) -> None:
     [
         ({"note": NOTE}, "Choose what you need.", NOTE),
         ({"kind": "sing", "note": NOTE}, "Choose what you need.", NOTE),
-        ({"kind": "minute", "note": "x" * 501}, "Use at most 500 characters.", "x" * 501),
+        (
+            {"kind": "minute", "note": "x" * 501},
+            "Your note must be 500 characters or fewer.",
+            "x" * 501,
+        ),
     ],
 )
 def test_bad_support_input_answers_400_with_the_errors_keeps_her_words_and_writes_nothing(
@@ -179,6 +183,12 @@ def test_a_bad_private_message_answers_400_and_writes_nothing(world: World, body
     assert response.status_code == 400
     shown = response.content.decode()
     assert "There is a problem" in shown and 'href="#private-body"' in shown
+    wanted = (
+        "Write your message first."
+        if not body.strip()
+        else "Your message must be 2,000 characters or fewer."
+    )
+    assert wanted in shown
     assert PrivateMessage.objects.count() == 0
 
 
