@@ -277,3 +277,58 @@ def test_on_a_laptop_the_confirmation_sits_under_the_button(
     expect(status(page)).to_have_text(SENT)
     expect_under_the_button(page)
     assert_no_axe(page, "room-support-desktop-sent")
+
+
+REPLY = "I am here. Do you want to talk now?"
+ANSWER = "Yes please, just for a minute."
+
+
+def test_a_private_reply_reaches_her_phone_and_never_another_members_page(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    host = open_room(person(FACILITATOR), path)
+    rose = open_room(person(ROSE), path)
+    jade = open_room(person(JADE), path)
+
+    ask(jade, "Please message me privately", NOTE)
+    expect(status(jade)).to_have_text(SENT)
+    expect(jade.locator("#private-open")).to_be_visible()
+
+    host.locator("#tools-open").click()
+    alert = host.locator("#sup-list li").first
+    alert.get_by_role("button", name=TAKE + " Jade").click()
+    reply_box = host.get_by_label("Reply privately to Jade")
+    expect(reply_box).to_be_focused()
+    reply_box.fill(REPLY)
+    host.get_by_role("button", name="Send privately to Jade").click()
+    expect(reply_box).to_have_value("")
+    expect(host.locator("#threads .pm").filter(has_text=REPLY)).to_have_count(1)
+    assert_no_axe(host, "room-support-private-host")
+
+    expect(status(jade)).to_have_text("Sam (facilitator) is with you.")
+    opener = jade.locator("#private-open")
+    expect(opener.locator("#private-badge")).to_contain_text("1")
+    expect_in_view(opener, "the Private button with its count")
+    assert_no_axe(jade, "room-support-private-badge")
+    opener.click()
+    sheet = jade.locator("#private-dialog")
+    got = sheet.locator(".pm").filter(has_text=REPLY)
+    expect(got).to_contain_text("Sam (facilitator)")
+    expect_in_view(got, "the host's private reply")
+    expect(jade.locator("#private-body")).to_be_focused()
+    assert_no_axe(jade, "room-support-private-member")
+    jade.locator("#private-body").fill(ANSWER)
+    sheet.get_by_role("button", name="Send privately").click()
+    expect(sheet.locator(".pm.mine").filter(has_text=ANSWER)).to_have_count(1)
+    expect(jade.locator("#private-body")).to_have_value("")
+
+    expect(host.locator("#threads .pm").filter(has_text=ANSWER)).to_contain_text("Jade")
+    # The host may start a thread from a name in Here now too.
+    expect(host.get_by_role("button", name="Reply privately Rose")).to_be_visible()
+
+    # Rose, in the same room, never sees any of it.
+    page_text = rose.locator("body").inner_text()
+    for secret in (NOTE, REPLY, ANSWER, "privately"):
+        assert secret not in page_text, secret
+    expect(rose.locator("#private-open")).to_be_hidden()

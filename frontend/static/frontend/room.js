@@ -66,7 +66,12 @@
     support: null,
     supportQueue: null,
     supports: {},
-    seenSent: {}
+    seenSent: {},
+    threads: {},
+    privateSeen: {},
+    privatePending: null,
+    privateUnread: 0,
+    privateOpened: false
   };
   (config.notices || []).forEach(function (n) { state.seenNotices[n.notice_id] = true; });
 
@@ -500,11 +505,13 @@
       if (fresh) { hostAlert(supportLine(event) + (event.note ? " " + event.note : "")); }
       render();
     },
+    "private.message": function (event) { receivePrivate(event); },
     "support.sent": function (event) {
       var queued = state.supportQueue;
       if (queued && queued.clientId === event.client_id) { state.supportQueue = null; }
       state.support = event;
       renderSupport(true);
+      renderPrivateButton();
     },
     "support.updated": function (event) {
       var mine = state.support;
@@ -535,6 +542,7 @@
     },
     "error": function (event) {
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
+      if (state.privatePending && event.ref === state.privatePending.clientId) { privateRefused(event); return; }
       if (state.supportQueue && event.ref === state.supportQueue.clientId) {
         state.supportQueue = null;
         renderSupport(false);
@@ -664,6 +672,7 @@
     renderPresent();
     renderHostPanel();
     renderSupports();
+    renderPrivateButton();
     renderCountdowns();
     followIfNeeded();
   }
@@ -736,6 +745,11 @@
         });
       control.setAttribute("data-key", "person-" + person.member_id);
       item.appendChild(control);
+      var reply = namedButton(t("Reply privately"), who, "small secondary", function () {
+        openThread(person.member_id, who);
+      });
+      reply.setAttribute("data-key", "reply-" + person.member_id);
+      item.appendChild(reply);
     }
     return item;
   }
@@ -1431,6 +1445,7 @@
       if (!taken) {
         var take = namedButton(t("I’ll take this"), who, "small secondary", function () {
           send({ type: "support.take", request_id: r.request_id });
+          if (r.kind !== "left_quickly") { openThread(r.member_id, who); }
         });
         take.setAttribute("data-key", "take-" + r.request_id);
         row.appendChild(take);
@@ -1440,6 +1455,9 @@
       });
       close.setAttribute("data-key", "close-" + r.request_id);
       row.appendChild(close);
+      if (taken && r.kind !== "left_quickly") {
+        row.appendChild(namedButton(t("Reply privately"), who, "small secondary", function () { openThread(r.member_id, who); }));
+      }
       item.appendChild(row);
       list.appendChild(item);
       if (r.status === "sent" && !state.seenSent[r.request_id] && panelShown()) {
@@ -1457,6 +1475,189 @@
     show(badge, state.isHost && waiting > 0);
   }
   document.addEventListener("visibilitychange", function () { if (state.isHost) { renderSupports(); } });
+  /* --- a private word: her thread with the hosts (never the room) ------------------------------ */
+
+  function thread(memberId) {
+    if (!state.threads[memberId]) { state.threads[memberId] = { messages: [], name: nameOf(memberId) }; }
+    return state.threads[memberId];
+  }
+
+  function privateItem(message) {
+    var item = el("li", "pm" + (message.author && isMe(message.author.member_id) ? " mine" : ""));
+    var head = el("p", "meta");
+    var who = message.author ? (isMe(message.author.member_id) ? t("You") : message.author.display_name) : t("A former member");
+    head.appendChild(el("span", "author", who));
+    if (message.author && message.author.role && message.author.role !== "member") {
+      head.appendChild(el("span", "tag role-" + message.author.role, roleLabel(message.author.role)));
+    }
+    var time = el("time", null, hhmm(message.sent_at));
+    time.setAttribute("datetime", message.sent_at);
+    head.appendChild(time);
+    item.appendChild(head);
+    item.appendChild(el("p", "body", message.body === null ? t("This message is no longer kept.") : message.body));
+    return item;
+  }
+
+  function drawThread(list, memberId) {
+    list.textContent = "";
+    var messages = thread(memberId).messages;
+    if (!messages.length) { list.appendChild(el("li", "hint", t("No messages yet."))); }
+    messages.forEach(function (m) { list.appendChild(privateItem(m)); });
+  }
+
+  function receivePrivate(event) {
+    if (state.privateSeen[event.message_id]) { return; }
+    state.privateSeen[event.message_id] = true;
+    var box = thread(event.thread_member_id);
+    box.messages.push(event);
+    box.messages.sort(function (a, b) { return a.sent_at < b.sent_at ? -1 : (a.sent_at > b.sent_at ? 1 : a.message_id - b.message_id); });
+    var mine = event.author && isMe(event.author.member_id);
+    var fromHer = event.author && event.author.member_id === event.thread_member_id;
+    var pending = state.privatePending;
+    if (mine && pending && pending.clientId === event.client_id) { privateDone(); }
+    if (state.isHost && !isMe(event.thread_member_id)) {
+      if (fromHer) { box.name = event.author.display_name; }
+      hostThread(event.thread_member_id, box.name);
+      if (!mine && fromHer && state.backlogDone) {
+        hostAlert(fill(t("%s wrote to the hosts privately."), [event.author.display_name]));
+      }
+      return;
+    }
+    state.privateOpened = true;
+    drawThread($("private-list"), event.thread_member_id);
+    if (!mine && !$("private-dialog").open) {
+      state.privateUnread += 1;
+      if (state.backlogDone) {
+        announce(fill(t("%s wrote to you privately."), [event.author ? event.author.display_name : t("A host")]), true);
+      }
+    }
+    renderPrivateButton();
+    if ($("private-dialog").open) { $("private-list").lastChild.scrollIntoView({ block: "nearest" }); }
+  }
+
+  function renderPrivateButton() {
+    var offer = !state.isHost && !state.ended && !state.finalCode &&
+      (state.privateOpened || !!(state.support && state.support.kind === "message_me"));
+    show($("private-open"), offer);
+    var badge = $("private-badge");
+    badge.textContent = state.privateUnread ? String(state.privateUnread) : "";
+    if (state.privateUnread) { badge.appendChild(el("span", "visually-hidden", " " + nt("new message", "new messages", state.privateUnread))); }
+    show(badge, state.privateUnread > 0);
+  }
+
+  function openPrivate() {
+    state.privateUnread = 0;
+    state.privateOpened = true;
+    renderPrivateButton();
+    if (state.me) { drawThread($("private-list"), state.me.member_id); }
+    var dialog = $("private-dialog");
+    if (!dialog.open) { dialog.showModal(); }
+    $("private-body").focus();
+    var last = $("private-list").lastChild;
+    if (last) { last.scrollIntoView({ block: "nearest" }); }
+  }
+  $("private-open").addEventListener("click", openPrivate);
+  $("private-close").addEventListener("click", function () { $("private-dialog").close(); });
+  $("private-dialog").addEventListener("close", function () {
+    if (!state.ended && !$("private-open").hidden) { $("private-open").focus(); }
+  });
+
+  function privateError(memberId, text) {
+    var line = memberId !== undefined ? $("pe-" + memberId) : $("private-error");
+    if (!line) { return; }
+    line.textContent = text || "";
+    show(line, !!text);
+    if (text) { announce(text); }
+  }
+
+  function privateDone() {
+    var pending = state.privatePending;
+    state.privatePending = null;
+    var box = $(pending.boxId);
+    if (box) { box.readOnly = false; if (box.value === pending.body) { box.value = ""; } }
+    privateError(pending.memberId, "");
+  }
+
+  function privateRefused(event) {
+    var pending = state.privatePending;
+    state.privatePending = null;
+    var box = $(pending.boxId);
+    if (box) { box.readOnly = false; }
+    var reason = event.code === "rate_limited" ? REFUSED.rate_limited : (event.message || t("This was not sent."));
+    privateError(pending.memberId, reason + " " + t("Your message is still in the box."));
+  }
+
+  function sendPrivate(boxId, memberId) {
+    var box = $(boxId);
+    var body = box.value;
+    if (state.privatePending) { return; }
+    if (!body.trim()) { privateError(memberId, t("Write a message first.")); box.focus(); return; }
+    var clientId = uuid();
+    var payload = { type: "private.send", client_id: clientId, body: body };
+    if (memberId !== undefined) { payload.member_id = memberId; }
+    if (!state.online || !send(payload)) {
+      privateError(memberId, t("You are offline, so this was not sent. Your message is still in the box."));
+      return;
+    }
+    state.privatePending = { clientId: clientId, body: body, boxId: boxId, memberId: memberId };
+    box.readOnly = true;
+    privateError(memberId, "");
+  }
+
+  $("private-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendPrivate("private-body", undefined);
+  });
+
+  /* Hosts: one block per thread in their panel, made once (what a host typed is never redrawn). */
+  function hostThread(memberId, name) {
+    var block = $("th-" + memberId);
+    if (!block) {
+      block = el("section", "thread");
+      block.id = "th-" + memberId;
+      block.setAttribute("aria-labelledby", "thh-" + memberId);
+      var title = el("h4", null, fill(t("With %s"), [name]));
+      title.id = "thh-" + memberId;
+      block.appendChild(title);
+      var list = el("ol", "private-list");
+      list.id = "tl-" + memberId;
+      block.appendChild(list);
+      var form = el("form", "stack");
+      form.noValidate = true;
+      var label = el("label", null, fill(t("Reply privately to %s"), [name]));
+      label.htmlFor = "tb-" + memberId;
+      form.appendChild(label);
+      var area = el("textarea");
+      area.id = "tb-" + memberId;
+      area.rows = 2;
+      area.maxLength = 2000;
+      area.setAttribute("aria-describedby", "pe-" + memberId);
+      form.appendChild(area);
+      var error = el("p", "box-error");
+      error.id = "pe-" + memberId;
+      error.hidden = true;
+      form.appendChild(error);
+      var go = el("button", "small primary", t("Send privately"));
+      go.type = "submit";
+      go.appendChild(el("span", "visually-hidden", " " + fill(t("to %s"), [name])));
+      form.appendChild(go);
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        sendPrivate("tb-" + memberId, memberId);
+      });
+      block.appendChild(form);
+      $("threads").appendChild(block);
+    }
+    drawThread($("tl-" + memberId), memberId);
+    show($("threads-wrap"), true);
+    return block;
+  }
+
+  function openThread(memberId, name) {
+    thread(memberId).name = name;
+    hostThread(memberId, name);
+    openPeople("tb-" + memberId);
+  }
 
   $("step-out").addEventListener("click", function () {
     var items = document.querySelectorAll("#messages li.message");
