@@ -144,13 +144,14 @@ def signout(request: HttpRequest) -> HttpResponse:
     room page it also sends `room` (the session id), so the hosts hear she left quickly
     unless she turned that off (`support_left` decides, and never stops the sign-out).
     """
-    if request.user.is_authenticated:
-        if request.POST.get("beacon") and request.POST.get("room"):
-            session_services.support_left(actor=request.user, session_id=request.POST["room"])
-        group_services.token_revoke(
-            actor=request.user, token=None, session_key=request.session.session_key
-        )
+    user = request.user
+    if user.is_authenticated:
+        group_services.token_revoke(actor=user, token=None, session_key=request.session.session_key)
     logout(request)
+    # Only after she is signed out: telling the hosts takes a moment (and may wait for the
+    # database), and Back pressed at once must already find Haven signed out.
+    if user.is_authenticated and request.POST.get("beacon") and request.POST.get("room"):
+        session_services.support_left(actor=user, session_id=request.POST["room"])
     if request.POST.get("beacon"):
         response: HttpResponse = HttpResponse(status=204)
     else:
