@@ -332,3 +332,103 @@ def test_a_private_reply_reaches_her_phone_and_never_another_members_page(
     for secret in (NOTE, REPLY, ANSWER, "privately"):
         assert secret not in page_text, secret
     expect(rose.locator("#private-open")).to_be_hidden()
+
+
+CHECKIN_NOTE = "Tired, a long week."
+
+
+def test_the_check_in_is_asked_once_privately_and_the_host_sees_it(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    host = open_room(person(FACILITATOR), path)
+    expect(host.locator("#checkin")).to_have_count(0)
+    amber = open_room(person(AMBER), path)
+    card = amber.locator("#checkin")
+    expect(card.get_by_role("group", name="How are you arriving?")).to_be_visible()
+    expect(card.get_by_role("radio")).to_have_count(5)
+    expect(card.get_by_role("button", name=re.compile("^Skip"))).to_be_visible()
+    expect_in_view(amber.locator("#body"), "the message box, beside the check-in")
+    assert_no_axe(amber, "room-support-checkin")
+    card.get_by_label("Low").check()
+    card.get_by_label(re.compile("A few words")).fill(CHECKIN_NOTE)
+    card.get_by_label("Share my note with the peer mentors").check()
+    card.get_by_role("button", name=re.compile("^Send")).click()
+    done = amber.locator("#checkin")
+    expect(done).to_have_text("Thank you. You are arriving: Low. Only the hosts see this.")
+    assert_no_axe(amber, "room-support-checkin-done")
+
+    host.locator("#tools-open").click()
+    seen = host.locator("#checkins li").filter(has_text="Amber")
+    expect(seen).to_contain_text("Amber arrived: Low")
+    expect(seen).to_contain_text(CHECKIN_NOTE)
+    expect_in_view(seen, "Amber's check-in in the host's panel")
+    assert_no_axe(host, "room-support-checkins-host")
+
+    rose = open_room(person(ROSE), path)
+    expect(rose.locator("#checkin")).to_be_visible()
+    assert CHECKIN_NOTE not in rose.locator("body").inner_text()
+    expect(rose.locator("#checkins-wrap")).to_be_hidden()
+
+    amber.reload()
+    room_ready(amber)
+    amber.wait_for_timeout(500)
+    expect(amber.locator("#checkin")).to_have_count(0)
+
+
+def test_leaving_the_room_offers_a_private_check_out(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    jade = open_room(person(JADE), path)
+    jade.locator("#checkin").get_by_role("button", name=re.compile("^Skip")).click()
+    expect(jade.locator("#checkin")).to_have_count(0)
+    expect(jade.locator("#body")).to_be_focused()
+    jade.locator("#people-open").click()
+    jade.get_by_role("link", name="Leave the room").click()
+    leaving = jade.locator("#leaving")
+    expect(leaving.get_by_role("heading", name="Before you go")).to_be_visible()
+    expect(leaving.get_by_role("group", name="How are you leaving?")).to_be_visible()
+    assert_no_axe(jade, "room-support-checkout")
+    leaving.get_by_label("Okay").check()
+    leaving.get_by_role("button", name=re.compile("^Send")).click()
+    expect(leaving).to_contain_text("Thank you. You are leaving: Okay. Only the hosts see this.")
+    expect(leaving.get_by_role("link", name="Leave the room")).to_be_focused()
+    assert_no_axe(jade, "room-support-checkout-done")
+
+
+def test_when_she_leaves_quickly_the_host_reads_it_pinned_and_other_members_only_see_her_go(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    """Last in this module: the quick exit's beacon signs Jade out (her stored sign-in ends)."""
+    session_id, path = crew.session("live")
+    host = open_room(person(FACILITATOR), path)
+    rose = open_room(person(ROSE), path)
+    jade = open_room(person(JADE), path)
+    expect(host.locator("#here-count")).to_have_text("3 here")
+    # What exit.js sends when she presses "Leave now" on a room page.
+    answer = jade.request.post(
+        "/signout/",
+        form={
+            "beacon": "1",
+            "csrfmiddlewaretoken": crew.cookie(JADE, "csrftoken"),
+            "room": str(session_id),
+        },
+    )
+    assert answer.status < 400, answer.status
+    jade.close()
+
+    expect(host.locator("#notices")).to_contain_text("Jade left quickly.")
+    expect(host.locator("#tools-badge")).to_contain_text("1")
+    host.locator("#tools-open").click()
+    alert = host.locator("#sup-list li").first
+    expect(alert).to_contain_text("Jade left quickly.")
+    expect_in_view(alert, "the left-quickly alert")
+    assert_no_axe(host, "room-support-left-quickly")
+    host.reload()
+    room_ready(host)
+    host.locator("#tools-open").click()
+    expect(host.locator("#sup-list li").first).to_contain_text("Jade left quickly.")
+
+    expect(rose.locator("#here-count")).to_have_text("2 here")
+    assert "left quickly" not in rose.locator("body").inner_text()

@@ -71,7 +71,9 @@
     privateSeen: {},
     privatePending: null,
     privateUnread: 0,
-    privateOpened: false
+    privateOpened: false,
+    checkins: [],
+    askedIn: false
   };
   (config.notices || []).forEach(function (n) { state.seenNotices[n.notice_id] = true; });
 
@@ -377,6 +379,7 @@
       state.support = event.me.support || state.support;
       state.supports = {};
       (event.support || []).forEach(function (r) { state.supports[r.request_id] = r; });
+      state.checkins = event.checkins || [];
       setRound(event.round);
       if (state.steppedOut) { send({ type: "presence.set", status: "stepped_out" }); }
       render();
@@ -389,6 +392,7 @@
       state.resumeRetries = 0;
       state.resumeAfter = 0;
       if (!state.backlogDone) {
+        askCheckin();
         state.backlogDone = true;
         root.setAttribute("data-backlog", "done");
         toBottom();
@@ -452,6 +456,7 @@
         systemLine(t("The room is live again."));
       } else if (event.status === "live") {
         systemLine(t("The session has started."));
+        if (state.backlogDone) { askCheckin(); }
       }
       render();
     },
@@ -506,6 +511,12 @@
       render();
     },
     "private.message": function (event) { receivePrivate(event); },
+    "checkin.saved": function (event) { checkinSaved(event); },
+    "checkin": function (event) {
+      state.checkins = state.checkins.filter(function (c) { return !(c.member_id === event.member_id && c.moment === event.moment); });
+      state.checkins.push(event);
+      renderCheckins();
+    },
     "support.sent": function (event) {
       var queued = state.supportQueue;
       if (queued && queued.clientId === event.client_id) { state.supportQueue = null; }
@@ -543,6 +554,11 @@
     "error": function (event) {
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
       if (state.privatePending && event.ref === state.privatePending.clientId) { privateRefused(event); return; }
+      if (event.ref === "checkin.set") {
+        if (event.code === "already_answered") { var card = $("checkin"); if (card) { card.parentNode.removeChild(card); } }
+        else if (state.checkinError) { state.checkinError(event.message); }
+        return;
+      }
       if (state.supportQueue && event.ref === state.supportQueue.clientId) {
         state.supportQueue = null;
         renderSupport(false);
@@ -673,6 +689,7 @@
     renderHostPanel();
     renderSupports();
     renderPrivateButton();
+    renderCheckins();
     renderCountdowns();
     followIfNeeded();
   }
@@ -1516,7 +1533,8 @@
     var pending = state.privatePending;
     if (mine && pending && pending.clientId === event.client_id) { privateDone(); }
     if (state.isHost && !isMe(event.thread_member_id)) {
-      if (fromHer) { box.name = event.author.display_name; }
+      if (fromHer) { remember(event.author); box.name = event.author.display_name; }
+      else if (box.name === t("Someone")) { box.name = nameOf(event.thread_member_id); }
       hostThread(event.thread_member_id, box.name);
       if (!mine && fromHer && state.backlogDone) {
         hostAlert(fill(t("%s wrote to the hosts privately."), [event.author.display_name]));
@@ -1525,11 +1543,9 @@
     }
     state.privateOpened = true;
     drawThread($("private-list"), event.thread_member_id);
-    if (!mine && !$("private-dialog").open) {
+    if (!mine && !$("private-dialog").open && state.backlogDone) {
       state.privateUnread += 1;
-      if (state.backlogDone) {
-        announce(fill(t("%s wrote to you privately."), [event.author ? event.author.display_name : t("A host")]), true);
-      }
+      announce(fill(t("%s wrote to you privately."), [event.author ? event.author.display_name : t("A host")]), true);
     }
     renderPrivateButton();
     if ($("private-dialog").open) { $("private-list").lastChild.scrollIntoView({ block: "nearest" }); }
@@ -1616,7 +1632,7 @@
       block = el("section", "thread");
       block.id = "th-" + memberId;
       block.setAttribute("aria-labelledby", "thh-" + memberId);
-      var title = el("h4", null, fill(t("With %s"), [name]));
+      var title = el("h4");
       title.id = "thh-" + memberId;
       block.appendChild(title);
       var list = el("ol", "private-list");
@@ -1624,7 +1640,8 @@
       block.appendChild(list);
       var form = el("form", "stack");
       form.noValidate = true;
-      var label = el("label", null, fill(t("Reply privately to %s"), [name]));
+      var label = el("label");
+      label.id = "tlb-" + memberId;
       label.htmlFor = "tb-" + memberId;
       form.appendChild(label);
       var area = el("textarea");
@@ -1639,7 +1656,9 @@
       form.appendChild(error);
       var go = el("button", "small primary", t("Send privately"));
       go.type = "submit";
-      go.appendChild(el("span", "visually-hidden", " " + fill(t("to %s"), [name])));
+      var hiddenName = el("span", "visually-hidden");
+      hiddenName.id = "tbs-" + memberId;
+      go.appendChild(hiddenName);
       form.appendChild(go);
       form.addEventListener("submit", function (event) {
         event.preventDefault();
@@ -1647,6 +1666,12 @@
       });
       block.appendChild(form);
       $("threads").appendChild(block);
+    }
+    if (block.getAttribute("data-name") !== name) {
+      block.setAttribute("data-name", name);
+      $("thh-" + memberId).textContent = fill(t("With %s"), [name]);
+      $("tlb-" + memberId).textContent = fill(t("Reply privately to %s"), [name]);
+      $("tbs-" + memberId).textContent = " " + fill(t("to %s"), [name]);
     }
     drawThread($("tl-" + memberId), memberId);
     show($("threads-wrap"), true);
@@ -1714,6 +1739,9 @@
     root.classList.add("is-ended");
     show($("room-grid"), false);
     show($("away"), false);
+    show($("leaving"), false);
+    $("leaving-checkout").textContent = "";
+    checkoutInto($("end-checkout"));
     show($("people-open"), false);
     show($("tools-open"), false);
     show($("skip-box"), false);
@@ -1874,6 +1902,194 @@
       send({ type: "member.remove", member_id: person.member_id, reason: reason });
     }
     $("mod-dialog").close();
+  });
+
+  /* --- check-in and check-out: private, skippable, asked once ------------------------------ */
+
+  var MOODS = [
+    ["struggling", t("Struggling")], ["low", t("Low")], ["okay", t("Okay")], ["good", t("Good")], ["strong", t("Strong")]
+  ];
+  var moodLabel = {};
+  MOODS.forEach(function (m) { moodLabel[m[0]] = m[1]; });
+
+  function answered(moment) {
+    return !!(state.me && state.me.checkins && state.me.checkins.indexOf(moment) >= 0);
+  }
+
+  /* One form for both moments; `done(text)` replaces it with her thank-you. */
+  function checkinForm(moment, submit, skip) {
+    var form = el("form", "checkin-form");
+    form.noValidate = true;
+    var set = el("fieldset", "moods");
+    set.appendChild(el("legend", null, moment === "in" ? t("How are you arriving?") : t("How are you leaving?")));
+    set.appendChild(el("p", "hint", t("Only the hosts see your answer. You can skip this.")));
+    var row = el("div", "mood-row");
+    MOODS.forEach(function (m) {
+      var label = el("label", "mood");
+      var radio = el("input");
+      radio.type = "radio";
+      radio.name = "mood-" + moment;
+      radio.value = m[0];
+      radio.id = "mood-" + moment + "-" + m[0];
+      label.appendChild(radio);
+      label.appendChild(el("span", null, m[1]));
+      row.appendChild(label);
+    });
+    set.appendChild(row);
+    form.appendChild(set);
+    var more = el("div", "stack checkin-more");
+    more.hidden = true;
+    var noteLabel = el("label", null, t("A few words (you can leave this empty)"));
+    noteLabel.htmlFor = "checkin-note-" + moment;
+    var note = el("textarea");
+    note.id = "checkin-note-" + moment;
+    note.rows = 2;
+    note.maxLength = 500;
+    more.appendChild(noteLabel);
+    more.appendChild(note);
+    var share = el("label", "check");
+    var box = el("input");
+    box.type = "checkbox";
+    box.id = "checkin-share-" + moment;
+    share.appendChild(box);
+    share.appendChild(document.createTextNode(" " + t("Share my note with the peer mentors")));
+    more.appendChild(share);
+    form.appendChild(more);
+    var error = el("p", "box-error");
+    error.hidden = true;
+    error.id = "checkin-error-" + moment;
+    form.appendChild(error);
+    var buttons = el("div", "row");
+    var go = el("button", "small secondary", t("Send"));
+    go.type = "submit";
+    go.hidden = true;
+    go.appendChild(el("span", "visually-hidden", " " + (moment === "in" ? t("how you are arriving") : t("how you are leaving"))));
+    buttons.appendChild(go);
+    buttons.appendChild(namedButton(t("Skip"), moment === "in" ? t("the check-in") : t("the check-out"), "small secondary", skip));
+    form.appendChild(buttons);
+    row.addEventListener("change", function () { more.hidden = false; go.hidden = false; });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = form.querySelector("input[type=radio]:checked");
+      if (!chosen) { return; }
+      var answer = { moment: moment, mood: chosen.value, share_note_with_peer_mentors: box.checked };
+      if (note.value.trim()) { answer.note = note.value.trim(); }
+      submit(answer, function (text) {
+        error.textContent = text;
+        show(error, !!text);
+        if (text) { announce(text); }
+      });
+    });
+    return form;
+  }
+
+  function thanks(moment, mood) {
+    return fill(moment === "in" ? t("Thank you. You are arriving: %s. Only the hosts see this.") : t("Thank you. You are leaving: %s. Only the hosts see this."), [moodLabel[mood] || mood]);
+  }
+
+  function askCheckin() {
+    if (state.isHost || answered("in") || state.askedIn || state.ended) { return; }
+    if (state.status !== "live" && state.status !== "paused") { return; }
+    state.askedIn = true;
+    var card = el("li", "checkin");
+    card.id = "checkin";
+    card.appendChild(checkinForm("in", function (answer, error) {
+      var frame = { type: "checkin.set" };
+      Object.keys(answer).forEach(function (k) { frame[k] = answer[k]; });
+      if (!send(frame)) { error(t("You are offline, so this was not sent. We are reconnecting.")); return; }
+      state.checkinError = error;
+    }, function () {
+      card.parentNode.removeChild(card);
+      $("body").focus();
+    }));
+    $("messages").appendChild(card);
+  }
+
+  function checkinSaved(event) {
+    if (state.me) {
+      state.me.checkins = state.me.checkins || [];
+      if (state.me.checkins.indexOf(event.moment) < 0) { state.me.checkins.push(event.moment); }
+    }
+    var card = $("checkin");
+    if (event.moment === "in" && card) {
+      var focused = card.contains(document.activeElement);
+      card.textContent = "";
+      card.className = "system checkin-done";
+      card.appendChild(el("p", null, thanks("in", event.mood)));
+      announce(thanks("in", event.mood));
+      if (focused) { $("body").focus(); }
+    }
+  }
+
+  /* Leaving (or the end): over REST, which also takes it after the session has ended. */
+  function checkoutInto(slot, onDone) {
+    slot.textContent = "";
+    if (state.isHost || answered("out") || config.is_facilitator || (!state.me && !config.display_name)) { return false; }
+    var form = checkinForm("out", function (answer, error) {
+      fetch("/api/v1/sessions/" + config.session_id + "/checkins/", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(answer)
+      }).then(function (response) {
+        if (response.ok || response.status === 409) {
+          return response.json().then(function (body) {
+            if (response.status === 409 && body.code !== "already_answered") { error(body.message || t("That did not work. Please try again.")); return; }
+            if (state.me) { state.me.checkins = (state.me.checkins || []).concat(["out"]); }
+            slot.textContent = "";
+            var line = el("p", "checkin-done", response.ok ? thanks("out", answer.mood) : t("You already told us how you are leaving. Thank you."));
+            line.tabIndex = -1;
+            slot.appendChild(line);
+            line.focus();
+            announce(line.textContent);
+            if (onDone) { onDone(); }
+          });
+        }
+        error(t("That did not work. Please try again."));
+      }).catch(function () { error(t("That did not work. Please try again.")); });
+    }, function () {
+      slot.textContent = "";
+      if (onDone) { onDone(true); }
+    });
+    slot.appendChild(form);
+    return true;
+  }
+
+  function renderCheckins() {
+    var list = $("checkins");
+    list.textContent = "";
+    var shown = 0;
+    (state.checkins || []).forEach(function (c) {
+      if (!state.present[c.member_id]) { return; }
+      shown += 1;
+      var item = el("li", "checkin-row mood-" + c.mood);
+      var words = fill(c.moment === "in" ? t("%(name)s arrived: %(mood)s") : t("%(name)s is leaving: %(mood)s"), { name: c.display_name, mood: moodLabel[c.mood] || c.mood }, true);
+      item.appendChild(el("span", null, words));
+      if (c.note) { item.appendChild(el("span", "sup-note", " \u2013 " + c.note)); }
+      list.appendChild(item);
+    });
+    show($("checkins-wrap"), state.isHost && shown > 0);
+  }
+
+  each(document.querySelectorAll(".leave-room a"), function (link) {
+    link.addEventListener("click", function (event) {
+      if (state.isHost || state.ended || !state.online || answered("out")) { return; }
+      event.preventDefault();
+      closePeople();
+      show($("room-grid"), false);
+      show($("leaving"), true);
+      checkoutInto($("leaving-checkout"), function (skipped) {
+        if (skipped) { window.location.href = $("leaving-link").href; return; }
+        $("leaving-link").focus();
+      });
+      $("leaving-h").focus();
+    });
+  });
+  $("leaving-back").addEventListener("click", function () {
+    show($("leaving"), false);
+    show($("room-grid"), true);
+    render();
+    $("body").focus();
   });
 
   /* --- start ------------------------------------------------------------------------- */
