@@ -108,6 +108,10 @@ def test_she_asks_for_support_and_sees_it_was_sent_next_to_the_button(
     assert_no_axe(page, "support-member-sent-phone")
 
     page.set_viewport_size(DESKTOP)
+    # A laptop keeps the phone's scroll position: bring it back as a fresh load places it.
+    sent.evaluate("node => node.scrollIntoView()")
+    expect_in_view(sent, "the confirmation on a laptop")
+    expect_in_view(page.locator("#support-h"), "the section's heading on a laptop")
     assert_no_axe(page, "support-member-sent-desktop")
 
 
