@@ -1,0 +1,117 @@
+"""Signing in (and the staff's second step), signing out, joining with an invite code."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from facilitation import services as session_services
+from frontend.views._common import CLEAR_SITE_DATA, _error_text
+from groups import services as group_services
+from groups.policies import needs_second_factor
+from groups.throttling import redeem_wait
+from project.exceptions import ApplicationError
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("groups")
+    return render(request, "frontend/landing.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    """The same sign-in as the REST token (lockouts included), ending in a cookie session."""
+    if request.method == "POST":
+        try:
+            user = group_services.session_sign_in(
+                request=request,
+                username=request.POST.get("username"),
+                password=request.POST.get("password", ""),
+            )
+        except ApplicationError as exc:
+            return render(
+                request, "frontend/signin.html", {"error": exc.message}, status=exc.status
+            )
+        if needs_second_factor(user):
+            return redirect("signin-code")
+        return redirect("groups")
+    return render(request, "frontend/signin.html", {"error": None})
+
+
+@require_http_methods(["GET", "POST"])
+def signin_code(request: HttpRequest) -> HttpResponse:
+    """Staff sign-in, second page: the code from her authenticator app (or a recovery code).
+    Without a password checked in the last few minutes, back to the first page."""
+    if group_services.session_pending_user(request=request) is None:
+        return redirect("signin")
+    if request.method == "POST":
+        try:
+            group_services.session_second_factor(request=request, code=request.POST.get("otp"))
+        except ApplicationError as exc:
+            if exc.status == 404:
+                return redirect("signin")
+            error = exc.extra.get("fields", {}).get("otp", [exc.message])[0]
+            return render(request, "frontend/signin_code.html", {"error": error}, status=exc.status)
+        return redirect("groups")
+    return render(request, "frontend/signin_code.html", {"error": None})
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    """Sign out: close this browser's sockets, end the session, clear what the browser kept.
+
+    The quick exit calls this in the background (sendBeacon) while the page leaves; from a
+    room page it also sends `room` (the session id), so the hosts hear she left quickly
+    unless she turned that off (`support_left` decides, and never stops the sign-out).
+    """
+    user = request.user
+    if user.is_authenticated:
+        group_services.token_revoke(actor=user, token=None, session_key=request.session.session_key)
+    logout(request)
+    # Only after she is signed out: telling the hosts takes a moment (and may wait for the
+    # database), and Back pressed at once must already find Haven signed out.
+    if user.is_authenticated and request.POST.get("beacon") and request.POST.get("room"):
+        session_services.support_left(actor=user, session_id=request.POST["room"])
+    if request.POST.get("beacon"):
+        response: HttpResponse = HttpResponse(status=204)
+    else:
+        response = redirect("landing")
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest) -> HttpResponse:
+    """Redeem an invite: a new account (username, password, display name) or, signed in,
+    only a display name for the new group."""
+    error = None
+    if request.method == "POST":
+        wait = redeem_wait(request, request.POST.get("code", ""))
+        if wait:
+            return render(
+                request,
+                "frontend/join.html",
+                {"error": _("Too many attempts. Please wait a few minutes and try again.")},
+                status=429,
+            )
+        try:
+            membership, _token = group_services.invite_redeem(
+                actor=request.user,
+                code=request.POST.get("code", ""),
+                display_name=request.POST.get("display_name", ""),
+                username=request.POST.get("username"),
+                password=request.POST.get("password"),
+            )
+        except ApplicationError as exc:
+            error = _error_text(exc)
+        else:
+            if not request.user.is_authenticated:
+                group_services.session_start(request=request, user=membership.user)
+            messages.success(request, _("Welcome. Please read the group's agreement."))
+            return redirect("group", group_id=membership.group_id)
+    return render(request, "frontend/join.html", {"error": error}, status=400 if error else 200)

@@ -1,0 +1,90 @@
+"""A session's plan, and the live room's page (its client is static JavaScript)."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from facilitation import selectors as session_selectors
+from facilitation import services as session_services
+from facilitation.models import PlanItemKind
+from facilitation.taxonomy import CONTENT_WARNINGS
+from frontend.views._common import _flash_errors, signed_in
+from groups import selectors as group_selectors
+from groups.policies import Action, can
+from safeguarding.models import Category
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def session_plan(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = request.user
+    session = session_selectors.session_get_for(
+        viewer=user, session_id=session_id, action=Action.SESSION_HOST
+    )
+    if request.method == "POST":
+        post = request.POST
+        items = []
+        for index in range(len(post.getlist("title"))):
+            title = post.getlist("title")[index].strip()
+            if not title:
+                continue
+            minutes = post.getlist("minutes")[index]
+            items.append(
+                {
+                    "title": title,
+                    "kind": post.getlist("kind")[index],
+                    "minutes": int(minutes) if minutes.isdigit() else 0,
+                    "notes": post.getlist("notes")[index],
+                }
+            )
+        if _flash_errors(
+            request,
+            lambda: session_services.plan_replace(actor=user, session=session, items=items),
+            _("Plan saved."),
+        ):
+            return redirect("session-plan", session_id=session.pk)
+    items = list(session_selectors.plan_items(viewer=user, session=session))
+    blanks = max(3, 8 - len(items))
+    return render(
+        request,
+        "frontend/plan.html",
+        {
+            "session": session,
+            "items": items,
+            "blanks": range(blanks),
+            "kinds": PlanItemKind.choices,
+        },
+    )
+
+
+@signed_in
+def room(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = request.user
+    session = session_selectors.session_get_for(viewer=user, session_id=session_id)
+    membership = group_selectors.memberships_by_group(viewer=user, group_ids=[session.group_id])
+    me = membership.get(session.group_id)
+    preferences = session_selectors.preferences_effective(user)["content_warnings"]
+    config = {
+        "session_id": session.pk,
+        "group_id": session.group_id,
+        "member_id": me.pk if me else None,
+        "preferences": preferences,
+        "content_warnings": [
+            {"key": key, "label": _(label)} for key, label, _description in CONTENT_WARNINGS
+        ],
+        "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
+        "is_facilitator": can(user, Action.SESSION_END, session=session),
+        # Her standing notices, whether it has ended and what comes next, her own pseudonym,
+        # the organisation's urgent help ("I'm not safe right now" shows it at once).
+        **session_selectors.room_page(viewer=user, session=session),
+    }
+    return render(
+        request,
+        "frontend/room.html",
+        {"session": session, "config": json.dumps(config), "group_id": session.group_id},
+    )
