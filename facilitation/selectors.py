@@ -28,6 +28,7 @@ from facilitation.models import (
     Session,
     SessionEvent,
     SessionStatus,
+    SupportKind,
     SupportRequest,
 )
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
@@ -304,9 +305,11 @@ def support_for_hosts(*, session_id: int) -> list[dict[str, Any]]:
 
 
 def support_mine(*, session_id: int, member_id: int) -> dict[str, Any] | None:
-    """Her latest request in this session, shaped like `support.sent`, or None."""
+    """Her latest request in this session, shaped like `support.sent`, or None (never a
+    `left_quickly`: that one is for the hosts only)."""
     row = (
         SupportRequest.objects.filter(session_id=session_id, membership_id=member_id)
+        .exclude(kind=SupportKind.LEFT_QUICKLY)
         .select_related(*SUPPORT_RELATED)
         .order_by("-created_at", "-pk")
         .first()
@@ -322,7 +325,9 @@ def support_list(*, viewer: User, group: Group) -> QuerySet[SupportRequest]:
         return rows.filter(closed_at__isnull=True).order_by("created_at", "pk")
     require(viewer, Action.SUPPORT_REQUEST, group=group, visible=Action.GROUP_VIEW)
     membership = active_membership(viewer, group)
-    return rows.filter(membership=membership).order_by("-created_at", "-pk")
+    # Her own quick exits are for the hosts only: nothing on her phone shows she used one.
+    mine = rows.filter(membership=membership).exclude(kind=SupportKind.LEFT_QUICKLY)
+    return mine.order_by("-created_at", "-pk")
 
 
 def support_get_for(*, viewer: User, group: Group, request_id: Any) -> SupportRequest:

@@ -136,3 +136,21 @@ async def test_the_hosts_still_hear_it_when_her_socket_closed_just_before_the_be
     assert await quick_exit(room.world.users["member"], room.session.pk) == 204
     assert await fac.nothing()
     await fac.close()
+
+
+async def test_nothing_she_can_open_shows_she_left_quickly():
+    room = await amake_room()
+    await join(room, "facilitator")
+    rose, _ = await join(room, "member")
+    assert await quick_exit(room.world.users["member"], room.session.pk) == 204
+    await rose.close()
+    assert await database_sync_to_async(SupportRequest.objects.count)() == 1
+
+    answer = await database_sync_to_async(room.world.client("member").get)(
+        f"/api/v1/groups/{room.session.group_id}/support/"
+    )
+    assert answer.status_code == 200
+    assert answer.json() == [] or answer.json().get("results") == []
+    again, state = await join(room, "member")
+    assert state["me"]["support"] is None
+    await again.close()
