@@ -60,7 +60,10 @@ def clean_support(*, kind: Any, note: Any, client_id: Any) -> tuple[str, str, uu
         kind = SupportKind.MINUTE
     elif kind not in ASKED_KINDS:
         fields["kind"] = [
-            _("Choose what you need: a minute, a private message, or help because you are not safe.")
+            _(
+                "Choose what you need: a minute, a private message, "
+                "or help because you are not safe."
+            )
         ]
     try:
         text = clean_text(note, field="note", max_length=SUPPORT_NOTE_MAX, required=False)
