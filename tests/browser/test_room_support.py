@@ -397,6 +397,27 @@ def test_leaving_the_room_offers_a_private_check_out(
     assert_no_axe(jade, "room-support-checkout-done")
 
 
+def test_the_end_screen_offers_the_check_out_and_no_support_button(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    session_id, path = crew.session("live")
+    amber = open_room(person(AMBER), path)
+    expect(amber.locator("#support")).to_be_visible()
+    crew.call(FACILITATOR, "PATCH", f"/api/v1/sessions/{session_id}/", {"status": "ended"})
+    end = amber.locator("#end")
+    expect(end.get_by_role("heading", name="The session has ended")).to_be_visible()
+    expect(amber.get_by_role("button", name="I need support")).to_have_count(0)
+    expect(amber.locator("#support-status")).to_be_hidden()
+    expect(end.get_by_role("group", name="How are you leaving?")).to_be_visible()
+    assert_no_axe(amber, "room-support-end-checkout")
+    end.get_by_label("Good").check()
+    end.get_by_role("button", name=re.compile("^Send")).click()
+    expect(end).to_contain_text("Thank you. You are leaving: Good. Only the hosts see this.")
+    mine = crew.call(AMBER, "GET", "/api/v1/me/checkins/")
+    rows = mine["results"] if isinstance(mine, dict) else mine
+    assert any(r["session_id"] == session_id and r["moment"] == "out" for r in rows), rows
+
+
 def test_when_she_leaves_quickly_the_host_reads_it_pinned_and_other_members_only_see_her_go(
     crew: Crew, person: Callable[..., BrowserContext]
 ) -> None:
