@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -416,6 +417,30 @@ def test_the_end_screen_offers_the_check_out_and_no_support_button(
     mine = crew.call(AMBER, "GET", "/api/v1/me/checkins/")
     rows = mine["results"] if isinstance(mine, dict) else mine
     assert any(r["session_id"] == session_id and r["moment"] == "out" for r in rows), rows
+
+
+def test_a_private_message_that_cannot_go_stays_in_her_box_with_the_reason(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
+) -> None:
+    session_id, path = crew.session("live")
+    sam = speakers(FACILITATOR, session_id)
+    page, wire = goto_room(person(ROSE), path, wire=True)
+    assert wire is not None
+    rose_id = crew.member_ids()["Rose"]
+    sam.send(type="private.send", client_id=str(uuid.uuid4()), body=REPLY, member_id=rose_id)
+    opener = page.locator("#private-open")
+    expect(opener.locator("#private-badge")).to_contain_text("1")
+    opener.click()
+    expect(page.locator("#private-list")).to_contain_text(REPLY)
+    wire.cut()
+    expect(page.locator("#room")).to_have_attribute("data-conn", "offline")
+    page.locator("#private-body").fill(ANSWER)
+    page.locator("#private-dialog").get_by_role("button", name="Send privately").click()
+    expect(page.locator("#private-error")).to_have_text(
+        "You are offline, so this was not sent. Your message is still in the box."
+    )
+    expect(page.locator("#private-body")).to_have_value(ANSWER)
+    assert_no_axe(page, "room-support-private-offline")
 
 
 def test_when_she_leaves_quickly_the_host_reads_it_pinned_and_other_members_only_see_her_go(
