@@ -16,6 +16,11 @@ urlpatterns = [
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),
+    path(
+        "sessions/<int:session_id>/checkins/",
+        views.session_checkins,
+        name="session-checkins-page",
+    ),
     path("concerns/", views.concerns, name="concerns"),
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),

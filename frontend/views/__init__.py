@@ -13,7 +13,7 @@ from frontend.views.account import account_settings
 from frontend.views.auth import join, landing, signin, signin_code, signout
 from frontend.views.concerns import concern, concern_new, concerns
 from frontend.views.groups import group, group_action, groups
-from frontend.views.sessions import room, session_plan
+from frontend.views.sessions import room, session_checkins, session_plan
 
 __all__ = [
     "account_settings",
@@ -26,6 +26,7 @@ __all__ = [
     "join",
     "landing",
     "room",
+    "session_checkins",
     "session_plan",
     "signin",
     "signin_code",

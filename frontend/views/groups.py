@@ -87,11 +87,12 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         "content_warnings": CONTENT_WARNINGS,
     }
     if can(user, Action.SESSION_VIEW, group=group, membership=membership):
-        context["sessions"] = [
-            s
-            for s in session_selectors.session_list(viewer=user, group=group)
-            if s.status != SessionStatus.ENDED
-        ]
+        listed = list(session_selectors.session_list(viewer=user, group=group))
+        context["sessions"] = [s for s in listed if s.status != SessionStatus.ENDED]
+        if is_facilitator:
+            # The last few that ended, to follow up on how people were (issue 15).
+            ended = [s for s in listed if s.status == SessionStatus.ENDED]
+            context["past_sessions"] = ended[-5:][::-1]
     if context["can_see_roster"]:
         context["roster"] = group_selectors.roster_list(viewer=user, group=group)
     if can(user, Action.ACCEPTANCES_VIEW, group=group, membership=membership):

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
-from facilitation.models import PlanItemKind
+from facilitation.models import Mood, PlanItemKind
 from facilitation.taxonomy import CONTENT_WARNINGS
 from frontend.views._common import _flash_errors, signed_in
 from groups import selectors as group_selectors
@@ -87,4 +87,19 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         "frontend/room.html",
         {"session": session, "config": json.dumps(config), "group_id": session.group_id},
+    )
+
+
+@signed_in
+def session_checkins(request: HttpRequest, session_id: int) -> HttpResponse:
+    """How people were: every check-in of a session for its group's facilitators, those who
+    arrived or left struggling first, so someone can follow up. Each read is audited."""
+    user = request.user
+    session = session_selectors.session_get_for(viewer=user, session_id=session_id)
+    rows = session_services.checkins_read(actor=user, session=session)
+    follow_up = [row for row in rows if row.mood == Mood.STRUGGLING]
+    return render(
+        request,
+        "frontend/checkins.html",
+        {"session": session, "checkins": rows, "follow_up": follow_up},
     )
