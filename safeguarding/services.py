@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -257,6 +257,21 @@ def concern_set_status(
 # --- retention -------------------------------------------------------------------------------
 
 
+# The texts retention empties besides a message's own (model, path to the group, when it was
+# written, the text): status notes and round prompts in the log, the rounds' prompts, the plan's
+# notes (by the session's end), the reasons in her private notices, what she wrote asking for
+# support, check-in notes and private messages. The rows stay, without their words.
+RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
+    (SessionEvent, "session__group", "created_at", "text"),
+    (Round, "session__group", "started_at", "prompt"),
+    (PlanItem, "session__group", "session__ends_at", "notes"),
+    (PrivateNotice, "session__group", "created_at", "reason"),
+    (SupportRequest, "group", "created_at", "note"),
+    (CheckIn, "session__group", "created_at", "note"),
+    (PrivateMessage, "thread__group", "created_at", "body"),
+)
+
+
 def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
     """Delete message text past each group's retention, except what an open concern holds.
 
@@ -290,31 +305,11 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             # The room shows a held message exactly like a purged one (`held_at`); its text
             # stays for the concern's handlers until no open concern holds it.
             expired.filter(pk__in=held_ids, held_at__isnull=True).update(held_at=moment)
-            # The session's other words past retention: status notes and round prompts in
-            # the log, the rounds' prompts, the plan's notes.
-            SessionEvent.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
-                text=""
-            ).update(text="")
-            Round.objects.filter(session__group=group, started_at__lt=cutoff).exclude(
-                prompt=""
-            ).update(prompt="")
-            PlanItem.objects.filter(session__group=group, session__ends_at__lt=cutoff).exclude(
-                notes=""
-            ).update(notes="")
-            # The reasons hosts gave a member in her private notices.
-            PrivateNotice.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
-                reason=""
-            ).update(reason="")
-            # What a member wrote asking for support (the request itself stays, without it).
-            SupportRequest.objects.filter(group=group, created_at__lt=cutoff).exclude(
-                note=""
-            ).update(note="")
-            CheckIn.objects.filter(session__group=group, created_at__lt=cutoff).exclude(
-                note=""
-            ).update(note="")
-            PrivateMessage.objects.filter(thread__group=group, created_at__lt=cutoff).exclude(
-                body=""
-            ).update(body="")
+            # Every other text the group's sessions hold, past retention: one rule, one list.
+            for model, group_path, moment_field, text_field in RETAINED_TEXTS:
+                model.objects.filter(**{group_path: group, f"{moment_field}__lt": cutoff}).exclude(
+                    **{text_field: ""}
+                ).update(**{text_field: ""})
     if purged:
         audit_record(
             actor=None,
