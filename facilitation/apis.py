@@ -16,6 +16,7 @@ from facilitation.serializers import (
     AttendanceOutput,
     CheckInInput,
     CheckInOutput,
+    CheckInSkipInput,
     ContentWarningOutput,
     MePatchInput,
     MyCheckInOutput,
@@ -298,6 +299,21 @@ class SessionCheckInsApi(APIView):
             share=data.get("share_note_with_peer_mentors"),
         )
         return Response(MyCheckInOutput(row).data, status=status.HTTP_201_CREATED)
+
+
+class SessionCheckInSkipApi(APIView):
+    @extend_schema(
+        operation_id="sessions_checkins_skip",
+        request=CheckInSkipInput,
+        responses={204: None, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, session_id: int) -> Response:
+        session = selectors.session_get_for(
+            viewer=request.user, session_id=session_id, action=Action.CHECKIN_ANSWER
+        )
+        data = valid(CheckInSkipInput, request.data)
+        services.checkin_skip_after(actor=request.user, session=session, moment=data["moment"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeCheckInsApi(APIView):

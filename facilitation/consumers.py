@@ -272,6 +272,9 @@ class SessionConsumer(RoomDelivery):
             share_note_with_peer_mentors=content.get("share_note_with_peer_mentors"),
         )
 
+    async def on_checkin_skip(self, content: dict[str, Any]) -> None:
+        await self._call(services.checkin_skip, moment=content.get("moment"))
+
     async def on_private_send(self, content: dict[str, Any]) -> None:
         await self._call(
             services.private_send,
@@ -302,6 +305,7 @@ class SessionConsumer(RoomDelivery):
         "support.take": on_support_take,
         "support.close": on_support_close,
         "checkin.set": on_checkin_set,
+        "checkin.skip": on_checkin_skip,
         "private.send": on_private_send,
     }
 

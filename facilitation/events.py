@@ -265,12 +265,14 @@ def session_state(
     my_support: dict[str, Any] | None = None,
     support: list[dict[str, Any]] | None = None,
     my_checkins: list[str] | None = None,
+    my_skipped: list[str] | None = None,
     checkins: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The first event of every connection, to her alone: the room as it is now, with her
-    latest support request (`me.support`) and the moments she already checked in for
-    (`me.checkins`). Hosts also get `removed`, `support` (the requests not closed), `checkins`
-    and `muted_until` in each present entry; nobody else gets any of them."""
+    latest support request (`me.support`), the moments she already checked in for
+    (`me.checkins`) and those she skipped (`me.checkins_skipped`). Hosts also get `removed`,
+    `support` (the requests not closed), `checkins` and `muted_until` in each present entry;
+    nobody else gets any of them."""
     state = {
         "type": "session.state",
         "session": {"id": session_id, "title": title, "status": status},
@@ -282,6 +284,7 @@ def session_state(
             "may_end": may_end,
             "support": my_support,
             "checkins": my_checkins or [],
+            "checkins_skipped": my_skipped or [],
         },
         "present": present,
         "round": round_state,
@@ -404,6 +407,11 @@ def checkin_saved(row: CheckIn) -> dict[str, Any]:
         "share_note_with_peer_mentors": row.share_note_with_peer_mentors,
         "at": stamp(row.created_at),
     }
+
+
+def checkin_skipped(moment: str) -> dict[str, Any]:
+    """To her participant group (all her tabs): she chose Skip, so it is not asked again."""
+    return {"type": "checkin.skipped", "moment": moment}
 
 
 def private_message(row: PrivateMessage, *, thread_member_id: int) -> dict[str, Any]:

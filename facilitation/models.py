@@ -433,6 +433,26 @@ class CheckIn(models.Model):
         return f"check-in {self.pk}"
 
 
+class CheckInSkip(models.Model):
+    """She chose Skip for a moment: kept so she is never asked twice in a session (a reload,
+    another tab). Nobody else hears of it; it holds no text."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    moment = models.CharField(max_length=8, choices=CheckInMoment.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "membership", "moment"], name="one_checkin_skip_per_moment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in skip {self.pk}"
+
+
 class PrivateThread(models.Model):
     """The one private thread between a member and her group's hosts: opened by her ("Please
     message me privately"), by a host taking her request, or by a host's first reply."""

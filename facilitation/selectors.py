@@ -17,6 +17,7 @@ from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
     CheckIn,
+    CheckInSkip,
     ContentWarning,
     NoticeCode,
     Participant,
@@ -139,7 +140,7 @@ def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
     notices (so a member who was removed still reads why after a reload), whether the
     session has ended and which comes next, her own pseudonym in the group, and the
     organisation's urgent help (`HAVEN_URGENT_HELP`: "I'm not safe right now" shows it at
-    once, even offline). The caller
+    once, even offline), and whether an end screen may still ask how she is leaving. The caller
     has fetched `session` for her (`session_get_for`)."""
     membership = active_membership(viewer, session.group_id)
     notices = []
@@ -149,9 +150,20 @@ def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
             for notice in notices_active(session_id=session.pk, member_id=membership.pk)
         ]
     ended = session.status == SessionStatus.ENDED
+    # For the end screen after a reload: whether she was in the room, and the moments she
+    # already answered or skipped (she is never asked twice).
+    attended = membership is not None and (
+        Attendance.objects.filter(session=session, membership=membership).exists()
+    )
+    done: list[str] = []
+    if membership is not None:
+        mine = {"session_id": session.pk, "member_id": membership.pk}
+        done = sorted(set(checkin_moments(**mine)) | set(checkin_skipped_moments(**mine)))
     return {
         "notices": notices,
         "ended": ended,
+        "attended": attended,
+        "checkins_done": done,
         "next_session": next_session(session) if ended else None,
         "display_name": membership.display_name if membership is not None else None,
         "urgent_help": settings.HAVEN_URGENT_HELP,
@@ -357,6 +369,15 @@ def checkin_moments(*, session_id: int, member_id: int) -> list[str]:
     """The moments she already answered in this session (`["in"]`): never asked twice."""
     return sorted(
         CheckIn.objects.filter(session_id=session_id, membership_id=member_id).values_list(
+            "moment", flat=True
+        )
+    )
+
+
+def checkin_skipped_moments(*, session_id: int, member_id: int) -> list[str]:
+    """The moments she chose Skip for in this session: not asked again either."""
+    return sorted(
+        CheckInSkip.objects.filter(session_id=session_id, membership_id=member_id).values_list(
             "moment", flat=True
         )
     )

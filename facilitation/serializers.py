@@ -236,6 +236,12 @@ class CheckInInput(serializers.Serializer):
     share_note_with_peer_mentors = serializers.BooleanField(required=False)
 
 
+class CheckInSkipInput(serializers.Serializer):
+    """Skip for the check-out from outside the room (the room's `checkin.skip` takes `in` too)."""
+
+    moment = serializers.ChoiceField(choices=CheckInMoment.choices)
+
+
 class CheckInOutput(serializers.Serializer):
     """A check-in as a facilitator reads it (every note)."""
 

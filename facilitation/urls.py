@@ -41,6 +41,11 @@ urlpatterns = [
         name="session-events",
     ),
     path(
+        "sessions/<int:session_id>/checkins/skip/",
+        apis.SessionCheckInSkipApi.as_view(),
+        name="session-checkin-skip",
+    ),
+    path(
         "sessions/<int:session_id>/checkins/",
         apis.SessionCheckInsApi.as_view(),
         name="session-checkins",

@@ -357,6 +357,14 @@ CASES: list[Case] = [
         body={"moment": "out", "mood": "okay"},
         visible=Action.SESSION_VIEW,
     ),
+    *for_action(
+        "POST",
+        API + "sessions/{attended_session}/checkins/skip/",
+        Action.CHECKIN_ANSWER,
+        ok=204,
+        body={"moment": "out"},
+        visible=Action.SESSION_VIEW,
+    ),
     *for_signed_in("GET", API + "me/checkins/", ok=200),
     # --- private threads: hers, and the facilitators'; a peer mentor reads them only as a
     # co-host in her room (the socket half); an admin outside the group reads, never writes.

@@ -10,6 +10,8 @@ from facilitation.services.checkins import (
     CHECKIN_NOTE_MAX,
     checkin_after,
     checkin_set,
+    checkin_skip,
+    checkin_skip_after,
     checkins_read,
 )
 from facilitation.services.context import (
@@ -143,6 +145,8 @@ __all__ = [
     "active_round",
     "checkin_after",
     "checkin_set",
+    "checkin_skip",
+    "checkin_skip_after",
     "checkins_read",
     "event_append",
     "events_replay",

@@ -1,6 +1,7 @@
 """Check-in and check-out: how she is, said privately on arriving and on leaving a session.
 
-Once per moment per session (`already_answered` after that, nothing written). The hosts hear
+Once per moment per session (`already_answered` after that, nothing written); Skip is kept too
+(`checkin_skip`), so she is not asked again after a reload or in another tab. The hosts hear
 `checkin` on their group: facilitators read the note, peer mentors only when she shared it
 (`events.WITHOUT_NOTE`, chosen per connection by `RoomContext.reads_notes`); her tabs hear
 `checkin.saved`. Never the session group (ARCHITECTURE.md rule 5).
@@ -14,7 +15,15 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from facilitation import events
-from facilitation.models import Attendance, CheckIn, CheckInMoment, Mood, Session, SessionStatus
+from facilitation.models import (
+    Attendance,
+    CheckIn,
+    CheckInMoment,
+    CheckInSkip,
+    Mood,
+    Session,
+    SessionStatus,
+)
 from facilitation.selectors import checkin_list
 from facilitation.services.context import ROOM_OPEN, RoomContext, participant_get
 from groups.models import Membership, User
@@ -30,8 +39,10 @@ CHECKIN_NOTE_MAX = 500
 def clean_checkin(*, moment: Any, mood: Any, note: Any, share: Any) -> tuple[str, str, str, bool]:
     """Her answer, checked whole before anything is written (every bad field at once)."""
     fields: dict[str, list[str]] = {}
-    if moment not in CheckInMoment.values:
-        fields["moment"] = [_("Choose in or out.")]
+    try:
+        clean_moment(moment)
+    except ValidationFailed as exc:
+        fields.update(exc.extra["fields"])
     if mood not in Mood.values:
         fields["mood"] = [_("Choose struggling, low, okay, good or strong.")]
     try:
@@ -133,6 +144,49 @@ def checkin_after(
     membership = active_membership(actor, session.group_id)
     _may_answer(session, membership, CheckInMoment.OUT)
     return _save(actor=actor, session=session, membership=membership, answer=answer)
+
+
+def clean_moment(moment: Any) -> str:
+    if moment not in CheckInMoment.values:
+        raise ValidationFailed({"moment": [_("Choose in or out.")]})
+    return moment
+
+
+def _skip(*, session: Session, membership: Membership, moment: str) -> None:
+    """Kept once (a second Skip, or a Skip after an answer, writes nothing); only her own tabs
+    hear `checkin.skipped`: nobody else learns that she passed, not even the audit log."""
+    if CheckIn.objects.filter(session=session, membership=membership, moment=moment).exists():
+        return
+    _row, created = CheckInSkip.objects.get_or_create(
+        session=session, membership=membership, moment=moment
+    )
+    if created:
+        realtime.broadcast_on_commit(
+            events.participant_group(session.pk, membership.pk), events.checkin_skipped(moment)
+        )
+
+
+@transaction.atomic
+def checkin_skip(*, actor: User, context: RoomContext, moment: Any) -> None:
+    """She chose Skip in the room (`checkin.skip`): the same moments and times as answering."""
+    moment = clean_moment(moment)
+    membership = participant_get(context).membership
+    session = Session.objects.get(pk=context.session_id)
+    if session.status == SessionStatus.ENDED:
+        raise ApplicationError(_("The session has ended."), code="not_live")
+    _may_answer(session, membership, moment)
+    _skip(session=session, membership=membership, moment=moment)
+
+
+@transaction.atomic
+def checkin_skip_after(*, actor: User, session: Session, moment: Any) -> None:
+    """She chose Skip for the check-out outside the room (REST), e.g. on the end screen."""
+    require(actor, Action.CHECKIN_ANSWER, session=session, visible=Action.SESSION_VIEW)
+    if clean_moment(moment) != CheckInMoment.OUT:
+        raise ValidationFailed({"moment": [_("Check in from the room. Here you can check out.")]})
+    membership = active_membership(actor, session.group_id)
+    _may_answer(session, membership, CheckInMoment.OUT)
+    _skip(session=session, membership=membership, moment=CheckInMoment.OUT)
 
 
 @transaction.atomic

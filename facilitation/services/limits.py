@@ -38,6 +38,8 @@ FRAME_LIMITS: dict[str, Limit] = {
     "round.done": Limit(10, MINUTE),
     # Reaches the hosts; she answers twice a session at most.
     "checkin.set": Limit(10, MINUTE),
+    # Reaches her own tabs only.
+    "checkin.skip": Limit(10, MINUTE),
     # Reaches the hosts (or one member): a conversation, not a flood.
     "private.send": Limit(30, MINUTE),
     # Reaches her own tabs only; a few cards at a time.

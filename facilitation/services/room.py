@@ -16,6 +16,7 @@ from facilitation import events, sql
 from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
 from facilitation.selectors import (
     checkin_moments,
+    checkin_skipped_moments,
     checkins_for_hosts,
     facilitator_present,
     history_after,
@@ -197,6 +198,9 @@ def _state(
         my_support=support_mine(session_id=context.session_id, member_id=context.member_id),
         support=support_for_hosts(session_id=context.session_id) if context.is_host else None,
         my_checkins=checkin_moments(session_id=context.session_id, member_id=context.member_id),
+        my_skipped=checkin_skipped_moments(
+            session_id=context.session_id, member_id=context.member_id
+        ),
         checkins=checkins_for_hosts(session_id=context.session_id, reads_notes=context.reads_notes)
         if context.is_host
         else None,

@@ -381,10 +381,20 @@ def test_leaving_the_room_offers_a_private_check_out(
     crew: Crew, person: Callable[..., BrowserContext]
 ) -> None:
     _session_id, path = crew.session("live")
-    jade = open_room(person(JADE), path)
+    context = person(JADE)
+    jade = open_room(context, path)
+    other_tab = open_room(context, path)
+    expect(other_tab.locator("#checkin")).to_be_visible()
     jade.locator("#checkin").get_by_role("button", name=re.compile("^Skip")).click()
     expect(jade.locator("#checkin")).to_have_count(0)
     expect(jade.locator("#body")).to_be_focused()
+    # Skip is kept: her other tab drops the question, and after a reload she is not asked again.
+    expect(other_tab.locator("#checkin")).to_have_count(0)
+    other_tab.close()
+    jade.reload()
+    room_ready(jade)
+    jade.wait_for_timeout(500)
+    expect(jade.locator("#checkin")).to_have_count(0)
     jade.locator("#people-open").click()
     jade.get_by_role("link", name="Leave the room").click()
     leaving = jade.locator("#leaving")
@@ -417,6 +427,25 @@ def test_the_end_screen_offers_the_check_out_and_no_support_button(
     mine = crew.call(AMBER, "GET", "/api/v1/me/checkins/")
     rows = mine["results"] if isinstance(mine, dict) else mine
     assert any(r["session_id"] == session_id and r["moment"] == "out" for r in rows), rows
+
+
+def test_a_skipped_check_out_on_the_end_screen_is_not_asked_again_after_a_reload(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    session_id, path = crew.session("live")
+    rose = open_room(person(ROSE), path)
+    crew.call(FACILITATOR, "PATCH", f"/api/v1/sessions/{session_id}/", {"status": "ended"})
+    end = rose.locator("#end")
+    with rose.expect_response(lambda r: r.url.endswith("/checkins/skip/")) as skipped:
+        end.get_by_role("button", name=re.compile("^Skip")).click()
+    assert skipped.value.status == 204
+    expect(end.get_by_role("group", name="How are you leaving?")).to_have_count(0)
+
+    rose.reload()
+    expect(end.get_by_role("heading", name="The session has ended")).to_be_visible()
+    rose.wait_for_timeout(500)
+    expect(end.get_by_role("group", name="How are you leaving?")).to_have_count(0)
+    assert_no_axe(rose, "room-support-end-skipped")
 
 
 def test_a_private_message_that_cannot_go_stays_in_her_box_with_the_reason(

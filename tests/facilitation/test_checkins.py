@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from facilitation import services
-from facilitation.models import CheckIn
+from facilitation.models import CheckIn, CheckInSkip
 from project.models import AuditEntry
 from tests.facilitation.room import amake_room, join, make_room
 
@@ -140,6 +140,49 @@ async def test_arriving_before_the_session_opens_is_not_live():
     await fac.close()
 
 
+async def test_a_skip_is_kept_so_she_is_not_asked_again_and_nobody_else_hears_of_it():
+    room = await amake_room()
+    fac, _ = await join(room, "facilitator")
+    rose, _ = await join(room, "member")
+    rose_tab, _ = await join(room, "member")
+
+    await rose.send(type="checkin.skip", moment="in")
+    heard = await rose_tab.until("checkin.skipped")
+    await rose.send(type="checkin.skip", moment="in")
+    await rose.send(type="checkin.skip", moment="later")
+    refused = await rose.until("error")
+    _again, state = await join(room, "member")
+
+    assert heard == {"type": "checkin.skipped", "moment": "in"}
+    assert refused["code"] == "invalid" and "moment" in refused["fields"]
+    assert state["me"]["checkins_skipped"] == ["in"] and state["me"]["checkins"] == []
+    await fac.drain()
+    assert not [e for e in fac.received if e["type"].startswith("checkin")]
+    await rose_tab.drain()
+    assert [e["type"] for e in rose_tab.received].count("checkin.skipped") == 1
+    skips = await database_sync_to_async(lambda: list(CheckInSkip.objects.values_list("moment")))()
+    assert skips == [("in",)]
+    assert not await database_sync_to_async(
+        AuditEntry.objects.filter(action__contains="skip").exists
+    )()
+    for client in (fac, rose, rose_tab, _again):
+        await client.close()
+
+
+async def test_a_skip_after_answering_writes_nothing():
+    room = await amake_room()
+    rose, _ = await join(room, "member")
+    await check_in(rose)
+    await rose.until("checkin.saved")
+
+    await rose.send(type="checkin.skip", moment="in")
+    await rose.drain()
+
+    assert not [e for e in rose.received if e["type"] == "checkin.skipped"]
+    assert await database_sync_to_async(CheckInSkip.objects.count)() == 0
+    await rose.close()
+
+
 # --- REST ------------------------------------------------------------------------------------
 
 
@@ -170,6 +213,32 @@ def test_after_the_session_she_may_check_out_over_rest_if_she_was_there(world):
     assert absent.status_code == 409 and absent.json()["code"] == "not_attended"
     assert arriving.status_code == 400 and "moment" in arriving.json()["extra"]["fields"]
     assert CheckIn.objects.count() == 1
+
+
+def test_after_the_session_she_may_skip_the_check_out_over_rest_and_is_not_asked_again(world):
+    room = make_room(world=world)
+    attended(room, "member")
+    services.session_set_status(
+        actor=world.users["facilitator"], session=room.session, status="ended"
+    )
+    url = f"/api/v1/sessions/{room.session.pk}/checkins/skip/"
+
+    made = world.client("member").post(url, {"moment": "out"}, format="json")
+    again = world.client("member").post(url, {"moment": "out"}, format="json")
+    arriving = world.client("member").post(url, {"moment": "in"}, format="json")
+    bad = world.client("member").post(url, {"moment": "later"}, format="json")
+    absent = world.client("member2").post(url, {"moment": "out"}, format="json")
+    outsider = world.client("outsider").post(url, {"moment": "out"}, format="json")
+
+    assert made.status_code == 204 and again.status_code == 204
+    assert arriving.status_code == 400 and "moment" in arriving.json()["extra"]["fields"]
+    assert bad.status_code == 400 and "moment" in bad.json()["extra"]["fields"]
+    assert absent.status_code == 409 and absent.json()["code"] == "not_attended"
+    assert outsider.status_code == 404
+    assert list(CheckInSkip.objects.values_list("membership_id", "moment")) == [
+        (room.member_id("member"), "out")
+    ]
+    assert CheckIn.objects.count() == 0
 
 
 def test_facilitators_read_every_answer_each_read_audited_and_she_reads_her_history(world):

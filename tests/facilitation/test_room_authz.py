@@ -86,6 +86,10 @@ TABLE: dict[str, tuple[Action | None, dict[str, str]]] = {
         Action.CHECKIN_ANSWER,
         {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": OK, "member": OK},
     ),
+    "checkin.skip": (
+        Action.CHECKIN_ANSWER,
+        {"facilitator": OK, "peer_mentor": OK, "non_cohost_mentor": OK, "member": OK},
+    ),
     # Writing in another member's private thread: the session's hosts only.
     "private.send": (
         Action.PRIVATE_HOST,
@@ -175,6 +179,9 @@ async def act(room, client, action, helper):
     if action == "checkin.set":
         await client.send(type="checkin.set", moment="in", mood="okay")
         return await client.until_any({"checkin.saved", "error"})
+    if action == "checkin.skip":
+        await client.send(type="checkin.skip", moment="in")
+        return await client.until_any({"checkin.skipped", "error"})
     if action == "support.request":
         await client.send(type="support.request", kind="minute")
         return await client.until_any({"support.sent", "error"})

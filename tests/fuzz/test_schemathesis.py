@@ -304,6 +304,7 @@ GROUP_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "POST /groups/{group_id}/private/{member_id}/messages/": (FACILITATOR, frozenset()),
     "GET /sessions/{session_id}/checkins/": (FACILITATOR, frozenset({"admin"})),
     "POST /sessions/{session_id}/checkins/": (IN_GROUP, frozenset()),
+    "POST /sessions/{session_id}/checkins/skip/": (IN_GROUP, frozenset()),
 }
 # Routes where a member may act on her own member id (leave; her private thread).
 OWN_MEMBER_ROUTES = (

@@ -44,6 +44,7 @@ from facilitation.consumers import MAX_FRAME_CHARS, SessionConsumer
 from facilitation.models import (
     Attendance,
     CheckIn,
+    CheckInSkip,
     Message,
     Participant,
     PrivateMessage,
@@ -306,6 +307,12 @@ FIELDS: dict[str, dict[str, Field]] = {
         "note": Field(st.none(), bad_notes, required=False),
         "share_note_with_peer_mentors": Field(st.booleans(), not_a_bool, required=False),
     },
+    "checkin.skip": {
+        "moment": Field(
+            st.sampled_from(["in", "out"]),
+            st.one_of(not_a_string, st.text(max_size=8)).filter(lambda v: v not in ("in", "out")),
+        ),
+    },
     "private.send": {
         "client_id": Field(st.uuids().map(str), st.one_of(not_a_string, st.text(max_size=40))),
         "body": Field(good_texts, st.one_of(not_a_string, blank_texts, over(2000), huge_strings)),
@@ -464,6 +471,7 @@ def snapshot(session_id: int, member_id: int) -> dict[str, Any]:
         "notices": list(PrivateNotice.objects.order_by("pk").values_list("pk", "dismissed_at")),
         "support": SupportRequest.objects.count(),
         "checkins": CheckIn.objects.count(),
+        "checkin_skips": CheckInSkip.objects.count(),
         "private": PrivateMessage.objects.count(),
         "attendance_of_others": Attendance.objects.exclude(membership_id=member_id).count(),
         "attendance_of_member": Attendance.objects.filter(membership_id=member_id).count(),

@@ -512,6 +512,11 @@
     },
     "private.message": function (event) { receivePrivate(event); },
     "checkin.saved": function (event) { checkinSaved(event); },
+    "checkin.skipped": function (event) {
+      skipped(event.moment);
+      var card = $("checkin");
+      if (event.moment === "in" && card && !card.classList.contains("checkin-done")) { card.parentNode.removeChild(card); }
+    },
     "checkin": function (event) {
       state.checkins = state.checkins.filter(function (c) { return !(c.member_id === event.member_id && c.moment === event.moment); });
       state.checkins.push(event);
@@ -554,6 +559,7 @@
     "error": function (event) {
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
       if (state.privatePending && event.ref === state.privatePending.clientId) { privateRefused(event); return; }
+      if (event.ref === "checkin.skip") { return; }
       if (event.ref === "checkin.set") {
         if (event.code === "already_answered") { var card = $("checkin"); if (card) { card.parentNode.removeChild(card); } }
         else if (state.checkinError) { state.checkinError(event.message); }
@@ -1912,8 +1918,17 @@
   var moodLabel = {};
   MOODS.forEach(function (m) { moodLabel[m[0]] = m[1]; });
 
+  /* Answered or skipped: either way she is not asked again in this session. */
   function answered(moment) {
-    return !!(state.me && state.me.checkins && state.me.checkins.indexOf(moment) >= 0);
+    if ((config.checkins_done || []).indexOf(moment) >= 0) { return true; }
+    if (!state.me) { return false; }
+    return (state.me.checkins || []).indexOf(moment) >= 0 || (state.me.checkins_skipped || []).indexOf(moment) >= 0;
+  }
+
+  function skipped(moment) {
+    if (!state.me) { return; }
+    state.me.checkins_skipped = state.me.checkins_skipped || [];
+    if (state.me.checkins_skipped.indexOf(moment) < 0) { state.me.checkins_skipped.push(moment); }
   }
 
   /* One form for both moments; `done(text)` replaces it with her thank-you. */
@@ -1999,6 +2014,8 @@
       if (!send(frame)) { error(t("You are offline, so this was not sent. We are reconnecting.")); return; }
       state.checkinError = error;
     }, function () {
+      skipped("in");
+      send({ type: "checkin.skip", moment: "in" });
       card.parentNode.removeChild(card);
       $("body").focus();
     }));
@@ -2024,7 +2041,7 @@
   /* Leaving (or the end): over REST, which also takes it after the session has ended. */
   function checkoutInto(slot, onDone) {
     slot.textContent = "";
-    if (state.isHost || answered("out") || config.is_facilitator || (!state.me && !config.display_name)) { return false; }
+    if (state.isHost || answered("out") || config.is_facilitator || (!state.me && !config.attended)) { return false; }
     var form = checkinForm("out", function (answer, error) {
       fetch("/api/v1/sessions/" + config.session_id + "/checkins/", {
         method: "POST",
@@ -2048,6 +2065,14 @@
         error(t("That did not work. Please try again."));
       }).catch(function () { error(t("That did not work. Please try again.")); });
     }, function () {
+      skipped("out");
+      fetch("/api/v1/sessions/" + config.session_id + "/checkins/skip/", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ moment: "out" }),
+        keepalive: true
+      }).catch(function () { /* offline: she may be asked once more next time */ });
       slot.textContent = "";
       if (onDone) { onDone(true); }
     });
