@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -27,39 +28,67 @@ def session_plan(request: HttpRequest, session_id: int) -> HttpResponse:
         viewer=user, session_id=session_id, action=Action.SESSION_HOST
     )
     if request.method == "POST":
-        post = request.POST
-        items = []
-        for index in range(len(post.getlist("title"))):
-            title = post.getlist("title")[index].strip()
-            if not title:
-                continue
-            minutes = post.getlist("minutes")[index]
-            items.append(
-                {
-                    "title": title,
-                    "kind": post.getlist("kind")[index],
-                    "minutes": int(minutes) if minutes.isdigit() else 0,
-                    "notes": post.getlist("notes")[index],
-                }
-            )
+        rows = _plan_rows_posted(request.POST)
+        items = [
+            {key: row[key] for key in ("title", "kind", "minutes", "notes", "content_warnings")}
+            for row in rows
+            if row["title"]
+        ]
         if _flash_errors(
             request,
             lambda: session_services.plan_replace(actor=user, session=session, items=items),
             _("Plan saved."),
         ):
             return redirect("session-plan", session_id=session.pk)
-    items = list(session_selectors.plan_items(viewer=user, session=session))
-    blanks = max(3, 8 - len(items))
+        # Refused: everything she wrote stays on the page, with the reason at the top.
+        status = 400
+    else:
+        rows = [
+            {
+                "title": item.title,
+                "kind": item.kind,
+                "minutes": item.minutes,
+                "notes": item.notes,
+                "content_warnings": list(item.content_warnings or []),
+            }
+            for item in session_selectors.plan_items(viewer=user, session=session)
+        ]
+        status = 200
+    rows += [
+        {"title": "", "kind": "", "minutes": 10, "notes": "", "content_warnings": [], "new": True}
+        for _blank in range(max(3, 8 - len(rows)))
+    ]
     return render(
         request,
         "frontend/plan.html",
         {
             "session": session,
-            "items": items,
-            "blanks": range(blanks),
+            "rows": rows,
             "kinds": PlanItemKind.choices,
+            "content_warnings": [(key, _(label)) for key, label, _d in CONTENT_WARNINGS],
         },
+        status=status,
     )
+
+
+def _plan_rows_posted(post: QueryDict) -> list[dict[str, Any]]:
+    """The plan form's rows as posted, in order; row `i`'s content warnings are the ticked
+    `cw-i` boxes (a row's boxes must carry its number: unticked boxes are not posted)."""
+    titles, kinds = post.getlist("title"), post.getlist("kind")
+    minutes, notes = post.getlist("minutes"), post.getlist("notes")
+    rows = []
+    for index, title in enumerate(titles):
+        given = minutes[index] if index < len(minutes) else ""
+        rows.append(
+            {
+                "title": title.strip(),
+                "kind": kinds[index] if index < len(kinds) else "",
+                "minutes": int(given) if given.isdigit() else 0,
+                "notes": notes[index] if index < len(notes) else "",
+                "content_warnings": post.getlist(f"cw-{index}"),
+            }
+        )
+    return rows
 
 
 @signed_in
