@@ -1,12 +1,42 @@
-"""Values every page needs: the quick-exit target and the signed-in person's org role."""
+"""Values every page needs: the quick-exit target and, for staff, the concerns waiting for them.
+
+Staff see on every page how many open concerns they handle (the navigation and a number in the
+tab title) and a banner while an urgent one is past its answer-by time. Loading a staff page is
+also when Haven escalates concerns nobody acknowledged in time, so an install with no cron still
+escalates (`safeguarding.services.concerns_escalate_overdue`; the `escalate_overdue` command is
+the cron form). Members and signed-out visitors cost nothing here: no statement at all.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest
+
+from groups.policies import is_signed_in, needs_second_factor
+from safeguarding import selectors as concern_selectors
+from safeguarding import services as concern_services
+
+logger = logging.getLogger(__name__)
 
 
 def haven(request: HttpRequest) -> dict[str, Any]:
-    return {"exit_url": settings.HAVEN_NEUTRAL_EXIT_URL}
+    return {"exit_url": settings.HAVEN_NEUTRAL_EXIT_URL, "staff_concerns": _staff_concerns(request)}
+
+
+def _staff_concerns(request: HttpRequest) -> concern_selectors.StaffConcernCounts | None:
+    """Three indexed statements for staff (nothing overdue: one to find so, her memberships,
+    one aggregate); None, with no statement, for anyone else."""
+    user = getattr(request, "user", None)
+    if not needs_second_factor(user) or not is_signed_in(user):
+        return None
+    try:
+        concern_services.concerns_escalate_overdue()
+        return concern_selectors.staff_concern_counts(viewer=user)
+    except DatabaseError:
+        # An error page must still render when the database is what failed.
+        logger.warning("concern counts unavailable for this page")
+        return None

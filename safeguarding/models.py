@@ -63,6 +63,14 @@ class Concern(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The member of staff who said "I will take it" (issue 16); nobody yet while null.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -80,6 +88,9 @@ class ConcernStatusChange(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Escalated by Haven itself when nobody acknowledged it in time (`concerns_escalate_overdue`),
+    # not by a person: her timeline then says someone more senior is looking.
+    automatic = models.BooleanField(default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -105,3 +116,20 @@ class ConcernReply(models.Model):
 
     def __str__(self) -> str:
         return f"concern reply {self.pk}"
+
+
+class ConcernNote(models.Model):
+    """A note between the people handling a concern. The woman who raised it never sees it."""
+
+    concern = models.ForeignKey(Concern, on_delete=models.CASCADE, related_name="staff_notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = EncryptedTextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"concern note {self.pk}"

@@ -76,13 +76,23 @@ LEADS_WHEN: Final[tuple[Mapping[str, Any], ...]] = (
 # The only moves a concern's status may make; only a HANDLER makes them (peer mentors read and
 # reply, they do not move a concern).
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    ConcernStatus.RECEIVED: frozenset({ConcernStatus.ACKNOWLEDGED}),
+    # Straight to the leads from Received too: a handler who sees at once that it is beyond her
+    # should not have to acknowledge it first (issue 16), and Haven escalates one nobody
+    # acknowledged in time the same way (`services.concerns_escalate_overdue`).
+    ConcernStatus.RECEIVED: frozenset({ConcernStatus.ACKNOWLEDGED, ConcernStatus.ESCALATED}),
     ConcernStatus.ACKNOWLEDGED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.ESCALATED}),
     ConcernStatus.ESCALATED: frozenset({ConcernStatus.ACTION_TAKEN, ConcernStatus.CLOSED}),
     ConcernStatus.ACTION_TAKEN: frozenset({ConcernStatus.CLOSED}),
     ConcernStatus.CLOSED: frozenset(),
 }
 MOVERS: Final = frozenset({ConcernRole.HANDLER})
+
+# Who may say "I will take it" and own a concern: those who may move it.
+TAKERS: Final = MOVERS
+
+# Who reads and writes the staff-only notes on a concern: those who may move it. Never the
+# woman who raised it, and not a peer mentor she shared it with (she is a member too).
+NOTE_WRITERS: Final = MOVERS
 
 # Who reads the messages a concern refers to, with the text retention or an erasure would have
 # removed while the concern held it: those who handle it. The woman who raised it knows what she
@@ -195,6 +205,14 @@ def concern_for(*, actor: Any, concern_id: Any, lock: bool = False) -> tuple[Con
     return concern, role
 
 
+def concern_roles(user: Any, concerns: list[Concern]) -> dict[int, ConcernRole | None]:
+    """`concern_role` for many concerns at once, from one read of her memberships."""
+    if not is_signed_in(user) or not concerns:
+        return {}
+    active = {m.group_id: m for m in _memberships_of(user) if m.is_active}
+    return {c.pk: _role_as(user, c, active.get(c.group_id)) for c in concerns}
+
+
 def concern_moves(concern: Concern, role: ConcernRole) -> frozenset[str]:
     """The statuses someone standing as `role` may move `concern` to (none unless a mover)."""
     return TRANSITIONS[concern.status] if role in MOVERS else frozenset()
@@ -234,6 +252,16 @@ def concerns_visible_to(viewer: Any) -> QuerySet[Concern]:
     if not is_signed_in(viewer):
         return Concern.objects.none()
     return Concern.objects.filter(_visible(viewer, _memberships_of(viewer)))
+
+
+def concerns_handled_by(viewer: Any) -> QuerySet[Concern]:
+    """Every concern `viewer` handles: those she may see, less those she raised herself."""
+    if not is_signed_in(viewer):
+        return Concern.objects.none()
+    memberships = _memberships_of(viewer)
+    return Concern.objects.filter(_visible(viewer, memberships)).exclude(
+        reporter_id__in=[m.pk for m in memberships]
+    )
 
 
 # The audit log's entries about concerns: those whose target is a concern (`audit_record` names

@@ -11,22 +11,52 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    When,
+)
+from django.db.models import Value as V
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from groups.models import Membership, User
-from groups.policies import Action, require
+from groups.models import Membership, MembershipStatus, User
+from groups.policies import Action, needs_second_factor, require
 from project.audit import audit_record
 from project.models import AuditEntry
-from safeguarding.models import Concern, ConcernStatus
+from safeguarding.models import Concern, ConcernNote, ConcernStatus, Urgency
 from safeguarding.policies import (
+    LEAD,
+    NOTE_WRITERS,
     READS_MESSAGES,
+    TAKERS,
     ConcernRole,
     concern_entries_visible_to,
     concern_for,
+    concern_roles,
+    concerns_handled_by,
     concerns_visible_to,
     is_reporter,
 )
+
+# Urgent first, then normal, then low: the order of the inbox, and of escalating overdue ones.
+URGENCY_ORDER: tuple[str, ...] = (Urgency.URGENT, Urgency.NORMAL, Urgency.LOW)
+URGENCY_RANK = Case(
+    *(When(urgency=value, then=V(rank)) for rank, value in enumerate(URGENCY_ORDER)),
+    default=V(len(URGENCY_ORDER)),
+    output_field=IntegerField(),
+)
+
+
+def urgency_rank(urgency: str) -> int:
+    """`URGENCY_RANK` for one concern, in Python (0: most urgent)."""
+    return URGENCY_ORDER.index(urgency) if urgency in URGENCY_ORDER else len(URGENCY_ORDER)
 
 
 def overdue_q(now: datetime) -> Q:
@@ -40,44 +70,155 @@ def is_overdue(concern: Concern, now: datetime | None = None) -> bool:
     return concern.status == ConcernStatus.RECEIVED and concern.acknowledge_by < moment
 
 
+def late_q(now: datetime) -> Q:
+    """Concerns past their answer-by time that nobody has acknowledged yet, whether still
+    received or already escalated to the leads (the banner staff see on every page)."""
+    return Q(
+        status__in=[ConcernStatus.RECEIVED, ConcernStatus.ESCALATED],
+        acknowledged_at__isnull=True,
+        acknowledge_by__lt=now,
+    )
+
+
+def is_late(concern: Concern, now: datetime | None = None) -> bool:
+    """`late_q` for one concern, in Python."""
+    moment = now or timezone.now()
+    return (
+        concern.status in (ConcernStatus.RECEIVED, ConcernStatus.ESCALATED)
+        and concern.acknowledged_at is None
+        and concern.acknowledge_by < moment
+    )
+
+
+# The order of every list of concerns to answer: open before closed, urgent first, then by the
+# time they should be acknowledged by.
+CLOSED_LAST = Case(
+    When(status=ConcernStatus.CLOSED, then=V(1)), default=V(0), output_field=IntegerField()
+)
+
+
 def concern_list(*, viewer: User, overdue: bool = False) -> QuerySet[Concern]:
-    """The concerns the viewer may see: those she raised and those she handles.
+    """The concerns the viewer may see: those she raised and those she handles, open before
+    closed, urgent first, then by the time they should be acknowledged by.
 
     With `overdue`, only the ones she handles that are still waiting for acknowledgement past
     their time, the most pressing first.
     """
-    concerns = concerns_visible_to(viewer).select_related("reporter", "about")
+    concerns = concerns_visible_to(viewer).select_related("reporter", "about", "group", "owner")
     if overdue:
         concerns = concerns.filter(overdue_q(timezone.now())).exclude(reporter__user_id=viewer.pk)
-        return concerns.order_by("acknowledge_by", "id")
-    return concerns
+        return concerns.order_by(URGENCY_RANK, "acknowledge_by", "id")
+    return concerns.order_by(CLOSED_LAST, URGENCY_RANK, "acknowledge_by", "id")
+
+
+def owner_names(concerns: list[Concern]) -> dict[int, str]:
+    """What staff call the owner of each owned concern: her name in the concern's group, or
+    her username when she is not in it (a safeguarding lead). One statement."""
+    owned = [c for c in concerns if c.owner_id is not None]
+    if not owned:
+        return {}
+    names = {
+        (m.user_id, m.group_id): m.display_name
+        for m in Membership.objects.filter(
+            user_id__in={c.owner_id for c in owned},
+            group_id__in={c.group_id for c in owned},
+            status=MembershipStatus.ACTIVE,
+        ).only("user_id", "group_id", "display_name")
+    }
+    return {c.pk: names.get((c.owner_id, c.group_id)) or c.owner.get_username() for c in owned}
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One concern to answer, as the inbox shows it (never its text)."""
+
+    concern: Concern
+    owner_name: str | None  # None: nobody has taken it yet
+    owned_by_viewer: bool
+    may_take: bool
+    overdue: bool  # past its answer-by time and nobody has acknowledged it (`is_late`)
 
 
 @dataclass(frozen=True)
 class ConcernInbox:
-    """The concerns page: those she raised, and those she handles in the order to answer them."""
+    """The concerns page: those she raised, and those she handles in the order to answer them;
+    for a safeguarding lead, the escalated ones she has not opened yet apart, at the top."""
 
     mine: list[Concern]
-    inbox: list[Concern]
+    inbox: list[InboxRow]
+    new_to_you: list[InboxRow]
     now: datetime
 
 
-def concern_inbox(*, viewer: User) -> ConcernInbox:
-    """Her own concerns apart from those to answer: overdue first, closed last, then by the
-    time they should be acknowledged by."""
-    now = timezone.now()
-    mine: list[Concern] = []
-    inbox: list[Concern] = []
-    for concern in concern_list(viewer=viewer):
-        (mine if is_reporter(viewer, concern) else inbox).append(concern)
-    inbox.sort(
-        key=lambda c: (
-            not is_overdue(c, now),
-            c.status == ConcernStatus.CLOSED,
-            c.acknowledge_by,
+def _opened_since_escalation(viewer: User) -> Exists:
+    """Has `viewer` opened the concern since it was escalated? (Her reads are audited.)"""
+    return Exists(
+        AuditEntry.objects.filter(
+            actor_id=viewer.pk,
+            action="concern.viewed",
+            target_type=Concern._meta.model_name,
+            target_id=Cast(OuterRef("pk"), CharField()),
+            at__gte=OuterRef("escalated_at"),
         )
     )
-    return ConcernInbox(mine=mine, inbox=inbox, now=now)
+
+
+def concern_inbox(*, viewer: User) -> ConcernInbox:
+    """Her own concerns apart from those to answer: open before closed, urgent first, then by
+    the time they should be acknowledged by."""
+    now = timezone.now()
+    rows = concern_list(viewer=viewer)
+    lead = getattr(viewer, "org_role", None) == LEAD
+    if lead:
+        rows = rows.annotate(opened=_opened_since_escalation(viewer))
+    mine: list[Concern] = []
+    handled: list[Concern] = []
+    for concern in rows:
+        (mine if is_reporter(viewer, concern) else handled).append(concern)
+    names = owner_names(handled)
+    roles = concern_roles(viewer, handled)
+    inbox: list[InboxRow] = []
+    new_to_you: list[InboxRow] = []
+    for concern in handled:
+        row = InboxRow(
+            concern=concern,
+            owner_name=names.get(concern.pk),
+            owned_by_viewer=concern.owner_id == viewer.pk,
+            may_take=concern.status != ConcernStatus.CLOSED
+            and concern.owner_id != viewer.pk
+            and roles.get(concern.pk) in TAKERS,
+            overdue=is_late(concern, now),
+        )
+        is_new = (
+            lead
+            and concern.escalated_at is not None
+            and concern.status != ConcernStatus.CLOSED
+            and not concern.opened
+        )
+        (new_to_you if is_new else inbox).append(row)
+    return ConcernInbox(mine=mine, inbox=inbox, new_to_you=new_to_you, now=now)
+
+
+@dataclass(frozen=True)
+class StaffConcernCounts:
+    """What staff see on every page: open concerns she handles, and the urgent ones past their
+    answer-by time that nobody has acknowledged."""
+
+    open: int
+    urgent_late: int
+
+
+def staff_concern_counts(*, viewer: Any, now: datetime | None = None) -> StaffConcernCounts | None:
+    """The counts for a member of staff (None for anyone else, at no cost): two statements,
+    her memberships and one aggregate over the (status, acknowledge_by)-indexed concerns."""
+    if not needs_second_factor(viewer) or not getattr(viewer, "is_authenticated", False):
+        return None
+    moment = now or timezone.now()
+    counts = concerns_handled_by(viewer).aggregate(
+        open=Count("pk", filter=~Q(status=ConcernStatus.CLOSED)),
+        urgent_late=Count("pk", filter=late_q(moment) & Q(urgency=Urgency.URGENT)),
+    )
+    return StaffConcernCounts(open=counts["open"], urgent_late=counts["urgent_late"])
 
 
 def concern_detail(*, viewer: User, concern_id: Any) -> tuple[Concern, ConcernRole]:
@@ -128,6 +269,14 @@ def concern_messages(*, concern: Concern, role: ConcernRole) -> list[ReferredMes
         )
         for row in rows
     ]
+
+
+def concern_notes(*, concern: Concern, role: ConcernRole) -> list[ConcernNote] | None:
+    """The staff-only notes on `concern`, oldest first, for those who move it (None for anyone
+    else: the woman who raised it never sees them, nor does a peer mentor)."""
+    if role not in NOTE_WRITERS:
+        return None
+    return list(concern.staff_notes.select_related("author").order_by("at", "id"))
 
 
 def audit_list(

@@ -44,15 +44,18 @@ from safeguarding import events, policies
 from safeguarding.models import (
     Category,
     Concern,
+    ConcernNote,
     ConcernReply,
     ConcernStatus,
     ConcernStatusChange,
     Urgency,
 )
 from safeguarding.policies import TRANSITIONS, ConcernRole, concern_for
+from safeguarding.selectors import URGENCY_RANK, overdue_q
 
 BODY_MAX = 10_000
 NOTE_MAX = 2000
+STAFF_NOTE_MAX = 5000
 MAX_MESSAGES = 20
 
 
@@ -246,12 +249,103 @@ def concern_set_status(
         extra={"from": previous, "to": status, "with_note": bool(note)},
     )
     if status == ConcernStatus.ESCALATED:
-        _alert(
-            policies.concern_lead_groups(concern),
-            events.concern_raised(concern_id=concern.pk, urgency=concern.urgency),
-        )
+        _tell_leads(concern)
     _updated(concern)
     return concern
+
+
+def _tell_leads(concern: Concern) -> None:
+    """Alert the safeguarding leads, on their own private groups, that it is theirs now."""
+    _alert(
+        policies.concern_lead_groups(concern),
+        events.concern_raised(concern_id=concern.pk, urgency=concern.urgency),
+    )
+
+
+def concerns_escalate_overdue(*, now: datetime | None = None) -> int:
+    """Hand every concern nobody acknowledged in time to the safeguarding leads; how many.
+
+    The most urgent first, then by how late it is. Each is escalated exactly as a handler
+    escalates it (status, `escalated_at`, the leads alerted, her timeline told, an audit row
+    with no actor and no text), in its own transaction. Idempotent and safe to run from many
+    processes at once: a concern is claimed with a conditional update, so only one run moves
+    it. Cheap when there is nothing to do (one indexed query), so the pages can call it for
+    an install with no cron (`frontend.context_processors`).
+    """
+    moment = now or timezone.now()
+    waiting = list(
+        Concern.objects.filter(overdue_q(moment))
+        .order_by(URGENCY_RANK, "acknowledge_by", "id")
+        .values_list("pk", flat=True)
+    )
+    escalated = 0
+    for pk in waiting:
+        with transaction.atomic():
+            claimed = Concern.objects.filter(overdue_q(moment), pk=pk).update(
+                status=ConcernStatus.ESCALATED, escalated_at=moment
+            )
+            if not claimed:  # acknowledged meanwhile, or another run took it
+                continue
+            concern = Concern.objects.select_related("about").get(pk=pk)
+            ConcernStatusChange.objects.create(
+                concern=concern,
+                from_status=ConcernStatus.RECEIVED,
+                to_status=ConcernStatus.ESCALATED,
+                actor=None,
+                automatic=True,
+                at=moment,
+            )
+            audit_record(
+                actor=None,
+                action="concern.escalated",
+                target=concern,
+                group_id=concern.group_id,
+                extra={
+                    "from": ConcernStatus.RECEIVED.value,
+                    "to": ConcernStatus.ESCALATED.value,
+                    "automatic": True,
+                },
+            )
+            _tell_leads(concern)
+            _updated(concern)
+        escalated += 1
+    return escalated
+
+
+@transaction.atomic
+def concern_take(*, actor: User, concern_id: Any) -> Concern:
+    """She owns the concern now ("I will take it"): one of those who may move it."""
+    concern, role = concern_for(actor=actor, concern_id=concern_id, lock=True)
+    if role not in policies.TAKERS:
+        raise Forbidden(_("Only the facilitators and safeguarding leads can take a concern."))
+    if concern.status == ConcernStatus.CLOSED:
+        raise Conflict(_("This concern is closed."), code="concern_closed")
+    if concern.owner_id == actor.pk:
+        return concern
+    had_owner = concern.owner_id is not None
+    concern.owner = actor
+    concern.save(update_fields=["owner"])
+    audit_record(
+        actor=actor,
+        action="concern.taken",
+        target=concern,
+        group_id=concern.group_id,
+        extra={"had_owner": had_owner},
+    )
+    return concern
+
+
+@transaction.atomic
+def concern_note_add(*, actor: User, concern_id: Any, body: Any) -> ConcernNote:
+    """A note only the people who move the concern read; never the woman who raised it."""
+    text = clean_text(body, field="body", max_length=STAFF_NOTE_MAX)
+    concern, role = concern_for(actor=actor, concern_id=concern_id, lock=True)
+    if role not in policies.NOTE_WRITERS:
+        # A peer mentor who reads the concern does not learn that staff notes exist.
+        raise NotFound()
+    note = ConcernNote.objects.create(concern=concern, author=actor, body=text)
+    audit_record(actor=actor, action="concern.noted", target=concern, group_id=concern.group_id)
+    return note
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -260,7 +354,8 @@ def concern_set_status(
 # The texts retention empties besides a message's own (model, path to the group, when it was
 # written, the text): status notes and round prompts in the log, the rounds' prompts, the plan's
 # notes (by the session's end), the reasons in her private notices, what she wrote asking for
-# support, check-in notes and private messages. The rows stay, without their words.
+# support, check-in notes and private messages; and the staff notes on a concern, counted from
+# when the concern was closed (an open one keeps them). The rows stay, without their words.
 RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
     (SessionEvent, "session__group", "created_at", "text"),
     (Round, "session__group", "started_at", "prompt"),
@@ -269,6 +364,7 @@ RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
     (SupportRequest, "group", "created_at", "note"),
     (CheckIn, "session__group", "created_at", "note"),
     (PrivateMessage, "thread__group", "created_at", "body"),
+    (ConcernNote, "concern__group", "concern__closed_at", "body"),
 )
 
 

@@ -1,21 +1,34 @@
-"""Concerns: the list, raising one, one concern and its private thread."""
+"""Concerns: the inbox, raising one, one concern with its private thread and staff notes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from facilitation.taxonomy import CONTENT_WARNINGS
-from frontend.views._common import _flash_errors, signed_in
+from frontend.views._common import _error_text, _flash_errors, signed_in
 from groups import selectors as group_selectors
+from project.exceptions import ApplicationError
 from safeguarding import policies as concern_policies
 from safeguarding import selectors as concern_selectors
 from safeguarding import services as concern_services
 from safeguarding.models import Category, ConcernStatus, Urgency
+from safeguarding.selectors import InboxRow
+
+
+def _with_age(rows: list[InboxRow], now: datetime) -> list[tuple[InboxRow, str]]:
+    """Each row with how long ago it was raised, in words ("2 hours ago")."""
+    return [
+        (row, _("%(age)s ago") % {"age": timesince(row.concern.created_at, now, depth=1)})
+        for row in rows
+    ]
 
 
 @signed_in
@@ -32,6 +45,25 @@ def concerns(request: HttpRequest) -> HttpResponse:
         {
             "mine": found.mine,
             "inbox": found.inbox,
+            # "New to you" (a lead's escalated concerns not opened yet) above "To answer".
+            "sections": [
+                (key, heading, hint, _with_age(rows, found.now))
+                for key, heading, hint, rows in (
+                    (
+                        "new",
+                        _("New to you"),
+                        _("Escalated to the safeguarding leads. You have not opened these yet."),
+                        found.new_to_you,
+                    ),
+                    (
+                        "inbox",
+                        _("To answer"),
+                        _("Urgent first, then by the time to answer by."),
+                        found.inbox,
+                    ),
+                )
+                if rows
+            ],
             "now": found.now,
             # Where she may raise one: the groups she is in.
             "groups": [row for row in rows if row.membership is not None],
@@ -68,9 +100,12 @@ def concern_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
     user = request.user
+    note_error: str | None = None
+    note_text = ""
     if request.method == "POST":
         post = request.POST
-        if post.get("action") == "reply":
+        action = post.get("action")
+        if action == "reply":
             _flash_errors(
                 request,
                 lambda: concern_services.concern_reply(
@@ -78,7 +113,7 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
                 ),
                 _("Sent."),
             )
-        elif post.get("action") == "status":
+        elif action == "status":
             _flash_errors(
                 request,
                 lambda: concern_services.concern_set_status(
@@ -89,13 +124,36 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
                 ),
                 _("Status changed."),
             )
-        return redirect("concern", concern_id=concern_id)
+        elif action == "take":
+            _flash_errors(
+                request,
+                lambda: concern_services.concern_take(actor=user, concern_id=concern_id),
+                _("It is yours now. The other staff can see you have taken it."),
+            )
+            if post.get("back") == "inbox":
+                return redirect("concerns")
+        elif action == "note":
+            note_text = post.get("body", "")
+            try:
+                concern_services.concern_note_add(actor=user, concern_id=concern_id, body=note_text)
+            except ApplicationError as exc:
+                if exc.status == 404:
+                    raise
+                note_error = _error_text(exc)
+            else:
+                messages.success(request, _("Staff note saved. Only staff see it."))
+                return redirect("concern", concern_id=concern_id)
+        if note_error is None:
+            return redirect("concern", concern_id=concern_id)
     found, role = concern_selectors.concern_detail(viewer=user, concern_id=concern_id)
     moves = concern_policies.concern_moves(found, role)
     # Only those who handle it get the messages she referred to (None for her who raised it).
     referred = concern_selectors.concern_messages(concern=found, role=role) or []
+    # Only those who move it get the staff notes (None for her who raised it, and peer mentors).
+    notes = concern_selectors.concern_notes(concern=found, role=role)
     warnings = {key: _(label) for key, label, _d in CONTENT_WARNINGS}
-    return render(
+    handling = role != concern_policies.ConcernRole.REPORTER
+    response = render(
         request,
         "frontend/concern.html",
         {
@@ -105,6 +163,15 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             "history": found.history.all(),
             "replies": found.replies.all(),
             "overdue": concern_selectors.is_overdue(found),
+            "owner_name": concern_selectors.owner_names([found]).get(found.pk)
+            if handling
+            else None,
+            "may_take": found.status != ConcernStatus.CLOSED
+            and found.owner_id != user.pk
+            and role in concern_policies.TAKERS,
+            "notes": notes,
+            "note_error": note_error,
+            "note_text": note_text,
             "referred": [
                 {
                     "message": message,
@@ -116,3 +183,6 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             ],
         },
     )
+    if note_error is not None:
+        response.status_code = 400
+    return response

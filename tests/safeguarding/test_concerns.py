@@ -245,7 +245,6 @@ def test_an_empty_reply_is_refused_and_nothing_is_written(world):
 
 SKIPPING_MOVES = [
     ([], "closed"),
-    ([], "escalated"),
     ([], "action_taken"),
     ([], "received"),
     (["acknowledged"], "closed"),

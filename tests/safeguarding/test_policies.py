@@ -151,6 +151,6 @@ def test_each_rule_reads_the_same_in_python_and_in_sql(world: World) -> None:
 
 def test_only_a_concerns_handlers_may_move_it_and_only_along_the_transitions(world: World) -> None:
     concern = Concern.objects.get(pk=make_shape(world, "private"))
-    assert policies.concern_moves(concern, ConcernRole.HANDLER) == {"acknowledged"}
+    assert policies.concern_moves(concern, ConcernRole.HANDLER) == {"acknowledged", "escalated"}
     assert policies.concern_moves(concern, ConcernRole.PEER_HANDLER) == frozenset()
     assert policies.concern_moves(concern, ConcernRole.REPORTER) == frozenset()

@@ -19,6 +19,7 @@ from django.db import connection
 from facilitation import services as session_services
 from groups import services as group_services
 from project.crypto import PREFIX, EncryptedTextField
+from safeguarding import services as concern_services
 from tests.conftest import World
 from tests.safeguarding import enter, live_room, move, post_message, raise_concern, reply
 from tests.safeguarding.test_encryption import new_key, use_keys  # noqa: F401 (fixture)
@@ -107,6 +108,9 @@ def write_into_every_column(world: World) -> None:
     assert reply(world, "member", concern_id, f"{CANARY} reply").status_code == 201
     moved = move(world, "facilitator", concern_id, "acknowledged", f"{CANARY} to her")
     assert moved.status_code == 200
+    concern_services.concern_note_add(
+        actor=facilitator, concern_id=concern_id, body=f"{CANARY} staff note"
+    )
     group_services.agreement_publish(
         actor=facilitator, group=world.group_a, points=[f"{CANARY} point"]
     )
