@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
+from frontend.views import staff as staff_views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
@@ -25,5 +26,9 @@ urlpatterns = [
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),
     path("settings/", views.account_settings, name="settings"),
+    path("staff/", staff_views.staff, name="staff"),
+    path("staff/<int:user_id>/role/", staff_views.staff_role, name="staff-role"),
+    path("staff/<int:user_id>/switch-off/", staff_views.staff_switch_off, name="staff-switch-off"),
+    path("staff/<int:user_id>/switch-on/", staff_views.staff_switch_on, name="staff-switch-on"),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
 ]

@@ -71,6 +71,8 @@ class Action(StrEnum):
     # room only (the thread is not hers to read outside it).
     PRIVATE_HOST = "private.host"
     AUDIT_VIEW = "audit.view"
+    # Issue 16, the lead's view: add staff, change their role, switch an account off or on.
+    STAFF_MANAGE = "staff.manage"
 
 
 R = Role
@@ -108,6 +110,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.PRIVATE_OWN: IN_GROUP,
     Action.PRIVATE_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
+    Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
 }
 
 

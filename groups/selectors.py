@@ -18,6 +18,7 @@ from groups.models import (
     Invite,
     Membership,
     MembershipStatus,
+    OrgRole,
     User,
 )
 from groups.policies import Action, active_membership, can, is_signed_in, require
@@ -163,3 +164,14 @@ def proposal_list(*, viewer: User, group: Group) -> QuerySet[AgreementProposal]:
         return proposals
     require(viewer, Action.PROPOSAL_CREATE, group=group, membership=membership)
     return proposals.filter(proposer=membership)
+
+
+def staff_list(*, viewer: User) -> QuerySet[User]:
+    """The organisation's staff accounts, for its admins (`Action.STAFF_MANAGE`): those
+    switched on first, then by role and username."""
+    require(viewer, Action.STAFF_MANAGE)
+    return (
+        User.objects.exclude(org_role=OrgRole.NONE)
+        .order_by("-is_active", "org_role", "username")
+        .only("pk", "username", "org_role", "is_active", "last_login")
+    )

@@ -40,7 +40,7 @@ from tests.facilitation.room import make_room
 API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
 # Actions that do not happen inside a group: a refusal is 403, there is nothing to hide.
-ORG_LEVEL = frozenset({Action.GROUP_CREATE, Action.AUDIT_VIEW})
+ORG_LEVEL = frozenset({Action.GROUP_CREATE, Action.AUDIT_VIEW, Action.STAFF_MANAGE})
 IN_A = frozenset({"member", "peer_mentor", "facilitator"})
 HOSTS_OF_A = frozenset({"facilitator", "admin"})  # admins hold a facilitator's powers anywhere
 
@@ -76,6 +76,7 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.PRIVATE_OWN: IN_A,
     Action.PRIVATE_HOST: HOSTS_OF_A,
     Action.AUDIT_VIEW: frozenset({"safeguarding_lead", "admin"}),
+    Action.STAFF_MANAGE: frozenset({"admin"}),
 }
 
 ERROR_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}

@@ -347,9 +347,13 @@ def staff_create(
 
 @transaction.atomic
 def account_deactivate(*, actor: User | None, user: User) -> None:
-    """Switch an account off: its tokens go, every live socket it has closes."""
+    """Switch an account off: its tokens and browser sessions go, every live socket it has
+    closes."""
+    from django.contrib.sessions.models import Session
+
     user.is_active = False
     user.save(update_fields=["is_active"])
     ApiToken.objects.filter(user=user).delete()
+    Session.objects.filter(session_key__in=_sessions_of(user)).delete()
     audit_record(actor=actor, action="account.deactivated", target=user)
     realtime.close_on_commit(realtime.user_group(user.pk), closecodes.NOT_SIGNED_IN)

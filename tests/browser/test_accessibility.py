@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.browser
 
 MEMBER = "demo-rose"
 FACILITATOR = "demo-facilitator"
+ADMIN = "demo-admin"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 740}}
 # Titles say what the page is, never a group, a session or a pseudonym (WCAG 2.4.2, issue 14).
 PRIVATE_WORDS = [GROUP_NAME, OPEN_SESSION_TITLE, "Rose", "Jade", "Amber", "Mari", "Sam"]
@@ -175,6 +177,24 @@ def staff_code_page(page: Page, *, wrong: bool = False) -> None:
         expect(page.locator(".error-summary")).to_be_visible()
 
 
+def staff_added(page: Page) -> None:
+    """An admin adds a staff member: her first sign-in details, shown once."""
+    page.locator("#staff-username").fill(f"new-{uuid.uuid4().hex[:8]}")
+    page.get_by_label("Safeguarding lead").check()
+    submit(page, page.get_by_role("button", name="Add staff member"))
+    expect(page.get_by_role("heading", name="Staff member added")).to_be_visible()
+
+
+def staff_error(page: Page) -> None:
+    submit(page, page.get_by_role("button", name="Add staff member"))
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
+def staff_switch_off(page: Page) -> None:
+    page.get_by_role("link", name=re.compile("^Switch off this account")).first.click()
+    expect(page.get_by_role("heading", name=re.compile("^Switch off"))).to_be_visible()
+
+
 # The demo passwords, by username (filled from the `site` fixture by `test_page`).
 CREDENTIALS: dict[str, str] = {}
 
@@ -208,6 +228,10 @@ TARGETS = [
     Target("concern-facilitator", FACILITATOR, "concern-detail"),
     Target("settings", MEMBER, "/settings/"),
     Target("checkins-facilitator", FACILITATOR, "checkins", room=True),
+    Target("staff", ADMIN, "/staff/"),
+    Target("staff-error", ADMIN, "/staff/", staff_error),
+    Target("staff-added", ADMIN, "/staff/", staff_added),
+    Target("staff-switch-off", ADMIN, "/staff/", staff_switch_off),
 ]
 
 

@@ -317,3 +317,24 @@ async def test_deactivating_another_account_leaves_the_socket_open(room):
         outputs.append(await comm.receive_output(timeout=1))
     assert all(output["type"] != "websocket.close" for output in outputs), outputs
     await comm.disconnect()
+
+
+async def test_an_admin_switching_a_staff_account_off_closes_her_cookie_socket_and_sessions(room):
+    from django.contrib.sessions.models import Session as BrowserSession
+
+    facilitator = room.world.user("facilitator")
+    browser, cookie = await browser_signed_in(facilitator)
+    comm = communicator(room, ORIGIN, HOST, cookie)
+    await entered(comm)
+    admin, _admin_cookie = await browser_signed_in(room.world.user("admin"))
+
+    answer = await database_sync_to_async(admin.post)(f"/staff/{facilitator.pk}/switch-off/")
+
+    assert answer.status_code == 302
+    assert await next_close(comm) == CLOSED_SIGNED_OUT
+    key = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    assert not await database_sync_to_async(
+        BrowserSession.objects.filter(session_key=key).exists
+    )()
+    assert (await database_sync_to_async(browser.get)("/concerns/")).status_code == 302
+    await comm.disconnect()

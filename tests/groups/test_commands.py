@@ -132,7 +132,7 @@ def secrets_in(output: str) -> dict[str, str]:
 
 def sign_in_each(output: str) -> None:
     secrets = secrets_in(output)
-    assert set(secrets) == {"demo-facilitator", "demo-lead"}
+    assert set(secrets) == {"demo-facilitator", "demo-lead", "demo-admin"}
     for username, password in passwords_in(output).items():
         body = {"username": username, "password": password}
         if username in secrets:
@@ -164,6 +164,7 @@ def test_seed_demo_creates_the_demo_accounts_and_is_idempotent(settings, tmp_pat
     assert set(accounts) == {
         "demo-facilitator",
         "demo-lead",
+        "demo-admin",
         "demo-mentor",
         "demo-rose",
         "demo-jade",
@@ -171,6 +172,7 @@ def test_seed_demo_creates_the_demo_accounts_and_is_idempotent(settings, tmp_pat
     }
     assert User.objects.get(username="demo-facilitator").org_role == "facilitator"
     assert User.objects.get(username="demo-lead").org_role == "safeguarding_lead"
+    assert User.objects.get(username="demo-admin").org_role == "admin"
     group = Group.objects.get(name="Thursday evening circle")
     roles = dict(group.memberships.values_list("user__username", "role"))
     assert roles == {

@@ -26,6 +26,7 @@ from groups.policies import needs_second_factor
 
 FACILITATOR = "demo-facilitator"
 LEAD = "demo-lead"
+ADMIN = "demo-admin"
 MENTOR = "demo-mentor"
 MEMBERS = [("demo-rose", "Rose"), ("demo-jade", "Jade"), ("demo-amber", "Amber")]
 GROUP_NAME = "Thursday evening circle"
@@ -93,9 +94,19 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _reset_passwords(self) -> dict[str, Any]:
-        roles = {FACILITATOR: "facilitator", LEAD: "safeguarding lead", MENTOR: "peer mentor"}
+        roles = {
+            FACILITATOR: "facilitator",
+            LEAD: "safeguarding lead",
+            ADMIN: "admin",
+            MENTOR: "peer mentor",
+        }
         accounts = []
-        for username in [FACILITATOR, LEAD, MENTOR, *[name for name, _shown in MEMBERS]]:
+        if not User.objects.filter(username=ADMIN).exists():
+            # A demo from before there was an admin (issue 16: staff pages) gets one.
+            group_services.staff_create(
+                actor=None, username=ADMIN, password=_password(), org_role=OrgRole.ADMIN
+            )
+        for username in [FACILITATOR, LEAD, ADMIN, MENTOR, *[n for n, _shown in MEMBERS]]:
             user = User.objects.filter(username=username).first()
             if user is None:
                 continue
@@ -115,7 +126,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def _seed(self) -> dict[str, Any]:
         accounts: list[dict[str, str]] = []
-        passwords = {name: _password() for name in [FACILITATOR, LEAD]}
+        passwords = {name: _password() for name in [FACILITATOR, LEAD, ADMIN]}
         made = group_services.staff_create(
             actor=None,
             username=FACILITATOR,
@@ -129,9 +140,13 @@ class Command(BaseCommand):
             password=passwords[LEAD],
             org_role=OrgRole.SAFEGUARDING_LEAD,
         )
+        admin = group_services.staff_create(
+            actor=None, username=ADMIN, password=passwords[ADMIN], org_role=OrgRole.ADMIN
+        )
         for role, username, password, created in (
             ("facilitator", FACILITATOR, passwords[FACILITATOR], made),
             ("safeguarding lead", LEAD, passwords[LEAD], lead),
+            ("admin", ADMIN, passwords[ADMIN], admin),
         ):
             accounts.append(
                 {
