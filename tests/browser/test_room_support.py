@@ -268,6 +268,47 @@ def test_the_host_sees_a_pinned_alert_takes_it_and_only_she_and_the_hosts_ever_s
     expect(jade.locator("#support-status")).to_be_hidden()
 
 
+def test_another_host_sees_the_request_taken_and_cannot_take_it_again(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    sam = open_room(person(FACILITATOR), path)
+    mari = open_room(person(MENTOR), path)
+    amber = open_room(person(AMBER), path)
+    ask(amber, "I need a minute")
+    expect(status(amber)).to_have_text(SENT)
+
+    sam.locator("#tools-open").click()
+    sam.locator("#sup-list li").first.get_by_role("button", name=TAKE + " Amber").click()
+    mari.locator("#tools-open").click()
+    alert = mari.locator("#sup-list li").first
+
+    expect(alert).to_contain_text("Taken by Sam (facilitator).")
+    expect(alert.get_by_role("button", name=re.compile("^" + TAKE))).to_have_count(0)
+    expect_in_view(alert, "the taken request in the other host's panel")
+    expect(mari.locator("#tools-badge")).to_be_hidden()
+    assert_no_axe(mari, "room-support-taken-by-other-host")
+
+
+def test_a_co_hosting_peer_mentor_reads_how_she_is_but_not_a_note_she_did_not_share(
+    crew: Crew, person: Callable[..., BrowserContext]
+) -> None:
+    _session_id, path = crew.session("live")
+    mari = open_room(person(MENTOR), path)
+    amber = open_room(person(AMBER), path)
+    card = amber.locator("#checkin")
+    card.get_by_label("Struggling").check()
+    card.get_by_label(re.compile("A few words")).fill(CHECKIN_NOTE)
+    card.get_by_role("button", name=re.compile("^Send")).click()
+    expect(card).to_contain_text("You are arriving: Struggling")
+
+    mari.locator("#tools-open").click()
+    seen = mari.locator("#checkins li").filter(has_text="Amber")
+    expect(seen).to_contain_text("Amber arrived: Struggling")
+    expect_in_view(seen, "Amber's check-in in the peer mentor's panel")
+    assert CHECKIN_NOTE not in mari.locator("body").inner_text()
+
+
 def test_on_a_laptop_the_confirmation_sits_under_the_button(
     crew: Crew, person: Callable[..., BrowserContext], speakers: Callable
 ) -> None:
