@@ -61,6 +61,8 @@ class Session(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The seq of the newest durable event; bumped under a row lock with every event.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # When it was ended (issue 16: who left early, the past sessions list); null before.
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
@@ -125,6 +127,8 @@ class Attendance(models.Model):
     status = models.CharField(
         max_length=16, choices=PresenceStatus.choices, default=PresenceStatus.HERE
     )
+    # The first time she stepped out on this connection (the session summary's register).
+    stepped_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["joined_at", "id"]
@@ -495,3 +499,83 @@ class PrivateMessage(models.Model):
 
     def __str__(self) -> str:
         return f"private message {self.pk}"
+
+
+class FollowUp(models.Model):
+    """A tick on a session summary's follow-up list: someone who asked for support or arrived
+    or left struggling has been followed up. Who is on the list is worked out from the session
+    (`facilitation.selectors.follow_ups`); only the tick is stored. No text."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="follow_ups")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    done_at = models.DateTimeField(null=True, blank=True)
+    # The host who ticked it; null once her membership is gone (erasure).
+    done_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "membership"], name="one_follow_up_per_member"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"follow-up {self.pk}"
+
+
+class Debrief(models.Model):
+    """A host's private debrief note after a session: read by the group's facilitators and the
+    safeguarding leads, never by members or peer mentors. Encrypted; retention empties it."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="debriefs")
+    # Null once the author's membership is gone (erasure).
+    author = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"debrief {self.pk}"
+
+
+class HandoverNote(models.Model):
+    """What the next facilitator should know, written after a session; the latest shows on the
+    group page for its facilitators. Encrypted; retention empties it."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="handovers")
+    author = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"handover note {self.pk}"
+
+
+class TalkRequest(models.Model):
+    """A host's "This was a hard session, I would like to talk to someone", to the safeguarding
+    lead she chose. Only that lead reads it (`talk_requests_for`). It holds no text."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["lead", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"talk request {self.pk}"

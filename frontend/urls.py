@@ -14,9 +14,11 @@ urlpatterns = [
     path("join/", views.join, name="join"),
     path("groups/", views.groups, name="groups"),
     path("groups/<int:group_id>/", views.group, name="group"),
+    path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),
+    path("sessions/<int:session_id>/summary/", views.session_summary, name="session-summary"),
     path(
         "sessions/<int:session_id>/checkins/",
         views.session_checkins,

@@ -71,6 +71,16 @@ class Action(StrEnum):
     # room only (the thread is not hers to read outside it).
     PRIVATE_HOST = "private.host"
     AUDIT_VIEW = "audit.view"
+    # Issue 16, afterwards: a session summary's register (who came, left early, stepped out,
+    # asked for support; never who passed), its follow-up ticks, its debrief notes (read,
+    # write), the handover note for the next facilitator, the past sessions list, and "I
+    # would like to talk to someone" after a hard session.
+    REGISTER_VIEW = "session.register_view"
+    FOLLOW_UP_MANAGE = "session.follow_up"
+    DEBRIEF_READ = "debrief.read"
+    DEBRIEF_WRITE = "debrief.write"
+    PAST_SESSIONS_VIEW = "session.past_view"
+    TALK_REQUEST = "talk.request"
     # Issue 16, the lead's view: add staff, change their role, switch an account off or on.
     STAFF_MANAGE = "staff.manage"
 
@@ -110,6 +120,16 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.PRIVATE_OWN: IN_GROUP,
     Action.PRIVATE_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
+    # Issue 16, afterwards. A co-host reads the register of the session she co-hosted (she saw
+    # it live) but not the follow-ups (they come from check-ins, CHECKIN_READ) nor debriefs.
+    # The safeguarding leads read debriefs and handovers (and the past sessions that lead to
+    # them), never the register: who is in a group is not theirs to see (ROSTER_VIEW).
+    Action.REGISTER_VIEW: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
+    Action.FOLLOW_UP_MANAGE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.DEBRIEF_READ: frozenset({R.FACILITATOR, R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
+    Action.DEBRIEF_WRITE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.PAST_SESSIONS_VIEW: frozenset({R.FACILITATOR, R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
+    Action.TALK_REQUEST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
 }
 

@@ -76,6 +76,14 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.PRIVATE_OWN: IN_A,
     Action.PRIVATE_HOST: HOSTS_OF_A,
     Action.AUDIT_VIEW: frozenset({"safeguarding_lead", "admin"}),
+    # Issue 16, afterwards: a co-host reads her own session's register (test_afterwards); the
+    # leads read debriefs and handovers, and the past sessions that lead to them.
+    Action.REGISTER_VIEW: HOSTS_OF_A,
+    Action.FOLLOW_UP_MANAGE: HOSTS_OF_A,
+    Action.DEBRIEF_READ: HOSTS_OF_A | {"safeguarding_lead"},
+    Action.DEBRIEF_WRITE: HOSTS_OF_A,
+    Action.PAST_SESSIONS_VIEW: HOSTS_OF_A | {"safeguarding_lead"},
+    Action.TALK_REQUEST: HOSTS_OF_A,
     Action.STAFF_MANAGE: frozenset({"admin"}),
 }
 

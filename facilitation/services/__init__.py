@@ -6,6 +6,16 @@ module it lives in. Imports inside run one way: consumers → delivery → servi
 """
 
 from facilitation.log import event_append, events_replay
+from facilitation.services.afterwards import (
+    DEBRIEF_MAX,
+    HANDOVER_MAX,
+    debrief_write,
+    debriefs_read,
+    follow_up_set,
+    follow_ups_save,
+    handover_write,
+    talk_request,
+)
 from facilitation.services.checkins import (
     CHECKIN_NOTE_MAX,
     checkin_after,
@@ -115,8 +125,10 @@ __all__ = [
     "CW_COLLAPSE",
     "CW_NOTE_MAX",
     "CW_SHOW",
+    "DEBRIEF_MAX",
     "FLOOD_CLOSE_AFTER",
     "FRAME_LIMITS",
+    "HANDOVER_MAX",
     "MUTE_MINUTES_MAX",
     "MUTE_MINUTES_MIN",
     "PLAN_ITEM_MINUTES_MAX",
@@ -148,9 +160,14 @@ __all__ = [
     "checkin_skip",
     "checkin_skip_after",
     "checkins_read",
+    "debrief_write",
+    "debriefs_read",
     "event_append",
     "events_replay",
+    "follow_up_set",
+    "follow_ups_save",
     "frame_limiter",
+    "handover_write",
     "host_session",
     "member_mute",
     "member_remove_from_session",
@@ -193,6 +210,7 @@ __all__ = [
     "support_request",
     "support_set_status",
     "support_set_status_in_group",
+    "talk_request",
     "thread_open",
     "title_clean",
 ]

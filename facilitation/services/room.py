@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.contrib.sessions.models import Session as DjangoSession
 from django.db import connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -413,9 +415,12 @@ def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
     her turn in a round skips it."""
     if status not in PresenceStatus.values:
         raise ValidationFailed({"status": [_("Choose here or stepped_out.")]})
-    Attendance.objects.filter(pk=context.attendance_id).update(
-        status=status, last_seen_at=timezone.now()
-    )
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": status, "last_seen_at": now}
+    if status == PresenceStatus.STEPPED_OUT:
+        # Kept for the session summary's register: she stepped out at least once.
+        changes["stepped_out_at"] = Coalesce("stepped_out_at", Value(now))
+    Attendance.objects.filter(pk=context.attendance_id).update(**changes)
     realtime.broadcast_on_commit(
         events.session_group(context.session_id),
         events.presence(

@@ -208,7 +208,11 @@ def session_set_status(*, actor: User, session: Session, status: Any, note: Any 
         )
     previous = session.status
     session.status = status
-    session.save(update_fields=["status"])
+    fields = ["status"]
+    if status == SessionStatus.ENDED:
+        session.ended_at = timezone.now()
+        fields.append("ended_at")
+    session.save(update_fields=fields)
     following = next_session(session) if status == SessionStatus.ENDED else None
     event_append(
         session=session,

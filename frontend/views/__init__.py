@@ -13,7 +13,13 @@ from frontend.views.account import account_settings
 from frontend.views.auth import join, landing, signin, signin_code, signout
 from frontend.views.concerns import concern, concern_new, concerns
 from frontend.views.groups import group, group_action, groups
-from frontend.views.sessions import room, session_checkins, session_plan
+from frontend.views.sessions import (
+    past_sessions,
+    room,
+    session_checkins,
+    session_plan,
+    session_summary,
+)
 
 __all__ = [
     "account_settings",
@@ -25,9 +31,11 @@ __all__ = [
     "groups",
     "join",
     "landing",
+    "past_sessions",
     "room",
     "session_checkins",
     "session_plan",
+    "session_summary",
     "signin",
     "signin_code",
     "signout",

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
+from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
-from facilitation.models import Mood, PlanItemKind
+from facilitation.models import Mood, PlanItemKind, Session, SessionStatus
 from facilitation.taxonomy import CONTENT_WARNINGS
-from frontend.views._common import _flash_errors, signed_in
+from frontend.views._common import _error_text, _flash_errors, signed_in
 from groups import selectors as group_selectors
-from groups.policies import Action, can
+from groups.policies import Action, can, group_for
+from project.exceptions import ApplicationError, ValidationFailed
 from safeguarding.models import Category
+from safeguarding.policies import concerns_visible_to
 
 
 @signed_in
@@ -108,6 +115,10 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),
+        # Where its hosts land once they end it (issue 16); null for anyone else.
+        "summary_url": reverse("session-summary", args=[session.pk])
+        if can(user, Action.REGISTER_VIEW, session=session)
+        else None,
         # Her standing notices, whether it has ended and what comes next, her own pseudonym,
         # the organisation's urgent help ("I'm not safe right now" shows it at once).
         **session_selectors.room_page(viewer=user, session=session),
@@ -131,4 +142,122 @@ def session_checkins(request: HttpRequest, session_id: int) -> HttpResponse:
         request,
         "frontend/checkins.html",
         {"session": session, "checkins": rows, "follow_up": follow_up},
+    )
+
+
+# --- afterwards (issue 16) -------------------------------------------------------------------
+
+# Where each summary form's field is, for the error summary's links.
+SUMMARY_FIELDS = {"debrief": "debrief-body", "handover": "handover-body", "talk": "talk-lead"}
+SUMMARY_DONE = {
+    "follow_ups": gettext_lazy("Follow-ups saved."),
+    "debrief": gettext_lazy(
+        "Debrief note saved. Only the group's facilitators and the leads can read it."
+    ),
+    "handover": gettext_lazy("Handover note saved. It shows on the group page."),
+    "talk": gettext_lazy("Your request has been sent. The lead you chose will be in touch."),
+}
+
+
+def _concerns_raised(viewer: Any, session: Session, member_ids: list[int]) -> dict[int, int]:
+    """How many concerns each person raised during the session, counting only those `viewer`
+    may see (the safeguarding app's own rule); never their text."""
+    started = session_selectors.session_started_at(session.pk)
+    ended = session_selectors.session_ended_at(session)
+    rows = (
+        concerns_visible_to(viewer)
+        .filter(group_id=session.group_id, reporter_id__in=member_ids)
+        .filter(Q(created_at__gte=started, created_at__lte=ended) | Q(messages__session=session))
+        .values_list("reporter_id", "pk")
+        .distinct()
+    )
+    counts: dict[int, int] = {}
+    for reporter_id, _pk in rows:
+        counts[reporter_id] = counts.get(reporter_id, 0) + 1
+    return counts
+
+
+def _summary_post(request: HttpRequest, session: Session) -> dict[str, str] | None:
+    """Run the posted summary form; None when done, else the form's values and its error."""
+    user, post = request.user, request.POST
+    form = post.get("form", "")
+    calls = {
+        "follow_ups": lambda: session_services.follow_ups_save(
+            actor=user, session=session, done=post.getlist("done")
+        ),
+        "debrief": lambda: session_services.debrief_write(
+            actor=user, session=session, body=post.get("body", "")
+        ),
+        "handover": lambda: session_services.handover_write(
+            actor=user, session=session, body=post.get("body", "")
+        ),
+        "talk": lambda: session_services.talk_request(
+            actor=user, session=session, lead_id=post.get("lead", "")
+        ),
+    }
+    if form not in calls:
+        raise ValidationFailed({"form": [_("Something went wrong. Please try again.")]})
+    try:
+        calls[form]()
+    except ValidationFailed as exc:
+        return {"form": form, "body": post.get("body", ""), "error": _error_text(exc)}
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return {"form": form, "body": post.get("body", ""), "error": exc.message}
+    messages.success(request, SUMMARY_DONE[form])
+    return None
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def session_summary(request: HttpRequest, session_id: int) -> HttpResponse:
+    """After a session: the register, follow-ups, debrief notes, the handover note and "I
+    would like to talk to someone", each part for those the policy lets see it."""
+    user = request.user
+    session, rights = session_selectors.summary_get_for(viewer=user, session_id=session_id)
+    failed = None
+    if request.method == "POST":
+        failed = _summary_post(request, session)
+        if failed is None:
+            anchor = request.POST.get("form", "").replace("_", "-")
+            return redirect(reverse("session-summary", args=[session.pk]) + f"#{anchor}")
+    ended = session.status == SessionStatus.ENDED
+    context: dict[str, Any] = {"session": session, "rights": rights, "ended": ended}
+    if rights["register"]:
+        rows = session_selectors.register(viewer=user, session=session)
+        counts = _concerns_raised(user, session, [row.membership.pk for row in rows])
+        context["register"] = [
+            replace(row, concerns=counts.get(row.membership.pk, 0)) for row in rows
+        ]
+    if rights["follow_ups"]:
+        context["follow_ups"] = session_selectors.follow_ups(viewer=user, session=session)
+    if rights["debrief_read"]:
+        context["debriefs"] = session_services.debriefs_read(actor=user, session=session)
+        context["handover"] = session_selectors.handover_for(session=session)
+    if rights["talk"]:
+        context["leads"] = list(session_selectors.safeguarding_leads())
+    if failed is not None:
+        context["failed"] = failed
+        anchor = SUMMARY_FIELDS.get(failed["form"], failed["form"].replace("_", "-"))
+        context["errors"] = [(anchor, failed["error"])]
+    return render(
+        request, "frontend/summary.html", context, status=400 if failed is not None else 200
+    )
+
+
+@signed_in
+def past_sessions(request: HttpRequest, group_id: int) -> HttpResponse:
+    """A group's ended sessions, the latest first, each with its summary (and, for those who
+    read check-ins, "How people were")."""
+    user = request.user
+    group = group_for(user, group_id, Action.PAST_SESSIONS_VIEW)
+    return render(
+        request,
+        "frontend/past_sessions.html",
+        {
+            "group": group,
+            "sessions": session_selectors.past_sessions(viewer=user, group=group),
+            "reads_checkins": can(user, Action.CHECKIN_READ, group=group),
+        },
     )
