@@ -15,6 +15,18 @@ urlpatterns = [
     path("groups/", views.groups, name="groups"),
     path("groups/<int:group_id>/", views.group, name="group"),
     path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
+    # Issue 16: the new-invite page, pausing or removing a member, and her record.
+    path("groups/<int:group_id>/invites/new/", views.invite_created, name="invite-created"),
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/",
+        views.member_history,
+        name="member-history",
+    ),
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/remove/",
+        views.member_remove,
+        name="member-remove",
+    ),
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),

@@ -209,6 +209,7 @@ class InviteListCreateApi(APIView):
             "role": invite.role,
             "max_uses": invite.max_uses,
             "expires_at": invite.expires_at,
+            "label": invite.label,
         }
         return Response(InviteCreatedOutput(body).data, status=status.HTTP_201_CREATED)
 

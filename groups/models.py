@@ -30,6 +30,9 @@ class MembershipStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     LEFT = "left", _("Left")
     REMOVED = "removed", _("Removed")
+    # Kept out until `Membership.paused_until`; then active again (groups.policies
+    # `active_membership` lifts it).
+    PAUSED = "paused", _("Paused")
 
 
 class User(AbstractUser):
@@ -74,6 +77,8 @@ class Membership(models.Model):
     )
     joined_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # While status is paused: the moment she may come back (issue 16).
+    paused_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -106,6 +111,8 @@ class Invite(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Staff-only words to tell invites apart ("Drop-in, Tuesday"); never shown to members.
+    label = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,3 +218,44 @@ class AgreementProposal(models.Model):
 
     def __str__(self) -> str:
         return f"proposal {self.pk}"
+
+
+class InviteUse(models.Model):
+    """Who joined with an invite, and when: the membership it made (issue 16)."""
+
+    invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="used_by")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-used_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite use {self.pk}"
+
+
+class MemberDecisionKind(models.TextChoices):
+    PAUSED = "paused", _("Paused")
+    REMOVED = "removed", _("Removed")
+    REINSTATED = "reinstated", _("Reinstated")
+
+
+class MemberDecision(models.Model):
+    """A facilitator's pause, removal or reinstatement of one member, with the staff-only
+    reason and the message she is shown; both encrypted at rest (issue 16)."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="decisions")
+    kind = models.CharField(max_length=16, choices=MemberDecisionKind.choices)
+    reason = EncryptedTextField(blank=True, default="")
+    message = EncryptedTextField(blank=True, default="")
+    until = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"member decision {self.pk}"

@@ -12,9 +12,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole
+from project.audit import audit_record
 from project.exceptions import Forbidden, NotFound, parse_id
 
 
@@ -83,6 +85,10 @@ class Action(StrEnum):
     TALK_REQUEST = "talk.request"
     # Issue 16, the lead's view: add staff, change their role, switch an account off or on.
     STAFF_MANAGE = "staff.manage"
+    # Issue 16: bring back a paused or removed member; read one member's history in the group.
+    MEMBER_REINSTATE = "member.reinstate"
+    MEMBER_HISTORY = "member.history"
+
 
 
 R = Role
@@ -131,6 +137,9 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.PAST_SESSIONS_VIEW: frozenset({R.FACILITATOR, R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
     Action.TALK_REQUEST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
+    Action.MEMBER_REINSTATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    # Peer mentors are members too: another member's record is not theirs to read.
+    Action.MEMBER_HISTORY: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
 }
 
 
@@ -172,17 +181,55 @@ def is_signed_in(user: Any) -> bool:
 
 
 def active_membership(user: Any, group: Group | int) -> Membership | None:
-    """The actor's active membership of `group`, or None."""
+    """The actor's active membership of `group`, or None.
+
+    A paused membership is not active until its `paused_until`; the first time anything asks
+    after that moment (a page, a REST call, the room page before its socket), the pause lifts
+    here (`pause_lift`), the one place that decides it (issue 16).
+    """
     if not is_signed_in(user):
         return None
     group_id = group.pk if isinstance(group, Group) else group
-    return (
+    found = (
         Membership.objects.filter(
-            group_id=group_id, user_id=user.pk, status=MembershipStatus.ACTIVE
+            group_id=group_id,
+            user_id=user.pk,
+            status__in=[MembershipStatus.ACTIVE, MembershipStatus.PAUSED],
         )
         .select_related("group")
         .first()
     )
+    if found is None or found.status == MembershipStatus.ACTIVE:
+        return found
+    return pause_lift(found)
+
+
+def pause_over(membership: Membership, *, now: Any = None) -> bool:
+    """Has this paused membership's pause run out?"""
+    moment = now or timezone.now()
+    return membership.paused_until is None or membership.paused_until <= moment
+
+
+def pause_lift(membership: Membership) -> Membership | None:
+    """Make a paused membership active again once its date has passed (None while it holds).
+
+    One conditional UPDATE, so two requests at once lift it once; audited as the system's act.
+    """
+    if not pause_over(membership):
+        return None
+    lifted = Membership.objects.filter(
+        pk=membership.pk, status=MembershipStatus.PAUSED, paused_until=membership.paused_until
+    ).update(status=MembershipStatus.ACTIVE, paused_until=None, ended_at=None)
+    if lifted:
+        audit_record(
+            actor=None,
+            action="member.pause_ended",
+            target=membership,
+            group_id=membership.group_id,
+        )
+    membership.status, membership.paused_until = MembershipStatus.ACTIVE, None
+    membership.ended_at = None
+    return membership
 
 
 def roles_of(

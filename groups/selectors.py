@@ -1,12 +1,15 @@
-"""Reads for groups, the roster, invites and agreements. Every selector is given the viewer,
-except the two agreement reads that services and the live room's entry ask about a member
-(`agreement_current`, `agreement_accepted_current`)."""
+"""Reads for groups, the roster, invites, agreements and (issue 16) who joined lately, the
+members paused or removed, one member's record in the group and the decisions she is told
+of. Every selector is given the viewer, except the two agreement reads that services and the
+live room's entry ask about a member (`agreement_current`, `agreement_accepted_current`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NamedTuple
 
-from django.db.models import Case, OuterRef, Prefetch, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, OuterRef, Prefetch, QuerySet, Subquery, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import (
@@ -16,13 +19,16 @@ from groups.models import (
     Group,
     GroupRole,
     Invite,
+    InviteUse,
+    MemberDecision,
+    MemberDecisionKind,
     Membership,
     MembershipStatus,
     OrgRole,
     User,
 )
 from groups.policies import Action, active_membership, can, is_signed_in, require
-from project.exceptions import NotFound
+from project.exceptions import NotFound, parse_id
 
 
 class GroupView(NamedTuple):
@@ -92,9 +98,11 @@ def roster_list(*, viewer: User, group: Group) -> QuerySet[Membership]:
 
 
 def invite_list(*, viewer: User, group: Group) -> QuerySet[Invite]:
-    """A group's invites, newest first, for those who manage them (never the codes)."""
+    """A group's invites, newest first, for those who manage them (never the codes), each
+    with who joined with it (`used_by`, newest first, her membership loaded)."""
     require(viewer, Action.INVITE_MANAGE, group=group)
-    return Invite.objects.filter(group=group)
+    uses = InviteUse.objects.select_related("membership")
+    return Invite.objects.filter(group=group).prefetch_related(Prefetch("used_by", queryset=uses))
 
 
 def _versions(group: Group | int) -> QuerySet[Agreement]:
@@ -164,6 +172,127 @@ def proposal_list(*, viewer: User, group: Group) -> QuerySet[AgreementProposal]:
         return proposals
     require(viewer, Action.PROPOSAL_CREATE, group=group, membership=membership)
     return proposals.filter(proposer=membership)
+
+
+# --- issue 16: joins, pauses and removals, one member's record --------------------------------
+
+# How long a join counts as recent, for "Joined recently" and the count on the groups list.
+JOINED_RECENTLY_DAYS = 7
+# How long a removed member is shown the facilitators' message on her groups page.
+DECISION_NOTICE_DAYS = 30
+
+
+def joined_recently(*, viewer: User, group: Group) -> QuerySet[InviteUse]:
+    """Who joined `group` with an invite in the last JOINED_RECENTLY_DAYS, newest first, for
+    those who manage its invites (the invite's staff-only label comes with it)."""
+    require(viewer, Action.INVITE_MANAGE, group=group)
+    since = timezone.now() - timedelta(days=JOINED_RECENTLY_DAYS)
+    return InviteUse.objects.filter(invite__group=group, used_at__gte=since).select_related(
+        "membership", "invite"
+    )
+
+
+def joined_recently_counts(*, viewer: User, groups: list[GroupView]) -> dict[int, int]:
+    """How many joined lately, by group id, for the groups of the list whose invites the viewer
+    manages (the others are left out: a member is not told who joined)."""
+    managed = [
+        row.group.pk
+        for row in groups
+        if can(viewer, Action.INVITE_MANAGE, group=row.group, membership=row.membership)
+    ]
+    if not managed:
+        return {}
+    since = timezone.now() - timedelta(days=JOINED_RECENTLY_DAYS)
+    rows = (
+        InviteUse.objects.filter(invite__group_id__in=managed, used_at__gte=since)
+        .values("invite__group_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["invite__group_id"]: row["n"] for row in rows}
+
+
+def members_away(*, viewer: User, group: Group) -> QuerySet[Membership]:
+    """The group's paused and removed members, for those who may bring them back."""
+    require(viewer, Action.MEMBER_REINSTATE, group=group)
+    return Membership.objects.filter(
+        group=group, status__in=[MembershipStatus.PAUSED, MembershipStatus.REMOVED]
+    ).order_by("display_name_key", "id")
+
+
+def member_for_history(*, viewer: User, group: Group, member_id: Any) -> Membership:
+    """One membership of `group` in any state (active, paused, removed, left), for those who
+    may read a member's record; "not found" for anyone else and for any other id."""
+    require(viewer, Action.MEMBER_HISTORY, group=group)
+    found = Membership.objects.filter(group=group, pk=parse_id(member_id)).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+class MemberRecord(NamedTuple):
+    """What the groups app knows of one member: how she came in and what was decided."""
+
+    membership: Membership
+    joined_with: InviteUse | None
+    decisions: list[MemberDecision]
+
+
+def member_record(*, viewer: User, membership: Membership) -> MemberRecord:
+    """Her join (with the invite's staff-only label) and every pause, removal and
+    reinstatement, newest first, with the staff-only reasons: staff eyes only."""
+    require(viewer, Action.MEMBER_HISTORY, group=membership.group_id)
+    joined = InviteUse.objects.filter(membership=membership).select_related("invite").first()
+    decisions = list(
+        MemberDecision.objects.filter(membership=membership).select_related("decided_by")
+    )
+    return MemberRecord(membership=membership, joined_with=joined, decisions=decisions)
+
+
+class DecisionNotice(NamedTuple):
+    """A decision about her she is shown on her groups page: the group, the kind, until when
+    and the facilitators' message (never the staff-only reason)."""
+
+    group: Group
+    kind: str
+    until: Any
+    message: str
+
+
+def decisions_for_me(*, viewer: User) -> list[DecisionNotice]:
+    """Her paused memberships (until their date) and her removals of the last
+    DECISION_NOTICE_DAYS that came with a message, each with the latest decision."""
+    if not is_signed_in(viewer):
+        return []
+    now = timezone.now()
+    since = now - timedelta(days=DECISION_NOTICE_DAYS)
+    mine = Membership.objects.filter(
+        user_id=viewer.pk, status__in=[MembershipStatus.PAUSED, MembershipStatus.REMOVED]
+    ).select_related("group")
+    notices = []
+    for membership in mine:
+        if membership.status == MembershipStatus.PAUSED and active_membership(
+            viewer, membership.group_id
+        ):
+            continue  # the pause has just ended
+        latest = MemberDecision.objects.filter(
+            membership=membership,
+            kind__in=[MemberDecisionKind.PAUSED, MemberDecisionKind.REMOVED],
+        ).first()
+        if latest is None:
+            continue
+        if latest.kind == MemberDecisionKind.REMOVED and (
+            not latest.message or latest.decided_at < since
+        ):
+            continue
+        notices.append(
+            DecisionNotice(
+                group=membership.group,
+                kind=latest.kind,
+                until=membership.paused_until,
+                message=latest.message,
+            )
+        )
+    return notices
 
 
 def staff_list(*, viewer: User) -> QuerySet[User]:

@@ -14,6 +14,8 @@ from groups.services import (
     DISPLAY_NAME_MAX,
     GROUP_DESCRIPTION_MAX,
     GROUP_NAME_MAX,
+    INVITE_EXPIRY_DAYS,
+    INVITE_LABEL_MAX,
     INVITE_MAX_USES,
     INVITE_ROLES,
     OTP_FIELD_MAX,
@@ -107,6 +109,12 @@ class InviteCreateInput(serializers.Serializer):
     expires_in_hours = serializers.IntegerField(
         min_value=1, max_value=settings.HAVEN_INVITE_MAX_HOURS, required=False
     )
+    # Issue 16: the page's choices (1, 7 or 30 days); wins over expires_in_hours.
+    expires_in_days = serializers.ChoiceField(choices=list(INVITE_EXPIRY_DAYS), required=False)
+    # Staff-only words to tell invites apart; never shown to members.
+    label = serializers.CharField(
+        max_length=INVITE_LABEL_MAX, required=False, allow_blank=True, trim_whitespace=False
+    )
 
 
 class InviteCreatedOutput(serializers.Serializer):
@@ -115,6 +123,15 @@ class InviteCreatedOutput(serializers.Serializer):
     role = serializers.ChoiceField(choices=GroupRole.choices)
     max_uses = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    label = serializers.CharField()
+
+
+class InviteUseOutput(serializers.Serializer):
+    """Who joined with an invite (her member id and pseudonym in the group) and when."""
+
+    member_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    used_at = serializers.DateTimeField()
 
 
 class InviteOutput(serializers.Serializer):
@@ -128,8 +145,11 @@ class InviteOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     revoked = serializers.BooleanField()
     usable = serializers.BooleanField()
+    label = serializers.CharField()
+    used_by = InviteUseOutput(many=True)
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
+        field = serializers.DateTimeField()
         data = {
             "id": instance.pk,
             "role": instance.role,
@@ -139,8 +159,16 @@ class InviteOutput(serializers.Serializer):
             "created_at": instance.created_at,
             "revoked": instance.revoked_at is not None,
             "usable": instance.usable(),
+            "label": instance.label,
+            "used_by": [
+                {
+                    "member_id": use.membership_id,
+                    "display_name": use.membership.display_name,
+                    "used_at": field.to_representation(use.used_at),
+                }
+                for use in instance.used_by.all()
+            ],
         }
-        field = serializers.DateTimeField()
         data["expires_at"] = field.to_representation(data["expires_at"])
         data["created_at"] = field.to_representation(data["created_at"])
         return data

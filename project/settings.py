@@ -324,3 +324,6 @@ HAVEN_CONCERN_ACK_HOURS = {
 HAVEN_URGENT_HELP = config.env_urgent_help(os.environ, "HAVEN_URGENT_HELP")
 HAVEN_INVITE_DEFAULT_HOURS = 72
 HAVEN_INVITE_MAX_HOURS = 24 * 30
+# Issue 16: the address printed on an invite card, where she goes to join. Neutral by rule: it
+# must never say what Haven is for. Empty: the card shows this site's own join page.
+HAVEN_NEUTRAL_ADDRESS = os.environ.get("HAVEN_NEUTRAL_ADDRESS", "").strip()

@@ -85,6 +85,9 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.PAST_SESSIONS_VIEW: HOSTS_OF_A | {"safeguarding_lead"},
     Action.TALK_REQUEST: HOSTS_OF_A,
     Action.STAFF_MANAGE: frozenset({"admin"}),
+    # Issue 16: bringing back a paused or removed member; one member's record (not peer mentors).
+    Action.MEMBER_REINSTATE: HOSTS_OF_A,
+    Action.MEMBER_HISTORY: HOSTS_OF_A,
 }
 
 ERROR_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}

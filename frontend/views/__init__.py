@@ -13,6 +13,7 @@ from frontend.views.account import account_settings
 from frontend.views.auth import join, landing, signin, signin_code, signout
 from frontend.views.concerns import concern, concern_new, concerns
 from frontend.views.groups import group, group_action, groups
+from frontend.views.members import invite_created, member_history, member_remove
 from frontend.views.sessions import (
     past_sessions,
     room,
@@ -29,8 +30,11 @@ __all__ = [
     "group",
     "group_action",
     "groups",
+    "invite_created",
     "join",
     "landing",
+    "member_history",
+    "member_remove",
     "past_sessions",
     "room",
     "session_checkins",

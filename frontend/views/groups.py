@@ -1,5 +1,7 @@
 """My groups, a group's page and its actions (agreement, roster, invites, sessions),
-and on it "Ask for support" and the private thread with the hosts (issue 15)."""
+and on it "Ask for support" and the private thread with the hosts (issue 15); the new-invite
+page that shows codes once, the pause-or-remove confirmation and a member's record for staff
+(issue 16)."""
 
 from __future__ import annotations
 
@@ -48,13 +50,19 @@ def groups(request: HttpRequest) -> HttpResponse:
         if _flash_errors(request, create, _("Group created.")):
             return redirect("group", group_id=created["group"].pk)
         return redirect("groups")
-    rows = group_selectors.group_list_with_membership(viewer=user)
+    rows = [
+        group_selectors.group_row(g)
+        for g in group_selectors.group_list_with_membership(viewer=user)
+    ]
+    joined = group_selectors.joined_recently_counts(viewer=user, groups=rows)
     return render(
         request,
         "frontend/groups.html",
         {
-            "rows": [group_selectors.group_row(g) for g in rows],
+            "rows": [(row.group, row.membership, joined.get(row.group.pk, 0)) for row in rows],
             "can_create": can(user, Action.GROUP_CREATE),
+            # Issue 16: a pause (until when) or a removal, with the facilitators' message.
+            "decisions": group_selectors.decisions_for_me(viewer=user),
         },
     )
 
@@ -83,7 +91,9 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
             (GroupRole.PEER_MENTOR, _("Peer mentor")),
         ],
         "roles": GroupRole.choices,
-        "new_code": request.session.pop("new_invite_code", None),
+        "expiry_days": group_services.INVITE_EXPIRY_DAYS,
+        "label_max": group_services.INVITE_LABEL_MAX,
+        "batch_size": group_services.INVITE_BATCH_SIZE,
         "content_warnings": CONTENT_WARNINGS,
     }
     if can(user, Action.SESSION_VIEW, group=group, membership=membership):
@@ -99,6 +109,10 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         context["acceptances"] = group_selectors.acceptance_list(viewer=user, group=group)
     if is_facilitator:
         context["invites"] = group_selectors.invite_list(viewer=user, group=group)[:20]
+        context["joined_recently"] = group_selectors.joined_recently(viewer=user, group=group)
+    if can(user, Action.MEMBER_REINSTATE, group=group, membership=membership):
+        context["members_away"] = group_selectors.members_away(viewer=user, group=group)
+    context["reads_history"] = can(user, Action.MEMBER_HISTORY, group=group, membership=membership)
     if membership is not None:
         context["proposals"] = group_selectors.proposal_list(viewer=user, group=group)
     context.update(_support_context(request, group, membership, thread))
@@ -348,13 +362,28 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
         )
 
     def invite() -> None:
-        _invite, code = group_services.invite_create(
+        made = group_services.invite_create(
             actor=user,
             group=found,
             role=post.get("role", GroupRole.MEMBER),
             max_uses=int(post.get("max_uses") or 1),
+            expires_in_days=int(post.get("expires_in_days") or 7),
+            label=post.get("label", ""),
         )
-        request.session["new_invite_code"] = code
+        _show_once(request, found, [made])
+
+    def invite_batch() -> None:
+        made = group_services.invite_create_batch(
+            actor=user,
+            group=found,
+            role=post.get("role", GroupRole.MEMBER),
+            expires_in_days=int(post.get("expires_in_days") or 30),
+            label=post.get("label", ""),
+        )
+        _show_once(request, found, made)
+
+    def reinstate() -> None:
+        group_services.member_reinstate(actor=user, group=found, member_id=post.get("member_id"))
 
     def revoke() -> None:
         group_services.invite_revoke(actor=user, group=found, invite_id=post.get("invite_id"))
@@ -387,7 +416,9 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
         ),
         "propose": (propose, _("Thank you. The facilitators will read your suggestion.")),
         "decide": (decide, _("Saved.")),
-        "invite": (invite, _("Invite created.")),
+        "invite": (invite, None),
+        "invite_batch": (invite_batch, None),
+        "reinstate": (reinstate, _("She is back in the group.")),
         "revoke": (revoke, _("Invite revoked.")),
         "role": (change_role, _("Role changed.")),
         "remove": (remove, _("Removed from the group.")),
@@ -395,11 +426,20 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
     }
     if action not in actions:
         return back
+    if action == "remove" and not _is_self(request, found, post.get("member_id", "")):
+        # One click removes nobody: removing someone else goes through the confirmation page.
+        member_id = post.get("member_id", "")
+        if not member_id.isdigit():
+            raise Http404()
+        return redirect("member-remove", group_id=found.pk, member_id=int(member_id))
     run, done = actions[action]
     try:
-        _flash_errors(request, run, done)
+        ran = _flash_errors(request, run, done)
     except (TypeError, ValueError):
+        ran = False
         messages.error(request, _("Some fields need another look."))
+    if ran and action in {"invite", "invite_batch"}:
+        return redirect("invite-created", group_id=found.pk)
     if (
         action == "remove"
         and post.get("member_id")
@@ -412,3 +452,18 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
 def _is_self(request: HttpRequest, found: Any, member_id: Any) -> bool:
     mine = group_selectors.memberships_by_group(viewer=request.user, group_ids=[found.pk])
     return not mine or str(getattr(mine.get(found.pk), "pk", "")) == str(member_id)
+
+
+# Where the codes wait for their one showing: the server-side session, never a URL or a log.
+SHOW_ONCE_KEY = "invites_shown"
+
+
+def _show_once(request: HttpRequest, found: Any, made: list[tuple[Any, str]]) -> None:
+    request.session[SHOW_ONCE_KEY] = {
+        "group": found.pk,
+        "codes": [code for _invite, code in made],
+        "label": made[0][0].label if made else "",
+        "role": made[0][0].role if made else "",
+        "expires_at": made[0][0].expires_at.isoformat() if made else "",
+        "max_uses": made[0][0].max_uses if made else 1,
+    }

@@ -1,12 +1,16 @@
-"""Groups and their roster: creating and changing a group, members' roles, removal, leaving.
+"""Groups and their roster: creating and changing a group, members' roles, removal, leaving,
+and (issue 16) a facilitator's considered decision: pause for some weeks or remove, with a
+staff-only reason and a message to her, and bringing her back (`member_reinstate`).
 
-A group always keeps a facilitator; a member removed or leaving has her live connections
-closed with `closecodes.FORBIDDEN`, and a role change is told to her own connections.
+A group always keeps a facilitator; a member removed, paused or leaving has her live
+connections closed with `closecodes.FORBIDDEN`, and a role change is told to her own
+connections. Reasons and messages are encrypted at rest and never written to the audit log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -14,8 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups import events
-from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole, User
+from groups.models import (
+    Group,
+    GroupRole,
+    MemberDecision,
+    MemberDecisionKind,
+    Membership,
+    MembershipStatus,
+    OrgRole,
+    User,
+)
 from groups.policies import Action, active_membership, require
+from groups.selectors import MemberRecord, member_record
 from groups.services.accounts import display_name_clean
 from project import closecodes, realtime
 from project.audit import audit_record
@@ -25,6 +39,11 @@ from project.text import clean_text
 GROUP_NAME_MAX = 120
 GROUP_DESCRIPTION_MAX = 2000
 RETENTION_DAYS_MIN, RETENTION_DAYS_MAX = 1, 365
+# Issue 16: a pause lasts 1 to 12 weeks; the reason is for staff, the message is for her.
+PAUSE_WEEKS_MIN, PAUSE_WEEKS_MAX = 1, 12
+DECISION_REASON_MAX = 1000
+DECISION_MESSAGE_MAX = 500
+DECISIONS = ("pause", "remove")
 
 
 def collect_field(
@@ -241,3 +260,153 @@ def member_remove(*, actor: User, group: Group, member_id: Any) -> None:
         extra={"role": membership.role},
     )
     realtime.close_on_commit(realtime.member_group(membership.pk), closecodes.FORBIDDEN)
+
+
+def _decision_fields(*, decision: Any, weeks: Any, reason: Any, message: Any) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {"weeks": None}
+    if decision not in DECISIONS:
+        errors["decision"] = [_("Choose whether to pause her or remove her.")]
+    elif decision == "pause":
+        if (
+            isinstance(weeks, bool)
+            or not isinstance(weeks, int)
+            or not PAUSE_WEEKS_MIN <= weeks <= PAUSE_WEEKS_MAX
+        ):
+            errors["weeks"] = [
+                _("Choose a pause of %(min)d to %(max)d weeks.")
+                % {"min": PAUSE_WEEKS_MIN, "max": PAUSE_WEEKS_MAX}
+            ]
+        else:
+            data["weeks"] = weeks
+    collect_field(
+        errors,
+        data,
+        "reason",
+        lambda: clean_text(
+            reason,
+            field="reason",
+            max_length=DECISION_REASON_MAX,
+            missing=_("Write the reason. Only staff will see it."),
+        ),
+    )
+    collect_field(
+        errors,
+        data,
+        "message",
+        lambda: clean_text(
+            message, field="message", max_length=DECISION_MESSAGE_MAX, required=False
+        ),
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    return data
+
+
+@transaction.atomic
+def member_decide(
+    *,
+    actor: User,
+    group: Group,
+    member_id: Any,
+    decision: Any,
+    reason: Any,
+    weeks: Any = None,
+    message: Any = "",
+) -> MemberDecision:
+    """Pause a member for `weeks` weeks, or remove her, with a staff-only reason (required)
+    and an optional message she is shown (on her groups page). Nothing is written on a refusal.
+
+    Paused, she cannot enter the group's pages or rooms until the date (groups.policies
+    `active_membership` then lets her back by itself); removed, she cannot come back through an
+    invite, only by `member_reinstate`. Her live connections close at once.
+    """
+    mine = active_membership(actor, group)
+    require(actor, Action.MEMBER_REMOVE, group=group, membership=mine)
+    membership = _member_in_group(group, member_id, lock=True)
+    if mine is not None and mine.pk == membership.pk:
+        # Leaving is her own act (member_remove); nobody pauses herself.
+        raise NotFound()
+    data = _decision_fields(decision=decision, weeks=weeks, reason=reason, message=message)
+    if membership.role == GroupRole.FACILITATOR and _facilitator_count(group) <= 1:
+        raise _last_facilitator()
+    now = timezone.now()
+    if decision == "pause":
+        membership.status = MembershipStatus.PAUSED
+        membership.paused_until = now + timedelta(weeks=data["weeks"])
+        kind = MemberDecisionKind.PAUSED
+    else:
+        membership.status = MembershipStatus.REMOVED
+        membership.paused_until = None
+        kind = MemberDecisionKind.REMOVED
+    membership.ended_at = now
+    membership.save(update_fields=["status", "paused_until", "ended_at"])
+    decided = MemberDecision.objects.create(
+        membership=membership,
+        kind=kind,
+        reason=data["reason"],
+        message=data["message"],
+        until=membership.paused_until,
+        decided_by=actor,
+        decided_at=now,
+    )
+    audit_record(
+        actor=actor,
+        action=f"member.{kind}",
+        target=membership,
+        group_id=group.pk,
+        extra={
+            "role": membership.role,
+            "weeks": data["weeks"],
+            "decision_id": decided.pk,
+            "told_her": bool(data["message"]),
+        },
+    )
+    realtime.close_on_commit(realtime.member_group(membership.pk), closecodes.FORBIDDEN)
+    return decided
+
+
+@transaction.atomic
+def member_reinstate(*, actor: User, group: Group, member_id: Any) -> Membership:
+    """Bring back a paused or removed member of `group` at once (facilitators); audited."""
+    require(actor, Action.MEMBER_REINSTATE, group=group)
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(
+            group=group,
+            pk=parse_id(member_id),
+            status__in=[MembershipStatus.PAUSED, MembershipStatus.REMOVED],
+        )
+        .first()
+    )
+    if membership is None:
+        raise NotFound()
+    previous = membership.status
+    membership.status = MembershipStatus.ACTIVE
+    membership.paused_until = None
+    membership.ended_at = None
+    membership.save(update_fields=["status", "paused_until", "ended_at"])
+    decided = MemberDecision.objects.create(
+        membership=membership, kind=MemberDecisionKind.REINSTATED, decided_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="member.reinstated",
+        target=membership,
+        group_id=group.pk,
+        extra={"from": previous, "decision_id": decided.pk},
+    )
+    return membership
+
+
+def member_history_read(*, actor: User, group: Group, membership: Membership) -> MemberRecord:
+    """Read one member's record (`groups.selectors.member_record`, with the staff-only reasons
+    of the decisions about her); each read is audited, without any text."""
+    record = member_record(viewer=actor, membership=membership)
+    audit_record(
+        actor=actor,
+        action="member.history_read",
+        target=membership,
+        group_id=group.pk,
+    )
+    return record
