@@ -27,6 +27,8 @@ from safeguarding.serializers import (
     ConcernSummaryOutput,
     EraseInput,
     ExportOutput,
+    NoteInput,
+    NoteOutput,
     ReplyOutput,
 )
 
@@ -102,6 +104,40 @@ class ConcernStatusApi(APIView):
         data = valid(ConcernStatusInput, request.data)
         services.concern_set_status(actor=request.user, concern_id=concern_id, **data)
         return Response(_concern_body(request, concern_id))
+
+
+class ConcernTakeApi(APIView):
+    @extend_schema(
+        operation_id="concerns_take",
+        request=None,
+        responses={200: ConcernOutput, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request: Request, concern_id: int) -> Response:
+        services.concern_take(actor=request.user, concern_id=concern_id)
+        return Response(_concern_body(request, concern_id))
+
+
+class ConcernNotesApi(APIView):
+    @extend_schema(
+        operation_id="concerns_notes_list",
+        responses={200: NoteOutput(many=True), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, concern_id: int) -> Response:
+        notes = selectors.concern_notes_for(viewer=request.user, concern_id=concern_id)
+        return Response(NoteOutput(notes, many=True, context={"viewer": request.user}).data)
+
+    @extend_schema(
+        operation_id="concerns_notes_create",
+        request=NoteInput,
+        responses={201: NoteOutput, **error_responses(400, 401, 404)},
+    )
+    def post(self, request: Request, concern_id: int) -> Response:
+        data = valid(NoteInput, request.data)
+        note = services.concern_note_add(
+            actor=request.user, concern_id=concern_id, body=data["body"]
+        )
+        body = NoteOutput(note, context={"viewer": request.user}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class AuditListApi(APIView):

@@ -25,13 +25,16 @@ from django.db.models import (
 from django.db.models import Value as V
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from groups.models import Membership, MembershipStatus, User
-from groups.policies import Action, needs_second_factor, require
+from groups.policies import Action, can, needs_second_factor, require
 from project.audit import audit_record
+from project.exceptions import NotFound
 from project.models import AuditEntry
 from safeguarding.models import Concern, ConcernNote, ConcernStatus, Urgency
 from safeguarding.policies import (
+    CONCERN_TARGET,
     LEAD,
     NOTE_WRITERS,
     READS_MESSAGES,
@@ -279,6 +282,16 @@ def concern_notes(*, concern: Concern, role: ConcernRole) -> list[ConcernNote] |
     return list(concern.staff_notes.select_related("author").order_by("at", "id"))
 
 
+def concern_notes_for(*, viewer: User, concern_id: Any) -> list[ConcernNote]:
+    """The staff notes of one concern, for those who move it; "not found" for anyone else,
+    exactly as for a concern she may not see (a peer mentor does not learn notes exist)."""
+    concern, role = concern_for(actor=viewer, concern_id=concern_id)
+    notes = concern_notes(concern=concern, role=role)
+    if notes is None:
+        raise NotFound()
+    return notes
+
+
 def audit_list(
     *,
     viewer: User,
@@ -303,3 +316,145 @@ def audit_list(
     if until:
         entries = entries.filter(at__lt=until)
     return entries
+
+
+# --- the audit page (issue 16, the lead's view) ----------------------------------------------
+
+AUDIT_PAGE_ROWS = 100
+AUDIT_EXPORT_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit page narrows the log by; every field optional."""
+
+    person: int | None = None  # a staff account's id, or 0 for Haven itself (no actor)
+    group: int | None = None
+    concern: int | None = None
+    session: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One entry as the page and its CSV show it: names instead of ids."""
+
+    entry: AuditEntry
+    who: str
+    group: str
+    about: str
+    details: list[tuple[str, str]]
+
+
+def audit_filtered(*, viewer: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
+    """`audit_list` (the concern rule included) narrowed by person, group, concern, session."""
+    entries = audit_list(
+        viewer=viewer, action=filters.action, since=filters.since, until=filters.until
+    )
+    if filters.person == 0:
+        entries = entries.filter(actor__isnull=True)
+    elif filters.person is not None:
+        entries = entries.filter(actor_id=filters.person)
+    if filters.group is not None:
+        entries = entries.filter(group_id=filters.group)
+    if filters.concern is not None:
+        entries = entries.filter(target_type=CONCERN_TARGET, target_id=str(filters.concern))
+    if filters.session is not None:
+        entries = entries.filter(
+            Q(target_type="session", target_id=str(filters.session))
+            | Q(extra__session_id=filters.session)
+        )
+    return entries
+
+
+def audit_choices(*, viewer: User) -> dict[str, list[tuple[str, str]]]:
+    """The page's filter choices: staff accounts, groups, and the actions in the log."""
+    require(viewer, Action.AUDIT_VIEW)
+    from groups.models import Group, OrgRole
+
+    staff = User.objects.exclude(org_role=OrgRole.NONE).order_by("username")
+    actions = (
+        AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:300]
+    )
+    return {
+        "people": [(str(u.pk), u.username) for u in staff],
+        "groups": [(str(g.pk), g.name) for g in Group.objects.order_by("name")],
+        "actions": [(a, a) for a in actions],
+    }
+
+
+def audit_named(*, viewer: User, entries: list[AuditEntry]) -> list[AuditRow]:
+    """Names for a page of entries, in a few queries. Staff by username; a member by her name
+    in that group only for those who may see the group's roster (a safeguarding lead is not
+    told who is in a group: she reads "A member"); Haven itself when nobody acted."""
+    from facilitation.models import Session
+    from groups.models import Group, OrgRole
+
+    group_ids = {e.group_id for e in entries if e.group_id is not None}
+    groups = {g.pk: g for g in Group.objects.filter(pk__in=group_ids)}
+    may_see = {gid for gid in group_ids if can(viewer, Action.ROSTER_VIEW, group=gid)}
+    actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
+    users = {u.pk: u for u in User.objects.filter(pk__in=actor_ids).only("username", "org_role")}
+    member_ids = {
+        e.extra.get("member_id")
+        for e in entries
+        if isinstance(e.extra.get("member_id"), int) and e.group_id in may_see
+    }
+    names = {
+        (m.user_id, m.group_id): m.display_name
+        for m in Membership.objects.filter(user_id__in=actor_ids, group_id__in=may_see)
+    }
+    members = {
+        m.pk: m.display_name
+        for m in Membership.objects.filter(pk__in=member_ids, group_id__in=may_see)
+    }
+    session_ids = {
+        int(e.target_id) if e.target_type == "session" and e.target_id.isdigit() else None
+        for e in entries
+    } | {e.extra.get("session_id") for e in entries if isinstance(e.extra.get("session_id"), int)}
+    sessions = {
+        s.pk: s.title for s in Session.objects.filter(pk__in=session_ids - {None}).only("title")
+    }
+
+    def who(entry: AuditEntry) -> str:
+        if entry.actor_id is None:
+            return _("Haven (automatic)") if entry.action != "account.erased" else _("Someone")
+        user = users.get(entry.actor_id)
+        if user is None:
+            return _("Someone who left")
+        if user.org_role != OrgRole.NONE:
+            return user.username
+        return names.get((user.pk, entry.group_id)) or _("A member")
+
+    def about(entry: AuditEntry) -> str:
+        kind, key = entry.target_type, entry.target_id
+        if kind == "session" and key.isdigit() and int(key) in sessions:
+            return _("Session: %(title)s") % {"title": sessions[int(key)]}
+        if kind == CONCERN_TARGET:
+            return _("Concern %(id)s") % {"id": key}
+        if kind == "user" and key.isdigit() and int(key) in users:
+            return _("Account: %(name)s") % {"name": users[int(key)].username}
+        return f"{kind} {key}".strip()
+
+    def details(entry: AuditEntry) -> list[tuple[str, str]]:
+        shown = []
+        for key, value in sorted(entry.extra.items()):
+            if key == "member_id" and isinstance(value, int):
+                value = members.get(value) or _("A member")
+            elif key == "session_id" and isinstance(value, int) and value in sessions:
+                value = sessions[value]
+            shown.append((key.replace("_", " "), str(value)))
+        return shown
+
+    return [
+        AuditRow(
+            entry=e,
+            who=who(e),
+            group=groups[e.group_id].name if e.group_id in groups else "",
+            about=about(e),
+            details=details(e),
+        )
+        for e in entries
+    ]

@@ -11,8 +11,8 @@ from project.exceptions import MAX_ID
 from project.models import AuditEntry
 from safeguarding.models import Category, ConcernStatus, Urgency
 from safeguarding.policies import ConcernRole, is_reporter
-from safeguarding.selectors import concern_messages, is_overdue
-from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX
+from safeguarding.selectors import concern_messages, is_overdue, owner_names
+from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX, STAFF_NOTE_MAX
 
 STAMP = serializers.DateTimeField()
 
@@ -114,11 +114,40 @@ class ReferredMessageOutput(serializers.Serializer):
         }
 
 
+class OwnerOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    display_name = serializers.CharField(
+        help_text="Her name in the concern's group, or her username when she is not in it."
+    )
+
+
+class NoteInput(serializers.Serializer):
+    body = serializers.CharField(max_length=STAFF_NOTE_MAX)
+
+
+class NoteOutput(serializers.Serializer):
+    """A staff-only note on a concern (never shown to the woman who raised it)."""
+
+    id = serializers.IntegerField()
+    mine = serializers.BooleanField()
+    body = serializers.CharField()
+    at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "mine": instance.author_id == self.context["viewer"].pk,
+            "body": instance.body,
+            "at": stamp(instance.at),
+        }
+
+
 class ConcernSummaryOutput(serializers.Serializer):
     """A concern in a list: never its text."""
 
     id = serializers.IntegerField()
     group_id = serializers.IntegerField()
+    group_name = serializers.CharField()
     category = serializers.ChoiceField(choices=Category.choices)
     urgency = serializers.ChoiceField(choices=Urgency.choices)
     status = serializers.ChoiceField(choices=ConcernStatus.choices)
@@ -126,19 +155,26 @@ class ConcernSummaryOutput(serializers.Serializer):
     acknowledge_by = serializers.DateTimeField()
     overdue = serializers.BooleanField()
     raised_by_me = serializers.BooleanField()
+    owner_id = serializers.IntegerField(
+        allow_null=True, help_text="The member of staff who took it; null: nobody yet (or hers)."
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         viewer = self.context["viewer"]
+        mine = is_reporter(viewer, instance)
         return {
             "id": instance.pk,
             "group_id": instance.group_id,
+            "group_name": instance.group.name,
             "category": instance.category,
             "urgency": instance.urgency,
             "status": instance.status,
             "created_at": stamp(instance.created_at),
             "acknowledge_by": stamp(instance.acknowledge_by),
             "overdue": is_overdue(instance),
-            "raised_by_me": is_reporter(viewer, instance),
+            "raised_by_me": mine,
+            # Who on the staff side took it is the staff's business, not hers.
+            "owner_id": None if mine else instance.owner_id,
         }
 
 
@@ -156,6 +192,9 @@ class ConcernOutput(ConcernSummaryOutput):
         required=False,
         help_text="Only for those who handle it (my_role handler or peer_handler).",
     )
+    owner = OwnerOutput(
+        allow_null=True, help_text="Who took it; null: nobody yet, or she raised it."
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -171,6 +210,12 @@ class ConcernOutput(ConcernSummaryOutput):
                 "reporter": _person(instance.reporter),
                 "about": _person(instance.about),
                 "message_ids": sorted(m.pk for m in instance.messages.all()),
+                "owner": None
+                if role == ConcernRole.REPORTER or instance.owner_id is None
+                else {
+                    "user_id": instance.owner_id,
+                    "display_name": owner_names([instance]).get(instance.pk, ""),
+                },
                 "history": [
                     {
                         "from_status": h.from_status,

@@ -13,6 +13,8 @@ urlpatterns = [
     path(
         "concerns/<int:concern_id>/status/", apis.ConcernStatusApi.as_view(), name="concern-status"
     ),
+    path("concerns/<int:concern_id>/take/", apis.ConcernTakeApi.as_view(), name="concern-take"),
+    path("concerns/<int:concern_id>/notes/", apis.ConcernNotesApi.as_view(), name="concern-notes"),
     path("audit/", apis.AuditListApi.as_view(), name="audit"),
     path("me/export/", apis.MeExportApi.as_view(), name="me-export"),
     path("me/erase/", apis.MeEraseApi.as_view(), name="me-erase"),

@@ -425,6 +425,32 @@ CASES: list[Case] = [
     case("member", "GET", ABOUT_ROSE, 404),
     case("member", "POST", ABOUT_ROSE + "replies/", 404, {"body": "That is not fair"}),
     case("facilitator", "GET", ABOUT_ROSE, 200),
+    # Issue 16: taking a concern, and its staff-only notes (never for her who raised it, nor a
+    # peer mentor she shared it with: 404, as if there were none).
+    *for_action(
+        "POST", CONCERN + "take/", frozenset({"facilitator"}), ok=200, visible=SEES_CONCERN
+    ),
+    *for_action(
+        "GET",
+        CONCERN + "notes/",
+        frozenset({"facilitator"}),
+        ok=200,
+        visible=frozenset({"facilitator"}),
+    ),
+    *for_action(
+        "POST",
+        CONCERN + "notes/",
+        frozenset({"facilitator"}),
+        ok=201,
+        body={"body": "Rang her back, she is safe"},
+        visible=frozenset({"facilitator"}),
+    ),
+    case("safeguarding_lead", "POST", ESCALATED + "take/", 200),
+    case("safeguarding_lead", "GET", ESCALATED + "notes/", 200),
+    case("peer_mentor", "POST", SHARED + "take/", 403),
+    case("peer_mentor", "GET", SHARED + "notes/", 404),
+    case("peer_mentor", "POST", SHARED + "notes/", 404, {"body": "I am here"}),
+    case("member", "GET", ESCALATED + "notes/", 404),
     *for_action("GET", API + "audit/", Action.AUDIT_VIEW, ok=200),
     *for_signed_in("GET", API + "me/export/", ok=200),
     # Erasing her account: not while she is the only facilitator of a group.
