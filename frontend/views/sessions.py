@@ -6,7 +6,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -205,7 +204,8 @@ def _summary_post(request: HttpRequest, session: Session) -> dict[str, str] | No
         if exc.status == 404:
             raise
         return {"form": form, "body": post.get("body", ""), "error": exc.message}
-    messages.success(request, SUMMARY_DONE[form])
+    # Said in the part she saved, where the page lands (a fragment), not above the fold.
+    request.session["summary_done"] = form
     return None
 
 
@@ -223,7 +223,13 @@ def session_summary(request: HttpRequest, session_id: int) -> HttpResponse:
             anchor = request.POST.get("form", "").replace("_", "-")
             return redirect(reverse("session-summary", args=[session.pk]) + f"#{anchor}")
     ended = session.status == SessionStatus.ENDED
-    context: dict[str, Any] = {"session": session, "rights": rights, "ended": ended}
+    done = request.session.pop("summary_done", None) if request.method == "GET" else None
+    context: dict[str, Any] = {
+        "session": session,
+        "rights": rights,
+        "ended": ended,
+        "done": {"form": done, "text": SUMMARY_DONE[done]} if done in SUMMARY_DONE else None,
+    }
     if rights["register"]:
         rows = session_selectors.register(viewer=user, session=session)
         counts = _concerns_raised(user, session, [row.membership.pk for row in rows])

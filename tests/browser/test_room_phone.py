@@ -651,15 +651,18 @@ def test_ending_asks_first_then_everyone_gets_the_end_screen_also_after_a_reload
     expect(confirm).to_be_visible()
     expect(confirm.get_by_role("heading")).to_have_text("End the session for everyone?")
     assert_no_axe(sam, f"room-{name(size)}-end-confirm")
-    confirm.get_by_role("button", name="No, go back").click()
+    confirm.get_by_role("button", name="Keep it going").click()
     expect(confirm).to_be_hidden()
     expect(rose.locator("#end")).to_be_hidden()
     if size["width"] < 600:
         sam.locator("#tools-open").click()
     sam.locator("#end-session").click()
-    confirm.get_by_role("button", name="Yes, end it for everyone").click()
+    confirm.get_by_role("button", name="End the session").click()
 
-    for page in (rose, sam):
+    # The facilitator who ended it lands on the session summary (issue 16); everyone else
+    # gets the end screen.
+    expect(sam.get_by_role("heading", level=1)).to_have_text("Session summary")
+    for page in (rose,):
         end = page.locator("#end")
         expect(end).to_be_visible()
         expect_in_view(end.get_by_role("heading", name="The session has ended"))
@@ -933,8 +936,9 @@ def test_when_the_facilitator_leaves_the_co_host_is_told_and_may_end_the_session
         mari.locator("#tools-open").click()
     expect(mari.locator("#end-session")).to_be_visible()
     mari.locator("#end-session").click()
-    mari.get_by_role("button", name="Yes, end it for everyone").click()
-    expect(mari.locator("#end")).to_be_visible()
+    mari.get_by_role("button", name="End the session").click()
+    # A co-host who ended it lands on its summary (its register is hers to read).
+    expect(mari.get_by_role("heading", level=1)).to_have_text("Session summary")
 
 
 # --- weight and origins ------------------------------------------------------------------------

@@ -449,7 +449,11 @@
       var before = state.status;
       state.status = event.status;
       state.note = event.note;
-      if (event.status === "ended") { showEnd(event.next_session || null, true); return; }
+      if (event.status === "ended") {
+        if (state.endAsked && config.summary_url) { window.location.assign(config.summary_url); return; }
+        showEnd(event.next_session || null, true);
+        return;
+      }
       if (event.status === "paused") {
         systemLine(t("The host paused the room for a grounding break.") + (event.note ? " " + event.note : ""));
       } else if (event.status === "live" && before === "paused") {
@@ -557,6 +561,7 @@
       if (state.pending && state.pending.clientId === event.client_id) { pendingDone(); }
     },
     "error": function (event) {
+      if (event.ref === "session.set_status") { state.endAsked = false; }
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
       if (state.privatePending && event.ref === state.privatePending.clientId) { privateRefused(event); return; }
       if (event.ref === "checkin.skip") { return; }
@@ -917,12 +922,22 @@
 
   $("end-session").addEventListener("click", function () {
     closePeople();
+    state.endAsked = false;
     $("end-dialog").showModal();
     $("end-cancel").focus();
   });
   $("end-cancel").addEventListener("click", function () { $("end-dialog").close(); });
+  $("end-dialog").addEventListener("close", function () {
+    /* Back to where she pressed it: the button itself, or on a phone the Tools button that
+       holds it (its sheet was closed to show the question). */
+    if (state.ended || state.endAsked) { return; }
+    var back = $("end-session").offsetParent !== null ? $("end-session") : $("tools-open");
+    if (back.offsetParent !== null) { back.focus(); }
+  });
+  /* Only the server's `session.status` "ended" ends it here: then the host who asked lands on
+     the session summary (issue 16). A refusal comes back as an `error` and nothing moves. */
   $("end-confirm").addEventListener("click", function () {
-    send({ type: "session.set_status", status: "ended" });
+    if (send({ type: "session.set_status", status: "ended" })) { state.endAsked = true; }
     $("end-dialog").close();
   });
 
@@ -1757,6 +1772,7 @@
     } else {
       line.textContent = t("The next sessions are on the group page.");
     }
+    show($("end-summary"), !!config.summary_url);
     show($("end"), true);
     render();
     if (live) { $("end-h").focus(); announce(t("The session has ended. Thank you for being here.")); }
