@@ -3,7 +3,6 @@ durable log; given the viewer, or (room reads) called once the room has let her 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,12 +17,9 @@ from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
     CheckIn,
-    CheckInMoment,
     CheckInSkip,
     ContentWarning,
-    FollowUp,
     HandoverNote,
-    Mood,
     NoticeCode,
     Participant,
     PlanItem,
@@ -481,61 +477,8 @@ def private_messages(*, thread_member: Membership) -> QuerySet[PrivateMessage]:
 
 # --- afterwards (issue 16) -------------------------------------------------------------------
 
-# Someone who left the room more than this before the session ended left early.
-LEFT_EARLY_MARGIN = timedelta(minutes=2)
 # How long a "this was a hard session" request stays on its lead's list.
 TALK_REQUESTS_SHOWN = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class RegisterRow:
-    """One person on a session's register. Never who passed in a round: the register does
-    not read rounds at all. `concerns` is filled in by the caller that may count them (the
-    safeguarding app decides who sees which concern)."""
-
-    membership: Membership
-    came_at: datetime
-    left_at: datetime | None
-    left_early: bool
-    left_quickly: bool
-    stepped_out: bool
-    support: tuple[str, ...]
-    concerns: int = 0
-
-
-@dataclass(frozen=True)
-class FollowUpRow:
-    """Someone to follow up after a session, why (support asked, arrived or left struggling,
-    left quickly) and whether a host has ticked it."""
-
-    membership: Membership
-    reasons: tuple[str, ...]
-    done_at: datetime | None
-    done_by: Membership | None
-
-
-def summary_get_for(*, viewer: User, session_id: Any) -> tuple[Session, dict[str, bool]]:
-    """A session for its summary page, with what of it `viewer` may see or do; `NotFound`
-    when nothing (a session that does not exist, members, peer mentors who did not co-host
-    it, other groups' staff)."""
-    session = (
-        Session.objects.select_related("group")
-        .prefetch_related("co_hosts")
-        .filter(pk=parse_id(session_id))
-        .first()
-    )
-    if session is None:
-        raise NotFound()
-    rights = {
-        "register": can(viewer, Action.REGISTER_VIEW, session=session),
-        "follow_ups": can(viewer, Action.FOLLOW_UP_MANAGE, session=session),
-        "debrief_read": can(viewer, Action.DEBRIEF_READ, session=session),
-        "debrief_write": can(viewer, Action.DEBRIEF_WRITE, session=session),
-        "talk": can(viewer, Action.TALK_REQUEST, session=session),
-    }
-    if not any(rights.values()):
-        raise NotFound()
-    return session, rights
 
 
 def session_ended_at(session: Session) -> datetime:
@@ -550,85 +493,6 @@ def session_ended_at(session: Session) -> datetime:
         .first()
     )
     return last or session.ends_at
-
-
-def register(*, viewer: User, session: Session) -> list[RegisterRow]:
-    """Everyone who came into the room, in the order they came: when, whether she left early
-    (or quickly), stepped out, asked for support. For its hosts (`Action.REGISTER_VIEW`)."""
-    require(viewer, Action.REGISTER_VIEW, session=session, visible=Action.REGISTER_VIEW)
-    ended = session_ended_at(session) if session.status == SessionStatus.ENDED else None
-    visits: dict[int, list[Attendance]] = {}
-    for row in Attendance.objects.filter(session=session).select_related("membership"):
-        visits.setdefault(row.membership_id, []).append(row)
-    support: dict[int, list[str]] = {}
-    for member_id, kind in SupportRequest.objects.filter(session=session).values_list(
-        "membership_id", "kind"
-    ):
-        support.setdefault(member_id, []).append(kind)
-    rows = []
-    for member_id, rows_of in visits.items():
-        open_now = any(v.left_at is None for v in rows_of)
-        left_at = None if open_now else max(v.left_at for v in rows_of if v.left_at)
-        kinds = support.get(member_id, [])
-        rows.append(
-            RegisterRow(
-                membership=rows_of[0].membership,
-                came_at=min(v.joined_at for v in rows_of),
-                left_at=left_at,
-                left_early=bool(
-                    ended and left_at is not None and left_at < ended - LEFT_EARLY_MARGIN
-                ),
-                left_quickly=SupportKind.LEFT_QUICKLY in kinds,
-                stepped_out=any(
-                    v.stepped_out_at is not None or v.status == PresenceStatus.STEPPED_OUT
-                    for v in rows_of
-                ),
-                support=tuple(
-                    str(SupportKind(k).label) for k in kinds if k != SupportKind.LEFT_QUICKLY
-                ),
-            )
-        )
-    return sorted(rows, key=lambda r: (r.came_at, r.membership.pk))
-
-
-def follow_ups(*, viewer: User, session: Session) -> list[FollowUpRow]:
-    """Who to follow up after a session: she asked for support (in the room, or left quickly),
-    or arrived or left struggling. For those who read check-ins (`Action.FOLLOW_UP_MANAGE`)."""
-    require(viewer, Action.FOLLOW_UP_MANAGE, session=session, visible=Action.REGISTER_VIEW)
-    reasons: dict[int, list[str]] = {}
-    people: dict[int, Membership] = {}
-    for row in SupportRequest.objects.filter(session=session).select_related("membership"):
-        people[row.membership_id] = row.membership
-        if row.kind == SupportKind.LEFT_QUICKLY:
-            reasons.setdefault(row.membership_id, []).append(_("Left quickly"))
-        else:
-            reasons.setdefault(row.membership_id, []).append(
-                _("Asked for support: %(kind)s") % {"kind": SupportKind(row.kind).label}
-            )
-    struggling = CheckIn.objects.filter(session=session, mood=Mood.STRUGGLING).select_related(
-        "membership"
-    )
-    for row in struggling:
-        people[row.membership_id] = row.membership
-        reasons.setdefault(row.membership_id, []).append(
-            _("Arrived struggling") if row.moment == CheckInMoment.IN else _("Left struggling")
-        )
-    ticks = {
-        tick.membership_id: tick
-        for tick in FollowUp.objects.filter(session=session).select_related("done_by")
-    }
-    rows = []
-    for member_id, membership in people.items():
-        tick = ticks.get(member_id)
-        rows.append(
-            FollowUpRow(
-                membership=membership,
-                reasons=tuple(dict.fromkeys(reasons[member_id])),
-                done_at=tick.done_at if tick else None,
-                done_by=tick.done_by if tick else None,
-            )
-        )
-    return sorted(rows, key=lambda r: (r.membership.display_name_key, r.membership.pk))
 
 
 def handover_for(*, session: Session) -> HandoverNote | None:
@@ -680,31 +544,3 @@ def talk_requests_for(viewer: User) -> QuerySet[TalkRequest]:
         .order_by("-created_at", "-pk")
     )
 
-
-def member_activity(*, viewer: User, group: Group, membership: Membership) -> dict[str, Any]:
-    """One member's part in `group`'s sessions, for her record (issue 16; staff who may read a
-    member's history): the sessions she came to, newest first, what hosts did about her
-    (hidden messages, warnings, mutes, removals from a room; counts, never the reasons) and how
-    many times she asked for support. No message, note or reason text."""
-    require(viewer, Action.MEMBER_HISTORY, group=group)
-    sessions = list(
-        Session.objects.filter(group=group, attendance__membership=membership)
-        .distinct()
-        .order_by("-starts_at", "-pk")
-    )
-    codes = list(
-        PrivateNotice.objects.filter(recipient=membership, session__group=group).values_list(
-            "code", flat=True
-        )
-    )
-    received = {
-        code: codes.count(code)
-        for code in (
-            NoticeCode.MESSAGE_HIDDEN,
-            NoticeCode.WARNING_ADDED,
-            NoticeCode.MUTED,
-            NoticeCode.REMOVED,
-        )
-    }
-    support = SupportRequest.objects.filter(group=group, membership=membership).count()
-    return {"sessions": sessions, "moderation": received, "support_requests": support}

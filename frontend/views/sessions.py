@@ -215,7 +215,7 @@ def session_summary(request: HttpRequest, session_id: int) -> HttpResponse:
     """After a session: the register, follow-ups, debrief notes, the handover note and "I
     would like to talk to someone", each part for those the policy lets see it."""
     user = request.user
-    session, rights = session_selectors.summary_get_for(viewer=user, session_id=session_id)
+    session, rights = session_services.summary_get_for(viewer=user, session_id=session_id)
     failed = None
     if request.method == "POST":
         failed = _summary_post(request, session)
@@ -231,13 +231,13 @@ def session_summary(request: HttpRequest, session_id: int) -> HttpResponse:
         "done": {"form": done, "text": SUMMARY_DONE[done]} if done in SUMMARY_DONE else None,
     }
     if rights["register"]:
-        rows = session_selectors.register(viewer=user, session=session)
+        rows = session_services.register(viewer=user, session=session)
         counts = _concerns_raised(user, session, [row.membership.pk for row in rows])
         context["register"] = [
             replace(row, concerns=counts.get(row.membership.pk, 0)) for row in rows
         ]
     if rights["follow_ups"]:
-        context["follow_ups"] = session_selectors.follow_ups(viewer=user, session=session)
+        context["follow_ups"] = session_services.follow_ups(viewer=user, session=session)
     if rights["debrief_read"]:
         context["debriefs"] = session_services.debriefs_read(actor=user, session=session)
         context["handover"] = session_selectors.handover_for(session=session)

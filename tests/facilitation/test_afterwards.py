@@ -77,7 +77,7 @@ def test_the_register_says_who_came_left_early_stepped_out_and_asked_for_support
 
     rows = {
         r.membership.display_name: r
-        for r in session_selectors.register(viewer=world.users["facilitator"], session=room.session)
+        for r in session_services.register(viewer=world.users["facilitator"], session=room.session)
     }
 
     assert set(rows) == {"Sam", "Rose", "Jade"}
@@ -90,7 +90,7 @@ def test_the_register_says_who_came_left_early_stepped_out_and_asked_for_support
 def test_the_register_never_says_who_passed_in_a_round(world):
     room = make_room(world=world)
     contexts = {p: enter(room, p) for p in ("facilitator", "member", "member2")}
-    before = session_selectors.register(viewer=world.users["facilitator"], session=room.session)
+    before = session_services.register(viewer=world.users["facilitator"], session=room.session)
     session_services.round_start(
         actor=world.users["facilitator"], context=contexts["facilitator"], prompt="How are you?"
     )
@@ -98,7 +98,7 @@ def test_the_register_never_says_who_passed_in_a_round(world):
     first = next(p for p in ("member", "member2") if world.members[p].pk == state["current"])
     session_services.round_take_turn(actor=world.users[first], context=contexts[first], passed=True)
 
-    after = session_selectors.register(viewer=world.users["facilitator"], session=room.session)
+    after = session_services.register(viewer=world.users["facilitator"], session=room.session)
 
     assert after == before
     assert not any("pass" in field for field in type(after[0]).__dataclass_fields__)
@@ -108,18 +108,18 @@ def test_follow_ups_list_who_asked_or_struggled_and_a_tick_is_stored_and_audited
     room, _contexts = a_session_with_everyone(world)
     end(room)
     facilitator = world.users["facilitator"]
-    rows = session_selectors.follow_ups(viewer=facilitator, session=room.session)
+    rows = session_services.follow_ups(viewer=facilitator, session=room.session)
     assert [r.membership.display_name for r in rows] == ["Rose"]
     assert rows[0].reasons == ("Asked for support: I need a minute", "Arrived struggling")
     rose = world.members["member"].pk
 
     session_services.follow_ups_save(actor=facilitator, session=room.session, done=[str(rose)])
 
-    ticked = session_selectors.follow_ups(viewer=facilitator, session=room.session)[0]
+    ticked = session_services.follow_ups(viewer=facilitator, session=room.session)[0]
     assert ticked.done_at is not None and ticked.done_by == world.members["facilitator"]
     assert AuditEntry.objects.filter(action="follow_up.done", extra__member_id=rose).count() == 1
     session_services.follow_ups_save(actor=facilitator, session=room.session, done=[])
-    assert session_selectors.follow_ups(viewer=facilitator, session=room.session)[0].done_at is None
+    assert session_services.follow_ups(viewer=facilitator, session=room.session)[0].done_at is None
 
 
 def test_ticking_someone_not_on_the_follow_up_list_changes_nothing(world):
@@ -242,7 +242,7 @@ def test_a_co_host_reads_the_register_of_her_session_but_no_follow_ups_or_debrie
     end(room)
     mari = world.users["peer_mentor"]
 
-    session, rights = session_selectors.summary_get_for(viewer=mari, session_id=room.session.pk)
+    session, rights = session_services.summary_get_for(viewer=mari, session_id=room.session.pk)
 
     assert rights == {
         "register": True,
@@ -251,9 +251,9 @@ def test_a_co_host_reads_the_register_of_her_session_but_no_follow_ups_or_debrie
         "debrief_write": False,
         "talk": True,
     }
-    assert len(session_selectors.register(viewer=mari, session=session)) == 3
+    assert len(session_services.register(viewer=mari, session=session)) == 3
     with pytest.raises(Forbidden):
-        session_selectors.follow_ups(viewer=mari, session=session)
+        session_services.follow_ups(viewer=mari, session=session)
     with pytest.raises(NotFound):
         session_services.debriefs_read(actor=mari, session=session)
 
@@ -262,7 +262,7 @@ def test_a_co_host_reads_the_register_of_her_session_but_no_follow_ups_or_debrie
 def test_the_summary_is_not_found_for_members_and_other_groups(world, persona):
     room = make_room(world=world, status="ended")
     with pytest.raises(NotFound):
-        session_selectors.summary_get_for(viewer=world.users[persona], session_id=room.session.pk)
+        session_services.summary_get_for(viewer=world.users[persona], session_id=room.session.pk)
     browser = Client()
     if world.users[persona] is not None:
         browser.force_login(world.users[persona])
