@@ -124,7 +124,8 @@ def member_remove(request: HttpRequest, group_id: int, member_id: int) -> HttpRe
                     "name": target.display_name
                 }
             messages.success(request, done)
-            return HttpResponseRedirect(reverse("group", args=[found.pk]) + "#people")
+            # A fragment of its own: the browser would otherwise keep "#reason" from the form.
+            return HttpResponseRedirect(reverse("group", args=[found.pk]) + "#main")
     return render(
         request,
         "frontend/member_remove.html",
