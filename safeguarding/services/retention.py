@@ -1,0 +1,90 @@
+"""Retention: the texts Haven empties past each group's `retention_days`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from facilitation.models import (
+    CheckIn,
+    Message,
+    PlanItem,
+    PrivateMessage,
+    PrivateNotice,
+    Round,
+    SessionEvent,
+    SupportRequest,
+)
+from groups.models import Group
+from project.audit import audit_record
+from safeguarding.models import (
+    ConcernNote,
+    ConcernStatus,
+)
+
+# The texts retention empties besides a message's own (model, path to the group, when it was
+# written, the text): status notes and round prompts in the log, the rounds' prompts, the plan's
+# notes (by the session's end), the reasons in her private notices, what she wrote asking for
+# support, check-in notes and private messages; and the staff notes on a concern, counted from
+# when the concern was closed (an open one keeps them). The rows stay, without their words.
+RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
+    (SessionEvent, "session__group", "created_at", "text"),
+    (Round, "session__group", "started_at", "prompt"),
+    (PlanItem, "session__group", "session__ends_at", "notes"),
+    (PrivateNotice, "session__group", "created_at", "reason"),
+    (SupportRequest, "group", "created_at", "note"),
+    (CheckIn, "session__group", "created_at", "note"),
+    (PrivateMessage, "thread__group", "created_at", "body"),
+    (ConcernNote, "concern__group", "concern__closed_at", "body"),
+)
+
+
+def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete message text past each group's retention, except what an open concern holds.
+
+    Idempotent: a second run finds nothing more to do. The message rows stay (their place in
+    the session log) with the text, warnings' notes and hide reasons gone; so do private
+    notices, without their reasons, support requests and check-ins, without their notes, and
+    private messages, without their bodies.
+    """
+    moment = now or timezone.now()
+    purged = 0
+    held = 0
+    for group in Group.objects.all().only("pk", "retention_days"):
+        cutoff = moment - timedelta(days=group.retention_days)
+        expired = Message.objects.filter(
+            session__group=group, sent_at__lt=cutoff, purged_at__isnull=True
+        )
+        # Held while any concern that refers to it is still open (one closed concern does
+        # not release a message another open concern needs).
+        open_statuses = [v for v in ConcernStatus.values if v != ConcernStatus.CLOSED]
+        holding = (
+            expired.filter(concerns__status__in=open_statuses)
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        held_ids = set(holding)
+        held += len(held_ids)
+        with transaction.atomic():
+            purged += expired.exclude(pk__in=held_ids).update(
+                body="", cw_note="", hide_reason="", purged_at=moment
+            )
+            # The room shows a held message exactly like a purged one (`held_at`); its text
+            # stays for the concern's handlers until no open concern holds it.
+            expired.filter(pk__in=held_ids, held_at__isnull=True).update(held_at=moment)
+            # Every other text the group's sessions hold, past retention: one rule, one list.
+            for model, group_path, moment_field, text_field in RETAINED_TEXTS:
+                model.objects.filter(**{group_path: group, f"{moment_field}__lt": cutoff}).exclude(
+                    **{text_field: ""}
+                ).update(**{text_field: ""})
+    if purged:
+        audit_record(
+            actor=None,
+            action="retention.purged",
+            target_type="message",
+            target_id="*",
+            extra={"messages": purged, "held": held},
+        )
+    return {"purged": purged, "held_by_open_concerns": held}
