@@ -202,6 +202,28 @@ def plan_items(*, viewer: User, session: Session) -> QuerySet[PlanItem]:
     return PlanItem.objects.filter(session=session)
 
 
+def room_plan(*, viewer: User, session: Session) -> list[dict[str, Any]] | None:
+    """The plan as its hosts step through it in the room (issue 16), each item with when it is
+    planned to start (item after item from the session's start); None for anyone who does not
+    host the session, so members never receive the notes for hosts."""
+    if not can(viewer, Action.SESSION_HOST, session=session):
+        return None
+    at, items = session.starts_at, []
+    for item in PlanItem.objects.filter(session=session):
+        items.append(
+            {
+                "title": item.title,
+                "kind": item.kind,
+                "minutes": item.minutes,
+                "notes": item.notes,
+                "content_warnings": item.content_warnings,
+                "starts_at": events.stamp(at),
+            }
+        )
+        at += timedelta(minutes=item.minutes)
+    return items
+
+
 def attendance_list(*, viewer: User, session: Session) -> QuerySet[Attendance]:
     require(viewer, Action.SESSION_HOST, session=session, visible=Action.SESSION_VIEW)
     return Attendance.objects.filter(session=session).select_related("membership")

@@ -114,6 +114,8 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),
+        # The plan to step through, with its notes for hosts: hosts only (issue 16).
+        "plan": session_selectors.room_plan(viewer=user, session=session),
         # Where its hosts land once they end it (issue 16); null for anyone else.
         "summary_url": reverse("session-summary", args=[session.pk])
         if can(user, Action.REGISTER_VIEW, session=session)

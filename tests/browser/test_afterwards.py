@@ -31,6 +31,8 @@ pytestmark = pytest.mark.browser
 DEBRIEF = "Rose found tonight hard. I stayed on after the end with her."
 HANDOVER = "Start with grounding; Rose may want to go last in the round."
 SIZES = {"phone": PHONE, "desktop": DESKTOP}
+NOTE_ONE = "Light the candle and wait for everyone."
+NOTE_TWO = "Watch Rose gently; she has a hearing soon."
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,57 @@ def test_ending_asks_first_then_the_facilitator_lands_on_the_summary_and_does_th
     assert_no_axe(sam, f"afterwards-{size}-past")
     row.get_by_role("link", name=re.compile("^Summary")).click()
     expect(sam.locator("#debrief").get_by_text(DEBRIEF)).to_be_visible()
+
+
+def test_hosts_step_through_the_plan_in_the_room_and_members_never_see_its_notes(
+    crew: Crew,
+    new_context: Callable[..., BrowserContext],
+    size: str,
+) -> None:
+    session_id, path = crew.session("live")
+    crew.call(
+        FACILITATOR,
+        "PUT",
+        f"/api/v1/sessions/{session_id}/plan/",
+        {
+            "items": [
+                {"title": "Arrive", "kind": "check_in", "minutes": 10, "notes": NOTE_ONE},
+                {
+                    "title": "The courts",
+                    "kind": "topic",
+                    "minutes": 30,
+                    "notes": NOTE_TWO,
+                    "content_warnings": ["police_courts"],
+                },
+            ]
+        },
+    )
+    sam = open_room(the_facilitator(crew, new_context, size), path)
+    if size == "phone":
+        sam.locator("#tools-open").click()
+        expect(sam.locator("#people-dialog")).to_be_visible()
+    agenda = sam.locator("#plan-list > li")
+    expect(agenda).to_have_count(2)
+    expect(agenda.nth(0)).to_have_attribute("aria-current", "step")
+    expect(agenda.nth(0)).to_contain_text(NOTE_ONE)
+    expect(agenda.nth(0).locator(".plan-time")).to_have_text(re.compile(r"^\d\d:\d\d\s*$"))
+    expect(agenda.nth(1)).to_contain_text("30 min")
+    expect(agenda.nth(1)).to_contain_text("May touch on: Police and courts")
+    expect(agenda.nth(1)).not_to_contain_text(NOTE_TWO)
+    sam.locator("#plan-list").scroll_into_view_if_needed()
+    assert_no_axe(sam, f"afterwards-{size}-room-plan")
+
+    sam.get_by_role("button", name="Next item").click()
+    expect(agenda.nth(1)).to_have_attribute("aria-current", "step")
+    expect(agenda.nth(1)).to_contain_text(NOTE_TWO)
+    expect(sam.get_by_role("button", name="Next item")).to_be_disabled()
+    sam.reload()
+    if size == "phone":
+        sam.locator("#tools-open").click()
+    expect(sam.locator("#plan-list > li").nth(1)).to_have_attribute("aria-current", "step")
+
+    rose_context = new_context(storage_state=crew.state(ROSE), viewport=SIZES[size])
+    rose = open_room(rose_context, path)
+    expect(rose.locator("#plan-wrap")).to_be_hidden()
+    content = rose.content()
+    assert NOTE_ONE not in content and NOTE_TWO not in content

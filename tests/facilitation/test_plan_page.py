@@ -3,7 +3,12 @@ and the form shows which ones each item has."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -129,3 +134,48 @@ def test_a_refused_plan_keeps_what_she_wrote_and_stores_nothing(world):
     text = refused.content.decode()
     assert 'value="Talking about the courts"' in text
     assert "Unknown content-warning categories." in text
+
+
+def room_config(world: World, persona: str, session_id: int) -> tuple[dict[str, Any], str]:
+    """The room page's `data-config` as her browser gets it, and the whole page."""
+    browser = Client()
+    browser.force_login(world.users[persona])
+    page = browser.get(f"/sessions/{session_id}/room/").content.decode()
+    found = re.search(r'data-config="([^"]*)"', page)
+    assert found is not None
+    return json.loads(html.unescape(found.group(1))), page
+
+
+def test_the_room_gives_hosts_the_plan_with_times_and_notes_and_members_nothing_of_it(world):
+    room = make_room(world=world)
+    session_services.plan_replace(
+        actor=world.users["facilitator"],
+        session=room.session,
+        items=[
+            {"title": "Arrive", "kind": "check_in", "minutes": 10, "notes": "Light the candle"},
+            {
+                "title": "The courts",
+                "kind": "topic",
+                "minutes": 30,
+                "notes": "Watch Rose; she has a hearing soon",
+                "content_warnings": ["police_courts"],
+            },
+        ],
+    )
+    start = room.session.starts_at
+
+    for persona in ("facilitator", "peer_mentor"):  # the peer mentor co-hosts it
+        config, _page = room_config(world, persona, room.session.pk)
+        plan = config["plan"]
+        assert [(i["title"], i["minutes"], i["notes"]) for i in plan] == [
+            ("Arrive", 10, "Light the candle"),
+            ("The courts", 30, "Watch Rose; she has a hearing soon"),
+        ]
+        assert plan[1]["content_warnings"] == ["police_courts"]
+        starts = [datetime.fromisoformat(i["starts_at"].replace("Z", "+00:00")) for i in plan]
+        assert starts[0] == start.replace(microsecond=starts[0].microsecond)
+        assert starts[1] - starts[0] == timedelta(minutes=10)
+    for persona in ("member", "member2"):
+        config, page = room_config(world, persona, room.session.pk)
+        assert config["plan"] is None
+        assert "hearing soon" not in page and "Light the candle" not in page

@@ -698,12 +698,57 @@
     renderRound();
     renderPresent();
     renderHostPanel();
+    renderPlan();
     renderSupports();
     renderPrivateButton();
     renderCheckins();
     renderCountdowns();
     followIfNeeded();
   }
+
+  /* --- the plan, for hosts (issue 16) --------------------------------------------------
+     Only hosts get `config.plan` (members never receive the notes for hosts). Where a host is
+     in it is hers, kept for this tab over a reload. */
+
+  var planKey = "haven-plan-" + config.session_id;
+  state.planAt = 0;
+  try { state.planAt = parseInt(window.sessionStorage.getItem(planKey) || "0", 10) || 0; } catch (e) { state.planAt = 0; }
+
+  function renderPlan() {
+    var plan = config.plan || [];
+    show($("plan-wrap"), state.isHost && plan.length > 0 && !state.ended);
+    if (!plan.length) { return; }
+    state.planAt = Math.min(Math.max(state.planAt, 0), plan.length - 1);
+    var list = $("plan-list");
+    list.textContent = "";
+    plan.forEach(function (item, index) {
+      var now = index === state.planAt;
+      var row = el("li", now ? "now" : (index < state.planAt ? "done" : null));
+      if (now) { row.setAttribute("aria-current", "step"); }
+      var head = el("p", "plan-head");
+      head.appendChild(el("span", "plan-time", hhmm(item.starts_at) + " "));
+      head.appendChild(el("strong", null, item.title));
+      head.appendChild(el("span", "meta", " · " + fill(t("%s min"), [item.minutes])));
+      row.appendChild(head);
+      if (item.content_warnings.length) {
+        row.appendChild(el("p", "meta", t("May touch on:") + " " + item.content_warnings.map(function (key) { return cwLabels[key] || key; }).join(", ")));
+      }
+      if (now && item.notes) { row.appendChild(el("p", "plan-notes", item.notes)); }
+      list.appendChild(row);
+    });
+    $("plan-prev").disabled = state.planAt === 0;
+    $("plan-next").disabled = state.planAt === plan.length - 1;
+  }
+
+  function planStep(by) {
+    state.planAt += by;
+    try { window.sessionStorage.setItem(planKey, String(state.planAt)); } catch (e) { /* private mode */ }
+    renderPlan();
+    var item = config.plan[state.planAt];
+    if (item) { announce(fill(t("Now: %s"), [item.title])); }
+  }
+  $("plan-next").addEventListener("click", function () { planStep(1); });
+  $("plan-prev").addEventListener("click", function () { planStep(-1); });
 
   /* --- rounds ------------------------------------------------------------------------ */
 
