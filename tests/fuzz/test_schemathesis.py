@@ -320,6 +320,15 @@ CO_HOST_ROUTES = frozenset(
     }
 )
 CONCERN_STATUS_ROUTE = "POST /concerns/{concern_id}/status/"
+# Issue 16: taking a concern and its staff-only notes are for those who move it, like status.
+CONCERN_MOVER_ROUTES = frozenset(
+    {
+        CONCERN_STATUS_ROUTE,
+        "POST /concerns/{concern_id}/take/",
+        "GET /concerns/{concern_id}/notes/",
+        "POST /concerns/{concern_id}/notes/",
+    }
+)
 DIGITS = re.compile(r"[0-9]+")
 
 
@@ -366,7 +375,7 @@ def may_succeed(persona: str, label: str, path_parameters: dict[str, Any], t: Ta
         concern_id = resolved["concern_id"]
         allowed = (
             t.concern_status_by[concern_id]
-            if route == CONCERN_STATUS_ROUTE
+            if route in CONCERN_MOVER_ROUTES
             else t.concern_visible_to[concern_id]
         )
         return "" if persona in allowed else f"concern {concern_id} is not hers to see or handle"
