@@ -29,7 +29,9 @@ from groups.serializers import (
     InviteOutput,
     InviteRedeemInput,
     InviteRedeemOutput,
+    MemberDecisionInput,
     MemberOutput,
+    MemberStatusOutput,
     MemberUpdateInput,
     ProposalCreateInput,
     ProposalDecideInput,
@@ -180,6 +182,49 @@ class MemberDetailApi(APIView):
     def delete(self, request: Request, group_id: int, member_id: int) -> Response:
         services.member_remove(actor=request.user, group=request.haven_group, member_id=member_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _member_status(membership: Any) -> dict[str, Any]:
+    return {
+        "member_id": membership.pk,
+        "status": membership.status,
+        "paused_until": membership.paused_until,
+    }
+
+
+class MemberDecisionApi(APIView):
+    """Issue 16: pause (1-12 weeks) or remove a member, with a required staff-only reason."""
+
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_members_decide",
+        request=MemberDecisionInput,
+        responses={200: MemberStatusOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, group_id: int, member_id: int) -> Response:
+        data = valid(MemberDecisionInput, request.data)
+        decided = services.member_decide(
+            actor=request.user, group=request.haven_group, member_id=member_id, **data
+        )
+        return Response(MemberStatusOutput(_member_status(decided.membership)).data)
+
+
+class MemberReinstateApi(APIView):
+    """Issue 16: bring back a paused or removed member at once."""
+
+    permission_classes = [IsAuthenticated, HasGroupAction]
+
+    @extend_schema(
+        operation_id="groups_members_reinstate",
+        request=None,
+        responses={200: MemberStatusOutput, **error_responses(401, 403, 404)},
+    )
+    def post(self, request: Request, group_id: int, member_id: int) -> Response:
+        membership = services.member_reinstate(
+            actor=request.user, group=request.haven_group, member_id=member_id
+        )
+        return Response(MemberStatusOutput(_member_status(membership)).data)
 
 
 class InviteListCreateApi(APIView):

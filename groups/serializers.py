@@ -7,10 +7,13 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from groups.models import GroupRole, Membership, OrgRole, ProposalStatus
+from groups.models import GroupRole, Membership, MembershipStatus, OrgRole, ProposalStatus
 from groups.services import (
     AGREEMENT_MAX_POINTS,
     AGREEMENT_POINT_MAX,
+    DECISION_MESSAGE_MAX,
+    DECISION_REASON_MAX,
+    DECISIONS,
     DISPLAY_NAME_MAX,
     GROUP_DESCRIPTION_MAX,
     GROUP_NAME_MAX,
@@ -20,6 +23,8 @@ from groups.services import (
     INVITE_ROLES,
     OTP_FIELD_MAX,
     PASSWORD_MAX,
+    PAUSE_WEEKS_MAX,
+    PAUSE_WEEKS_MIN,
     PROPOSAL_DECISIONS,
     PROPOSAL_NOTE_MAX,
     PROPOSAL_TEXT_MAX,
@@ -101,6 +106,28 @@ class MemberOutput(serializers.Serializer):
 
 class MemberUpdateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=GroupRole.choices)
+
+
+class MemberDecisionInput(serializers.Serializer):
+    """Pause her for `weeks` weeks, or remove her (issue 16); the reason is for staff only,
+    the message is shown to her."""
+
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
+    weeks = serializers.IntegerField(
+        min_value=PAUSE_WEEKS_MIN, max_value=PAUSE_WEEKS_MAX, required=False
+    )
+    reason = serializers.CharField(max_length=DECISION_REASON_MAX, trim_whitespace=False)
+    message = serializers.CharField(
+        max_length=DECISION_MESSAGE_MAX, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class MemberStatusOutput(serializers.Serializer):
+    """A member after a pause, a removal or her return: never the reason or the message."""
+
+    member_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=MembershipStatus.choices)
+    paused_until = serializers.DateTimeField(allow_null=True)
 
 
 class InviteCreateInput(serializers.Serializer):

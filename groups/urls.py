@@ -21,6 +21,16 @@ urlpatterns = [
         name="group-member",
     ),
     path(
+        "groups/<int:group_id>/members/<int:member_id>/decision/",
+        apis.MemberDecisionApi.as_view(),
+        name="group-member-decision",
+    ),
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/reinstate/",
+        apis.MemberReinstateApi.as_view(),
+        name="group-member-reinstate",
+    ),
+    path(
         "groups/<int:group_id>/invites/", apis.InviteListCreateApi.as_view(), name="group-invites"
     ),
     path(

@@ -250,6 +250,26 @@ CASES: list[Case] = [
     case("member", "DELETE", GROUP_A + "members/{own_member}/", 204),
     case("peer_mentor", "DELETE", GROUP_A + "members/{own_member}/", 204),
     case("facilitator", "DELETE", GROUP_A + "members/{own_member}/", 409),
+    # --- issue 16: members (pause or remove with a reason, reinstate) ---
+    *for_action(
+        "POST",
+        GROUP_A + "members/{member2}/decision/",
+        Action.MEMBER_REMOVE,
+        ok=200,
+        body={"decision": "pause", "weeks": 2, "reason": "Kept breaking the agreement"},
+    ),
+    *for_action(
+        "POST", GROUP_A + "members/{paused_member2}/reinstate/", Action.MEMBER_REINSTATE, ok=200
+    ),
+    case(
+        "facilitator",
+        "POST",
+        GROUP_A + "members/{member_of_b}/decision/",
+        404,
+        {"decision": "remove", "reason": "Not in this group"},
+    ),
+    case("facilitator", "POST", GROUP_A + "members/{member2}/reinstate/", 404),
+    # --- end issue 16: members
     # --- invites ---
     *for_action("GET", GROUP_A + "invites/", Action.INVITE_MANAGE, ok=200),
     *for_action(
@@ -605,6 +625,16 @@ MAKERS: dict[str, Any] = {
             kind="minute",
             client_id=str(uuid.uuid4()),
         ).pk
+    ),
+    "paused_member2": lambda world, persona: (
+        services.member_decide(
+            actor=world.users["facilitator"],
+            group=world.group_a,
+            member_id=world.members["member2"].pk,
+            decision="pause",
+            weeks=1,
+            reason="A pause the case lifts",
+        ).membership.pk
     ),
     "in_an_hour": lambda world, persona: (timezone.now() + timedelta(hours=1)).isoformat(),
     "in_two_hours": lambda world, persona: (timezone.now() + timedelta(hours=2)).isoformat(),

@@ -285,6 +285,9 @@ GROUP_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "PATCH /groups/{group_id}/members/{member_id}/": (FACILITATOR, frozenset({"admin"})),
     # ... and a member may remove herself (leave): see `may_succeed`.
     "DELETE /groups/{group_id}/members/{member_id}/": (FACILITATOR, frozenset({"admin"})),
+    # Issue 16: pause or remove with a staff-only reason; bring her back.
+    "POST /groups/{group_id}/members/{member_id}/decision/": (FACILITATOR, frozenset({"admin"})),
+    "POST /groups/{group_id}/members/{member_id}/reinstate/": (FACILITATOR, frozenset({"admin"})),
     "GET /groups/{group_id}/sessions/": (IN_GROUP, frozenset({"admin"})),
     "POST /groups/{group_id}/sessions/": (FACILITATOR, frozenset({"admin"})),
     "GET /sessions/{session_id}/": (IN_GROUP, frozenset({"admin"})),

@@ -330,3 +330,35 @@ def test_leaving_is_still_one_click_for_herself(world):
 
     assert left.status_code == 302 and left["Location"] == "/groups/"
     assert Membership.objects.get(pk=world.members["member2"].pk).status == "left"
+
+
+# --- REST -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_over_rest_a_pause_needs_a_reason_and_never_answers_with_it(world):
+    url = f"/api/v1/groups/{world.group_a.pk}/members/{world.members['member'].pk}/"
+    before = snapshot()
+
+    refused = world.client("facilitator").post(
+        url + "decision/", {"decision": "pause", "weeks": 2, "reason": ""}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert "reason" in refused.json()["extra"]["fields"]
+    assert snapshot() == before
+    done = world.client("facilitator").post(
+        url + "decision/",
+        {"decision": "pause", "weeks": 2, "reason": REASON, "message": MESSAGE},
+        format="json",
+    )
+    assert done.status_code == 200
+    assert done.json()["status"] == "paused" and done.json()["paused_until"]
+    assert "photo" not in done.content.decode() and "March" not in done.content.decode()
+    back = world.client("facilitator").post(url + "reinstate/", format="json")
+    assert back.status_code == 200
+    assert back.json() == {
+        "member_id": world.members["member"].pk,
+        "status": "active",
+        "paused_until": None,
+    }
