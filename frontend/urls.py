@@ -4,6 +4,8 @@ from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
+from frontend.views import audit as audit_views
+from frontend.views import lead as lead_views
 from frontend.views import staff as staff_views
 
 urlpatterns = [
@@ -14,7 +16,6 @@ urlpatterns = [
     path("join/", views.join, name="join"),
     path("groups/", views.groups, name="groups"),
     path("groups/<int:group_id>/", views.group, name="group"),
-    path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
     # Issue 16: the new-invite page, pausing or removing a member, and her record.
     path("groups/<int:group_id>/invites/new/", views.invite_created, name="invite-created"),
     path(
@@ -27,6 +28,7 @@ urlpatterns = [
         views.member_remove,
         name="member-remove",
     ),
+    path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),
@@ -40,6 +42,8 @@ urlpatterns = [
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),
     path("settings/", views.account_settings, name="settings"),
+    path("audit/", audit_views.audit, name="audit-page"),
+    path("overview/", lead_views.dashboard, name="overview"),
     path("staff/", staff_views.staff, name="staff"),
     path("staff/<int:user_id>/role/", staff_views.staff_role, name="staff-role"),
     path("staff/<int:user_id>/switch-off/", staff_views.staff_switch_off, name="staff-switch-off"),

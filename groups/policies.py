@@ -73,6 +73,11 @@ class Action(StrEnum):
     # room only (the thread is not hers to read outside it).
     PRIVATE_HOST = "private.host"
     AUDIT_VIEW = "audit.view"
+    # Issue 16, the lead's view: add staff, change their role, switch an account off or on.
+    STAFF_MANAGE = "staff.manage"
+    # Issue 16, the lead's view: every group at a glance (concern counts, the week's sessions
+    # and whether a host is in, facilitator load); no text, no member's name.
+    DASHBOARD_VIEW = "dashboard.view"
     # Issue 16, afterwards: a session summary's register (who came, left early, stepped out,
     # asked for support; never who passed), its follow-up ticks, its debrief notes (read,
     # write), the handover note for the next facilitator, the past sessions list, and "I
@@ -83,12 +88,9 @@ class Action(StrEnum):
     DEBRIEF_WRITE = "debrief.write"
     PAST_SESSIONS_VIEW = "session.past_view"
     TALK_REQUEST = "talk.request"
-    # Issue 16, the lead's view: add staff, change their role, switch an account off or on.
-    STAFF_MANAGE = "staff.manage"
     # Issue 16: bring back a paused or removed member; read one member's history in the group.
     MEMBER_REINSTATE = "member.reinstate"
     MEMBER_HISTORY = "member.history"
-
 
 
 R = Role
@@ -126,6 +128,8 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.PRIVATE_OWN: IN_GROUP,
     Action.PRIVATE_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
+    Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
+    Action.DASHBOARD_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
     # Issue 16, afterwards. A co-host reads the register of the session she co-hosted (she saw
     # it live) but not the follow-ups (they come from check-ins, CHECKIN_READ) nor debriefs.
     # The safeguarding leads read debriefs and handovers (and the past sessions that lead to
@@ -136,7 +140,6 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.DEBRIEF_WRITE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.PAST_SESSIONS_VIEW: frozenset({R.FACILITATOR, R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
     Action.TALK_REQUEST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
-    Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
     Action.MEMBER_REINSTATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     # Peer mentors are members too: another member's record is not theirs to read.
     Action.MEMBER_HISTORY: frozenset({R.FACILITATOR, R.ORG_ADMIN}),

@@ -304,3 +304,20 @@ def staff_list(*, viewer: User) -> QuerySet[User]:
         .order_by("-is_active", "org_role", "username")
         .only("pk", "username", "org_role", "is_active", "last_login")
     )
+
+
+def facilitators_by_group(*, viewer: User) -> dict[int, list[User]]:
+    """Each group's active facilitators (staff accounts, named by username), for the
+    dashboard (`Action.DASHBOARD_VIEW`): who carries which group. Members are never listed."""
+    require(viewer, Action.DASHBOARD_VIEW)
+    rows = (
+        Membership.objects.filter(
+            role=GroupRole.FACILITATOR, status=MembershipStatus.ACTIVE, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("user__username")
+    )
+    found: dict[int, list[User]] = {}
+    for row in rows:
+        found.setdefault(row.group_id, []).append(row.user)
+    return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import (
@@ -16,6 +16,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -27,7 +28,9 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from groups.models import Membership, MembershipStatus, User
+from facilitation.models import Attendance, Session, SessionStatus
+from facilitation.selectors import PRESENCE_WINDOW
+from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole, User
 from groups.policies import Action, can, needs_second_factor, require
 from project.audit import audit_record
 from project.exceptions import NotFound
@@ -372,8 +375,6 @@ def audit_filtered(*, viewer: User, filters: AuditFilters) -> QuerySet[AuditEntr
 def audit_choices(*, viewer: User) -> dict[str, list[tuple[str, str]]]:
     """The page's filter choices: staff accounts, groups, and the actions in the log."""
     require(viewer, Action.AUDIT_VIEW)
-    from groups.models import Group, OrgRole
-
     staff = User.objects.exclude(org_role=OrgRole.NONE).order_by("username")
     actions = (
         AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()[:300]
@@ -389,9 +390,6 @@ def audit_named(*, viewer: User, entries: list[AuditEntry]) -> list[AuditRow]:
     """Names for a page of entries, in a few queries. Staff by username; a member by her name
     in that group only for those who may see the group's roster (a safeguarding lead is not
     told who is in a group: she reads "A member"); Haven itself when nobody acted."""
-    from facilitation.models import Session
-    from groups.models import Group, OrgRole
-
     group_ids = {e.group_id for e in entries if e.group_id is not None}
     groups = {g.pk: g for g in Group.objects.filter(pk__in=group_ids)}
     may_see = {gid for gid in group_ids if can(viewer, Action.ROSTER_VIEW, group=gid)}
@@ -457,4 +455,94 @@ def audit_named(*, viewer: User, entries: list[AuditEntry]) -> list[AuditRow]:
             details=details(e),
         )
         for e in entries
+    ]
+
+
+# --- the lead's dashboard (issue 16) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConcernCounts:
+    """How many open concerns a group has: urgent ones, and those past their answer-by time."""
+
+    open: int
+    urgent: int
+    overdue: int
+
+
+def concern_counts_by_group(*, viewer: User) -> dict[int, ConcernCounts]:
+    """Open concerns per group, for the dashboard (`Action.DASHBOARD_VIEW`): counts only, never
+    a concern's text or who raised it; each one is opened through the inbox, by its policy."""
+    require(viewer, Action.DASHBOARD_VIEW)
+    now = timezone.now()
+    rows = (
+        Concern.objects.exclude(status=ConcernStatus.CLOSED)
+        .values("group_id")
+        .annotate(
+            open=Count("pk"),
+            urgent=Count("pk", filter=Q(urgency=Urgency.URGENT)),
+            overdue=Count("pk", filter=overdue_q(now)),
+        )
+    )
+    return {
+        row["group_id"]: ConcernCounts(row["open"], row["urgent"], row["overdue"]) for row in rows
+    }
+
+
+def concerns_owned_by(*, viewer: User) -> dict[int, int]:
+    """Open concerns each staff account has taken (`owner`), for the dashboard's load column."""
+    require(viewer, Action.DASHBOARD_VIEW)
+    rows = (
+        Concern.objects.exclude(status=ConcernStatus.CLOSED)
+        .filter(owner__isnull=False)
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["owner_id"]: row["n"] for row in rows}
+
+
+class SessionGlance(NamedTuple):
+    """One session of the week as the dashboard shows it: when, in which group, its state,
+    and whether a host (a facilitator, or a co-host of it) is in its room now."""
+
+    session_id: int
+    group_id: int
+    title: str
+    starts_at: datetime
+    status: str
+    host_present: bool
+
+
+def sessions_between(*, viewer: User, start: datetime, end: datetime) -> list[SessionGlance]:
+    """Every group's sessions starting in [start, end) or running now, for the dashboard
+    (`Action.DASHBOARD_VIEW`); never who is in them, only whether a host is."""
+    require(viewer, Action.DASHBOARD_VIEW)
+    running = [SessionStatus.OPEN, SessionStatus.LIVE, SessionStatus.PAUSED]
+    sessions = list(
+        Session.objects.filter(Q(starts_at__gte=start, starts_at__lt=end) | Q(status__in=running))
+        .order_by("starts_at", "pk")
+        .values("pk", "group_id", "title", "starts_at", "status")
+    )
+    live = [s["pk"] for s in sessions if s["status"] in running]
+    fresh = Attendance.objects.filter(
+        session_id__in=live,
+        left_at__isnull=True,
+        last_seen_at__gte=timezone.now() - PRESENCE_WINDOW,
+    )
+    hosted = set(
+        fresh.filter(
+            Q(membership__role=GroupRole.FACILITATOR)
+            | Q(membership__co_hosted_sessions=F("session_id"))
+        ).values_list("session_id", flat=True)
+    )
+    return [
+        SessionGlance(
+            session_id=s["pk"],
+            group_id=s["group_id"],
+            title=s["title"],
+            starts_at=s["starts_at"],
+            status=s["status"],
+            host_present=s["pk"] in hosted,
+        )
+        for s in sessions
     ]

@@ -40,7 +40,9 @@ from tests.facilitation.room import make_room
 API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
 # Actions that do not happen inside a group: a refusal is 403, there is nothing to hide.
-ORG_LEVEL = frozenset({Action.GROUP_CREATE, Action.AUDIT_VIEW, Action.STAFF_MANAGE})
+ORG_LEVEL = frozenset(
+    {Action.GROUP_CREATE, Action.AUDIT_VIEW, Action.STAFF_MANAGE, Action.DASHBOARD_VIEW}
+)
 IN_A = frozenset({"member", "peer_mentor", "facilitator"})
 HOSTS_OF_A = frozenset({"facilitator", "admin"})  # admins hold a facilitator's powers anywhere
 
@@ -85,6 +87,7 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.PAST_SESSIONS_VIEW: HOSTS_OF_A | {"safeguarding_lead"},
     Action.TALK_REQUEST: HOSTS_OF_A,
     Action.STAFF_MANAGE: frozenset({"admin"}),
+    Action.DASHBOARD_VIEW: frozenset({"safeguarding_lead", "admin"}),
     # Issue 16: bringing back a paused or removed member; one member's record (not peer mentors).
     Action.MEMBER_REINSTATE: HOSTS_OF_A,
     Action.MEMBER_HISTORY: HOSTS_OF_A,

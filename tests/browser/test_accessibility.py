@@ -39,6 +39,7 @@ pytestmark = pytest.mark.browser
 MEMBER = "demo-rose"
 FACILITATOR = "demo-facilitator"
 ADMIN = "demo-admin"
+LEAD = "demo-lead"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 740}}
 # Titles say what the page is, never a group, a session or a pseudonym (WCAG 2.4.2, issue 14).
 PRIVATE_WORDS = [GROUP_NAME, OPEN_SESSION_TITLE, "Rose", "Jade", "Amber", "Mari", "Sam"]
@@ -177,6 +178,15 @@ def staff_code_page(page: Page, *, wrong: bool = False) -> None:
         expect(page.locator(".error-summary")).to_be_visible()
 
 
+def audit_error(page: Page) -> None:
+    """A concern number that is not a number: the error summary, the filters open."""
+    page.get_by_text("Filter the log").click()
+    page.locator("#audit-concern").fill("twelve")
+    page.get_by_role("button", name="Show").click()  # a GET form
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.locator("#audit-concern")).to_have_value("twelve")
+
+
 def staff_added(page: Page) -> None:
     """An admin adds a staff member: her first sign-in details, shown once."""
     page.locator("#staff-username").fill(f"new-{uuid.uuid4().hex[:8]}")
@@ -228,6 +238,10 @@ TARGETS = [
     Target("concern-facilitator", FACILITATOR, "concern-detail"),
     Target("settings", MEMBER, "/settings/"),
     Target("checkins-facilitator", FACILITATOR, "checkins", room=True),
+    Target("overview-lead", LEAD, "/overview/", room=True),
+    Target("audit-lead", LEAD, "/audit/"),
+    Target("audit-admin-filtered", ADMIN, "/audit/?action=agreement.published"),
+    Target("audit-error", ADMIN, "/audit/", audit_error),
     Target("staff", ADMIN, "/staff/"),
     Target("staff-error", ADMIN, "/staff/", staff_error),
     Target("staff-added", ADMIN, "/staff/", staff_added),
