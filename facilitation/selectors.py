@@ -566,3 +566,31 @@ def talk_requests_for(viewer: User) -> QuerySet[TalkRequest]:
         .order_by("-created_at", "-pk")
     )
 
+
+def member_activity(*, viewer: User, group: Group, membership: Membership) -> dict[str, Any]:
+    """One member's part in `group`'s sessions, for her record (issue 16; staff who may read a
+    member's history): the sessions she came to, newest first, what hosts did about her
+    (hidden messages, warnings, mutes, removals from a room; counts, never the reasons) and how
+    many times she asked for support. No message, note or reason text."""
+    require(viewer, Action.MEMBER_HISTORY, group=group)
+    sessions = list(
+        Session.objects.filter(group=group, attendance__membership=membership)
+        .distinct()
+        .order_by("-starts_at", "-pk")
+    )
+    codes = list(
+        PrivateNotice.objects.filter(recipient=membership, session__group=group).values_list(
+            "code", flat=True
+        )
+    )
+    received = {
+        code: codes.count(code)
+        for code in (
+            NoticeCode.MESSAGE_HIDDEN,
+            NoticeCode.WARNING_ADDED,
+            NoticeCode.MUTED,
+            NoticeCode.REMOVED,
+        )
+    }
+    support = SupportRequest.objects.filter(group=group, membership=membership).count()
+    return {"sessions": sessions, "moderation": received, "support_requests": support}
