@@ -50,6 +50,8 @@ def groups(request: HttpRequest) -> HttpResponse:
         if _flash_errors(request, create, _("Group created.")):
             return redirect("group", group_id=created["group"].pk)
         return redirect("groups")
+    # First: reading her decisions lifts a pause whose date has passed, so the list has the group.
+    decisions = group_selectors.decisions_for_me(viewer=user)
     rows = [
         group_selectors.group_row(g)
         for g in group_selectors.group_list_with_membership(viewer=user)
@@ -62,7 +64,7 @@ def groups(request: HttpRequest) -> HttpResponse:
             "rows": [(row.group, row.membership, joined.get(row.group.pk, 0)) for row in rows],
             "can_create": can(user, Action.GROUP_CREATE),
             # Issue 16: a pause (until when) or a removal, with the facilitators' message.
-            "decisions": group_selectors.decisions_for_me(viewer=user),
+            "decisions": decisions,
         },
     )
 

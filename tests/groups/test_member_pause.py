@@ -362,3 +362,14 @@ def test_over_rest_a_pause_needs_a_reason_and_never_answers_with_it(world):
         "status": "active",
         "paused_until": None,
     }
+
+
+@pytest.mark.django_db
+def test_after_the_date_her_groups_page_lists_the_group_again_without_the_notice(world):
+    decided = decide(world, weeks=1)
+
+    with time_machine.travel(decided.until + timedelta(minutes=1)):
+        page = signed_in(world, "member").get("/groups/").content.decode()
+
+    assert f'href="/groups/{world.group_a.pk}/"' in page
+    assert "You are on a pause" not in page and MESSAGE not in page
