@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import GROUP_NAME, HavenServer, screenshot, submit
 from tests.browser.roomkit import (
+    AMBER,
     DESKTOP,
     FACILITATOR,
     PHONE,
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.browser
 
 CODE = re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$")
 REASON = "Shared a screenshot of the room outside the group"
+MESSAGE = "Take two weeks. We would like you back after that."
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,7 @@ def test_make_10_codes_shows_ten_codes_to_print_as_cards(
 
 
 def test_removing_a_member_goes_through_the_confirmation_page(
-    crew: Crew, facilitator: BrowserContext
+    crew: Crew, facilitator: BrowserContext, new_context: Callable[..., BrowserContext]
 ) -> None:
     page = group_page(facilitator, crew)
     member = page.locator("ul.roster > li").filter(has_text="Amber").first
@@ -178,6 +180,7 @@ def test_removing_a_member_goes_through_the_confirmation_page(
     page.get_by_label("Pause for some weeks").check()
     page.get_by_label("How many weeks").select_option("2")
     page.locator("#reason").fill(REASON)
+    page.get_by_label("A message to her (she will see it)").fill(MESSAGE)
     submit(page, page.get_by_role("button", name="Confirm"))
     expect(page).to_have_url(re.compile(r"/groups/\d+/#main$"))
     flash = page.locator(".flash")
@@ -188,6 +191,17 @@ def test_removing_a_member_goes_through_the_confirmation_page(
     expect(page.locator("body")).not_to_contain_text(REASON)
     away.scroll_into_view_if_needed()
     both_sizes(page, "paused")
+
+    # She is told on her groups page, with the message and never the reason.
+    amber = new_context(storage_state=crew.state(AMBER), viewport=PHONE, bypass_csp=True)
+    hers = amber.new_page()
+    hers.goto("/groups/")
+    notice = hers.locator(".decision-notice")
+    expect(notice).to_contain_text(f"You are on a pause from {GROUP_NAME} until")
+    expect(notice).to_contain_text(MESSAGE)
+    expect(hers.locator("body")).not_to_contain_text(REASON)
+    expect_in_view(notice.get_by_role("heading"), "the notice")
+    both_sizes(hers, "paused-her-groups")
 
 
 def test_her_record_opens_from_the_group_page_and_she_can_be_brought_back(
