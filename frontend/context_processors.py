@@ -22,6 +22,10 @@ from safeguarding import services as concern_services
 
 logger = logging.getLogger(__name__)
 
+# Pages that show no count and no banner: the live room has its own alerts for hosts (issue 15),
+# keeps its title ("Room", nothing before it), and must stay cheap to load.
+QUIET_PAGES = frozenset({"room"})
+
 
 def haven(request: HttpRequest) -> dict[str, Any]:
     return {"exit_url": settings.HAVEN_NEUTRAL_EXIT_URL, "staff_concerns": _staff_concerns(request)}
@@ -32,6 +36,9 @@ def _staff_concerns(request: HttpRequest) -> concern_selectors.StaffConcernCount
     one aggregate); None, with no statement, for anyone else."""
     user = getattr(request, "user", None)
     if not needs_second_factor(user) or not is_signed_in(user):
+        return None
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.url_name in QUIET_PAGES:
         return None
     try:
         concern_services.concerns_escalate_overdue()

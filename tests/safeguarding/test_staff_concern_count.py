@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import resolve
 from django.utils import timezone
 
 from frontend.context_processors import haven
@@ -122,3 +123,14 @@ def test_no_concern_text_or_name_reaches_the_title_or_the_banner(world: World) -
     for words in (BODY, "Rose", "Jade"):
         assert words not in title(text)
         assert words not in banner
+
+
+def test_the_live_room_shows_no_count_and_no_banner(world: World) -> None:
+    """The room has its own alerts for hosts and keeps its title; no statement spent there."""
+    two_concerns(world)
+    request = RequestFactory().get("/sessions/1/room/")
+    request.user = world.users["facilitator"]
+    request.resolver_match = resolve("/sessions/1/room/")
+    with CaptureQueriesContext(connection) as queries:
+        assert haven(request)["staff_concerns"] is None
+    assert len(queries) == 0
