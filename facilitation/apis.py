@@ -18,6 +18,8 @@ from facilitation.serializers import (
     CheckInOutput,
     CheckInSkipInput,
     ContentWarningOutput,
+    DebriefInput,
+    DebriefOutput,
     MePatchInput,
     MyCheckInOutput,
     PlanInput,
@@ -372,3 +374,30 @@ class PrivateMessagesApi(APIView):
             body=data["body"],
         )
         return Response(PrivateMessageOutput(row).data, status=status.HTTP_201_CREATED)
+
+
+class SessionDebriefsApi(APIView):
+    """Debrief notes after a session (issue 16): read by the group's facilitators and the
+    safeguarding leads, written by its facilitators; anyone else finds nothing (404)."""
+
+    @extend_schema(
+        operation_id="sessions_debriefs_list",
+        responses={200: paginated(DebriefOutput), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        session, _rights = services.summary_get_for(viewer=request.user, session_id=session_id)
+        rows = services.debriefs_read(actor=request.user, session=session)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=DebriefOutput
+        )
+
+    @extend_schema(
+        operation_id="sessions_debriefs_create",
+        request=DebriefInput,
+        responses={201: DebriefOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, session_id: int) -> Response:
+        session, _rights = services.summary_get_for(viewer=request.user, session_id=session_id)
+        data = valid(DebriefInput, request.data)
+        row = services.debrief_write(actor=request.user, session=session, body=data["body"])
+        return Response(DebriefOutput(row).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from facilitation.models import (
 )
 from facilitation.services import (
     CHECKIN_NOTE_MAX,
+    DEBRIEF_MAX,
     PLAN_ITEM_MINUTES_MAX,
     PLAN_MAX_ITEMS,
     PLAN_NOTES_MAX,
@@ -313,3 +314,22 @@ class PrivateMessageOutput(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         event = events.private_message(instance, thread_member_id=instance.thread.membership_id)
         return events.without_type(event)
+
+
+class DebriefInput(serializers.Serializer):
+    """A host's private debrief note after the session (issue 16)."""
+
+    body = serializers.CharField(max_length=DEBRIEF_MAX, allow_blank=True)
+
+
+class DebriefOutput(serializers.Serializer):
+    """A debrief note, for those who read them (the group's facilitators, the leads)."""
+
+    debrief_id = serializers.IntegerField(source="pk")
+    member_id = serializers.IntegerField(source="author_id", allow_null=True)
+    display_name = serializers.SerializerMethodField()
+    body = serializers.CharField()
+    at = serializers.DateTimeField(source="created_at")
+
+    def get_display_name(self, instance: Any) -> str | None:
+        return instance.author.display_name if instance.author is not None else None

@@ -51,6 +51,11 @@ urlpatterns = [
         name="session-checkins",
     ),
     path(
+        "sessions/<int:session_id>/debriefs/",
+        apis.SessionDebriefsApi.as_view(),
+        name="session-debriefs",
+    ),
+    path(
         "sessions/<int:session_id>/attendance/",
         apis.SessionAttendanceApi.as_view(),
         name="session-attendance",

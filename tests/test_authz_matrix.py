@@ -401,6 +401,23 @@ CASES: list[Case] = [
         visible=Action.SESSION_VIEW,
     ),
     *for_signed_in("GET", API + "me/checkins/", ok=200),
+    # --- issue 16: debrief notes after a session, for the group's facilitators and the leads;
+    # members and peer mentors (the co-host of this one too) find nothing.
+    *for_action(
+        "GET",
+        API + "sessions/{attended_session}/debriefs/",
+        Action.DEBRIEF_READ,
+        ok=200,
+        visible=Action.DEBRIEF_READ,
+    ),
+    *for_action(
+        "POST",
+        API + "sessions/{attended_session}/debriefs/",
+        Action.DEBRIEF_WRITE,
+        ok=201,
+        body={"body": "A calm evening; Rose was quieter than usual."},
+        visible=Action.DEBRIEF_READ,
+    ),
     # --- private threads: hers, and the facilitators'; a peer mentor reads them only as a
     # co-host in her room (the socket half); an admin outside the group reads, never writes.
     *for_action("GET", GROUP_A + "private/", IN_A | {"admin"}, ok=200),

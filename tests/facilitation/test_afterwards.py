@@ -268,3 +268,26 @@ def test_the_summary_is_not_found_for_members_and_other_groups(world, persona):
         browser.force_login(world.users[persona])
         assert browser.get(f"/sessions/{room.session.pk}/summary/").status_code == 404
         assert browser.get(f"/groups/{world.group_a.pk}/past/").status_code in {403, 404}
+
+
+def test_debriefs_over_rest_are_written_by_facilitators_read_by_leads_and_404_for_mentors(world):
+    room = make_room(world=world, status="ended")
+    path = f"/api/v1/sessions/{room.session.pk}/debriefs/"
+
+    written = world.client("facilitator").post(path, {"body": DEBRIEF}, format="json")
+    assert written.status_code == 201
+    assert written.json()["body"] == DEBRIEF and written.json()["display_name"] == "Sam"
+    read = world.client("safeguarding_lead").get(path)
+    assert read.status_code == 200
+    assert [r["body"] for r in read.json()["results"]] == [DEBRIEF]
+    for persona in ("peer_mentor", "member", "other_facilitator"):
+        refused = world.client(persona).get(path)
+        assert refused.status_code == 404
+        assert "courts" not in refused.content.decode()
+    assert (
+        world.client("safeguarding_lead").post(path, {"body": "x"}, format="json").status_code
+        == 403
+    )
+    empty = world.client("facilitator").post(path, {"body": " "}, format="json")
+    assert empty.status_code == 400 and "body" in empty.json()["extra"]["fields"]
+    assert Debrief.objects.count() == 1

@@ -308,6 +308,12 @@ GROUP_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "GET /sessions/{session_id}/checkins/": (FACILITATOR, frozenset({"admin"})),
     "POST /sessions/{session_id}/checkins/": (IN_GROUP, frozenset()),
     "POST /sessions/{session_id}/checkins/skip/": (IN_GROUP, frozenset()),
+    # Issue 16: debrief notes, for the group's facilitators (and the leads read them).
+    "GET /sessions/{session_id}/debriefs/": (
+        FACILITATOR,
+        frozenset({"safeguarding_lead", "admin"}),
+    ),
+    "POST /sessions/{session_id}/debriefs/": (FACILITATOR, frozenset({"admin"})),
 }
 # Routes where a member may act on her own member id (leave; her private thread).
 OWN_MEMBER_ROUTES = (
