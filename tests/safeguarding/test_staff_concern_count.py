@@ -134,3 +134,24 @@ def test_the_live_room_shows_no_count_and_no_banner(world: World) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert haven(request)["staff_concerns"] is None
     assert len(queries) == 0
+
+
+def test_late_reads_the_same_in_python_and_in_sql(world: World) -> None:
+    """`is_late` (one concern) and `late_q` (the banner's count) give the same verdict."""
+    from safeguarding import selectors
+    from tests.safeguarding import move
+
+    now = timezone.now()
+    waiting, answered = two_concerns(world)
+    escalated, closed = two_concerns(world)
+    assert move(world, "facilitator", answered, "acknowledged").status_code == 200
+    assert move(world, "facilitator", escalated, "escalated").status_code == 200
+    for step in ("acknowledged", "action_taken", "closed"):
+        assert move(world, "facilitator", closed, step).status_code == 200
+    Concern.objects.update(acknowledge_by=now - timedelta(minutes=1))
+    verdicts = {}
+    for concern in Concern.objects.all():
+        in_sql = Concern.objects.filter(selectors.late_q(now), pk=concern.pk).exists()
+        assert selectors.is_late(concern, now) is in_sql, concern.pk
+        verdicts[concern.pk] = in_sql
+    assert verdicts == {waiting: True, answered: False, escalated: True, closed: False}
