@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from facilitation.models import (
     CheckIn,
+    Debrief,
+    HandoverNote,
     Message,
     PlanItem,
     PrivateMessage,
@@ -17,7 +19,7 @@ from facilitation.models import (
     SessionEvent,
     SupportRequest,
 )
-from groups.models import Group
+from groups.models import Group, Invite, MemberDecision
 from project.audit import audit_record
 from safeguarding.models import (
     ConcernNote,
@@ -38,6 +40,13 @@ RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
     (CheckIn, "session__group", "created_at", "note"),
     (PrivateMessage, "thread__group", "created_at", "body"),
     (ConcernNote, "concern__group", "concern__closed_at", "body"),
+    # Issue 16: debriefs and handover notes after a session; why a member was paused or
+    # removed and what she was told (the record keeps that it happened); invite labels.
+    (Debrief, "session__group", "created_at", "body"),
+    (HandoverNote, "session__group", "created_at", "body"),
+    (MemberDecision, "membership__group", "decided_at", "reason"),
+    (MemberDecision, "membership__group", "decided_at", "message"),
+    (Invite, "group", "created_at", "label"),
 )
 
 
