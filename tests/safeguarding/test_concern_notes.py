@@ -42,7 +42,7 @@ def test_a_handler_adds_a_note_from_the_page_into_the_box_only_staff_see(world: 
     response = client.post(f"/concerns/{concern_id}/", {"action": "note", "body": NOTE})
     assert response.status_code == 302
     text = client.get(f"/concerns/{concern_id}/").content.decode()
-    box = text[text.index('class="staff-only"') :]
+    box = text[text.index('id="staff-notes"') :]
     box = box[: box.index("</section>")]
     assert "Only staff see this" in box
     assert NOTE in box
