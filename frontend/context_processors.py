@@ -15,8 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from groups.policies import is_signed_in, needs_second_factor
+from groups.policies import Action, can, is_signed_in, needs_second_factor
 from safeguarding import selectors as concern_selectors
 from safeguarding import services as concern_services
 
@@ -28,7 +29,29 @@ QUIET_PAGES = frozenset({"room"})
 
 
 def haven(request: HttpRequest) -> dict[str, Any]:
-    return {"exit_url": settings.HAVEN_NEUTRAL_EXIT_URL, "staff_concerns": _staff_concerns(request)}
+    return {
+        "exit_url": settings.HAVEN_NEUTRAL_EXIT_URL,
+        "staff_concerns": _staff_concerns(request),
+        "org_links": _org_links(request),
+    }
+
+
+# The organisation's pages (issue 16, the lead's view), each shown in the navigation to those
+# who may open it: the same policy answers the page itself.
+ORG_PAGES = (
+    ("overview", Action.DASHBOARD_VIEW, _("Overview")),
+    ("audit-page", Action.AUDIT_VIEW, _("Audit log")),
+    ("staff", Action.STAFF_MANAGE, _("Staff")),
+)
+
+
+def _org_links(request: HttpRequest) -> list[tuple[str, str]]:
+    """(url name, label) of the organisation pages she may open; none for members, without a
+    statement (the policy reads her organisation role from the account already loaded)."""
+    user = getattr(request, "user", None)
+    if not is_signed_in(user) or not needs_second_factor(user):
+        return []
+    return [(name, str(label)) for name, action, label in ORG_PAGES if can(user, action)]
 
 
 def _staff_concerns(request: HttpRequest) -> concern_selectors.StaffConcernCounts | None:

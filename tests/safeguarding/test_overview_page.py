@@ -102,3 +102,23 @@ def test_the_lead_a_host_asked_to_talk_to_sees_it_on_her_overview_and_nobody_els
     assert "Asked to talk to you" in hers and "Sam" in hers
     assert f"/sessions/{room.session.pk}/summary/" in hers
     assert "Asked to talk to you" not in admins
+
+
+@pytest.mark.parametrize(
+    ("persona", "links"),
+    [
+        ("admin", ["/overview/", "/audit/", "/staff/"]),
+        ("safeguarding_lead", ["/overview/", "/audit/"]),
+        ("facilitator", []),
+        ("member", []),
+    ],
+)
+def test_the_navigation_offers_the_organisation_pages_to_those_who_may_open_them(
+    world, persona, links
+):
+    page = signed_in(world, persona).get("/groups/").content.decode()
+    nav = page[page.index('<nav class="site-nav"') : page.index("</nav>")]
+
+    shown = [path for path in ("/overview/", "/audit/", "/staff/") if f'href="{path}"' in nav]
+
+    assert shown == links
