@@ -207,3 +207,26 @@ def test_hosts_step_through_the_plan_in_the_room_and_members_never_see_its_notes
     expect(rose.locator("#plan-wrap")).to_be_hidden()
     content = rose.content()
     assert NOTE_ONE not in content and NOTE_TWO not in content
+
+
+def test_the_plan_page_keeps_an_items_content_warnings_on_a_phone_and_a_laptop(
+    crew: Crew, new_context: Callable[..., BrowserContext], size: str
+) -> None:
+    session_id, _path = crew.session("open")
+    sam = the_facilitator(crew, new_context, size).new_page()
+    sam.goto(f"/sessions/{session_id}/plan/")
+    expect(sam.get_by_role("heading", level=1)).to_have_text("Session plan")
+    first = sam.locator("fieldset.plan-item").nth(0)
+    first.get_by_label("Title").fill("Talking about the courts")
+    first.get_by_label("Kind").select_option(label="Topic")
+    first.locator("summary").click()
+    first.get_by_label("Police and courts").check()
+    assert_no_axe(sam, f"afterwards-{size}-plan")
+    submit(sam, sam.get_by_role("button", name="Save plan"))
+
+    expect(sam.get_by_text("Plan saved.")).to_be_visible()
+    saved = sam.locator("fieldset.plan-item").nth(0)
+    expect(saved.get_by_label("Title")).to_have_value("Talking about the courts")
+    expect(saved.locator("summary")).to_have_text("Content warnings (1)")
+    expect(saved.get_by_label("Police and courts")).to_be_checked()
+    assert_no_axe(sam, f"afterwards-{size}-plan-saved")
