@@ -124,6 +124,23 @@ def write_into_every_column(world: World) -> None:
         status="adopted",
         note=f"{CANARY} answer",
     )
+    # Issue 16: a staff-only invite label, a pause with its reason and message to her, and the
+    # debrief and handover note written once the session has ended.
+    group_services.invite_create(actor=facilitator, group=world.group_a, label=f"{CANARY} label")
+    group_services.member_decide(
+        actor=facilitator,
+        group=world.group_a,
+        member_id=world.members["member2"].pk,
+        decision="pause",
+        weeks=1,
+        reason=f"{CANARY} reason",
+        message=f"{CANARY} message",
+    )
+    ended = session_services.session_set_status(
+        actor=facilitator, session=room.session, status="ended"
+    )
+    session_services.debrief_write(actor=facilitator, session=ended, body=f"{CANARY} debrief")
+    session_services.handover_write(actor=facilitator, session=ended, body=f"{CANARY} handover")
 
 
 def test_every_encrypted_column_is_written_rotated_and_read_back(world, use_keys):  # noqa: F811
