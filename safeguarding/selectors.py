@@ -481,7 +481,9 @@ def concern_counts_by_group(*, viewer: User) -> dict[int, ConcernCounts]:
         .annotate(
             open=Count("pk"),
             urgent=Count("pk", filter=Q(urgency=Urgency.URGENT)),
-            overdue=Count("pk", filter=overdue_q(now)),
+            # Past the answer-by time with nobody having acknowledged it, escalated by Haven
+            # or not: a page load escalates an overdue one at once (`late_q`, not `overdue_q`).
+            overdue=Count("pk", filter=late_q(now)),
         )
     )
     return {

@@ -211,3 +211,13 @@ def test_the_lead_now_handles_it_and_sees_it_new_to_her_until_she_opens_it(
     inbox = selectors.concern_inbox(viewer=lead)
     assert inbox.new_to_you == []
     assert [row.concern.pk for row in inbox.inbox] == [concern_id]
+
+
+def test_the_overview_still_counts_it_overdue_once_haven_escalated_it(world: World) -> None:
+    from safeguarding import selectors
+
+    concern_id = urgent(world)
+    late(concern_id)
+    services.concerns_escalate_overdue()
+    counts = selectors.concern_counts_by_group(viewer=world.users["safeguarding_lead"])
+    assert counts[world.group_a.pk].overdue == 1
