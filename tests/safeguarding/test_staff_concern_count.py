@@ -83,7 +83,7 @@ def test_members_and_visitors_see_neither_count_nor_banner(world: World) -> None
         assert "nav-count" not in text
         assert "concern-banner" not in text
         assert title(text) == "My groups \N{EN DASH} Haven"
-    assert "nav-count" not in get(world, None, "/")
+    assert "nav-count" not in get(world, None, "/signin/")
 
 
 def statements_for(world: World, persona: str | None) -> list[str]:
