@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, sql
+from facilitation.agreements import agreement_admits_to
 from facilitation.log import events_replay
 from facilitation.models import (
     Attendance,
@@ -37,7 +38,6 @@ from facilitation.models import (
 from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
 from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole, User
 from groups.policies import Action, active_membership, can, is_signed_in, require
-from groups.selectors import agreement_accepted_current, agreement_current
 from project.exceptions import Forbidden, NotFound, parse_id
 
 # A connection counts as present while its heartbeat is newer than this (the heartbeat
@@ -247,12 +247,8 @@ def session_log(
     if removed:
         raise Forbidden(_("You were removed from this session."))
     membership = active_membership(viewer, session.group_id)
-    if (
-        membership is not None
-        and agreement_current(session.group_id) is not None
-        and not agreement_accepted_current(membership)
-    ):
-        # The same rule as entering the room (close code 4409).
+    if membership is not None and not agreement_admits_to(membership, [session])[session.pk]:
+        # The same rule as entering the room (close code 4409): `groups.selectors`.
         raise Forbidden(
             _("Please accept the group's current agreement first."), code="agreement_required"
         )

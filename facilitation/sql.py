@@ -9,9 +9,11 @@ Everything else of the room goes through the ORM.
 Rules the statements enforce are decided by the same Python as the ORM paths: a post's accept
 rule is `facilitation.services.messages.post_verdict` (the statements only gather its inputs,
 and the insert's guard re-checks the flood limit under the lock with the same constant); the
-current agreement is the group's newest version, as `groups.services.agreement_current` reads
-it. Statements are built once per process from the models' own (quoted) table names; every
-value is a parameter. All of them are portable between PostgreSQL and SQLite (3.35+).
+agreement rule at the door is `groups.selectors.agreement_admits` (issue 16: `enter` gathers
+its three version numbers, as `groups.selectors.agreement_facts` and
+`facilitation.agreements.sessions_opened_at` do for the ORM paths). Statements are built
+once per process from the models' own (quoted) table names; every value is a parameter. All
+of them are portable between PostgreSQL and SQLite (3.35+).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ class EntryRow(NamedTuple):
     participant_id: int | None
     not_removed: bool | None
     muted: int
-    accepted: int
+    # The inputs of `groups.selectors.agreement_admits`: the newest version she accepted, the
+    # group's current version, and the version that was current when the session opened.
+    accepted: int | None
+    current_version: int | None
+    at_opening: int | None
     co_host: int
     round_id: int | None
     first_seq: int | None
@@ -108,20 +114,27 @@ def room() -> dict[str, str]:
     agreement = q(Agreement._meta.db_table)
     accepted = q(AgreementAcceptance._meta.db_table)
     rounds = q(Round._meta.db_table)
+    event = q(SessionEvent._meta.db_table)
+    opened = (
+        f"(SELECT e.created_at FROM {event} e WHERE e.session_id = s.id "  # noqa: S608
+        "AND e.type = %s ORDER BY e.seq LIMIT 1)"
+    )
     return {
         # Everything entering decides on, in one read: the session, her active membership of
-        # its group, what the hosts decided about her in it, whether she accepted the group's
-        # current agreement (its newest version), whether the session names her co-host, and
-        # its open round; from when she may read the log, and how many live connections she
-        # has to it already. Parameters: now, presence horizon, user id, active status,
-        # session id.
+        # its group, what the hosts decided about her in it, the agreement rule's three version
+        # numbers (see EntryRow), whether the session names her co-host, and its open round;
+        # from when she may read the log, and how many live connections she has to it already.
+        # Parameters: now, the opening event's type (`facilitation.agreements.OPENED_EVENT`),
+        # presence horizon, user id, active status, session id.
         "enter": (
             "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
             "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
             "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
-            f"(SELECT COUNT(*) FROM {accepted} a WHERE a.membership_id = m.id AND "
-            f"a.agreement_id = (SELECT g.id FROM {agreement} g WHERE g.group_id = s.group_id "
-            "ORDER BY g.version DESC LIMIT 1)), "
+            f"(SELECT MAX(g.version) FROM {accepted} a JOIN {agreement} g "
+            "ON g.id = a.agreement_id WHERE a.membership_id = m.id), "
+            f"(SELECT MAX(g.version) FROM {agreement} g WHERE g.group_id = s.group_id), "
+            f"(SELECT MAX(g.version) FROM {agreement} g WHERE g.group_id = s.group_id "
+            f"AND g.published_at <= {opened}), "
             f"(SELECT COUNT(*) FROM {co_hosts} c WHERE c.session_id = s.id "
             "AND c.membership_id = m.id), "
             f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "

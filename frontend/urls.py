@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
+from frontend.views import agreements as agreement_views
 from frontend.views import audit as audit_views
 from frontend.views import lead as lead_views
 from frontend.views import staff as staff_views
@@ -29,6 +30,12 @@ urlpatterns = [
         name="member-remove",
     ),
     path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
+    # Issue 16: the next version of the agreement, after checking what it changes.
+    path(
+        "groups/<int:group_id>/agreement/publish/",
+        agreement_views.agreement_publish_page,
+        name="agreement-publish",
+    ),
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),

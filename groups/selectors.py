@@ -8,7 +8,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from django.db.models import Case, Count, OuterRef, Prefetch, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Max,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +35,7 @@ from groups.models import (
     Membership,
     MembershipStatus,
     OrgRole,
+    ProposalStatus,
     User,
 )
 from groups.policies import Action, active_membership, can, is_signed_in, require
@@ -321,3 +332,77 @@ def facilitators_by_group(*, viewer: User) -> dict[int, list[User]]:
     for row in rows:
         found.setdefault(row.group_id, []).append(row.user)
     return found
+
+
+# --- issue 16: agreements that do not lock people out mid-session ----------------------------
+
+
+def agreement_admits(*, accepted: int | None, current: int | None, at_opening: int | None) -> bool:
+    """THE agreement rule at a session's door, for the room, its log over REST and the group
+    page's "Enter the room" alike; `facilitation.sql.room()["enter"]` only gathers its inputs.
+
+    A session that has opened holds everyone to the version that was current when it opened
+    (`at_opening`): a version published later never applies to it. A session not yet open
+    holds them to the current version. Accepting that version or a newer one admits her (she
+    can only ever accept the current one); a group with no agreement has nothing to accept.
+    `accepted` is the newest version she accepted (None: none).
+    """
+    binding = at_opening if at_opening is not None else current
+    return binding is None or (accepted is not None and accepted >= binding)
+
+
+class AgreementFacts(NamedTuple):
+    """The inputs of `agreement_admits` for one member, for any of her group's sessions:
+    the group's versions with when each was published (newest first), and her newest."""
+
+    versions: list[tuple[int, Any]]
+    accepted: int | None
+
+    def admits(self, opened_at: Any) -> bool:
+        """May she enter a session that opened at `opened_at` (None: not yet open)?"""
+        current = self.versions[0][0] if self.versions else None
+        at_opening = None
+        if opened_at is not None:
+            at_opening = next((v for v, at in self.versions if at <= opened_at), None)
+        return agreement_admits(accepted=self.accepted, current=current, at_opening=at_opening)
+
+
+def agreement_facts(member: Membership) -> AgreementFacts:
+    """Two small reads (never the agreements' encrypted text) for `AgreementFacts.admits`."""
+    versions = list(_versions(member.group_id).values_list("version", "published_at"))
+    newest = AgreementAcceptance.objects.filter(membership=member).aggregate(
+        v=Max("agreement__version")
+    )["v"]
+    return AgreementFacts(versions=versions, accepted=newest)
+
+
+def agreement_accepted_version(member: Membership) -> Agreement | None:
+    """The newest version she accepted (None: none), to show her what changed since."""
+    return Agreement.objects.filter(acceptances__membership=member).order_by("-version").first()
+
+
+def _adopted_since_current(group: Group) -> tuple[Agreement | None, QuerySet[AgreementProposal]]:
+    """The current version, and the points adopted since it was published (oldest first)."""
+    current = agreement_current(group)
+    adopted = AgreementProposal.objects.filter(group=group, status=ProposalStatus.ADOPTED)
+    if current is not None:
+        adopted = adopted.filter(decided_at__gt=current.published_at)
+    return current, adopted.order_by("decided_at", "id")
+
+
+def agreement_draft(*, viewer: User, group: Group) -> list[str]:
+    """The next version as far as it is decided: the current points, then every point adopted
+    since the current version was published (oldest first), for those who publish."""
+    require(viewer, Action.AGREEMENT_PUBLISH, group=group)
+    current, adopted = _adopted_since_current(group)
+    points = list(current.points) if current is not None else []
+    for proposal in adopted:
+        if proposal.text not in points:
+            points.append(proposal.text)
+    return points
+
+
+def agreement_drafted(*, viewer: User, group: Group) -> set[int]:
+    """The ids of the proposals `agreement_draft` holds, to say so next to each."""
+    require(viewer, Action.AGREEMENT_PUBLISH, group=group)
+    return set(_adopted_since_current(group)[1].values_list("pk", flat=True))

@@ -29,6 +29,7 @@ FACILITATION_ORDER = {
     "selectors": 3,
     "sql": 4,
     "log": 4,
+    "agreements": 4,
     "events": 5,
     "taxonomy": 6,
     "models": 7,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, sql
+from facilitation.agreements import OPENED_EVENT
 from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
 from facilitation.selectors import (
     checkin_moments,
@@ -37,6 +38,7 @@ from facilitation.services.context import (
 from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
+from groups.selectors import agreement_admits
 from project import closecodes, realtime
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
 
@@ -50,8 +52,10 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
 
     Refusals carry the close code (project.closecodes): not signed in; forbidden (not, or no
     longer, a member, or removed from this session); no such session or not visible; the
-    current agreement not accepted; the session not open (hosts may enter a scheduled one);
-    too many live connections of hers to this session already (SOCKETS_PER_MEMBER).
+    agreement that binds this session not accepted (`groups.selectors.agreement_admits`: a
+    version published after the session opened does not apply to it); the session not open
+    (hosts may enter a scheduled one); too many live connections of hers to this session
+    already (SOCKETS_PER_MEMBER).
 
     Her first entry fixes where her reading of the log starts (`selectors.history_after`).
 
@@ -70,7 +74,8 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     horizon = sql.db_time(now - PRESENCE_WINDOW)
     with connection.cursor() as cursor:
         cursor.execute(
-            statements["enter"], [db_now, horizon, actor.pk, MembershipStatus.ACTIVE, pk]
+            statements["enter"],
+            [db_now, OPENED_EVENT, horizon, actor.pk, MembershipStatus.ACTIVE, pk],
         )
         found = cursor.fetchone()
         if found is None:
@@ -95,7 +100,9 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         session._prefetched_objects_cache = {"co_hosts": [membership] if row.co_host else []}
         if row.participant_id is not None and not row.not_removed:
             raise RoomRefused(closecodes.FORBIDDEN)
-        if not row.accepted:
+        if not agreement_admits(
+            accepted=row.accepted, current=row.current_version, at_opening=row.at_opening
+        ):
             raise RoomRefused(closecodes.AGREEMENT)
         is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
         if row.status == SessionStatus.ENDED or (

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
+from facilitation.agreements import agreement_admits_to
 from facilitation.models import SessionKind, SessionStatus, SupportKind
 from facilitation.services.private import PRIVATE_BODY_MAX
 from facilitation.services.support import ASKED_KINDS, SUPPORT_NOTE_MAX
@@ -105,10 +106,19 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
             # The last few that ended, to follow up on how people were (issue 15).
             ended = [s for s in listed if s.status == SessionStatus.ENDED]
             context["past_sessions"] = ended[-5:][::-1]
+    if membership is not None and context["sessions"]:
+        # Issue 16: the agreement rule at each session's door (a version published after a
+        # session opened does not apply to it); "Read the agreement" leads to the room's door.
+        admits = agreement_admits_to(membership, context["sessions"])
+        context["needs_accept"] = {pk for pk, ok in admits.items() if not ok}
     if context["can_see_roster"]:
         context["roster"] = group_selectors.roster_list(viewer=user, group=group)
     if can(user, Action.ACCEPTANCES_VIEW, group=group, membership=membership):
         context["acceptances"] = group_selectors.acceptance_list(viewer=user, group=group)
+        current = agreement.version if agreement else None
+        context["accepted_count"] = sum(
+            1 for a in context["acceptances"] if current and a["accepted_version"] == current
+        )
     if is_facilitator:
         context["invites"] = group_selectors.invite_list(viewer=user, group=group)[:20]
         context["joined_recently"] = group_selectors.joined_recently(viewer=user, group=group)
@@ -117,6 +127,9 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
     context["reads_history"] = can(user, Action.MEMBER_HISTORY, group=group, membership=membership)
     if membership is not None:
         context["proposals"] = group_selectors.proposal_list(viewer=user, group=group)
+    if can(user, Action.AGREEMENT_PUBLISH, group=group, membership=membership):
+        # Issue 16: the points adopted since the current version, in the next one's draft.
+        context["drafted"] = group_selectors.agreement_drafted(viewer=user, group=group)
     context.update(_support_context(request, group, membership, thread))
     return context
 

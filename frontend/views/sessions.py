@@ -19,6 +19,7 @@ from facilitation import services as session_services
 from facilitation.models import Mood, PlanItemKind, Session, SessionStatus
 from facilitation.taxonomy import CONTENT_WARNINGS
 from frontend.views._common import _error_text, _flash_errors, signed_in
+from frontend.views.agreements import agreement_door
 from groups import selectors as group_selectors
 from groups.policies import Action, can, group_for
 from project.exceptions import ApplicationError, ValidationFailed
@@ -103,6 +104,11 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
     session = session_selectors.session_get_for(viewer=user, session_id=session_id)
     membership = group_selectors.memberships_by_group(viewer=user, group_ids=[session.group_id])
     me = membership.get(session.group_id)
+    if me is not None:
+        # Issue 16: read what changed and accept at the door, not on the group page.
+        door = agreement_door(request, session=session, membership=me)
+        if door is not None:
+            return door
     preferences = session_selectors.preferences_effective(user)["content_warnings"]
     config = {
         "session_id": session.pk,

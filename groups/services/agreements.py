@@ -6,7 +6,8 @@ Which version is current, and whether a member accepted it, are reads: `groups.s
 
 from __future__ import annotations
 
-from typing import Any
+from difflib import SequenceMatcher
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -54,10 +55,12 @@ def _clean_points(points: Any) -> list[str]:
 
 
 @transaction.atomic
-def agreement_publish(*, actor: User, group: Group, points: Any) -> Agreement:
-    """Publish a new version; everyone must accept it again before entering a session.
+def agreement_publish(*, actor: User, group: Group, points: Any, version: Any = None) -> Agreement:
+    """Publish a new version; everyone must accept it again before entering a session that
+    has not opened yet (`groups.selectors.agreement_admits`: one already open keeps its own).
 
-    The facilitator who publishes it accepts it by publishing.
+    The facilitator who publishes it accepts it by publishing. `version`, when given, is the
+    number she confirmed ("Publish version 3"): if another was published meanwhile, 409.
     """
     membership = active_membership(actor, group)
     require(actor, Action.AGREEMENT_PUBLISH, group=group, membership=membership)
@@ -65,9 +68,16 @@ def agreement_publish(*, actor: User, group: Group, points: Any) -> Agreement:
     # Lock the group row so two publishers cannot take the same version number.
     Group.objects.select_for_update().filter(pk=group.pk).first()
     latest = agreement_current(group)
+    following = (latest.version + 1) if latest else 1
+    if version is not None and version != following:
+        raise Conflict(
+            _("Someone published a new version meanwhile. Please check the changes again."),
+            code="not_next_version",
+            extra={"next_version": following},
+        )
     agreement = Agreement.objects.create(
         group=group,
-        version=(latest.version + 1) if latest else 1,
+        version=following,
         points=cleaned,
         published_by=actor,
     )
@@ -81,6 +91,69 @@ def agreement_publish(*, actor: User, group: Group, points: Any) -> Agreement:
         extra={"version": agreement.version, "points": len(cleaned)},
     )
     return agreement
+
+
+class AgreementChanges(NamedTuple):
+    """What one version changes from another: points added, removed, and reworded (old, new)."""
+
+    added: list[str]
+    removed: list[str]
+    reworded: list[tuple[str, str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.reworded)
+
+
+# How alike two points must be (difflib's ratio) for one to read as the other reworded.
+REWORDED_RATIO = 0.5
+
+
+def agreement_changes(before: list[str], after: list[str]) -> AgreementChanges:
+    """Compare two versions' points in order; a point moved elsewhere reads as removed there
+    and added here. Computed from the versions themselves: nothing about it is stored."""
+    changes = AgreementChanges(added=[], removed=[], reworded=[])
+    matcher = SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = before[i1:i2], after[j1:j2]
+        if tag == "delete":
+            changes.removed.extend(old)
+        elif tag == "insert":
+            changes.added.extend(new)
+        elif tag == "replace":
+            for index in range(max(len(old), len(new))):
+                was = old[index] if index < len(old) else None
+                now = new[index] if index < len(new) else None
+                alike = was is not None and now is not None
+                if alike and SequenceMatcher(a=was, b=now).ratio() >= REWORDED_RATIO:
+                    changes.reworded.append((str(was), str(now)))
+                    continue
+                if was is not None:
+                    changes.removed.append(was)
+                if now is not None:
+                    changes.added.append(now)
+    return changes
+
+
+class PublishPreview(NamedTuple):
+    """What publishing these points would do: the version it becomes and what it changes."""
+
+    version: int
+    points: list[str]
+    changes: AgreementChanges
+
+
+def agreement_preview(*, actor: User, group: Group, points: Any) -> PublishPreview:
+    """Check points as `agreement_publish` would and say what they change; writes nothing."""
+    membership = active_membership(actor, group)
+    require(actor, Action.AGREEMENT_PUBLISH, group=group, membership=membership)
+    cleaned = _clean_points(points)
+    latest = agreement_current(group)
+    before = list(latest.points) if latest else []
+    return PublishPreview(
+        version=(latest.version + 1) if latest else 1,
+        points=cleaned,
+        changes=agreement_changes(before, cleaned),
+    )
 
 
 @transaction.atomic

@@ -47,11 +47,16 @@ async def test_a_member_removed_from_the_group_is_closed_with_4403():
 
 
 async def test_a_member_who_has_not_accepted_the_current_agreement_is_closed_with_4409():
-    room = await amake_room()
+    # Issue 16: the version published before the session opened is the one that binds it.
+    room = await amake_room(status="scheduled")
     world = room.world
     await database_sync_to_async(group_services.agreement_publish)(
         actor=world.users["facilitator"], group=world.group_a, points=["A new point"]
     )
+    for step in ("open", "live"):
+        await database_sync_to_async(session_services.session_set_status)(
+            actor=world.users["facilitator"], session=room.session, status=step
+        )
     client, state = await connect(room, world.tokens["member"])
     assert state is None and client.close_code == 4409
 

@@ -112,7 +112,8 @@ async def test_the_rest_log_shows_a_later_member_only_what_came_after_she_joined
 
 
 async def test_the_rest_log_is_refused_like_the_room_until_the_agreement_is_accepted():
-    room = await amake_room()
+    # Issue 16: a version binds the sessions that open after it was published.
+    room = await amake_room(status="scheduled")
 
     @database_sync_to_async
     def read_after_a_new_version() -> tuple[int, str, int]:
@@ -120,6 +121,10 @@ async def test_the_rest_log_is_refused_like_the_room_until_the_agreement_is_acce
         group_services.agreement_publish(
             actor=world.users["facilitator"], group=world.group_a, points=["Be kind", "New"]
         )
+        for step in ("open", "live"):
+            services.session_set_status(
+                actor=world.users["facilitator"], session=room.session, status=step
+            )
         answer = world.client("member").get(f"/api/v1/sessions/{room.session.pk}/events/")
         return answer.status_code, answer.json()["code"], room.session.pk
 

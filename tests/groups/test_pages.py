@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from facilitation import services as session_services
 from groups import selectors
 from groups import services as group_services
 from tests.conftest import PASSWORD, World
@@ -126,14 +127,19 @@ def test_a_group_read_without_her_membership_is_refused_as_a_programming_error(
 def test_the_group_page_offers_the_room_only_once_she_has_accepted_the_agreement(
     world: World,
 ) -> None:
-    room = make_room(world=world)
+    # Issue 16: a version binds the sessions that open after it; its link leads to the door.
+    room = make_room(world=world, status="scheduled")
     newer = group_services.agreement_publish(
         actor=world.users["facilitator"], group=world.group_a, points=["A new point."]
     )
+    for step in ("open", "live"):
+        session_services.session_set_status(
+            actor=world.users["facilitator"], session=room.session, status=step
+        )
     browser = Client()
     browser.force_login(world.users["member"])
     page = browser.get(f"/groups/{world.group_a.pk}/").content.decode()
-    assert f'href="/sessions/{room.session.pk}/room/"' not in page
+    assert "Enter the room" not in page
     assert "Before you can enter the room, read the agreement and accept it." in page
 
     group_services.agreement_accept(

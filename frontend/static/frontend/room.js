@@ -81,7 +81,7 @@
     4401: t("You are signed out. Please sign in again."),
     4403: t("You can no longer take part in this session."),
     4404: t("This session cannot be found."),
-    4409: t("Please accept the group's current agreement first, on the group page."),
+    4409: t("Please reload this page to read the group's agreement and accept it."),
     4410: t("This session is not open yet. Please come back at its start time."),
     4429: t("This session is open on too many of your tabs or devices. Close one, then reload this page.")
   };
@@ -321,6 +321,11 @@
       if (event.code === 4410 && (state.status === "live" || state.status === "paused" || state.status === "open")) {
         /* The session closed while she was away from the network. */
         showEnd(null);
+        return;
+      }
+      if (event.code === 4409 && !/[?&]door=1/.test(window.location.search)) {
+        /* Issue 16: the page itself is the door: what changed, and "I accept" (once). */
+        window.location.replace(window.location.pathname + "?door=1");
         return;
       }
       if (FINAL[event.code]) {
