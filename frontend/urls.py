@@ -6,6 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from frontend import views
 from frontend.views import agreements as agreement_views
 from frontend.views import audit as audit_views
+from frontend.views import info as info_views
 from frontend.views import lead as lead_views
 from frontend.views import staff as staff_views
 
@@ -15,6 +16,10 @@ urlpatterns = [
     path("signin/code/", views.signin_code, name="signin-code"),
     path("signout/", views.signout, name="signout"),
     path("join/", views.join, name="join"),
+    # Issue 17: the information pages (About is the only one that says what Haven is for).
+    path("about/", info_views.about, name="about"),
+    path("staying-safe/", info_views.staying_safe, name="staying-safe"),
+    path("what-to-expect/", info_views.what_to_expect, name="what-to-expect"),
     path("groups/", views.groups, name="groups"),
     path("groups/<int:group_id>/", views.group, name="group"),
     # Issue 16: the new-invite page, pausing or removing a member, and her record.

@@ -323,3 +323,47 @@ def channel_layers_config(
             },
         }
     }
+
+
+# Issue 17: the organisation named on the front door and About, and its contact line. Both one
+# line of plain text; blank means the page's own (translated) neutral wording.
+ORGANISATION_TEXT_MAX = {"HAVEN_ORGANISATION_NAME": 80, "HAVEN_ORGANISATION_CONTACT": 200}
+# The operator's own "Who sees what" (a text file): at most this many characters.
+WHO_SEES_WHAT_MAX = 4000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def env_line(env: Mapping[str, str], name: str, *, maximum: int) -> str:
+    """One line of plain text from `env[name]` (unset or blank: ""). A line break, a control
+    character or more than `maximum` characters is refused by name, never quoted."""
+    text = env.get(name, "").strip()
+    if _CONTROL.search(text):
+        raise ConfigurationError(f"{name} must be one line of plain text.")
+    if len(text) > maximum:
+        raise ConfigurationError(f"{name} is longer than {maximum} characters.")
+    return text
+
+
+def env_text_file(env: Mapping[str, str], name: str, *, maximum: int) -> list[list[str]]:
+    """The blocks of the UTF-8 text file named by `env[name]` (unset or blank: [], the
+    default text). Blocks are separated by a blank line; a block is a list of lines, and the
+    page shows a block whose lines all start with "- " as a bulleted list, any other as a
+    paragraph. A file that is missing, unreadable, not UTF-8, empty or longer than `maximum`
+    characters is refused by name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        text = Path(raw).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ConfigurationError(f"{name} must name a readable UTF-8 text file.") from None
+    if len(text) > maximum:
+        raise ConfigurationError(f"{name}: the file is longer than {maximum} characters.")
+    blocks = [
+        [line.strip() for line in block.splitlines() if line.strip()]
+        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
+    ]
+    blocks = [block for block in blocks if block]
+    if not blocks:
+        raise ConfigurationError(f"{name}: the file is empty.")
+    return blocks

@@ -327,3 +327,21 @@ HAVEN_INVITE_MAX_HOURS = 24 * 30
 # Issue 16: the address printed on an invite card, where she goes to join. Neutral by rule: it
 # must never say what Haven is for. Empty: the card shows this site's own join page.
 HAVEN_NEUTRAL_ADDRESS = os.environ.get("HAVEN_NEUTRAL_ADDRESS", "").strip()
+# Issue 17: the organisation that runs Haven, named on the front door and the About page, and a
+# contact line shown there (one line each; blank: a neutral translated wording). Checked at
+# start-up (project.config.env_line).
+HAVEN_ORGANISATION_NAME = config.env_line(
+    os.environ,
+    "HAVEN_ORGANISATION_NAME",
+    maximum=config.ORGANISATION_TEXT_MAX["HAVEN_ORGANISATION_NAME"],
+)
+HAVEN_ORGANISATION_CONTACT = config.env_line(
+    os.environ,
+    "HAVEN_ORGANISATION_CONTACT",
+    maximum=config.ORGANISATION_TEXT_MAX["HAVEN_ORGANISATION_CONTACT"],
+)
+# Issue 17: the organisation's own "Who sees what" (a UTF-8 text file, read and checked at
+# start-up); unset: Haven's default text (frontend/templates/frontend/_who_sees_what.html).
+HAVEN_WHO_SEES_WHAT = config.env_text_file(
+    os.environ, "HAVEN_WHO_SEES_WHAT", maximum=config.WHO_SEES_WHAT_MAX
+)

@@ -21,8 +21,9 @@ def foreign_hosts(text: str) -> set[str]:
     return {host for host in EXTERNAL_URL.findall(text) if host not in {"testserver"}}
 
 
-def test_the_landing_page_introduces_haven_and_links_the_api_docs(browser):
-    response = browser.get("/")
+def test_the_about_page_introduces_haven_and_links_the_api_docs(browser):
+    # Issue 17: the front door stays neutral; About says what Haven is and links the docs.
+    response = browser.get("/about/")
 
     assert response.status_code == 200
     html = response.content.decode()

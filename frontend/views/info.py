@@ -1,0 +1,24 @@
+"""Haven's information pages (issue 17): About (the only page that says what Haven is for and
+who it is for), Staying safe online and What to expect. Open to anyone, signed in or not; the
+organisation's name and contact line come from the settings (frontend.templatetags.haven_info)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+
+@require_safe
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/about.html")
+
+
+@require_safe
+def staying_safe(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/staying_safe.html")
+
+
+@require_safe
+def what_to_expect(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/what_to_expect.html")
