@@ -127,7 +127,11 @@ def test_staying_safe_online_is_linked_from_the_front_door_sign_in_and_the_exit_
 ) -> None:
     for url in ("/", "/signin/"):
         html = text_of(Client(), url)
-        tip = re.search(r'<div class="exit-tip" id="exit-tip" hidden>(.*?)</div>', html, re.S)
+        tip = re.search(
+            r'<aside class="exit-tip" id="exit-tip" aria-label="Quick exit tip" hidden>(.*?)</aside>',
+            html,
+            re.S,
+        )
         assert tip is not None, url
         assert "press Shift 3 times" in tip.group(1)
         assert 'href="/staying-safe/"' in tip.group(1)
