@@ -1,7 +1,9 @@
 """Reads for groups, the roster, invites, agreements and (issue 16) who joined lately, the
 members paused or removed, one member's record in the group and the decisions she is told
-of. Every selector is given the viewer, except the two agreement reads that services and the
-live room's entry ask about a member (`agreement_current`, `agreement_accepted_current`)."""
+of. Every selector is given the viewer, except the agreement reads that services and the
+live room's entry ask about a member (`agreement_current`, `agreement_accepted_current`, and in
+issue 16 the door rule `agreement_admits` with its inputs `agreement_facts` and what she last
+accepted, `agreement_accepted_version`)."""
 
 from __future__ import annotations
 
