@@ -135,6 +135,8 @@ def test_the_lead_sees_the_banner_and_the_count_then_takes_it_and_notes_it_on_a_
     row.get_by_role("link", name="My safety outside the group").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Concern")
     expect(page.locator("#owner-line")).to_contain_text("You")
+    expect_in_view(page.locator("#owner-line"), "who owns it")
+    assert_no_axe(page, "concerns-phone-concern")
     box = page.locator("#staff-notes")
     expect(box).to_contain_text("Only staff see this")
     box.get_by_label("Add a staff note (she will not see it)").fill(STAFF_NOTE)
