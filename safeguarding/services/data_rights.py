@@ -16,7 +16,14 @@ from facilitation.models import (
     PrivateNotice,
     SupportRequest,
 )
-from groups.models import AgreementProposal, GroupRole, Membership, MembershipStatus, User
+from groups.models import (
+    AgreementProposal,
+    GroupRole,
+    MemberDecision,
+    Membership,
+    MembershipStatus,
+    User,
+)
 from project import closecodes, realtime
 from project.audit import audit_record
 from project.exceptions import (
@@ -183,6 +190,20 @@ def member_export(*, actor: User) -> dict[str, Any]:
                 "at": stamp(p.created_at).isoformat(),
             }
             for p in private
+        ],
+        # A facilitator's pause or removal of her, and what she was told; the staff-only
+        # reason is not part of her own export (issue 16).
+        "group_decisions": [
+            {
+                "group": d.membership.group.name,
+                "decision": d.kind,
+                "until": stamp(d.until).isoformat() if d.until else None,
+                "message_to_you": d.message or None,
+                "at": stamp(d.decided_at).isoformat(),
+            }
+            for d in MemberDecision.objects.filter(membership_id__in=mine)
+            .select_related("membership__group")
+            .order_by("decided_at", "pk")
         ],
         "agreements_accepted": [
             {

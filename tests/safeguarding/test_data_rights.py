@@ -104,6 +104,27 @@ def test_her_export_holds_her_account_groups_messages_concerns_and_acceptances(w
     assert [(a["group"], a["version"]) for a in data["agreements_accepted"]] == [("Group A", 1)]
 
 
+def test_her_export_holds_what_the_facilitators_told_her_of_a_pause_never_their_reason(world):
+    from groups import services as group_services
+
+    group_services.member_decide(
+        actor=world.users["facilitator"],
+        group=world.group_a,
+        member_id=world.members["member"].pk,
+        decision="pause",
+        weeks=1,
+        reason="Staff-only: shared another member's story outside",
+        message="Take a week away; we look forward to seeing you.",
+    )
+
+    [decision] = world.client("member").get(EXPORT).json()["group_decisions"]
+
+    assert decision["decision"] == "paused" and decision["group"] == "Group A"
+    assert decision["message_to_you"] == "Take a week away; we look forward to seeing you."
+    assert decision["until"] is not None
+    assert "Staff-only" not in json.dumps(decision)
+
+
 def test_her_export_names_nobody_else_and_holds_none_of_their_messages(world):
     her_history(world)
     dump = json.dumps(world.client("member").get(EXPORT).json())

@@ -122,3 +122,21 @@ def test_the_navigation_offers_the_organisation_pages_to_those_who_may_open_them
     shown = [path for path in ("/overview/", "/audit/", "/staff/") if f'href="{path}"' in nav]
 
     assert shown == links
+
+
+def test_the_lead_also_reads_who_asked_to_talk_to_her_on_her_concerns_page(world):
+    room = make_room(world=world)
+    session_services.session_set_status(
+        actor=world.users["facilitator"], session=room.session, status="ended"
+    )
+    session_services.talk_request(
+        actor=world.users["facilitator"],
+        session=room.session,
+        lead_id=world.users["safeguarding_lead"].pk,
+    )
+
+    hers = signed_in(world, "safeguarding_lead").get("/concerns/").content.decode()
+    facilitator = signed_in(world, "facilitator").get("/concerns/").content.decode()
+
+    assert "Asked to talk to you" in hers
+    assert "Asked to talk to you" not in facilitator
