@@ -14,8 +14,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import GROUP_NAME, HavenServer, sign_in
-from tests.browser.roomkit import assert_no_axe, expect_in_view
+from tests.browser.conftest import GROUP_NAME, OPEN_SESSION_TITLE, HavenServer, sign_in
+from tests.browser.roomkit import assert_no_axe, expect_in_view, room_ready
 
 pytestmark = pytest.mark.browser
 
@@ -149,3 +149,29 @@ def test_the_front_door_pages_have_no_axe_violations(
     exit_ready(page)
     expect(page.locator("#exit-tip")).to_be_visible()
     assert_no_axe(page, f"front-door-{name}-{size}")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_who_sees_what_opens_inside_the_concern_dialog_in_the_room(
+    size: str,
+    new_context: Callable[..., BrowserContext],
+    credentials: dict[str, str],
+) -> None:
+    page = new_context(viewport=SIZES[size], bypass_csp=True).new_page()
+    sign_in(page, MEMBER, credentials[MEMBER])
+    page.get_by_role("link", name=GROUP_NAME).click()
+    session = page.locator("li.session").filter(
+        has=page.get_by_role("heading", name=OPEN_SESSION_TITLE)
+    )
+    page.goto(session.get_by_role("link", name="Enter the room").get_attribute("href") or "")
+    room_ready(page)
+    page.locator("#concern-open").click()
+    dialog = page.locator("#concern-dialog")
+    expect(dialog).to_be_visible()
+    box = dialog.locator("#who-sees-what")
+    expect(box.get_by_text("We will tell you first wherever we can.")).to_be_hidden()
+    box.get_by_text("Who sees what").click()
+    promise = box.locator("p", has_text="We will tell you first wherever we can.")
+    promise.scroll_into_view_if_needed()
+    expect_in_view(promise, "the promise to tell her first")
+    assert_no_axe(page, f"front-door-concern-dialog-{size}")
