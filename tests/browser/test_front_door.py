@@ -81,7 +81,7 @@ def test_back_after_a_quick_exit_never_shows_what_haven_is_for(
 
 
 def test_the_exit_tip_shows_on_a_first_visit_until_she_hides_it(
-    new_context: Callable[..., BrowserContext],
+    new_context: Callable[..., BrowserContext], haven: HavenServer
 ) -> None:
     context = new_context(viewport=PHONE)
     page = context.new_page()
@@ -103,6 +103,13 @@ def test_the_exit_tip_shows_on_a_first_visit_until_she_hides_it(
     exit_ready(page)
     expect(page.locator("#exit-tip")).to_be_hidden()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+    # The quick exit clears the flag with everything else: the next visit shows the tip.
+    page.get_by_role("button", name="Leave now").click()
+    expect(page).to_have_url(haven.neutral_url)
+    page.goto(f"{haven.base_url}/")
+    exit_ready(page)
+    expect(page.locator("#exit-tip")).to_be_visible()
 
 
 def test_the_exit_tip_leads_to_staying_safe_online(
