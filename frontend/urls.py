@@ -8,6 +8,7 @@ from frontend.views import agreements as agreement_views
 from frontend.views import audit as audit_views
 from frontend.views import info as info_views
 from frontend.views import lead as lead_views
+from frontend.views import reset as reset_views
 from frontend.views import staff as staff_views
 
 urlpatterns = [
@@ -57,6 +58,12 @@ urlpatterns = [
     path("audit/", audit_views.audit, name="audit-page"),
     path("overview/", lead_views.dashboard, name="overview"),
     path("staff/", staff_views.staff, name="staff"),
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/reset-code/",
+        staff_views.member_reset_code,
+        name="member-reset-code",
+    ),
+    path("signin/reset/", reset_views.signin_reset, name="signin-reset"),
     path("staff/<int:user_id>/role/", staff_views.staff_role, name="staff-role"),
     path("staff/<int:user_id>/switch-off/", staff_views.staff_switch_off, name="staff-switch-off"),
     path("staff/<int:user_id>/switch-on/", staff_views.staff_switch_on, name="staff-switch-on"),

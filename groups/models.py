@@ -259,3 +259,22 @@ class MemberDecision(models.Model):
 
     def __str__(self) -> str:
         return f"member decision {self.pk}"
+
+
+class ResetCode(models.Model):
+    """A one-time code an admin gives a member who forgot her password (issue 16): with it and
+    her username she chooses a new one. Only its SHA-256 is stored; it works once, for a day,
+    and a newer code replaces it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reset_codes"
+    )
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"reset code {self.pk}"

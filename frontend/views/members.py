@@ -23,8 +23,8 @@ from frontend.views._common import _error_text, signed_in
 from frontend.views.groups import SHOW_ONCE_KEY, _is_self
 from groups import selectors as group_selectors
 from groups import services as group_services
-from groups.models import MembershipStatus
-from groups.policies import Action, group_for
+from groups.models import MembershipStatus, OrgRole
+from groups.policies import Action, can, group_for
 from project.exceptions import ApplicationError, ValidationFailed
 from safeguarding import selectors as safeguarding_selectors
 
@@ -193,5 +193,10 @@ def member_history(request: HttpRequest, group_id: int, member_id: int) -> HttpR
             "concerns_by": [c for c in concerns if c.reporter_id == target.pk],
             "concerns_about": [c for c in concerns if c.about_id == target.pk],
             "paused": target.status == MembershipStatus.PAUSED,
+            # Admins give a member who forgot her password a one-time code (issue 16).
+            "may_reset": can(user, Action.STAFF_MANAGE)
+            and target.user is not None
+            and target.user.org_role == OrgRole.NONE
+            and target.user.is_active,
         },
     )

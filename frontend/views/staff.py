@@ -1,12 +1,14 @@
 """Staff accounts, for the organisation's admins: the list, adding someone (her first password,
 authenticator key and recovery codes shown once), changing a role, switching an account off
-(after a confirmation page) or on. Anyone else gets 404, as if the pages did not exist."""
+(after a confirmation page) or on; and, from a member's record, a one-time reset code for a
+member who forgot her password. Anyone else gets 404, as if the pages did not exist."""
 
 from __future__ import annotations
 
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,9 +17,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from frontend.views._common import View, _flash_errors, signed_in
 from groups import selectors as group_selectors
+from groups import services as group_services
 from groups.models import OrgRole, User
-from groups.policies import STAFF_ROLES, Action, can
+from groups.policies import STAFF_ROLES, Action, can, group_for
 from groups.services import staff as staff_services
+from groups.services.accounts import RESET_CODE_HOURS
 from project.exceptions import Conflict, ValidationFailed
 
 ROLE_CHOICES = [(role, OrgRole(role).label) for role in STAFF_ROLES]
@@ -135,3 +139,24 @@ def staff_switch_on(request: HttpRequest, user_id: int) -> HttpResponse:
         done,
     )
     return redirect("staff")
+
+
+@never_cache
+@require_POST
+@admins_only
+def member_reset_code(request: HttpRequest, group_id: int, member_id: int) -> HttpResponse:
+    """From a member's record: a one-time reset code for her, shown once to hand over."""
+    found = group_for(request.user, group_id, Action.MEMBER_HISTORY)
+    member = group_selectors.member_for_history(
+        viewer=request.user, group=found, member_id=member_id
+    )
+    try:
+        code = group_services.reset_code_issue(actor=request.user, member=member)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("member-history", group_id=found.pk, member_id=member.pk)
+    return render(
+        request,
+        "frontend/reset_code.html",
+        {"group": found, "member": member, "code": code, "hours": RESET_CODE_HOURS},
+    )

@@ -17,14 +17,15 @@ from typing import Any
 
 from django.contrib.auth import SESSION_KEY, authenticate, login
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session as BrowserSession
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from groups.models import ApiToken, OrgRole, User
-from groups.policies import STAFF_ROLES, needs_second_factor
+from groups.models import ApiToken, Membership, OrgRole, ResetCode, User
+from groups.policies import STAFF_ROLES, Action, needs_second_factor, require
 from groups.services.second_factor import Enrolment, second_factor_enrol, second_factor_required
 from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_failed
 from project import closecodes, realtime
@@ -357,3 +358,89 @@ def account_deactivate(*, actor: User | None, user: User) -> None:
     Session.objects.filter(session_key__in=_sessions_of(user)).delete()
     audit_record(actor=actor, action="account.deactivated", target=user)
     realtime.close_on_commit(realtime.user_group(user.pk), closecodes.NOT_SIGNED_IN)
+
+
+# --- a member's one-time reset code (issue 16) -----------------------------------------------
+
+RESET_CODE_HOURS = 24
+_RESET_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_RESET_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def _reset_code_key(code: Any) -> str:
+    """The code as typed, without spaces or dashes and in small letters, hashed like a token."""
+    text = code if isinstance(code, str) else ""
+    return token_hash(_RESET_SEPARATORS.sub("", text).lower()[:64])
+
+
+@transaction.atomic
+def reset_code_issue(*, actor: User, member: Membership) -> str:
+    """A one-time code for a member who forgot her password, shown once to the admin who asked
+    (to hand over in person); any older code of hers stops working. Audited without the code."""
+    require(actor, Action.STAFF_MANAGE)
+    user = member.user
+    if user is None or user.org_role != OrgRole.NONE or not user.is_active:
+        raise Conflict(_("Only a member's account gets a reset code here."), code="not_a_member")
+    code = "-".join("".join(secrets.choice(_RESET_ALPHABET) for _ in range(4)) for _ in range(4))
+    ResetCode.objects.filter(user=user).delete()
+    ResetCode.objects.create(
+        user=user,
+        code_hash=_reset_code_key(code),
+        created_by=actor,
+        expires_at=timezone.now() + timedelta(hours=RESET_CODE_HOURS),
+    )
+    audit_record(
+        actor=actor,
+        action="account.reset_code_issued",
+        target=user,
+        group_id=member.group_id,
+        extra={"member_id": member.pk},
+    )
+    return code
+
+
+@transaction.atomic
+def password_reset_with_code(*, username: Any, code: Any, password: Any) -> User:
+    """She chooses a new password with her username and the code: the code is used up, every
+    session, token and socket of hers ends. A wrong or old code says only that it does not work
+    (nothing tells whether the username exists) and counts towards the username's slowdown."""
+    fields: dict[str, list[str]] = {}
+    name = username_normalise(username)
+    if not name:
+        fields["username"] = [_("Enter your username.")]
+    if not isinstance(code, str) or not code.strip():
+        fields["code"] = [_("Enter the code you were given.")]
+    try:
+        _validated_new_account(name or "someone", password)
+    except ValidationFailed as exc:
+        if "password" in exc.extra["fields"]:
+            fields["password"] = exc.extra["fields"]["password"]
+    if fields:
+        raise ValidationFailed(fields)
+    slowdown_check(name)
+    found = (
+        ResetCode.objects.select_for_update()
+        .filter(
+            code_hash=_reset_code_key(code),
+            user__username=name,
+            user__is_active=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("user")
+        .first()
+    )
+    if found is None:
+        slowdown_failed(name)
+        raise ValidationFailed(
+            {"code": [_("That code does not work. Ask the staff for a new one.")]}
+        )
+    user = found.user
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    ResetCode.objects.filter(user=user).delete()
+    slowdown_clear(name)
+    ApiToken.objects.filter(user=user).delete()
+    BrowserSession.objects.filter(session_key__in=_sessions_of(user)).delete()
+    audit_record(actor=user, action="account.password_reset_with_code", target=user)
+    realtime.close_on_commit(realtime.user_group(user.pk), closecodes.NOT_SIGNED_IN)
+    return user

@@ -187,6 +187,18 @@ def audit_error(page: Page) -> None:
     expect(page.locator("#audit-concern")).to_have_value("twelve")
 
 
+def signin_reset_error(page: Page) -> None:
+    submit(page, page.get_by_role("button", name="Set my new password"))
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
+def reset_code_made(page: Page) -> None:
+    """An admin opens Jade's history from the group page and makes her a reset code."""
+    page.get_by_role("link", name="History of Jade").first.click()
+    submit(page, page.get_by_role("button", name="Make a reset code"))
+    expect(page.get_by_role("heading", name="One-time reset code")).to_be_visible()
+
+
 def staff_added(page: Page) -> None:
     """An admin adds a staff member: her first sign-in details, shown once."""
     page.locator("#staff-username").fill(f"new-{uuid.uuid4().hex[:8]}")
@@ -242,6 +254,9 @@ TARGETS = [
     Target("audit-lead", LEAD, "/audit/"),
     Target("audit-admin-filtered", ADMIN, "/audit/?action=agreement.published"),
     Target("audit-error", ADMIN, "/audit/", audit_error),
+    Target("signin-reset", None, "/signin/reset/"),
+    Target("signin-reset-error", None, "/signin/reset/", signin_reset_error),
+    Target("reset-code", ADMIN, "group", reset_code_made),
     Target("staff", ADMIN, "/staff/"),
     Target("staff-error", ADMIN, "/staff/", staff_error),
     Target("staff-added", ADMIN, "/staff/", staff_added),
