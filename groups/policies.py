@@ -91,6 +91,8 @@ class Action(StrEnum):
     # Issue 16: bring back a paused or removed member; read one member's history in the group.
     MEMBER_REINSTATE = "member.reinstate"
     MEMBER_HISTORY = "member.history"
+    # Issue 17: a one-time password reset code for a member of the group (her facilitators, admins).
+    MEMBER_RESET_CODE = "member.reset_code"
 
 
 R = Role
@@ -143,6 +145,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.MEMBER_REINSTATE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     # Peer mentors are members too: another member's record is not theirs to read.
     Action.MEMBER_HISTORY: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.MEMBER_RESET_CODE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
 }
 
 

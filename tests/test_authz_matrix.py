@@ -91,6 +91,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     # Issue 16: bringing back a paused or removed member; one member's record (not peer mentors).
     Action.MEMBER_REINSTATE: HOSTS_OF_A,
     Action.MEMBER_HISTORY: HOSTS_OF_A,
+    # Issue 17: a one-time reset code for a member of A (a page, not REST).
+    Action.MEMBER_RESET_CODE: HOSTS_OF_A,
 }
 
 ERROR_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}

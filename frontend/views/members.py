@@ -193,8 +193,9 @@ def member_history(request: HttpRequest, group_id: int, member_id: int) -> HttpR
             "concerns_by": [c for c in concerns if c.reporter_id == target.pk],
             "concerns_about": [c for c in concerns if c.about_id == target.pk],
             "paused": target.status == MembershipStatus.PAUSED,
-            # Admins give a member who forgot her password a one-time code (issue 16).
-            "may_reset": can(user, Action.STAFF_MANAGE)
+            # Her facilitators and admins give a member who forgot her password a one-time
+            # code (issues 16, 17).
+            "may_reset": can(user, Action.MEMBER_RESET_CODE, group=found)
             and target.user is not None
             and target.user.org_role == OrgRole.NONE
             and target.user.is_active,

@@ -143,10 +143,13 @@ def staff_switch_on(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @never_cache
 @require_POST
-@admins_only
+@signed_in
 def member_reset_code(request: HttpRequest, group_id: int, member_id: int) -> HttpResponse:
-    """From a member's record: a one-time reset code for her, shown once to hand over."""
-    found = group_for(request.user, group_id, Action.MEMBER_HISTORY)
+    """From a member's record: a one-time reset code for her, shown once to hand over (her
+    group's facilitators and admins, issue 17). Anyone else: 404, as for her record."""
+    if not can(request.user, Action.MEMBER_RESET_CODE, group=group_id):
+        raise Http404()
+    found = group_for(request.user, group_id, Action.MEMBER_RESET_CODE)
     member = group_selectors.member_for_history(
         viewer=request.user, group=found, member_id=member_id
     )

@@ -375,9 +375,10 @@ def _reset_code_key(code: Any) -> str:
 
 @transaction.atomic
 def reset_code_issue(*, actor: User, member: Membership) -> str:
-    """A one-time code for a member who forgot her password, shown once to the admin who asked
-    (to hand over in person); any older code of hers stops working. Audited without the code."""
-    require(actor, Action.STAFF_MANAGE)
+    """A one-time code for a member who forgot her password, shown once to the facilitator of
+    her group or the admin who asked (to hand over in person); any older code of hers stops
+    working. Audited without the code."""
+    require(actor, Action.MEMBER_RESET_CODE, group=member.group_id, visible=Action.MEMBER_HISTORY)
     user = member.user
     if user is None or user.org_role != OrgRole.NONE or not user.is_active:
         raise Conflict(_("Only a member's account gets a reset code here."), code="not_a_member")

@@ -1,7 +1,8 @@
 """A member who forgot her password (issue 16): an admin makes a one-time reset code from her
 record and hands it over; with her username and the code she chooses a new password. The code
 works once, for a day, replaces any older one, is stored only as a hash, and ends every session
-of hers; a wrong code says only that it does not work. Only admins make codes."""
+of hers; a wrong code says only that it does not work. Her group's facilitators and admins make
+codes (issue 17); nobody else."""
 
 from __future__ import annotations
 
@@ -107,8 +108,10 @@ def test_a_missing_field_gets_an_error_summary_and_nothing_changes(world, form, 
     assert reset("rose", code).status_code == 302  # the code still works afterwards
 
 
-@pytest.mark.parametrize("persona", ["facilitator", "safeguarding_lead", "peer_mentor", "member"])
-def test_only_an_admin_makes_a_reset_code(world, persona):
+@pytest.mark.parametrize(
+    "persona", ["other_facilitator", "safeguarding_lead", "peer_mentor", "member"]
+)
+def test_only_her_groups_facilitators_and_admins_make_a_reset_code(world, persona):
     member = world.members["member2"]
 
     answer = signed_in(world, persona).post(
@@ -116,6 +119,30 @@ def test_only_an_admin_makes_a_reset_code(world, persona):
     )
 
     assert answer.status_code == 404
+    assert not ResetCode.objects.exists()
+
+
+def test_the_facilitator_of_her_group_makes_a_reset_code_from_her_record(world):
+    member = world.members["member2"]
+    facilitator = signed_in(world, "facilitator")
+
+    record = facilitator.get(f"/groups/{world.group_a.pk}/members/{member.pk}/")
+    answer = facilitator.post(f"/groups/{world.group_a.pk}/members/{member.pk}/reset-code/")
+
+    assert "Make a reset code" in record.content.decode()
+    assert answer.status_code == 200 and answer.context["code"]
+    issued = AuditEntry.objects.get(action="account.reset_code_issued")
+    assert issued.actor == world.users["facilitator"]
+    assert answer.context["code"] not in str(issued.extra)
+    assert reset("jade", answer.context["code"]).status_code == 302
+
+
+def test_the_facilitator_of_another_group_cannot_make_a_code_through_the_service(world):
+    from groups.services import reset_code_issue
+    from project.exceptions import NotFound
+
+    with pytest.raises(NotFound):
+        reset_code_issue(actor=world.users["other_facilitator"], member=world.members["member2"])
     assert not ResetCode.objects.exists()
 
 
