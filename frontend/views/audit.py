@@ -18,9 +18,9 @@ from django.views.decorators.http import require_GET
 
 from frontend.views._common import signed_in
 from groups.policies import Action, can
-from safeguarding import selectors as safeguarding_selectors
+from safeguarding import oversight
 from safeguarding import services as safeguarding_services
-from safeguarding.selectors import AUDIT_EXPORT_MAX, AUDIT_PAGE_ROWS, AuditFilters, AuditRow
+from safeguarding.oversight import AUDIT_EXPORT_MAX, AUDIT_PAGE_ROWS, AuditFilters, AuditRow
 
 # Spreadsheet programs run a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -106,12 +106,12 @@ def audit(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not can(user, Action.AUDIT_VIEW):
         raise Http404()
-    choices = safeguarding_selectors.audit_choices(viewer=user)
+    choices = oversight.audit_choices(viewer=user)
     filters, chosen, errors = _filters(request, choices)
     if errors:
         context = {"choices": choices, "chosen": chosen, "errors": errors, "page": None}
         return render(request, "frontend/audit.html", context, status=400)
-    entries = safeguarding_selectors.audit_filtered(viewer=user, filters=filters)
+    entries = oversight.audit_filtered(viewer=user, filters=filters)
     if request.GET.get("format") == "csv":
         picked = list(entries[:AUDIT_EXPORT_MAX])
         safeguarding_services.audit_exported(
@@ -119,9 +119,9 @@ def audit(request: HttpRequest) -> HttpResponse:
             filters={key: value for key, value in chosen.items() if value},
             count=len(picked),
         )
-        return _csv(safeguarding_selectors.audit_named(viewer=user, entries=picked))
+        return _csv(oversight.audit_named(viewer=user, entries=picked))
     page = Paginator(entries, AUDIT_PAGE_ROWS).get_page(request.GET.get("page"))
-    rows = safeguarding_selectors.audit_named(viewer=user, entries=list(page.object_list))
+    rows = oversight.audit_named(viewer=user, entries=list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -17,8 +17,8 @@ from frontend.views._common import signed_in
 from groups import selectors as group_selectors
 from groups.models import Group, User
 from groups.policies import Action, can
-from safeguarding import selectors as safeguarding_selectors
-from safeguarding.selectors import ConcernCounts, SessionGlance
+from safeguarding import oversight
+from safeguarding.oversight import ConcernCounts, SessionGlance
 
 WEEK = timedelta(days=7)
 NO_CONCERNS = ConcernCounts(open=0, urgent=0, overdue=0)
@@ -51,9 +51,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not can(user, Action.DASHBOARD_VIEW):
         raise Http404()
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-    counts = safeguarding_selectors.concern_counts_by_group(viewer=user)
-    owned = safeguarding_selectors.concerns_owned_by(viewer=user)
-    sessions = safeguarding_selectors.sessions_between(viewer=user, start=start, end=start + WEEK)
+    counts = oversight.concern_counts_by_group(viewer=user)
+    owned = oversight.concerns_owned_by(viewer=user)
+    sessions = oversight.sessions_between(viewer=user, start=start, end=start + WEEK)
     facilitators = group_selectors.facilitators_by_group(viewer=user)
     glances = [
         GroupGlance(
