@@ -455,7 +455,7 @@
       state.status = event.status;
       state.note = event.note;
       if (event.status === "ended") {
-        if (state.endAsked && config.summary_url) { window.location.assign(config.summary_url); return; }
+        if (state.endAsked && config.summary_url) { window.location.replace(config.summary_url); return; }
         showEnd(event.next_session || null, true);
         return;
       }
@@ -2170,7 +2170,7 @@
       show($("room-grid"), false);
       show($("leaving"), true);
       checkoutInto($("leaving-checkout"), function (skipped) {
-        if (skipped) { window.location.href = $("leaving-link").href; return; }
+        if (skipped) { window.location.replace($("leaving-link").href); return; }
         $("leaving-link").focus();
       });
       $("leaving-h").focus();
