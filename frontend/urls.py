@@ -42,6 +42,9 @@ urlpatterns = [
         agreement_views.agreement_publish_page,
         name="agreement-publish",
     ),
+    # Issue 17: leaving asks first; a break folds the group away in My groups.
+    path("groups/<int:group_id>/leave/", views.leave_group, name="group-leave"),
+    path("groups/<int:group_id>/break/", views.group_break, name="group-break"),
     path("groups/<int:group_id>/<slug:action>/", views.group_action, name="group-action"),
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),

@@ -79,6 +79,8 @@ class Membership(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # While status is paused: the moment she may come back (issue 16).
     paused_until = models.DateTimeField(null=True, blank=True)
+    # Issue 17: she is taking a break; the group is folded away in My groups, she is still in it.
+    on_break = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from frontend.views.account import account_settings
 from frontend.views.auth import join, landing, signin, signin_code, signout
 from frontend.views.concerns import concern, concern_new, concerns
-from frontend.views.groups import group, group_action, groups
+from frontend.views.groups import group, group_action, group_break, groups, leave_group
 from frontend.views.members import invite_created, member_history, member_remove
 from frontend.views.sessions import (
     past_sessions,
@@ -29,10 +29,12 @@ __all__ = [
     "concerns",
     "group",
     "group_action",
+    "group_break",
     "groups",
     "invite_created",
     "join",
     "landing",
+    "leave_group",
     "member_history",
     "member_remove",
     "past_sessions",

@@ -58,11 +58,15 @@ def groups(request: HttpRequest) -> HttpResponse:
         for g in group_selectors.group_list_with_membership(viewer=user)
     ]
     joined = group_selectors.joined_recently_counts(viewer=user, groups=rows)
+    # Issue 17: groups she is taking a break from fold away under their own heading.
+    resting = [row.group for row in rows if getattr(row.membership, "on_break", False)]
+    rows = [row for row in rows if not getattr(row.membership, "on_break", False)]
     return render(
         request,
         "frontend/groups.html",
         {
             "rows": [(row.group, row.membership, joined.get(row.group.pk, 0)) for row in rows],
+            "resting": resting,
             "can_create": can(user, Action.GROUP_CREATE),
             # Issue 16: a pause (until when) or a removal, with the facilitators' message.
             "decisions": decisions,
@@ -436,7 +440,12 @@ def group_action(request: HttpRequest, group_id: int, action: str) -> HttpRespon
         "reinstate": (reinstate, _("She is back in the group.")),
         "revoke": (revoke, _("Invite revoked.")),
         "role": (change_role, _("Role changed.")),
-        "remove": (remove, _("Removed from the group.")),
+        "remove": (
+            remove,
+            _("You left the group.")
+            if _is_self(request, found, post.get("member_id", ""))
+            else _("Removed from the group."),
+        ),
         "session": (new_session, _("Session created.")),
     }
     if action not in actions:
@@ -482,3 +491,74 @@ def _show_once(request: HttpRequest, found: Any, made: list[tuple[Any, str]]) ->
         "expires_at": made[0][0].expires_at.isoformat() if made else "",
         "max_uses": made[0][0].max_uses if made else 1,
     }
+
+
+# --- issue 17: leaving asks first, or she takes a break instead -------------------------------
+
+
+def _own_group(request: HttpRequest, group_id: int) -> Any:
+    """A group she is in; anyone else (staff who only see it, too) gets 404."""
+    if not can(request.user, Action.MEMBER_LEAVE, group=group_id):
+        raise Http404()
+    return group_for(request.user, group_id, Action.MEMBER_LEAVE)
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def leave_group(request: HttpRequest, group_id: int) -> HttpResponse:
+    """ "Leave <group>?": what happens, "Leave the group", "Take a break instead" or "Stay".
+
+    Nothing happens on the way here; only the buttons on this page change anything."""
+    found = _own_group(request, group_id)
+    mine = group_selectors.memberships_by_group(viewer=request.user, group_ids=[found.pk]).get(
+        found.pk
+    )
+    if mine is None:
+        raise Http404()
+    error = ""
+    if request.method == "POST":
+        choice = request.POST.get("choice", "")
+        try:
+            if choice == "leave":
+                group_services.member_remove(actor=request.user, group=found, member_id=mine.pk)
+                messages.success(
+                    request,
+                    _("You left the group. To come back, ask a facilitator for a new invite code."),
+                )
+                return redirect("groups")
+            if choice == "break":
+                group_services.membership_break(actor=request.user, group=found, on=True)
+                messages.success(
+                    request,
+                    _(
+                        "You are taking a break. The group is folded away under "
+                        "“Groups you are taking a break from”. You are still in it."
+                    ),
+                )
+                return redirect("groups")
+            error = _("Choose to leave the group, take a break, or stay.")
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise
+            error = _error_text(exc)
+    return render(
+        request,
+        "frontend/leave_group.html",
+        {"group": found, "membership": mine, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@signed_in
+@require_POST
+def group_break(request: HttpRequest, group_id: int) -> HttpResponse:
+    """From My groups: come back from a break (`on=0`), or take one (`on=1`)."""
+    found = _own_group(request, group_id)
+    on = {"1": True, "0": False}.get(request.POST.get("on", ""))
+    done = _("Welcome back. The group is in My groups again.") if on is False else None
+    _flash_errors(
+        request,
+        lambda: group_services.membership_break(actor=request.user, group=found, on=on),
+        done,
+    )
+    return redirect("groups")

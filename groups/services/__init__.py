@@ -70,6 +70,7 @@ from groups.services.groups import (
     member_history_read,
     member_reinstate,
     member_remove,
+    membership_break,
 )
 from groups.services.invites import (
     INVITE_ALPHABET,
@@ -148,6 +149,7 @@ __all__ = [
     "member_history_read",
     "member_reinstate",
     "member_remove",
+    "membership_break",
     "password_reset_with_code",
     "proposal_create",
     "proposal_decide",

@@ -251,7 +251,8 @@ def member_remove(*, actor: User, group: Group, member_id: Any) -> None:
         raise _last_facilitator()
     membership.status = MembershipStatus.LEFT if leaving else MembershipStatus.REMOVED
     membership.ended_at = timezone.now()
-    membership.save(update_fields=["status", "ended_at"])
+    membership.on_break = False
+    membership.save(update_fields=["status", "ended_at", "on_break"])
     audit_record(
         actor=actor,
         action="member.left" if leaving else "member.removed",
@@ -260,6 +261,28 @@ def member_remove(*, actor: User, group: Group, member_id: Any) -> None:
         extra={"role": membership.role},
     )
     realtime.close_on_commit(realtime.member_group(membership.pk), closecodes.FORBIDDEN)
+
+
+@transaction.atomic
+def membership_break(*, actor: User, group: Group, on: Any) -> Membership:
+    """She takes a break from the group (issue 17), or comes back from one: the group folds away
+    in My groups, and she stays in it (nothing else changes). Audited without text."""
+    if not isinstance(on, bool):
+        raise ValidationFailed({"on": [_("Choose whether to take a break or come back.")]})
+    mine = active_membership(actor, group)
+    require(actor, Action.MEMBER_LEAVE, group=group, membership=mine)
+    assert mine is not None  # require() refused anyone without a membership
+    membership = Membership.objects.select_for_update().get(pk=mine.pk)
+    if membership.on_break != on:
+        membership.on_break = on
+        membership.save(update_fields=["on_break"])
+        audit_record(
+            actor=actor,
+            action="member.break_started" if on else "member.break_ended",
+            target=membership,
+            group_id=group.pk,
+        )
+    return membership
 
 
 def _decision_fields(*, decision: Any, weeks: Any, reason: Any, message: Any) -> dict[str, Any]:

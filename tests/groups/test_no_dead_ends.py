@@ -1,0 +1,138 @@
+"""No dead ends (issue 17): leaving a group asks first and says "You left the group"; a break
+folds the group away in My groups without leaving it, and she can undo it; the join form keeps
+what she typed after an error; she changes her password and her name in a group from Settings;
+her data warns before the download and erasure ends on a page that says it worked."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from groups.models import Membership, MembershipStatus
+from groups.services import membership_break
+from project.exceptions import NotFound, ValidationFailed
+from project.models import AuditEntry
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(world: World, persona: str) -> Client:
+    browser = Client()
+    browser.force_login(world.users[persona])
+    return browser
+
+
+def leave_url(world: World) -> str:
+    return f"/groups/{world.group_a.pk}/leave/"
+
+
+# --- leaving, or a break instead -------------------------------------------------------------
+
+
+def test_the_group_page_links_to_a_confirmation_and_opening_it_changes_nothing(world):
+    browser = signed_in(world, "member")
+
+    group_page = browser.get(f"/groups/{world.group_a.pk}/").content.decode()
+    confirm = browser.get(leave_url(world))
+
+    assert f'href="{leave_url(world)}"' in group_page
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "Leave Group A?" in text and "Leave the group" in text and "Stay" in text
+    assert "Take a break instead" in text
+    assert "<title>Leave a group \N{EN DASH} Haven</title>" in text
+    assert Membership.objects.get(pk=world.members["member"].pk).status == MembershipStatus.ACTIVE
+
+
+def test_leaving_says_you_left_the_group_never_removed(world):
+    browser = signed_in(world, "member")
+
+    answer = browser.post(leave_url(world), {"choice": "leave"}, follow=True)
+
+    text = answer.content.decode()
+    assert "You left the group" in text and "Removed from the group" not in text
+    assert Membership.objects.get(pk=world.members["member"].pk).status == MembershipStatus.LEFT
+    assert AuditEntry.objects.filter(action="member.left").count() == 1
+
+
+def test_a_break_hides_the_group_from_my_groups_and_she_can_come_back(world):
+    browser = signed_in(world, "member")
+
+    browser.post(leave_url(world), {"choice": "break"})
+    during = browser.get("/groups/").content.decode()
+    still_in = browser.get(f"/groups/{world.group_a.pk}/")
+    browser.post(f"/groups/{world.group_a.pk}/break/", {"on": "0"})
+    after = browser.get("/groups/").content.decode()
+
+    membership = Membership.objects.get(pk=world.members["member"].pk)
+    assert "Groups you are taking a break from" in during
+    assert f'href="/groups/{world.group_a.pk}/"' not in during
+    assert "Come back to Group A" in during
+    assert still_in.status_code == 200
+    assert membership.status == MembershipStatus.ACTIVE and not membership.on_break
+    assert "Groups you are taking a break from" not in after
+    assert f'href="/groups/{world.group_a.pk}/"' in after
+    actions = list(
+        AuditEntry.objects.filter(action__startswith="member.break")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["member.break_started", "member.break_ended"]
+    for entry in AuditEntry.objects.filter(action__startswith="member.break"):
+        assert "Group A" not in str(entry.extra) and "Rose" not in str(entry.extra)
+
+
+@pytest.mark.parametrize("form", [{}, {"choice": "maybe"}, {"choice": ""}])
+def test_a_leave_form_without_a_choice_shows_an_error_and_changes_nothing(world, form):
+    answer = signed_in(world, "member").post(leave_url(world), form)
+
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    assert "<title>Error: Leave a group \N{EN DASH} Haven</title>" in text
+    assert 'href="#leave-choice"' in text
+    membership = Membership.objects.get(pk=world.members["member"].pk)
+    assert membership.status == MembershipStatus.ACTIVE and not membership.on_break
+    assert not AuditEntry.objects.filter(
+        action__in=["member.left", "member.break_started"]
+    ).exists()
+
+
+@pytest.mark.parametrize("on", ["", "yes", "2"])
+def test_a_bad_break_value_writes_nothing(world, on):
+    answer = signed_in(world, "member").post(f"/groups/{world.group_a.pk}/break/", {"on": on})
+
+    assert answer.status_code == 302
+    assert not Membership.objects.get(pk=world.members["member"].pk).on_break
+    assert not AuditEntry.objects.filter(action__startswith="member.break").exists()
+
+
+def test_the_break_service_refuses_a_non_boolean_and_someone_outside_the_group(world):
+    with pytest.raises(ValidationFailed):
+        membership_break(actor=world.users["member"], group=world.group_a, on="1")
+    with pytest.raises(NotFound):
+        membership_break(actor=world.users["outsider"], group=world.group_a, on=True)
+    assert not Membership.objects.filter(on_break=True).exists()
+
+
+@pytest.mark.parametrize("persona", ["outsider", "safeguarding_lead", "anonymous"])
+def test_someone_outside_the_group_gets_no_leave_page(world, persona):
+    browser = Client() if persona == "anonymous" else signed_in(world, persona)
+
+    page = browser.get(leave_url(world))
+    posted = browser.post(leave_url(world), {"choice": "leave"})
+
+    if persona == "anonymous":
+        assert page.status_code == 302 and posted.status_code == 302
+    else:
+        assert page.status_code == 404 and posted.status_code == 404
+    assert not Membership.objects.filter(status=MembershipStatus.LEFT).exists()
+
+
+def test_the_last_facilitator_is_told_why_she_cannot_leave_and_stays(world):
+    answer = signed_in(world, "facilitator").post(leave_url(world), {"choice": "leave"})
+
+    assert answer.status_code == 400
+    assert "There is a problem" in answer.content.decode()
+    facilitator = Membership.objects.get(pk=world.members["facilitator"].pk)
+    assert facilitator.status == MembershipStatus.ACTIVE
