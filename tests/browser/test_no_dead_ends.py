@@ -1,0 +1,114 @@
+"""No dead ends (issue 17), as people see it on a 360x740 phone (and a 1280x800 laptop): leaving
+a group asks first ("Leave <group>?", "Leave the group", "Stay", "Take a break instead"); a break
+folds the group away in My groups and she comes back from there; leaving says "You left the
+group"; a facilitator makes a one-time reset code from a member's record and the member sets a
+new password with it.
+
+Each state is checked with axe-core (no violation of any impact) and saved as a screenshot in
+var/screenshots/no-dead-ends-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import GROUP_NAME, HavenServer, sign_in_password, submit
+from tests.browser.roomkit import (
+    DESKTOP,
+    FACILITATOR,
+    JADE,
+    PHONE,
+    ROSE,
+    Crew,
+    assert_no_axe,
+    expect_in_view,
+)
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "a calm new passphrase"
+
+
+@pytest.fixture(scope="module")
+def crew(browser: Browser, haven: HavenServer, credentials: dict[str, str]) -> Iterator[Crew]:
+    found = Crew(browser=browser, haven=haven, credentials=credentials)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def person(crew: Crew, new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
+    def make(username: str, viewport: dict[str, int] = PHONE) -> BrowserContext:
+        return new_context(storage_state=crew.state(username), viewport=viewport, bypass_csp=True)
+
+    return make
+
+
+def leave_page(context: BrowserContext, crew: Crew) -> Page:
+    page = context.new_page()
+    page.goto(f"/groups/{crew.group_id()}/")
+    page.get_by_role("link", name="Leave this group").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Leave {GROUP_NAME}?")
+    return page
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_leaving_asks_first_and_a_break_folds_the_group_away_until_she_comes_back(
+    crew: Crew, person: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    page = leave_page(person(ROSE, viewport), crew)
+
+    expect(page).to_have_title("Leave a group \N{EN DASH} Haven")
+    expect_in_view(page.get_by_role("button", name="Leave the group"), "the leave button")
+    expect_in_view(page.get_by_role("link", name="Stay", exact=True), "Stay")
+    assert_no_axe(page, f"no-dead-ends-leave-{size}")
+
+    page.get_by_role("button", name="Take a break instead").click()
+    expect(page).to_have_url(re.compile(r"/groups/$"))
+    resting = page.get_by_role("heading", name="Groups you are taking a break from")
+    expect(resting).to_be_visible()
+    expect(page.get_by_role("link", name=GROUP_NAME)).to_have_count(0)
+    assert_no_axe(page, f"no-dead-ends-break-{size}")
+
+    page.get_by_role("button", name=f"Come back to {GROUP_NAME}").click()
+    expect(page.get_by_role("link", name=GROUP_NAME)).to_be_visible()
+    expect(resting).to_have_count(0)
+
+
+def test_leaving_says_you_left_the_group(crew: Crew, person: Callable[..., BrowserContext]) -> None:
+    page = leave_page(person(JADE), crew)
+
+    page.get_by_role("button", name="Leave the group").click()
+
+    expect(page).to_have_url(re.compile(r"/groups/$"))
+    expect_in_view(page.get_by_text("You left the group", exact=False), "the confirmation")
+    expect(page.get_by_text("Removed from the group")).to_have_count(0)
+    assert_no_axe(page, "no-dead-ends-left-phone")
+
+
+def test_a_facilitator_gives_a_member_a_reset_code_and_she_sets_a_new_password(
+    crew: Crew,
+    person: Callable[..., BrowserContext],
+    new_context: Callable[..., BrowserContext],
+) -> None:
+    amber_id = crew.member_ids()["Amber"]
+    staff = person(FACILITATOR).new_page()
+    staff.goto(f"/groups/{crew.group_id()}/members/{amber_id}/")
+    staff.get_by_role("button", name="Make a reset code").click()
+    code = staff.locator(".reset-code code").inner_text().strip()
+    assert re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", code)
+    assert_no_axe(staff, "no-dead-ends-reset-code-phone")
+
+    her = new_context(viewport=PHONE, bypass_csp=True).new_page()
+    her.goto("/signin/reset/")
+    her.locator("#reset-username").fill("demo-amber")
+    her.locator("#reset-code").fill(code)
+    her.locator("#reset-password").fill(NEW_PASSWORD)
+    submit(her, her.get_by_role("button", name="Set my new password"))
+    expect(her).to_have_url(re.compile(r"/signin/$"))
+    sign_in_password(her, "demo-amber", NEW_PASSWORD)
+    expect(her).to_have_url(re.compile(r"/groups/$"))
