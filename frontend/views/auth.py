@@ -85,33 +85,88 @@ def signout(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# Issue 17: which field a refusal of `invite_redeem` belongs to, and the words that say what to
+# do next (an unknown, expired, used-up or revoked code all look the same from outside).
+_JOIN_FIELDS = ("code", "display_name", "username", "password")
+_JOIN_CONFLICT_FIELDS = {
+    "display_name_taken": "display_name",
+    "username_taken": "username",
+    "already_member": "code",
+}
+
+
+def _join_errors(exc: ApplicationError) -> dict[str, str]:
+    fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+    if fields:
+        found = {
+            name: " ".join(str(m) for m in messages_)
+            for name, messages_ in fields.items()
+            if name in _JOIN_FIELDS
+        }
+        if found:
+            return found
+    if exc.status == 404:
+        return {
+            "code": _(
+                "This code does not work. Codes stop working after a few days or once they are "
+                "used. Check you typed it as it was given, or ask the facilitator who gave it to "
+                "you for a new one."
+            )
+        }
+    return {_JOIN_CONFLICT_FIELDS.get(exc.code, "code"): _error_text(exc)}
+
+
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest) -> HttpResponse:
     """Redeem an invite: a new account (username, password, display name) or, signed in,
-    only a display name for the new group."""
-    error = None
+    only a display name for the new group.
+
+    After an error the form keeps what she typed (never the password), with a GOV.UK error
+    summary linking to each field and the message at the field (issue 17)."""
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    status = 200
     if request.method == "POST":
-        wait = redeem_wait(request, request.POST.get("code", ""))
-        if wait:
-            return render(
-                request,
-                "frontend/join.html",
-                {"error": _("Too many attempts. Please wait a few minutes and try again.")},
-                status=429,
-            )
-        try:
-            membership, _token = group_services.invite_redeem(
-                actor=request.user,
-                code=request.POST.get("code", ""),
-                display_name=request.POST.get("display_name", ""),
-                username=request.POST.get("username"),
-                password=request.POST.get("password"),
-            )
-        except ApplicationError as exc:
-            error = _error_text(exc)
-        else:
-            if not request.user.is_authenticated:
-                group_services.session_start(request=request, user=membership.user)
-            messages.success(request, _("Welcome. Please read the group's agreement."))
-            return redirect("group", group_id=membership.group_id)
-    return render(request, "frontend/join.html", {"error": error}, status=400 if error else 200)
+        post = request.POST
+        values = {name: post.get(name, "")[:200] for name in ("code", "display_name", "username")}
+        new_account = not request.user.is_authenticated
+        missing = {
+            "code": _("Enter the invite code a facilitator gave you."),
+            "display_name": _("Choose a name for this group."),
+            "username": _("Choose a username."),
+            "password": _("Choose a password."),
+        }
+        for name, text in missing.items():
+            if name in {"username", "password"} and not new_account:
+                continue
+            if not post.get(name, "").strip():
+                errors[name] = text
+        if not errors:
+            if redeem_wait(request, post.get("code", "")):
+                errors["code"] = _("Too many attempts. Please wait a few minutes and try again.")
+                status = 429
+            else:
+                try:
+                    membership, _token = group_services.invite_redeem(
+                        actor=request.user,
+                        code=post.get("code", ""),
+                        display_name=post.get("display_name", ""),
+                        username=post.get("username"),
+                        password=post.get("password"),
+                    )
+                except ApplicationError as exc:
+                    errors = _join_errors(exc)
+                else:
+                    if not request.user.is_authenticated:
+                        group_services.session_start(request=request, user=membership.user)
+                    messages.success(request, _("Welcome. Please read the group's agreement."))
+                    return redirect("group", group_id=membership.group_id)
+        if errors and status == 200:
+            status = 400
+    summary = [(name, errors[name]) for name in _JOIN_FIELDS if name in errors]
+    return render(
+        request,
+        "frontend/join.html",
+        {"errors": errors, "summary": summary, "values": values},
+        status=status,
+    )

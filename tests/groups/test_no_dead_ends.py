@@ -136,3 +136,79 @@ def test_the_last_facilitator_is_told_why_she_cannot_leave_and_stays(world):
     assert "There is a problem" in answer.content.decode()
     facilitator = Membership.objects.get(pk=world.members["facilitator"].pk)
     assert facilitator.status == MembershipStatus.ACTIVE
+
+
+# --- the join form keeps what she typed -----------------------------------------------------
+
+
+def new_code(world: World) -> str:
+    from groups.services import invite_create
+
+    _invite, code = invite_create(actor=world.users["facilitator"], group=world.group_a)
+    return code
+
+
+def test_the_join_page_says_there_is_no_email_reset():
+    page = Client().get("/join/").content.decode()
+
+    assert "There is no e-mail reset" in page
+    assert "a facilitator can give you a one-time code" in page
+
+
+def test_a_taken_name_keeps_what_she_typed_but_never_the_password(world):
+    from groups.models import User
+
+    code = new_code(world)
+    answer = Client().post(
+        "/join/",
+        {
+            "code": code,
+            "display_name": "Rose",
+            "username": "new-person",
+            "password": "a long enough secret",
+        },
+    )
+
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    assert "<title>Error: Join a group \N{EN DASH} Haven</title>" in text
+    assert 'href="#display_name"' in text and 'id="display_name-error"' in text
+    assert f'value="{code}"' in text and 'value="new-person"' in text
+    assert "a long enough secret" not in text
+    assert not User.objects.filter(username="new-person").exists()
+
+
+def test_every_missing_field_is_listed_and_linked_and_nothing_is_written(world):
+    before = Membership.objects.count()
+
+    answer = Client().post("/join/", {"code": "", "display_name": "", "username": ""})
+
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    for field in ("code", "display_name", "username", "password"):
+        assert f'href="#{field}"' in text and f'id="{field}-error"' in text
+    assert Membership.objects.count() == before
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_an_unknown_or_expired_code_says_what_to_do_next(world, expired):
+    from groups.models import Invite
+
+    code = new_code(world) if expired else "ABCD-EFGH-JKLM"
+    if expired:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        Invite.objects.update(expires_at=timezone.now() - timedelta(days=1))
+
+    answer = Client().post(
+        "/join/",
+        {"code": code, "display_name": "Lily", "username": "lily", "password": "long secret words"},
+    )
+
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    assert "ask the facilitator who gave it to you for a new one" in text
+    assert 'href="#code"' in text and 'value="Lily"' in text
+    assert not Membership.objects.filter(display_name="Lily").exists()
