@@ -4,7 +4,13 @@ Staff see on every page how many open concerns they handle (the navigation and a
 tab title) and a banner while an urgent one is past its answer-by time. Loading a staff page is
 also when Haven escalates concerns nobody acknowledged in time, so an install with no cron still
 escalates (`safeguarding.services.concerns_escalate_overdue`; the `escalate_overdue` command is
-the cron form). Members and signed-out visitors cost nothing here: no statement at all.
+the cron form). Signed-out visitors cost nothing here: no statement at all.
+
+Issue 17: the woman who raised a concern sees a discreet dot on "Concerns" (and on the room's
+"Raise a concern") while one of hers has an answer she has not opened. That costs her one
+indexed statement (`safeguarding.selectors.unread_answers`), and only when the page shows it:
+the value is lazy, so building the context still runs no statement for members. Never a number,
+never a word in the page or tab title.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from groups.policies import Action, can, is_signed_in, needs_second_factor
@@ -33,7 +40,22 @@ def haven(request: HttpRequest) -> dict[str, Any]:
         "exit_url": settings.HAVEN_NEUTRAL_EXIT_URL,
         "staff_concerns": _staff_concerns(request),
         "org_links": _org_links(request),
+        "concern_unread": SimpleLazyObject(lambda: _concern_unread(request)),
+        "concern_reply_times": SimpleLazyObject(concern_selectors.reply_times),
     }
+
+
+def _concern_unread(request: HttpRequest) -> bool:
+    """Has she an unread answer to a concern she raised? One indexed statement when signed in
+    (`unread_answers`); False, with no statement, for visitors."""
+    user = getattr(request, "user", None)
+    if not is_signed_in(user):
+        return False
+    try:
+        return concern_selectors.unread_answers(viewer=user)
+    except DatabaseError:
+        logger.warning("concern unread mark unavailable for this page")
+        return False
 
 
 # The organisation's pages (issue 16, the lead's view), each shown in the navigation to those

@@ -71,10 +71,23 @@ class Concern(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Issue 17: when she was last answered (a staff reply or a status change; never a staff
+    # note, never her own words) and when she last opened it herself. An answer after her last
+    # look is an unread answer: a dot on "Concerns", nothing more.
+    answered_at = models.DateTimeField(null=True, blank=True)
+    reporter_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "acknowledge_by"])]
+        indexes = [
+            models.Index(fields=["status", "acknowledge_by"]),
+            # Her unread answers, for the navigation on every page she loads.
+            models.Index(
+                fields=["reporter"],
+                name="concern_unread_answer",
+                condition=models.Q(answered_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"concern {self.pk}"

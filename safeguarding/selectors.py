@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import (
     Case,
     CharField,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -25,6 +27,8 @@ from django.db.models import (
 from django.db.models import Value as V
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from groups.models import Membership, MembershipStatus, User
 from groups.policies import Action, needs_second_factor, require
@@ -200,6 +204,54 @@ def concern_inbox(*, viewer: User) -> ConcernInbox:
     return ConcernInbox(mine=mine, inbox=inbox, new_to_you=new_to_you, now=now)
 
 
+def unread_answer_q() -> Q:
+    """A concern with an answer (a staff reply or a status change) she has not opened since."""
+    return Q(answered_at__isnull=False) & (
+        Q(reporter_seen_at__isnull=True) | Q(answered_at__gt=F("reporter_seen_at"))
+    )
+
+
+def has_unread_answer(concern: Concern) -> bool:
+    """`unread_answer_q` in Python, for one concern already loaded."""
+    return concern.answered_at is not None and (
+        concern.reporter_seen_at is None or concern.answered_at > concern.reporter_seen_at
+    )
+
+
+def unread_answers(*, viewer: Any) -> bool:
+    """Has any concern `viewer` raised an answer she has not opened yet? One statement, on the
+    partial index of answered concerns by reporter; False, with no statement, when signed out.
+    Never how many, never which: a dot is all the navigation shows."""
+    if not getattr(viewer, "is_authenticated", False):
+        return False
+    return (
+        Concern.objects.filter(unread_answer_q(), reporter__user_id=viewer.pk).values("pk").exists()
+    )
+
+
+def reply_times() -> list[tuple[str, str]]:
+    """(urgency, "We aim to answer an urgent concern within 1 hour.") for each urgency, most
+    urgent first, from the acknowledge-by settings (`HAVEN_CONCERN_ACK_*_HOURS`)."""
+    return [(urgency, reply_time(urgency)) for urgency in URGENCY_ORDER]
+
+
+def _within(hours: int) -> str:
+    if hours >= 48 and hours % 24 == 0:
+        days = hours // 24
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+    return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+
+
+def reply_time(urgency: str) -> str:
+    """The aim for one urgency, in her words."""
+    within = _within(settings.HAVEN_CONCERN_ACK_HOURS[urgency])
+    if urgency == Urgency.URGENT:
+        return _("We aim to answer an urgent concern within %(time)s.") % {"time": within}
+    if urgency == Urgency.LOW:
+        return _("We aim to answer a low urgency concern within %(time)s.") % {"time": within}
+    return _("We aim to answer a normal concern within %(time)s.") % {"time": within}
+
+
 @dataclass(frozen=True)
 class StaffConcernCounts:
     """What staff see on every page: open concerns she handles, and the urgent ones past their
@@ -228,7 +280,12 @@ def concern_detail(*, viewer: User, concern_id: Any) -> tuple[Concern, ConcernRo
     Every read by someone handling it is audited (who, which, when); her own reads are not.
     """
     concern, role = concern_for(actor=viewer, concern_id=concern_id)
-    if role != ConcernRole.REPORTER:
+    if role == ConcernRole.REPORTER:
+        # She has read every answer so far: the dot on "Concerns" goes (issue 17).
+        seen = timezone.now()
+        Concern.objects.filter(pk=concern.pk).update(reporter_seen_at=seen)
+        concern.reporter_seen_at = seen
+    else:
         with transaction.atomic():
             audit_record(
                 actor=viewer,

@@ -11,7 +11,7 @@ from project.exceptions import MAX_ID
 from project.models import AuditEntry
 from safeguarding.models import Category, ConcernStatus, Urgency
 from safeguarding.policies import ConcernRole, is_reporter
-from safeguarding.selectors import concern_messages, is_overdue, owner_names
+from safeguarding.selectors import concern_messages, has_unread_answer, is_overdue, owner_names
 from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX, STAFF_NOTE_MAX
 
 STAMP = serializers.DateTimeField()
@@ -35,6 +35,11 @@ class ConcernCreateInput(serializers.Serializer):
         max_length=MAX_MESSAGES,
     )
     share_with_peer_mentors = serializers.BooleanField(default=False)
+    to_lead = serializers.BooleanField(
+        default=False,
+        help_text="Straight to the safeguarding leads (about a host or how the group is run): "
+        "the group's facilitators and peer mentors never see it.",
+    )
 
 
 class ConcernCreatedOutput(serializers.Serializer):
@@ -158,6 +163,9 @@ class ConcernSummaryOutput(serializers.Serializer):
     owner_id = serializers.IntegerField(
         allow_null=True, help_text="The member of staff who took it; null: nobody yet (or hers)."
     )
+    new_answer = serializers.BooleanField(
+        help_text="Hers only: a staff reply or a status change since she last opened it."
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         viewer = self.context["viewer"]
@@ -175,6 +183,7 @@ class ConcernSummaryOutput(serializers.Serializer):
             "raised_by_me": mine,
             # Who on the staff side took it is the staff's business, not hers.
             "owner_id": None if mine else instance.owner_id,
+            "new_answer": mine and has_unread_answer(instance),
         }
 
 

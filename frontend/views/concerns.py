@@ -31,19 +31,41 @@ def _with_age(rows: list[InboxRow], now: datetime) -> list[tuple[InboxRow, str]]
     ]
 
 
+# Where each field of the raise form is, for the error summary's links (issue 17).
+RAISE_FIELDS = {
+    "group_id": "c-group",
+    "to_lead": "c-to-group",
+    "category": "c-cat",
+    "body": "c-body",
+    "urgency": "c-urg",
+    "share_with_peer_mentors": "c-share",
+}
+
+
 @signed_in
 def concerns(request: HttpRequest) -> HttpResponse:
+    return _concerns_page(request)
+
+
+def _concerns_page(
+    request: HttpRequest,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+    kept: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The concerns page; with `errors` and the form `kept` as she filled it, a 400."""
     user = request.user
     found = concern_selectors.concern_inbox(viewer=user)
     rows = [
         group_selectors.group_row(g)
         for g in group_selectors.group_list_with_membership(viewer=user)
     ]
-    return render(
+    leads_only = concern_policies.LEADS_ONLY["category"]
+    response = render(
         request,
         "frontend/concerns.html",
         {
-            "mine": found.mine,
+            "mine": [(c, concern_selectors.has_unread_answer(c)) for c in found.mine],
             "inbox": found.inbox,
             # "New to you" (a lead's escalated concerns not opened yet) above "To answer".
             "sections": [
@@ -67,33 +89,65 @@ def concerns(request: HttpRequest) -> HttpResponse:
             "now": found.now,
             # Where she may raise one: the groups she is in.
             "groups": [row for row in rows if row.membership is not None],
-            "categories": Category.choices,
+            # "How the group is run" is the safeguarding lead's: the route choice says it.
+            "categories": [(v, label) for v, label in Category.choices if v != leads_only],
             "urgencies": Urgency.choices,
+            "errors": [(RAISE_FIELDS[field], text) for field, text in errors or []],
+            "field_errors": dict(errors or []),
+            "kept": kept or {"urgency": Urgency.NORMAL, "to": "group"},
         },
     )
+    if errors:
+        response.status_code = 400
+    return response
 
 
 @signed_in
 @require_POST
 def concern_new(request: HttpRequest) -> HttpResponse:
     post = request.POST
-    created: dict[str, Any] = {}
-
-    def raise_it() -> None:
-        created["concern"] = concern_services.concern_raise(
+    to = post.get("to", "group")
+    kept = {
+        "group_id": post.get("group_id", ""),
+        "to": to,
+        "category": post.get("category", ""),
+        "body": post.get("body", ""),
+        "urgency": post.get("urgency", Urgency.NORMAL),
+        "share": post.get("share_with_peer_mentors") == "on",
+    }
+    if to not in ("group", "lead"):
+        return _concerns_page(
+            request, errors=[("to_lead", _("Choose who it should go to."))], kept=kept
+        )
+    try:
+        concern = concern_services.concern_raise(
             actor=request.user,
             group_id=post.get("group_id"),
             category=post.get("category"),
             body=post.get("body", ""),
             urgency=post.get("urgency", Urgency.NORMAL),
-            share_with_peer_mentors=post.get("share_with_peer_mentors") == "on",
+            share_with_peer_mentors=kept["share"],
+            to_lead=to == "lead",
         )
-
-    if _flash_errors(
-        request, raise_it, _("Thank you for telling us. A facilitator will answer you here.")
-    ):
-        return redirect("concern", concern_id=created["concern"].pk)
-    return redirect("concerns")
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+        if exc.status != 400 or not fields:
+            messages.error(request, _error_text(exc))
+            return redirect("concerns")
+        errors = [
+            (field if field in RAISE_FIELDS else "body", " ".join(texts))
+            for field, texts in fields.items()
+        ]
+        return _concerns_page(request, errors=errors, kept=kept)
+    messages.success(
+        request,
+        _("Thank you for telling us. The safeguarding lead will answer you here.")
+        if concern.leads_from_start
+        else _("Thank you for telling us. A facilitator will answer you here."),
+    )
+    return redirect("concern", concern_id=concern.pk)
 
 
 @signed_in
@@ -170,6 +224,11 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
             and found.owner_id != user.pk
             and role in concern_policies.TAKERS,
             "notes": notes,
+            # Hers: how soon we aim to answer, from the settings (issue 17).
+            "reply_time": concern_selectors.reply_time(found.urgency)
+            if role == concern_policies.ConcernRole.REPORTER
+            and found.status != ConcernStatus.CLOSED
+            else None,
             "note_error": note_error,
             "note_text": note_text,
             "referred": [

@@ -81,13 +81,23 @@ def concern_raise(
     about_member_id: Any = None,
     message_ids: Any = None,
     share_with_peer_mentors: Any = False,
+    to_lead: Any = False,
 ) -> Concern:
-    """Raise a concern privately; the group's handlers are alerted at once (id and urgency)."""
+    """Raise a concern privately; the group's handlers are alerted at once (id and urgency).
+
+    `to_lead`: she sends it straight to the safeguarding leads ("about a host or how the group
+    is run", issue 17). It then takes the leads-only category (`policies.LEADS_ONLY`, the one
+    rule), so the group's facilitators and peer mentors never see it.
+    """
     group = group_for(actor, group_id, Action.CONCERN_RAISE)
     reporter = active_membership(actor, group)
     if reporter is None:
         raise NotFound()
     fields: dict[str, list[str]] = {}
+    if not isinstance(to_lead, bool):
+        fields["to_lead"] = [_("Choose who it should go to.")]
+    elif to_lead:
+        category = policies.LEADS_ONLY["category"]
     if category not in Category.values:
         fields["category"] = [_("Choose one of the categories.")]
     if urgency not in Urgency.values:
@@ -96,6 +106,8 @@ def concern_raise(
         fields["share_with_peer_mentors"] = [_("Choose yes or no.")]
     if fields:
         raise ValidationFailed(fields)
+    if to_lead:
+        share_with_peer_mentors = False  # the leads alone: nobody in the group sees it
     text = clean_text(body, field="body", max_length=BODY_MAX)
     about = None
     if about_member_id is not None:
@@ -183,6 +195,8 @@ def concern_reply(*, actor: User, concern_id: Any, body: Any) -> ConcernReply:
     reply = ConcernReply.objects.create(
         concern=concern, author=actor, from_reporter=role == ConcernRole.REPORTER, body=text
     )
+    if not reply.from_reporter:
+        _answered(concern, reply.at)
     audit_record(
         actor=actor,
         action="concern.replied",
@@ -227,9 +241,17 @@ def concern_set_status(
         concern.escalated_at = now
     elif status == ConcernStatus.CLOSED:
         concern.closed_at = now
-    concern.save(update_fields=["status", "acknowledged_at", "escalated_at", "closed_at"])
+    concern.answered_at = now  # her timeline shows every move: an answer she has not read
+    concern.save(
+        update_fields=["status", "acknowledged_at", "escalated_at", "closed_at", "answered_at"]
+    )
     ConcernStatusChange.objects.create(
-        concern=concern, from_status=previous, to_status=status, note_to_reporter=note, actor=actor
+        concern=concern,
+        from_status=previous,
+        to_status=status,
+        note_to_reporter=note,
+        actor=actor,
+        at=now,
     )
     audit_record(
         actor=actor,
@@ -244,6 +266,12 @@ def concern_set_status(
         _tell_leads(concern)
     _updated(concern)
     return concern
+
+
+def _answered(concern: Concern, at: datetime) -> None:
+    """Someone who handles it answered her: unread for her until she opens it (issue 17)."""
+    concern.answered_at = at
+    concern.save(update_fields=["answered_at"])
 
 
 def _tell_leads(concern: Concern) -> None:
@@ -274,7 +302,7 @@ def concerns_escalate_overdue(*, now: datetime | None = None) -> int:
     for pk in waiting:
         with transaction.atomic():
             claimed = Concern.objects.filter(overdue_q(moment), pk=pk).update(
-                status=ConcernStatus.ESCALATED, escalated_at=moment
+                status=ConcernStatus.ESCALATED, escalated_at=moment, answered_at=moment
             )
             if not claimed:  # acknowledged meanwhile, or another run took it
                 continue

@@ -1833,6 +1833,9 @@
 
   var categorySelect = $("concern-category");
   config.categories.forEach(function (category) {
+    // "How the group is run" is the safeguarding lead's alone (safeguarding/policies.py
+    // LEADS_ONLY): "Who should it go to?" offers it, and the server sets the category.
+    if (category.key === "facilitation") { return; }
     var option = el("option", null, category.label);
     option.value = category.key;
     categorySelect.appendChild(option);
@@ -1845,6 +1848,7 @@
     show($("concern-message"), !!message);
     show($("concern-error"), false);
     categorySelect.value = message ? "about_member" : "my_wellbeing";
+    $("concern-to-group").checked = true;
     $("concern-dialog").showModal();
     $("concern-body").focus();
   }
@@ -1867,7 +1871,8 @@
       body: $("concern-body").value,
       urgency: $("concern-urgency").value,
       share_with_peer_mentors: $("concern-share").checked,
-      message_ids: message ? [message.message_id] : []
+      message_ids: message ? [message.message_id] : [],
+      to_lead: $("concern-to-lead").checked
     };
     if (message && message.author && payload.category === "about_member") {
       payload.about_member_id = message.author.member_id;
@@ -1881,7 +1886,9 @@
       if (response.ok) {
         $("concern-dialog").close();
         $("concern-body").value = "";
-        feedback(t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
+        feedback(payload.to_lead
+          ? t("Thank you. Only the safeguarding lead can see it. You will find the answer under Concerns.")
+          : t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
       } else {
         return response.json().then(function (body) {
           error.textContent = body.message || t("That did not work. Please try again.");
