@@ -4,6 +4,7 @@ from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
 from frontend import views
+from frontend.views import account as account_views
 from frontend.views import agreements as agreement_views
 from frontend.views import audit as audit_views
 from frontend.views import info as info_views
@@ -58,6 +59,9 @@ urlpatterns = [
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),
     path("settings/", views.account_settings, name="settings"),
+    # Issue 17: her password and her names in groups.
+    path("settings/password/", account_views.password_change_page, name="settings-password"),
+    path("settings/names/", account_views.display_names_page, name="settings-names"),
     path("audit/", audit_views.audit, name="audit-page"),
     path("overview/", lead_views.dashboard, name="overview"),
     path("staff/", staff_views.staff, name="staff"),

@@ -93,6 +93,8 @@ class Action(StrEnum):
     MEMBER_HISTORY = "member.history"
     # Issue 17: a one-time password reset code for a member of the group (her facilitators, admins).
     MEMBER_RESET_CODE = "member.reset_code"
+    # Issue 17: change her own name in the group (unique in it, as when joining).
+    MEMBER_RENAME_SELF = "member.rename_self"
 
 
 R = Role
@@ -146,6 +148,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     # Peer mentors are members too: another member's record is not theirs to read.
     Action.MEMBER_HISTORY: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.MEMBER_RESET_CODE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.MEMBER_RENAME_SELF: IN_GROUP,
 }
 
 

@@ -89,6 +89,15 @@ def memberships_by_group(*, viewer: User, group_ids: list[int]) -> dict[int, Mem
     return {m.group_id: m for m in rows}
 
 
+def memberships_mine(*, viewer: User) -> QuerySet[Membership]:
+    """Her active memberships, with their groups, for her names in Settings (issue 17)."""
+    return (
+        Membership.objects.filter(user_id=viewer.pk, status=MembershipStatus.ACTIVE)
+        .select_related("group")
+        .order_by("group__name", "pk")
+    )
+
+
 def group_view(*, viewer: User, group: Group) -> GroupView:
     """One group she may see, with her membership of it (404 for one she may not)."""
     require(viewer, Action.GROUP_VIEW, group=group)

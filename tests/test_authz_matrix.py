@@ -93,6 +93,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.MEMBER_HISTORY: HOSTS_OF_A,
     # Issue 17: a one-time reset code for a member of A (a page, not REST).
     Action.MEMBER_RESET_CODE: HOSTS_OF_A,
+    # Issue 17: her own name in the group, from Settings (a page, not REST).
+    Action.MEMBER_RENAME_SELF: IN_A,
 }
 
 ERROR_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}

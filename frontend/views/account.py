@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from facilitation import selectors as session_selectors
 from facilitation import services as session_services
 from facilitation.taxonomy import CONTENT_WARNINGS
 from frontend.views._common import CLEAR_SITE_DATA, _error_text, _flash_errors, signed_in
+from groups import selectors as group_selectors
 from groups import services as group_services
 from groups.models import OrgRole
 from project.exceptions import ApplicationError
@@ -79,4 +80,96 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             "tell_hosts_if_i_leave_quickly": preferences["tell_hosts_if_i_leave_quickly"],
             "checkins": session_selectors.checkins_mine(viewer=user)[:30],
         },
+    )
+
+
+# --- issue 17: her password and her names in groups -------------------------------------------
+
+
+def _summary(errors: dict[str, str], order: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The GOV.UK error summary: (field id, message) in the order of the fields on the page."""
+    return [(anchor, errors[name]) for name, anchor in order if name in errors]
+
+
+def _field_errors(exc: ApplicationError, fallback: str) -> dict[str, str]:
+    fields = exc.extra.get("fields") if isinstance(exc.extra, dict) else None
+    if fields:
+        return {name: " ".join(str(m) for m in msgs) for name, msgs in fields.items()}
+    return {fallback: exc.message}
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def password_change_page(request: HttpRequest) -> HttpResponse:
+    """Change her password (the current one, then a new one). Her other devices are signed
+    out; this browser stays signed in. Neither password is ever shown back."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            group_services.password_change(
+                actor=request.user,
+                current=request.POST.get("current", ""),
+                new=request.POST.get("password", ""),
+                keep_session=request.session.session_key,
+            )
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise
+            errors = _field_errors(exc, "current")
+        else:
+            update_session_auth_hash(request, request.user)
+            messages.success(
+                request,
+                _("Your password is changed. You are signed out on every other phone or computer."),
+            )
+            return redirect("settings")
+    return render(
+        request,
+        "frontend/password_change.html",
+        {
+            "errors": errors,
+            "summary": _summary(errors, [("current", "pw-current"), ("password", "pw-new")]),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def display_names_page(request: HttpRequest) -> HttpResponse:
+    """Her name in each of her groups, one form each; checked as when joining."""
+    user = request.user
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    failed_id = ""
+    if request.method == "POST":
+        failed_id = request.POST.get("membership_id", "")[:20]
+        typed = {"display_name": request.POST.get("display_name", "")[:200]}
+        try:
+            group_services.display_name_change(
+                actor=user,
+                membership_id=failed_id,
+                display_name=request.POST.get("display_name", ""),
+            )
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise
+            errors = _field_errors(exc, "display_name")
+        else:
+            messages.success(request, _("Your name in the group is changed."))
+            return redirect("settings-names")
+    memberships = group_selectors.memberships_mine(viewer=user)
+    return render(
+        request,
+        "frontend/display_names.html",
+        {
+            "memberships": memberships,
+            "errors": errors,
+            "failed_id": failed_id,
+            "typed": typed,
+            "summary": [(f"name-{failed_id}", errors["display_name"])]
+            if "display_name" in errors
+            else [],
+        },
+        status=400 if errors else 200,
     )

@@ -212,3 +212,98 @@ def test_an_unknown_or_expired_code_says_what_to_do_next(world, expired):
     assert "ask the facilitator who gave it to you for a new one" in text
     assert 'href="#code"' in text and 'value="Lily"' in text
     assert not Membership.objects.filter(display_name="Lily").exists()
+
+
+# --- her password and her names, from Settings ----------------------------------------------
+
+NEW_PASSWORD = "a different long passphrase"
+
+
+def test_she_changes_her_password_and_her_other_devices_are_signed_out(world):
+    from tests.conftest import PASSWORD
+
+    here, elsewhere = signed_in(world, "member"), signed_in(world, "member")
+
+    settings_page = here.get("/settings/").content.decode()
+    answer = here.post("/settings/password/", {"current": PASSWORD, "password": NEW_PASSWORD})
+
+    user = world.users["member"]
+    user.refresh_from_db()
+    assert 'href="/settings/password/"' in settings_page
+    assert answer.status_code == 302 and answer["Location"] == "/settings/"
+    assert user.check_password(NEW_PASSWORD)
+    assert here.get("/settings/").status_code == 200
+    assert elsewhere.get("/settings/").status_code == 302
+    entry = AuditEntry.objects.get(action="account.password_changed")
+    assert PASSWORD not in str(entry.extra) and NEW_PASSWORD not in str(entry.extra)
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"current": "not my password", "password": NEW_PASSWORD}, "pw-current"),
+        ({"current": "", "password": NEW_PASSWORD}, "pw-current"),
+        ({"current": "wrongish-current", "password": "tiny7"}, "pw-new"),
+    ],
+)
+def test_a_wrong_password_change_shows_the_error_at_the_field_and_changes_nothing(
+    world, form, field
+):
+    from tests.conftest import PASSWORD
+
+    browser = signed_in(world, "member")
+
+    answer = browser.post("/settings/password/", form)
+
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    assert "<title>Error: Change your password \N{EN DASH} Haven</title>" in text
+    assert f'href="#{field}"' in text and f'id="{field}-error"' in text
+    assert form["password"] not in text and (not form["current"] or form["current"] not in text)
+    user = world.users["member"]
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert not AuditEntry.objects.filter(action="account.password_changed").exists()
+
+
+def test_she_changes_her_name_in_a_group_and_it_is_audited_without_the_name(world):
+    browser = signed_in(world, "member")
+    mine = world.members["member"]
+
+    answer = browser.post(
+        "/settings/names/", {"membership_id": mine.pk, "display_name": "Rosa"}, follow=True
+    )
+
+    mine.refresh_from_db()
+    assert mine.display_name == "Rosa"
+    assert "Your name in the group is changed" in answer.content.decode()
+    entry = AuditEntry.objects.get(action="member.renamed")
+    assert "Rosa" not in str(entry.extra) and "Rose" not in str(entry.extra)
+
+
+@pytest.mark.parametrize(("name", "message"), [("JADE", "already uses"), ("", "Use between")])
+def test_a_taken_or_empty_name_keeps_what_she_typed_and_changes_nothing(world, name, message):
+    browser = signed_in(world, "member")
+    mine = world.members["member"]
+
+    answer = browser.post("/settings/names/", {"membership_id": mine.pk, "display_name": name})
+
+    text = answer.content.decode()
+    assert answer.status_code == 400 and message in text
+    assert f'href="#name-{mine.pk}"' in text and f'value="{name}"' in text
+    mine.refresh_from_db()
+    assert mine.display_name == "Rose"
+    assert not AuditEntry.objects.filter(action="member.renamed").exists()
+
+
+@pytest.mark.parametrize("target", ["member2", "outsider", "nonsense"])
+def test_she_cannot_rename_anyone_else(world, target):
+    browser = signed_in(world, "member")
+    membership_id = "abc" if target == "nonsense" else world.members[target].pk
+
+    answer = browser.post(
+        "/settings/names/", {"membership_id": membership_id, "display_name": "Taken Over"}
+    )
+
+    assert answer.status_code in {400, 404}
+    assert not Membership.objects.filter(display_name="Taken Over").exists()
