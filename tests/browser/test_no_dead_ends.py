@@ -2,7 +2,8 @@
 a group asks first ("Leave <group>?", "Leave the group", "Stay", "Take a break instead"); a break
 folds the group away in My groups and she comes back from there; leaving says "You left the
 group"; a facilitator makes a one-time reset code from a member's record and the member sets a
-new password with it.
+new password with it; the join form keeps what she typed after an error (never the password);
+she changes her password from Settings.
 
 Each state is checked with axe-core (no violation of any impact) and saved as a screenshot in
 var/screenshots/no-dead-ends-*.png.
@@ -21,6 +22,7 @@ from tests.browser.roomkit import (
     DESKTOP,
     FACILITATOR,
     JADE,
+    MENTOR,
     PHONE,
     ROSE,
     Crew,
@@ -112,3 +114,60 @@ def test_a_facilitator_gives_a_member_a_reset_code_and_she_sets_a_new_password(
     expect(her).to_have_url(re.compile(r"/signin/$"))
     sign_in_password(her, "demo-amber", NEW_PASSWORD)
     expect(her).to_have_url(re.compile(r"/groups/$"))
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_the_join_form_keeps_what_she_typed_after_an_error(
+    new_context: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    page = new_context(viewport=viewport, bypass_csp=True).new_page()
+    page.goto("/join/")
+    expect(page.get_by_text("There is no e-mail reset.", exact=False)).to_be_visible()
+    page.locator("#code").fill("ABCD-EFGH-JKLM")
+    page.locator("#display_name").fill("Lily")
+    page.locator("#username").fill("lily-new")
+    page.locator("#password").fill("a long secret phrase")
+    submit(page, page.get_by_role("button", name="Join", exact=True))
+
+    expect(page).to_have_title("Error: Join a group \N{EN DASH} Haven")
+    summary = page.locator(".error-summary")
+    expect_in_view(summary, "the error summary")
+    expect(summary.get_by_role("link")).to_have_attribute("href", "#code")
+    expect(page.locator("#code-error")).to_contain_text("ask the facilitator")
+    expect(page.locator("#code")).to_have_value("ABCD-EFGH-JKLM")
+    expect(page.locator("#display_name")).to_have_value("Lily")
+    expect(page.locator("#username")).to_have_value("lily-new")
+    expect(page.locator("#password")).to_have_value("")
+    assert_no_axe(page, f"no-dead-ends-join-error-{size}")
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_she_changes_her_password_from_settings(
+    crew: Crew,
+    new_context: Callable[..., BrowserContext],
+    size: str,
+    viewport: dict[str, int],
+) -> None:
+    old = crew.credentials[MENTOR]
+    new = f"{old}-{size}-changed"
+    page = new_context(viewport=viewport, bypass_csp=True).new_page()
+    sign_in_password(page, MENTOR, old)
+    page.goto("/settings/")
+    page.get_by_role("link", name="Change your password").click()
+    expect(page).to_have_title("Change your password \N{EN DASH} Haven")
+    page.locator("#pw-current").fill("not my password at all")
+    page.locator("#pw-new").fill(new)
+    submit(page, page.get_by_role("button", name="Change my password"))
+    expect(page).to_have_title("Error: Change your password \N{EN DASH} Haven")
+    expect_in_view(page.locator(".error-summary"), "the error summary")
+    expect(page.locator("#pw-current")).to_have_value("")
+    assert_no_axe(page, f"no-dead-ends-password-error-{size}")
+
+    page.locator("#pw-current").fill(old)
+    page.locator("#pw-new").fill(new)
+    submit(page, page.get_by_role("button", name="Change my password"))
+
+    expect(page).to_have_url(re.compile(r"/settings/$"))
+    expect_in_view(page.get_by_text("Your password is changed.", exact=False), "the confirmation")
+    assert_no_axe(page, f"no-dead-ends-password-done-{size}")
+    crew.credentials[MENTOR] = new
