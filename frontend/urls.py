@@ -62,6 +62,10 @@ urlpatterns = [
     # Issue 17: her password and her names in groups.
     path("settings/password/", account_views.password_change_page, name="settings-password"),
     path("settings/names/", account_views.display_names_page, name="settings-names"),
+    path("settings/data/", account_views.data_download, name="settings-data"),
+    path("settings/data/read/", account_views.data_read, name="settings-data-read"),
+    path("settings/data/file/", account_views.data_file, name="settings-data-file"),
+    path("erased/", account_views.erased, name="erased"),
     path("audit/", audit_views.audit, name="audit-page"),
     path("overview/", lead_views.dashboard, name="overview"),
     path("staff/", staff_views.staff, name="staff"),

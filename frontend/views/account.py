@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from facilitation import selectors as session_selectors
@@ -38,7 +43,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
                 messages.error(request, _error_text(exc))
                 return redirect("settings")
             logout(request)
-            response = redirect("landing")
+            # Issue 17: erasure ends on a page that says it worked.
+            response = redirect("erased")
             response["Clear-Site-Data"] = CLEAR_SITE_DATA
             return response
         if request.POST.get("action") == "leave_quickly":
@@ -173,3 +179,91 @@ def display_names_page(request: HttpRequest) -> HttpResponse:
         },
         status=400 if errors else 200,
     )
+
+
+# --- issue 17: her data, with a warning first; erasure ends on a page that says it worked ------
+
+# The parts of the export, in the words the readable page uses (the file keeps its keys).
+EXPORT_PARTS: list[tuple[str, str]] = [
+    ("account", gettext_lazy("Your account")),
+    ("groups", gettext_lazy("Your groups and your names in them")),
+    ("messages", gettext_lazy("Messages you wrote in sessions")),
+    ("concerns", gettext_lazy("Concerns you raised, with their answers")),
+    ("notices", gettext_lazy("Private notes the hosts sent you")),
+    ("support_requests", gettext_lazy("Times you asked for support")),
+    ("checkins", gettext_lazy("How you said you were in sessions")),
+    ("private_messages", gettext_lazy("Your private thread with the hosts")),
+    ("group_decisions", gettext_lazy("Pauses or removals, with the facilitators' message")),
+    ("agreements_accepted", gettext_lazy("Group agreements you accepted")),
+    ("agreement_proposals", gettext_lazy("Changes to an agreement you suggested")),
+]
+
+
+def _label(key: Any) -> str:
+    return str(key).replace("_", " ").capitalize()
+
+
+def _text(value: Any) -> str:
+    """One value as plain words (nested parts joined, never JSON)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(k)}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " | ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _entries(value: Any) -> list[list[tuple[str, str]]]:
+    """One part of the export as entries of (label, text) rows for the readable page."""
+    items = value if isinstance(value, list) else [value] if value else []
+    return [
+        [(_label(k), _text(v)) for k, v in item.items()]
+        if isinstance(item, dict)
+        else [("", _text(item))]
+        for item in items
+    ]
+
+
+@signed_in
+def data_download(request: HttpRequest) -> HttpResponse:
+    """Before the download: what is in it, and that anyone who has the file can read it."""
+    return render(
+        request,
+        "frontend/data_download.html",
+        {"parts": [label for _key, label in EXPORT_PARTS]},
+    )
+
+
+@never_cache
+@signed_in
+def data_read(request: HttpRequest) -> HttpResponse:
+    """Her data as a page (nothing to keep on the phone)."""
+    export = concern_services.member_export(actor=request.user)
+    known = {key for key, _label in EXPORT_PARTS}
+    sections = [
+        (key, label, _entries(export.get(key)))
+        for key, label in EXPORT_PARTS
+        + [(k, k.replace("_", " ").capitalize()) for k in export if k not in known]
+    ]
+    return render(request, "frontend/data_read.html", {"sections": sections})
+
+
+@never_cache
+@signed_in
+def data_file(request: HttpRequest) -> HttpResponse:
+    """Her data as a file, named neutrally (the name says nothing about Haven)."""
+    export = concern_services.member_export(actor=request.user)
+    response = HttpResponse(
+        json.dumps(export, ensure_ascii=False, indent=2, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="export.json"'
+    return response
+
+
+def erased(request: HttpRequest) -> HttpResponse:
+    """After erasure: it worked, she is signed out, nothing of hers is left to sign in with."""
+    return render(request, "frontend/erased.html")

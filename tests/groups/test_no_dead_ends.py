@@ -307,3 +307,59 @@ def test_she_cannot_rename_anyone_else(world, target):
 
     assert answer.status_code in {400, 404}
     assert not Membership.objects.filter(display_name="Taken Over").exists()
+
+
+# --- her data -------------------------------------------------------------------------------
+
+
+def test_download_my_data_warns_first_and_offers_a_page_and_a_neutrally_named_file(world):
+    browser = signed_in(world, "member")
+
+    settings_page = browser.get("/settings/").content.decode()
+    warning = browser.get("/settings/data/").content.decode()
+    readable = browser.get("/settings/data/read/")
+    file = browser.get("/settings/data/file/")
+
+    assert 'href="/settings/data/"' in settings_page and "/api/v1/me/export/" not in settings_page
+    assert "Anyone who has the file can read it." in warning
+    assert 'href="/settings/data/read/"' in warning and 'href="/settings/data/file/"' in warning
+    assert readable.status_code == 200 and "no-store" in readable["Cache-Control"]
+    text = readable.content.decode()
+    assert "Your groups and your names in them" in text and "Rose" in text and "{" not in text
+    assert file["Content-Disposition"] == 'attachment; filename="export.json"'
+    assert "haven" not in file["Content-Disposition"].lower()
+    assert file.json()["account"]["username"] == "rose"
+
+
+@pytest.mark.parametrize(
+    "path", ["/settings/data/", "/settings/data/read/", "/settings/data/file/"]
+)
+def test_her_data_pages_need_her_signed_in(world, path):
+    answer = Client().get(path)
+
+    assert answer.status_code == 302 and answer["Location"] == "/signin/"
+
+
+def test_erasure_ends_on_a_page_that_says_it_worked(world):
+    from tests.conftest import PASSWORD
+
+    browser = signed_in(world, "member")
+
+    answer = browser.post("/settings/", {"action": "erase", "password": PASSWORD}, follow=True)
+
+    text = answer.content.decode()
+    assert answer.redirect_chain[-1][0] == "/erased/"
+    assert "Your account is erased" in text
+    assert "<title>Account erased \N{EN DASH} Haven</title>" in text
+    assert browser.get("/settings/").status_code == 302
+
+
+def test_a_wrong_password_erases_nothing(world):
+    browser = signed_in(world, "member")
+
+    answer = browser.post("/settings/", {"action": "erase", "password": "wrong"}, follow=True)
+
+    assert answer.redirect_chain[-1][0] == "/settings/"
+    world.users["member"].refresh_from_db()
+    assert world.users["member"].is_active
+    assert Membership.objects.filter(pk=world.members["member"].pk).exists()
