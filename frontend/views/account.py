@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -199,6 +202,9 @@ EXPORT_PARTS: list[tuple[str, str]] = [
 ]
 
 
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def _label(key: Any) -> str:
     return str(key).replace("_", " ").capitalize()
 
@@ -213,6 +219,11 @@ def _text(value: Any) -> str:
         return "; ".join(f"{_label(k)}: {_text(v)}" for k, v in value.items())
     if isinstance(value, list):
         return " | ".join(_text(v) for v in value)
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            return date_format(datetime.fromisoformat(value), "j M Y, H:i")
+        except ValueError:
+            return value
     return str(value)
 
 

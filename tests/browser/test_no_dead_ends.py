@@ -3,7 +3,8 @@ a group asks first ("Leave <group>?", "Leave the group", "Stay", "Take a break i
 folds the group away in My groups and she comes back from there; leaving says "You left the
 group"; a facilitator makes a one-time reset code from a member's record and the member sets a
 new password with it; the join form keeps what she typed after an error (never the password);
-she changes her password from Settings.
+she changes her password from Settings; "Download my data" warns first and offers a readable
+page; erasure ends on a page that says it worked.
 
 Each state is checked with axe-core (no violation of any impact) and saved as a screenshot in
 var/screenshots/no-dead-ends-*.png.
@@ -171,3 +172,46 @@ def test_she_changes_her_password_from_settings(
     expect_in_view(page.get_by_text("Your password is changed.", exact=False), "the confirmation")
     assert_no_axe(page, f"no-dead-ends-password-done-{size}")
     crew.credentials[MENTOR] = new
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_download_my_data_warns_first_and_offers_a_readable_page(
+    person: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    page = person(ROSE, viewport).new_page()
+    page.goto("/settings/")
+    page.get_by_role("link", name="Download my data").click()
+
+    expect(page).to_have_title("Your data \N{EN DASH} Haven")
+    expect_in_view(page.locator(".warning-text"), "the warning")
+    expect(page.locator(".warning-text")).to_contain_text("Anyone who has the file can read it.")
+    expect_in_view(page.get_by_role("link", name="Read it here"), "Read it here")
+    expect_in_view(page.get_by_role("link", name="Download the file"), "the file")
+    assert_no_axe(page, f"no-dead-ends-data-{size}")
+
+    page.get_by_role("link", name="Read it here").click()
+    expect(page.get_by_role("heading", name="Your groups and your names in them")).to_be_visible()
+    assert_no_axe(page, f"no-dead-ends-data-read-{size}")
+
+    page.goto("/settings/data/")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the file").click()
+    assert download.value.suggested_filename == "export.json"
+
+
+def test_erasure_ends_on_a_page_that_says_it_worked(
+    crew: Crew, new_context: Callable[..., BrowserContext]
+) -> None:
+    page = new_context(viewport=PHONE, bypass_csp=True).new_page()
+    sign_in_password(page, JADE, crew.credentials[JADE])
+    page.goto("/settings/")
+    page.get_by_text("Erase my account", exact=True).first.click()
+    page.locator("#erase-pw").fill(crew.credentials[JADE])
+    submit(page, page.get_by_role("button", name="Erase my account"))
+
+    expect(page).to_have_url(re.compile(r"/erased/$"))
+    expect(page).to_have_title("Account erased \N{EN DASH} Haven")
+    expect_in_view(page.get_by_role("heading", name="Your account is erased"), "the heading")
+    assert_no_axe(page, "no-dead-ends-erased-phone")
+    page.set_viewport_size(DESKTOP)
+    assert_no_axe(page, "no-dead-ends-erased-desktop")
