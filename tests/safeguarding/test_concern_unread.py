@@ -159,3 +159,21 @@ def test_the_default_urgent_time_reads_one_hour(world: World) -> None:
     assert "We aim to answer an urgent concern within 1 hour." in page(
         world, "member", "/concerns/"
     )
+
+
+def test_haven_escalating_it_in_time_is_news_she_can_see(world: World) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from safeguarding import services
+    from safeguarding.models import Concern
+
+    concern_id = raise_concern(world, category="my_wellbeing", about_member_id=None)
+    Concern.objects.filter(pk=concern_id).update(acknowledge_by=timezone.now() - timedelta(hours=1))
+    assert services.concerns_escalate_overdue() == 1
+    assert unread(world, "member")
+    assert "Someone more senior is now looking at this with us." in page(
+        world, "member", f"/concerns/{concern_id}/"
+    )
+    assert not unread(world, "member")
