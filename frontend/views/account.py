@@ -85,6 +85,13 @@ def account_settings(request: HttpRequest) -> HttpResponse:
                 (key, label, description, preferences["content_warnings"].get(key, "collapse"))
                 for key, label, description in CONTENT_WARNINGS
             ],
+            # Issue 17: one line says what is folded; the topics sit behind "Change for a topic".
+            "shown_warnings": [
+                label
+                for key, label, _d in CONTENT_WARNINGS
+                if preferences["content_warnings"].get(key, "collapse") == "show"
+            ],
+            "cw_open": request.GET.get("change") == "warnings",
             "is_staff_role": user.org_role != OrgRole.NONE,
             "tell_hosts_if_i_leave_quickly": preferences["tell_hosts_if_i_leave_quickly"],
             "checkins": session_selectors.checkins_mine(viewer=user)[:30],

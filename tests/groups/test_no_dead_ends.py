@@ -363,3 +363,41 @@ def test_a_wrong_password_erases_nothing(world):
     world.users["member"].refresh_from_db()
     assert world.users["member"].is_active
     assert Membership.objects.filter(pk=world.members["member"].pk).exists()
+
+
+# --- content-warning choices in a short form ------------------------------------------------
+
+
+def test_warning_choices_are_one_line_and_a_change_for_a_topic(world):
+    from facilitation.taxonomy import CONTENT_WARNINGS
+
+    browser = signed_in(world, "member")
+    first_key, first_label, _d = CONTENT_WARNINGS[0]
+
+    before = browser.get("/settings/").content.decode()
+    saved = browser.post("/settings/", {f"cw_{first_key}": "show"})
+    after = browser.get("/settings/").content.decode()
+
+    assert "All warnings are folded (recommended)" in before
+    assert "Change for a topic" in before and before.count("<fieldset") <= 2
+    assert saved.status_code == 302
+    assert "All warnings are folded (recommended)" not in after
+    assert f"<li>{first_label}</li>" in after
+    user = world.users["member"]
+    user.refresh_from_db()
+    chosen = user.preferences["content_warnings"]
+    assert chosen[first_key] == "show"
+    assert all(chosen[key] == "collapse" for key, _l, _d in CONTENT_WARNINGS[1:])
+
+
+def test_a_bad_warning_choice_changes_nothing(world):
+    from facilitation.taxonomy import CONTENT_WARNINGS
+
+    browser = signed_in(world, "member")
+    user = world.users["member"]
+    before = dict(user.preferences)
+
+    browser.post("/settings/", {f"cw_{CONTENT_WARNINGS[0][0]}": "sideways"}, follow=True)
+
+    user.refresh_from_db()
+    assert user.preferences == before
