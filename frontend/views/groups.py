@@ -135,7 +135,25 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         # Issue 16: the points adopted since the current version, in the next one's draft.
         context["drafted"] = group_selectors.agreement_drafted(viewer=user, group=group)
     context.update(_support_context(request, group, membership, thread))
+    context["checklist"] = _first_run_checklist(user, membership, accepted, context["sessions"])
     return context
+
+
+def _first_run_checklist(
+    user: Any, membership: Any, accepted: bool, sessions: list[Any]
+) -> dict[str, Any] | None:
+    """Issue 17: her first steps in the group (the agreement, her content-warning choices, What
+    to expect, the next session), shown until the ones Haven can see are done."""
+    if membership is None or membership.role == GroupRole.FACILITATOR:
+        return None
+    chose_warnings = bool((getattr(user, "preferences", None) or {}).get("content_warnings"))
+    if accepted and chose_warnings:
+        return None
+    return {
+        "accepted": accepted,
+        "chose_warnings": chose_warnings,
+        "next_session": sessions[0] if sessions else None,
+    }
 
 
 # --- support and private threads on the group page (issue 15) --------------------------------

@@ -401,3 +401,28 @@ def test_a_bad_warning_choice_changes_nothing(world):
 
     user.refresh_from_db()
     assert user.preferences == before
+
+
+# --- the first-run checklist ----------------------------------------------------------------
+
+
+def test_her_first_steps_show_on_the_group_page_until_she_has_done_them(world):
+    from facilitation.taxonomy import CONTENT_WARNINGS
+    from groups.services import agreement_accept, agreement_publish
+
+    agreement_publish(actor=world.users["facilitator"], group=world.group_a, points=["We listen."])
+    browser = signed_in(world, "member")
+    url = f"/groups/{world.group_a.pk}/"
+
+    first = browser.get(url).content.decode()
+    browser.post("/settings/", {f"cw_{CONTENT_WARNINGS[0][0]}": "show"})
+    version = world.group_a.agreements.order_by("-version").first().version
+    agreement_accept(actor=world.users["member"], group=world.group_a, version=version)
+    later = browser.get(url).content.decode()
+    staff = signed_in(world, "facilitator").get(url).content.decode()
+
+    assert "Getting started" in first
+    assert "Read and accept the group agreement" in first and 'href="/what-to-expect/"' in first
+    assert 'href="/settings/?change=warnings#content-warnings"' in first
+    assert "Getting started" not in later
+    assert "Getting started" not in staff
