@@ -4,7 +4,8 @@ folds the group away in My groups and she comes back from there; leaving says "Y
 group"; a facilitator makes a one-time reset code from a member's record and the member sets a
 new password with it; the join form keeps what she typed after an error (never the password);
 she changes her password from Settings; "Download my data" warns first and offers a readable
-page; erasure ends on a page that says it worked.
+page; erasure ends on a page that says it worked; her first steps on the group page lead to
+the short content-warning form.
 
 Each state is checked with axe-core (no violation of any impact) and saved as a screenshot in
 var/screenshots/no-dead-ends-*.png.
@@ -20,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import GROUP_NAME, HavenServer, sign_in_password, submit
 from tests.browser.roomkit import (
+    AMBER,
     DESKTOP,
     FACILITATOR,
     JADE,
@@ -115,6 +117,8 @@ def test_a_facilitator_gives_a_member_a_reset_code_and_she_sets_a_new_password(
     expect(her).to_have_url(re.compile(r"/signin/$"))
     sign_in_password(her, "demo-amber", NEW_PASSWORD)
     expect(her).to_have_url(re.compile(r"/groups/$"))
+    crew.credentials["demo-amber"] = NEW_PASSWORD
+    crew.states.pop("demo-amber", None)
 
 
 @pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
@@ -215,3 +219,22 @@ def test_erasure_ends_on_a_page_that_says_it_worked(
     assert_no_axe(page, "no-dead-ends-erased-phone")
     page.set_viewport_size(DESKTOP)
     assert_no_axe(page, "no-dead-ends-erased-desktop")
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_her_first_steps_lead_to_the_short_warning_form(
+    crew: Crew, person: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    page = person(AMBER, viewport).new_page()
+    page.goto(f"/groups/{crew.group_id()}/")
+
+    checklist = page.locator(".first-run")
+    expect_in_view(page.get_by_role("heading", name="Getting started"), "the checklist")
+    expect(checklist).to_contain_text("Read and accept the group agreement")
+    expect(checklist.get_by_role("link", name="Read what to expect in a session")).to_be_visible()
+    assert_no_axe(page, f"no-dead-ends-checklist-{size}")
+
+    checklist.get_by_role("link", name="Choose how content warnings work for you").click()
+    expect(page.get_by_text("All warnings are folded (recommended).", exact=False)).to_be_visible()
+    expect(page.locator("details.cw-change")).to_have_attribute("open", "")
+    assert_no_axe(page, f"no-dead-ends-warnings-{size}")
