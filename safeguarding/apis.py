@@ -156,7 +156,7 @@ class MeExportApi(APIView):
     @extend_schema(operation_id="me_export", responses={200: ExportOutput, **error_responses(401)})
     def get(self, request: Request) -> Response:
         response = Response(services.member_export(actor=request.user))
-        response["Content-Disposition"] = 'attachment; filename="my-haven-data.json"'
+        response["Content-Disposition"] = 'attachment; filename="export.json"'
         return response
 
 

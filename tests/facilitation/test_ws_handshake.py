@@ -333,8 +333,6 @@ async def test_an_admin_switching_a_staff_account_off_closes_her_cookie_socket_a
     assert answer.status_code == 302
     assert await next_close(comm) == CLOSED_SIGNED_OUT
     key = browser.cookies[settings.SESSION_COOKIE_NAME].value
-    assert not await database_sync_to_async(
-        BrowserSession.objects.filter(session_key=key).exists
-    )()
+    assert not await database_sync_to_async(BrowserSession.objects.filter(session_key=key).exists)()
     assert (await database_sync_to_async(browser.get)("/concerns/")).status_code == 302
     await comm.disconnect()

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from project import realtime
 from project.models import AuditEntry
-from safeguarding import services
+from safeguarding import oversight, services
 from safeguarding.models import Concern, ConcernStatusChange
 from tests.conftest import World
 from tests.safeguarding import BODY, detail, move, raise_concern
@@ -214,10 +214,9 @@ def test_the_lead_now_handles_it_and_sees_it_new_to_her_until_she_opens_it(
 
 
 def test_the_overview_still_counts_it_overdue_once_haven_escalated_it(world: World) -> None:
-    from safeguarding import selectors
 
     concern_id = urgent(world)
     late(concern_id)
     services.concerns_escalate_overdue()
-    counts = selectors.concern_counts_by_group(viewer=world.users["safeguarding_lead"])
+    counts = oversight.concern_counts_by_group(viewer=world.users["safeguarding_lead"])
     assert counts[world.group_a.pk].overdue == 1
