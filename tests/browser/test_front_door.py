@@ -57,7 +57,7 @@ def test_back_after_a_quick_exit_never_shows_what_haven_is_for(
     sign_in(page, MEMBER, credentials[MEMBER])
     page.get_by_role("link", name=GROUP_NAME).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(GROUP_NAME)
-    page.get_by_role("link", name="What to expect in a session").click()
+    page.get_by_role("link", name="What to expect in a session", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("What to expect")
     page.get_by_role("link", name="Concerns", exact=True).click()
     expect(page).to_have_url(f"{haven.base_url}/concerns/")
