@@ -13,7 +13,7 @@ from pathlib import Path
 
 from csp.constants import NONE, SELF
 
-from project import config
+from project import __version__, config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HAVEN_VAR_DIR", BASE_DIR / "var"))
@@ -245,7 +245,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Haven API",
     "DESCRIPTION": "REST half of the Haven wire contract (PROTOCOL.md). The live room is a "
     "WebSocket at /ws/sessions/{session_id}/.",
-    "VERSION": "1.0.0",
+    "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
