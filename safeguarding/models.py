@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -146,3 +148,170 @@ class ConcernNote(models.Model):
 
     def __str__(self) -> str:
         return f"concern note {self.pk}"
+
+
+# --- The "Get help now" directory (issue 17) ---------------------------------------------
+# Services the organisation trusts, shaped like the Open Referral Human Services Data
+# Specification (HSDS: organization, service, location, phone, schedule), so a directory can be
+# imported from, and compared with, the files other services already publish. Haven is one
+# organisation per install (groups/models.py has no organisation row), so the directory is
+# install-wide. Nothing here is about a member: these are public contact details of services.
+
+
+def new_hsds_id() -> str:
+    """An identifier for an entry made in the admin rather than imported (HSDS ids are UUIDs)."""
+    return str(uuid.uuid4())
+
+
+class HelpCategory(models.TextChoices):
+    """Haven's own grouping on the help page, in the order the page shows them."""
+
+    CRISIS_LINE = "crisis_line", _("Crisis lines")
+    SEXUAL_VIOLENCE = "sexual_violence", _("Sexual violence")
+    DOMESTIC_ABUSE = "domestic_abuse", _("Domestic abuse")
+    SAFETY = "safety", _("Staying safe at work")
+    HEALTH = "health", _("Health")
+    LEGAL = "legal", _("Legal help")
+    OTHER = "other", _("Other help")
+
+
+HELP_CATEGORY_ORDER: tuple[str, ...] = tuple(HelpCategory.values)
+
+
+class HelpServiceStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    INACTIVE = "inactive", _("Inactive")
+
+
+class HelpLocationType(models.TextChoices):
+    PHYSICAL = "physical", _("A place to visit")
+    VIRTUAL = "virtual", _("Online or phone only")
+
+
+class HelpOrganization(models.Model):
+    """An organisation that runs one or more help services (HSDS `organization`)."""
+
+    hsds_id = models.CharField(max_length=100, unique=True, default=new_hsds_id)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    # An organisation's public contact address; never a person's.
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HelpService(models.Model):
+    """One service an organisation offers (HSDS `service`): what it offers and who it is for."""
+
+    hsds_id = models.CharField(max_length=100, unique=True, default=new_hsds_id)
+    organization = models.ForeignKey(
+        HelpOrganization, on_delete=models.CASCADE, related_name="services"
+    )
+    name = models.CharField(max_length=200)
+    # What it offers.
+    description = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    email = models.EmailField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=HelpServiceStatus.choices, default=HelpServiceStatus.ACTIVE
+    )
+    # Who it is for (HSDS 3 `eligibility_description`) and how to reach it (`application_process`).
+    eligibility_description = models.TextField(blank=True)
+    application_process = models.TextField(blank=True)
+    fees_description = models.TextField(blank=True)
+    # Haven's own: where it sits on the help page (not in HSDS, which uses taxonomies).
+    category = models.CharField(
+        max_length=32, choices=HelpCategory.choices, default=HelpCategory.OTHER
+    )
+    sort_order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name", "id"]
+        indexes = [models.Index(fields=["status", "category"], name="help_service_listing")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HelpLocation(models.Model):
+    """Where a service is (HSDS `location`); "online or phone only" needs no address."""
+
+    hsds_id = models.CharField(max_length=100, unique=True, default=new_hsds_id)
+    service = models.ForeignKey(HelpService, on_delete=models.CASCADE, related_name="locations")
+    location_type = models.CharField(
+        max_length=16, choices=HelpLocationType.choices, default=HelpLocationType.VIRTUAL
+    )
+    name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    address = models.TextField(blank=True)
+    # A town or region it covers, e.g. "Greater Manchester" or "UK-wide".
+    area = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.area or f"location {self.pk}"
+
+
+class HelpPhone(models.Model):
+    """A number to call or text for a service (HSDS `phone`)."""
+
+    hsds_id = models.CharField(max_length=100, unique=True, default=new_hsds_id)
+    service = models.ForeignKey(HelpService, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(max_length=50)
+    # e.g. "Free, 24 hours" or "Text only".
+    description = models.CharField(max_length=300, blank=True)
+    sort_order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class HelpSchedule(models.Model):
+    """When a service is open (HSDS `schedule` / 2.x `regular_schedule`).
+
+    Either one weekday with opening and closing times, or a description alone ("24 hours,
+    every day"). An HSDS row naming several days (`byday=MO,TU`) becomes one row per day, so
+    `hsds_id` is unique together with the weekday.
+    """
+
+    hsds_id = models.CharField(max_length=100, default=new_hsds_id)
+    service = models.ForeignKey(HelpService, on_delete=models.CASCADE, related_name="schedules")
+    # ISO weekday: 1 is Monday, 7 is Sunday; empty for a description-only row.
+    weekday = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        choices=[
+            (1, _("Monday")),
+            (2, _("Tuesday")),
+            (3, _("Wednesday")),
+            (4, _("Thursday")),
+            (5, _("Friday")),
+            (6, _("Saturday")),
+            (7, _("Sunday")),
+        ],
+    )
+    opens_at = models.TimeField(null=True, blank=True)
+    closes_at = models.TimeField(null=True, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["weekday", "opens_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hsds_id", "weekday"],
+                name="help_schedule_hsds_id_weekday",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.description or f"schedule {self.pk}"
