@@ -29,7 +29,13 @@ from facilitation.services import (
     SUPPORT_NOTE_MAX,
 )
 from facilitation.services.support import ASKED_KINDS, HOST_STATUSES
-from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE, CW_SHOW
+from facilitation.taxonomy import (
+    CONTENT_WARNING_KEYS,
+    CW_COLLAPSE,
+    CW_SHOW,
+    warning_description,
+    warning_label,
+)
 from project.exceptions import MAX_ID
 
 CW_CHOICES = sorted(CONTENT_WARNING_KEYS)
@@ -46,8 +52,8 @@ class ContentWarningOutput(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return {
             "key": instance.key,
-            "label": gettext(instance.label),
-            "description": gettext(instance.description),
+            "label": warning_label(instance.key),
+            "description": warning_description(instance.key),
         }
 
 

@@ -1,7 +1,9 @@
 """The content-warning taxonomy Haven ships with.
 
 The rows are created by migration 0002 from this list; labels and descriptions are marked
-for translation here and translated when they are shown. Adding a category needs a migration.
+for translation here and translated when they are shown, looked up by the category's stable key
+(`warning_label`, `translated_warnings`), never from the English stored in the rows. Adding a
+category needs a migration.
 """
 
 from __future__ import annotations
@@ -72,6 +74,22 @@ CONTENT_WARNINGS: list[tuple[str, str, str]] = [
 ]
 
 CONTENT_WARNING_KEYS = frozenset(key for key, _label, _description in CONTENT_WARNINGS)
+_BY_KEY = {key: (label, description) for key, label, description in CONTENT_WARNINGS}
+
+
+def warning_label(key: str) -> str:
+    """A category's label in the active language (an unknown key is shown as it is)."""
+    return _(_BY_KEY[key][0]) if key in _BY_KEY else key
+
+
+def warning_description(key: str) -> str:
+    """A category's description in the active language (empty for an unknown key)."""
+    return _(_BY_KEY[key][1]) if key in _BY_KEY else ""
+
+
+def translated_warnings() -> list[tuple[str, str, str]]:
+    """(key, label, description) of every category, in order, in the active language."""
+    return [(key, _(label), _(description)) for key, label, description in CONTENT_WARNINGS]
 
 
 def clean_warning_list(value: Any, field: str) -> list[str]:

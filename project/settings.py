@@ -151,7 +151,14 @@ HAVEN_TOKEN_MAX_DAYS = config.env_int(os.environ, "HAVEN_TOKEN_MAX_DAYS", defaul
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# Each language is named in its own words (the language choice shows these names as they are).
+# Catalogues live in locale/<code>/LC_MESSAGES/; README "Languages" says how to add one.
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("pt-br", "Português (Brasil)"),
+    ("ro", "Română"),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"

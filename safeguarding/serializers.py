@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from groups.services import PASSWORD_MAX
@@ -272,7 +273,7 @@ class EraseInput(serializers.Serializer):
 
     def validate_confirm(self, value: bool) -> bool:
         if not value:
-            raise serializers.ValidationError("Tick the box to confirm.")
+            raise serializers.ValidationError(_("Tick the box to confirm."))
         return value
 
 

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
-from facilitation.taxonomy import CONTENT_WARNINGS
+from facilitation.taxonomy import CONTENT_WARNINGS, translated_warnings
 from frontend.views._common import CLEAR_SITE_DATA, _error_text, _flash_errors, signed_in
 from groups import selectors as group_selectors
 from groups import services as group_services
@@ -83,12 +83,12 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         {
             "warnings": [
                 (key, label, description, preferences["content_warnings"].get(key, "collapse"))
-                for key, label, description in CONTENT_WARNINGS
+                for key, label, description in translated_warnings()
             ],
             # Issue 17: one line says what is folded; the topics sit behind "Change for a topic".
             "shown_warnings": [
                 label
-                for key, label, _d in CONTENT_WARNINGS
+                for key, label, _d in translated_warnings()
                 if preferences["content_warnings"].get(key, "collapse") == "show"
             ],
             "cw_open": request.GET.get("change") == "warnings",

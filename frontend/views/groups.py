@@ -24,7 +24,7 @@ from facilitation.agreements import agreement_admits_to
 from facilitation.models import SessionKind, SessionStatus, SupportKind
 from facilitation.services.private import PRIVATE_BODY_MAX
 from facilitation.services.support import ASKED_KINDS, SUPPORT_NOTE_MAX
-from facilitation.taxonomy import CONTENT_WARNINGS
+from facilitation.taxonomy import translated_warnings
 from frontend.views._common import _error_text, _flash_errors, _local_datetime, signed_in
 from groups import selectors as group_selectors
 from groups import services as group_services
@@ -91,7 +91,7 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         "is_facilitator": is_facilitator,
         "can_see_roster": can(user, Action.ROSTER_VIEW, group=group, membership=membership),
         "sessions": [],
-        "cw_labels": {key: label for key, label, _d in CONTENT_WARNINGS},
+        "cw_labels": {key: label for key, label, _d in translated_warnings()},
         "session_kinds": SessionKind.choices,
         "invite_roles": [
             (GroupRole.MEMBER, _("Member")),
@@ -101,7 +101,7 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         "expiry_days": group_services.INVITE_EXPIRY_DAYS,
         "label_max": group_services.INVITE_LABEL_MAX,
         "batch_size": group_services.INVITE_BATCH_SIZE,
-        "content_warnings": CONTENT_WARNINGS,
+        "content_warnings": translated_warnings(),
     }
     if can(user, Action.SESSION_VIEW, group=group, membership=membership):
         listed = list(session_selectors.session_list(viewer=user, group=group))

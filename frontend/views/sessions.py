@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
 from facilitation.models import Mood, PlanItemKind, Session, SessionStatus
-from facilitation.taxonomy import CONTENT_WARNINGS
+from facilitation.taxonomy import translated_warnings
 from frontend.views._common import _error_text, _flash_errors, signed_in
 from frontend.views.agreements import agreement_door
 from groups import selectors as group_selectors
@@ -72,7 +72,7 @@ def session_plan(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "rows": rows,
             "kinds": PlanItemKind.choices,
-            "content_warnings": [(key, _(label)) for key, label, _d in CONTENT_WARNINGS],
+            "content_warnings": [(key, label) for key, label, _d in translated_warnings()],
         },
         status=status,
     )
@@ -116,7 +116,7 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         "member_id": me.pk if me else None,
         "preferences": preferences,
         "content_warnings": [
-            {"key": key, "label": _(label)} for key, label, _description in CONTENT_WARNINGS
+            {"key": key, "label": label} for key, label, _description in translated_warnings()
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),

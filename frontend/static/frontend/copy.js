@@ -4,8 +4,10 @@
 (function () {
   "use strict";
 
-  /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. */
-  var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
+  /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. The
+   * calls are spelled gettext/ngettext/pgettext/interpolate (never an alias) so that
+   * `makemessages -d djangojs` finds them; without the catalogue they fall back to English. */
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
 
   function say(button, text) {
     var status = document.getElementById(button.getAttribute("aria-controls") || "");
@@ -27,10 +29,10 @@
 
   function copy(button) {
     var code = button.getAttribute("data-copy") || "";
-    var copied = function () { say(button, t("Copied. Paste it where you need it.")); };
+    var copied = function () { say(button, gettext("Copied. Paste it where you need it.")); };
     var failed = function () {
-      say(button, copyFallback(code) ? t("Copied. Paste it where you need it.")
-        : t("Could not copy. Select the code and copy it yourself."));
+      say(button, copyFallback(code) ? gettext("Copied. Paste it where you need it.")
+        : gettext("Could not copy. Select the code and copy it yourself."));
     };
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(code).then(copied, failed);

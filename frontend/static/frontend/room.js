@@ -12,11 +12,13 @@
   var root = document.getElementById("room");
   if (!root) { return; }
   var config = JSON.parse(root.getAttribute("data-config"));
-  /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. */
-  var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
-  var nt = typeof window.ngettext === "function" ? window.ngettext : function (one, many, n) { return n === 1 ? one : many; };
-  var pt = typeof window.pgettext === "function" ? window.pgettext : function (context, text) { return text; };
-  var fill = typeof window.interpolate === "function" ? window.interpolate : function (text, args, named) {
+  /* Strings go through Django's JavaScript catalogue (/jsi18n/) so they can be translated. The
+   * calls are spelled gettext/ngettext/pgettext/interpolate (never an alias) so that
+   * `makemessages -d djangojs` finds them; without the catalogue they fall back to English. */
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
+  var ngettext = typeof window.ngettext === "function" ? window.ngettext : function (one, many, n) { return n === 1 ? one : many; };
+  var pgettext = typeof window.pgettext === "function" ? window.pgettext : function (context, text) { return text; };
+  var interpolate = typeof window.interpolate === "function" ? window.interpolate : function (text, args, named) {
     if (named) { return text.replace(/%\(\w+\)s/g, function (m) { return String(args[m.slice(2, -2)]); }); }
     var index = 0;
     return text.replace(/%s/g, function () { return String(args[index++]); });
@@ -78,12 +80,12 @@
   (config.notices || []).forEach(function (n) { state.seenNotices[n.notice_id] = true; });
 
   var FINAL = {
-    4401: t("You are signed out. Please sign in again."),
-    4403: t("You can no longer take part in this session."),
-    4404: t("This session cannot be found."),
-    4409: t("Please reload this page to read the group's agreement and accept it."),
-    4410: t("This session is not open yet. Please come back at its start time."),
-    4429: t("This session is open on too many of your tabs or devices. Close one, then reload this page.")
+    4401: gettext("You are signed out. Please sign in again."),
+    4403: gettext("You can no longer take part in this session."),
+    4404: gettext("This session cannot be found."),
+    4409: gettext("Please reload this page to read the group's agreement and accept it."),
+    4410: gettext("This session is not open yet. Please come back at its start time."),
+    4429: gettext("This session is open on too many of your tabs or devices. Close one, then reload this page.")
   };
 
   /* --- small tools ------------------------------------------------------------------ */
@@ -145,26 +147,26 @@
 
   function minutesLeft(iso) {
     var ms = new Date(iso).getTime() - Date.now();
-    if (ms <= 60000) { return t("less than a minute left"); }
+    if (ms <= 60000) { return gettext("less than a minute left"); }
     var minutes = Math.ceil(ms / 60000);
-    return fill(nt("%s minute left", "%s minutes left", minutes), [minutes]);
+    return interpolate(ngettext("%s minute left", "%s minutes left", minutes), [minutes]);
   }
 
   function ordinal(n) {
     var tens = n % 100;
     var ones = n % 10;
-    var suffix = pt("ordinal", "th");
+    var suffix = pgettext("ordinal", "th");
     if (tens < 11 || tens > 13) {
-      if (ones === 1) { suffix = pt("ordinal", "st"); }
-      else if (ones === 2) { suffix = pt("ordinal", "nd"); }
-      else if (ones === 3) { suffix = pt("ordinal", "rd"); }
+      if (ones === 1) { suffix = pgettext("ordinal", "st"); }
+      else if (ones === 2) { suffix = pgettext("ordinal", "nd"); }
+      else if (ones === 3) { suffix = pgettext("ordinal", "rd"); }
     }
     return n + suffix;
   }
 
   function roleLabel(role) {
-    if (role === "peer_mentor") { return t("Peer mentor"); }
-    if (role === "facilitator") { return t("Facilitator"); }
+    if (role === "peer_mentor") { return gettext("Peer mentor"); }
+    if (role === "facilitator") { return gettext("Facilitator"); }
     return "";
   }
 
@@ -173,7 +175,7 @@
   function nameOf(memberId) {
     var person = state.present[memberId];
     if (person) { return person.display_name; }
-    return state.names[memberId] || t("Someone");
+    return state.names[memberId] || gettext("Someone");
   }
 
   function remember(person) {
@@ -259,12 +261,12 @@
       var line = el("li", "unread-line");
       line.id = "unread-line";
       line.tabIndex = -1;
-      line.appendChild(el("span", null, t("New messages")));
+      line.appendChild(el("span", null, gettext("New messages")));
       item.parentNode.insertBefore(line, item);
     }
     state.unread += 1;
     var jump = $("jump");
-    jump.textContent = fill(nt("%s new message", "%s new messages", state.unread), [state.unread]);
+    jump.textContent = interpolate(ngettext("%s new message", "%s new messages", state.unread), [state.unread]);
     show(jump, true);
   }
 
@@ -351,7 +353,7 @@
       if (event.seq > state.lastSeq) { state.lastSeq = event.seq; }
       if (!state.historyHidden) {
         state.historyHidden = true;
-        var line = el("li", "system", t("Earlier messages are not shown."));
+        var line = el("li", "system", gettext("Earlier messages are not shown."));
         $("messages").insertBefore(line, $("messages").firstChild);
       }
       return;
@@ -420,7 +422,7 @@
     },
     "member.muted": function (event) {
       if (event.member_id === null || event.member_id === undefined) {
-        if (event.announced) { systemLine(t("Someone is taking a pause.")); }
+        if (event.announced) { systemLine(gettext("Someone is taking a pause.")); }
         return;
       }
       if (isMe(event.member_id)) {
@@ -428,9 +430,9 @@
       } else if (state.isHost) {
         var person = state.present[event.member_id];
         if (person) { person.muted_until = event.until; }
-        announce(fill(t("%(name)s is muted until %(time)s."), { name: nameOf(event.member_id), time: hhmm(event.until) }, true));
+        announce(interpolate(gettext("%(name)s is muted until %(time)s."), { name: nameOf(event.member_id), time: hhmm(event.until) }, true));
       }
-      if (event.announced) { systemLine(t("Someone is taking a pause.")); }
+      if (event.announced) { systemLine(gettext("Someone is taking a pause.")); }
       render();
     },
     "member.unmuted": function (event) {
@@ -460,11 +462,11 @@
         return;
       }
       if (event.status === "paused") {
-        systemLine(t("The host paused the room for a grounding break.") + (event.note ? " " + event.note : ""));
+        systemLine(gettext("The host paused the room for a grounding break.") + (event.note ? " " + event.note : ""));
       } else if (event.status === "live" && before === "paused") {
-        systemLine(t("The room is live again."));
+        systemLine(gettext("The room is live again."));
       } else if (event.status === "live") {
-        systemLine(t("The session has started."));
+        systemLine(gettext("The session has started."));
         if (state.backlogDone) { askCheckin(); }
       }
       render();
@@ -472,9 +474,9 @@
     "round.started": function (event) {
       state.myOutcome = null;
       setRound({ prompt: event.prompt, order: event.order, current: event.current, outcomes: event.outcomes || {} });
-      systemLine(fill(t("Round started: %s"), [event.prompt]));
+      systemLine(interpolate(gettext("Round started: %s"), [event.prompt]));
       render();
-      if (isMe(event.current)) { announce(t("Your turn.")); }
+      if (isMe(event.current)) { announce(gettext("Your turn.")); }
     },
     "round.turn": function (event) {
       if (!state.round) { return; }
@@ -485,12 +487,12 @@
       }
       state.round.current = event.current;
       render();
-      if (isMe(event.current)) { announce(t("Your turn.")); }
+      if (isMe(event.current)) { announce(gettext("Your turn.")); }
     },
     "round.ended": function () {
       setRound(null);
       state.myOutcome = null;
-      systemLine(t("Round finished"));
+      systemLine(gettext("Round finished"));
       render();
     },
     "presence": function (event) {
@@ -498,9 +500,9 @@
       var known = state.present[event.member_id];
       if (event.status === "left") {
         if (known && state.isHost && !isMe(event.member_id) && event.role === "facilitator") {
-          var text = fill(t("%s has left the room."), [event.display_name]);
+          var text = interpolate(gettext("%s has left the room."), [event.display_name]);
           if (!facilitatorPresent(event.member_id) && state.me.role !== "facilitator") {
-            text += " " + t("Until a facilitator is back, you can pause, resume and end the session.");
+            text += " " + gettext("Until a facilitator is back, you can pause, resume and end the session.");
           }
           hostAlert(text);
         }
@@ -553,12 +555,12 @@
       }
     },
     "concern.raised": function (event) {
-      var link = el("a", null, t("Open the concern"));
+      var link = el("a", null, gettext("Open the concern"));
       link.href = "/concerns/" + event.concern_id + "/";
-      hostAlert(fill(t("A new %s concern was raised."), [event.urgency]), link);
+      hostAlert(interpolate(gettext("A new %s concern was raised."), [event.urgency]), link);
     },
     "concern.updated": function () {
-      feedback(t("There is news about a concern. You can read it under Concerns."));
+      feedback(gettext("There is news about a concern. You can read it under Concerns."));
     },
     "notice": function (event) { addNotice(event, true); },
     "notice.dismissed": function (event) { removeNotice(event.notice_id); },
@@ -578,9 +580,9 @@
       if (state.supportQueue && event.ref === state.supportQueue.clientId) {
         state.supportQueue = null;
         renderSupport(false);
-        supportSay(t("Your request was not sent.") + " " + (event.code === "rate_limited"
-          ? t("You asked a few times in a short time. Wait a minute, then ask again.")
-          : (event.message || "") + " " + t("Please try again.")));
+        supportSay(gettext("Your request was not sent.") + " " + (event.code === "rate_limited"
+          ? gettext("You asked a few times in a short time. Wait a minute, then ask again.")
+          : (event.message || "") + " " + gettext("Please try again.")));
         return;
       }
       if (event.ref === "resume") {
@@ -625,32 +627,32 @@
   function myTurn() { return !!(state.round && state.me && state.round.current === state.me.member_id); }
 
   function whyNot() {
-    if (state.ended) { return t("The session has ended."); }
+    if (state.ended) { return gettext("The session has ended."); }
     if (state.finalCode) { return FINAL[state.finalCode]; }
     if (!state.online) {
-      return state.everOnline ? t("You are offline. Reconnecting… Anything you write stays in the box.") : t("Connecting…");
+      return state.everOnline ? gettext("You are offline. Reconnecting… Anything you write stays in the box.") : gettext("Connecting…");
     }
     if (muted()) {
-      return fill(t("You are muted until %(time)s (%(left)s). You can still read."), { time: hhmm(state.mutedUntil), left: minutesLeft(state.mutedUntil) }, true);
+      return interpolate(gettext("You are muted until %(time)s (%(left)s). You can still read."), { time: hhmm(state.mutedUntil), left: minutesLeft(state.mutedUntil) }, true);
     }
     if (state.isHost) { return ""; }
     if (state.status === "paused") {
-      return t("Paused for a grounding break.") + (state.note ? " " + state.note : "") + " " + t("You can write again when the host carries on.");
+      return gettext("Paused for a grounding break.") + (state.note ? " " + state.note : "") + " " + gettext("You can write again when the host carries on.");
     }
     if (state.status === "open" || state.status === "scheduled") {
-      return t("Waiting for the host to start. You can write once the session is live.");
+      return gettext("Waiting for the host to start. You can write once the session is live.");
     }
     return "";
   }
 
   function pill() {
-    if (state.ended) { return ["ended", t("Ended")]; }
-    if (!state.online) { return state.everOnline || state.finalCode ? ["offline", t("Offline")] : ["connecting", t("Connecting")]; }
-    if (state.steppedOut) { return ["away", t("Stepped out")]; }
-    if (myTurn()) { return ["turn", t("Your turn")]; }
-    if (state.status === "paused") { return ["paused", t("Paused")]; }
-    if (state.status === "open" || state.status === "scheduled") { return ["waiting", t("Waiting")]; }
-    return ["live", t("Live")];
+    if (state.ended) { return ["ended", gettext("Ended")]; }
+    if (!state.online) { return state.everOnline || state.finalCode ? ["offline", gettext("Offline")] : ["connecting", gettext("Connecting")]; }
+    if (state.steppedOut) { return ["away", gettext("Stepped out")]; }
+    if (myTurn()) { return ["turn", gettext("Your turn")]; }
+    if (state.status === "paused") { return ["paused", gettext("Paused")]; }
+    if (state.status === "open" || state.status === "scheduled") { return ["waiting", gettext("Waiting")]; }
+    return ["live", gettext("Live")];
   }
 
   var lastPill = null;
@@ -661,17 +663,17 @@
     node.setAttribute("data-state", which[0]);
     root.setAttribute("data-state", which[0]);
     var detail = "";
-    if (which[0] === "paused") { detail = t("Grounding break"); }
-    else if (which[0] === "offline" && !state.finalCode) { detail = t("Reconnecting…"); }
-    else if (which[0] === "waiting") { detail = t("Waiting for the host"); }
-    else if (state.online && !state.ended && !hostPresent()) { detail = t("No host here right now"); }
+    if (which[0] === "paused") { detail = gettext("Grounding break"); }
+    else if (which[0] === "offline" && !state.finalCode) { detail = gettext("Reconnecting…"); }
+    else if (which[0] === "waiting") { detail = gettext("Waiting for the host"); }
+    else if (state.online && !state.ended && !hostPresent()) { detail = gettext("No host here right now"); }
     $("state-text").textContent = detail;
     if (state.backlogDone && lastPill !== null && lastPill !== which[0] && which[0] !== "turn") {
       announce(which[1] + (detail ? ". " + detail : "."));
     }
     lastPill = which[0];
     var count = Object.keys(state.present).length;
-    $("here-count").textContent = state.online ? fill(nt("%s here", "%s here", count), [count]) : t("Who is here");
+    $("here-count").textContent = state.online ? interpolate(ngettext("%s here", "%s here", count), [count]) : gettext("Who is here");
     show($("tools-open"), state.isHost && !wide.matches);
   }
 
@@ -733,10 +735,10 @@
       var head = el("p", "plan-head");
       head.appendChild(el("span", "plan-time", hhmm(item.starts_at) + " "));
       head.appendChild(el("strong", null, item.title));
-      head.appendChild(el("span", "meta", " · " + fill(t("%s min"), [item.minutes])));
+      head.appendChild(el("span", "meta", " · " + interpolate(gettext("%s min"), [item.minutes])));
       row.appendChild(head);
       if (item.content_warnings.length) {
-        row.appendChild(el("p", "meta", t("May touch on:") + " " + item.content_warnings.map(function (key) { return cwLabels[key] || key; }).join(", ")));
+        row.appendChild(el("p", "meta", gettext("May touch on:") + " " + item.content_warnings.map(function (key) { return cwLabels[key] || key; }).join(", ")));
       }
       if (now && item.notes) { row.appendChild(el("p", "plan-notes", item.notes)); }
       list.appendChild(row);
@@ -750,7 +752,7 @@
     try { window.sessionStorage.setItem(planKey, String(state.planAt)); } catch (e) { /* private mode */ }
     renderPlan();
     var item = config.plan[state.planAt];
-    if (item) { announce(fill(t("Now: %s"), [item.title])); }
+    if (item) { announce(interpolate(gettext("Now: %s"), [item.title])); }
   }
   $("plan-next").addEventListener("click", function () { planStep(1); });
   $("plan-prev").addEventListener("click", function () { planStep(-1); });
@@ -777,18 +779,18 @@
     var prompt = /[.?!]$/.test(round.prompt) ? round.prompt : round.prompt + ".";
     var text;
     if (mine) {
-      text = t("Your turn.") + " " + fill(t("Round: %s"), [prompt]) + " " + t("Write if you want to, then say when you have finished, or pass.");
+      text = gettext("Your turn.") + " " + interpolate(gettext("Round: %s"), [prompt]) + " " + gettext("Write if you want to, then say when you have finished, or pass.");
     } else {
-      text = fill(t("Round: %s"), [prompt]);
-      if (state.myOutcome === "passed") { text += " " + t("You passed. You can still write any time."); }
-      else if (state.myOutcome === "done") { text += " " + t("You have had your turn."); }
-      else if (state.myOutcome === "skipped") { text += " " + t("Your turn was skipped. You can still write any time."); }
+      text = interpolate(gettext("Round: %s"), [prompt]);
+      if (state.myOutcome === "passed") { text += " " + gettext("You passed. You can still write any time."); }
+      else if (state.myOutcome === "done") { text += " " + gettext("You have had your turn."); }
+      else if (state.myOutcome === "skipped") { text += " " + gettext("Your turn was skipped. You can still write any time."); }
       else if (state.me) {
         var place = round.order.indexOf(state.me.member_id);
-        if (place >= 0) { text += " " + fill(t("You are %s."), [ordinal(place + 1)]); }
+        if (place >= 0) { text += " " + interpolate(gettext("You are %s."), [ordinal(place + 1)]); }
       }
       if (round.current !== null && round.current !== undefined) {
-        text += " " + fill(t("Now: %s."), [nameOf(round.current)]);
+        text += " " + interpolate(gettext("Now: %s."), [nameOf(round.current)]);
       }
     }
     $("round-text").textContent = text;
@@ -802,28 +804,28 @@
     item.setAttribute("data-member-id", person.member_id);
     var name = el("span", "name", person.display_name);
     item.appendChild(name);
-    if (isMe(person.member_id)) { item.appendChild(el("span", "you", " " + t("(you)"))); }
+    if (isMe(person.member_id)) { item.appendChild(el("span", "you", " " + gettext("(you)"))); }
     if (person.role && person.role !== "member") { item.appendChild(el("span", "tag role-" + person.role, roleLabel(person.role))); }
     if (removed) { return item; }
     var notes = [];
-    if (person.status === "stepped_out") { notes.push(t("has stepped out")); }
+    if (person.status === "stepped_out") { notes.push(gettext("has stepped out")); }
     var mutedUntil = person.muted_until && new Date(person.muted_until) > new Date() ? person.muted_until : null;
     if (state.isHost && mutedUntil) {
-      notes.push(fill(t("is muted until %s"), [hhmm(mutedUntil)]));
+      notes.push(interpolate(gettext("is muted until %s"), [hhmm(mutedUntil)]));
     }
     if (notes.length) { item.appendChild(el("span", "meta", notes.join(", "))); }
     if (state.isHost && !isMe(person.member_id) && person.role === "member") {
       var who = person.display_name;
       var control = mutedUntil
-        ? namedButton(t("Unmute"), who, "small secondary", function () {
+        ? namedButton(gettext("Unmute"), who, "small secondary", function () {
           send({ type: "member.unmute", member_id: person.member_id });
         })
-        : namedButton(t("Mute"), who, "small secondary", function () {
+        : namedButton(gettext("Mute"), who, "small secondary", function () {
           openModeration("mute", { member_id: person.member_id, display_name: who }, null);
         });
       control.setAttribute("data-key", "person-" + person.member_id);
       item.appendChild(control);
-      var reply = namedButton(t("Reply privately"), who, "small secondary", function () {
+      var reply = namedButton(gettext("Reply privately"), who, "small secondary", function () {
         openThread(person.member_id, who);
       });
       reply.setAttribute("data-key", "reply-" + person.member_id);
@@ -913,17 +915,17 @@
     show($("round-form"), !round && state.status === "live");
     show($("round-steer"), !!round);
     if (!round) { return; }
-    $("round-prompt-shown").textContent = fill(t("Round: %s"), [round.prompt]);
+    $("round-prompt-shown").textContent = interpolate(gettext("Round: %s"), [round.prompt]);
     var list = $("round-order");
     list.textContent = "";
-    var words = { passed: t("passed"), done: t("done"), skipped: t("skipped") };
+    var words = { passed: gettext("passed"), done: gettext("done"), skipped: gettext("skipped") };
     round.order.forEach(function (memberId) {
       var outcome = round.outcomes[String(memberId)];
       var now = round.current === memberId;
       var item = el("li", now ? "now" : (outcome || "waiting"));
       item.setAttribute("data-member-id", memberId);
       item.appendChild(el("span", "name", nameOf(memberId)));
-      item.appendChild(el("span", "meta", " – " + (now ? t("now") : (words[outcome] || t("waiting")))));
+      item.appendChild(el("span", "meta", " – " + (now ? gettext("now") : (words[outcome] || gettext("waiting")))));
       list.appendChild(item);
     });
     var going = round.current !== null && round.current !== undefined;
@@ -944,7 +946,7 @@
       card.lastChild.appendChild(document.createTextNode(" "));
       card.lastChild.appendChild(copy);
     }
-    card.appendChild(button(t("Hide alert"), "small secondary", function () {
+    card.appendChild(button(gettext("Hide alert"), "small secondary", function () {
       card.parentNode.removeChild(card);
       $("body").focus();
     }));
@@ -1018,10 +1020,10 @@
   }
 
   function spoken(message) {
-    var who = message.author ? message.author.display_name : t("A former member");
-    if (message.hidden) { return fill(t("%s: a message a host removed."), [who]); }
+    var who = message.author ? message.author.display_name : gettext("A former member");
+    if (message.hidden) { return interpolate(gettext("%s: a message a host removed."), [who]); }
     if (collapsedFor(message)) {
-      return fill(t("%(name)s sent a message with a content warning: %(warning)s."), { name: who, warning: cwLabels[message.content_warning.category] || message.content_warning.category }, true);
+      return interpolate(gettext("%(name)s sent a message with a content warning: %(warning)s."), { name: who, warning: cwLabels[message.content_warning.category] || message.content_warning.category }, true);
     }
     return who + ": " + message.body;
   }
@@ -1048,9 +1050,9 @@
     item.className = "message" + (mine ? " mine" : "") + (message.hidden ? " was-hidden" : "");
     item.textContent = "";
     var head = el("div", "meta");
-    var author = message.author ? message.author.display_name : t("A former member");
+    var author = message.author ? message.author.display_name : gettext("A former member");
     head.appendChild(el("span", "author", author));
-    if (mine) { head.appendChild(el("span", "you", t("(you)"))); }
+    if (mine) { head.appendChild(el("span", "you", gettext("(you)"))); }
     if (message.author && message.author.role !== "member") {
       head.appendChild(el("span", "tag role-" + message.author.role, roleLabel(message.author.role)));
     }
@@ -1060,9 +1062,9 @@
     head.appendChild(time);
     var actions = menuItems(message);
     if (actions.length) {
-      var toggle = el("button", "opts", t("Options"));
+      var toggle = el("button", "opts", gettext("Options"));
       toggle.type = "button";
-      toggle.setAttribute("aria-label", fill(t("Options for %(name)s's message, %(time)s"), { name: author, time: when }, true));
+      toggle.setAttribute("aria-label", interpolate(gettext("Options for %(name)s's message, %(time)s"), { name: author, time: when }, true));
       toggle.setAttribute("aria-expanded", menuOpen ? "true" : "false");
       toggle.setAttribute("aria-controls", "o-" + message.message_id);
       toggle.addEventListener("click", function () { toggleMenu(message.message_id); });
@@ -1070,11 +1072,11 @@
     }
     item.appendChild(head);
     if (message.hidden) {
-      item.appendChild(el("p", "hidden-note", t("This message was removed by a host.")));
+      item.appendChild(el("p", "hidden-note", gettext("This message was removed by a host.")));
     } else if (collapsedFor(message) && !message.revealed) {
       var cw = message.content_warning;
       var label = cwLabels[cw.category] || cw.category;
-      var reveal = el("button", "cw-toggle", t("Content warning: ") + label + (cw.note ? " (" + cw.note + ")" : "") + t(". Show message"));
+      var reveal = el("button", "cw-toggle", interpolate(gettext("Content warning: %(label)s. Show message"), { label: label + (cw.note ? " (" + cw.note + ")" : "") }, true));
       reveal.type = "button";
       reveal.setAttribute("aria-expanded", "false");
       reveal.addEventListener("click", function () { message.revealed = true; renderMessage(message); focusBody(message); });
@@ -1082,7 +1084,7 @@
     } else {
       if (message.content_warning) {
         var tag = cwLabels[message.content_warning.category] || message.content_warning.category;
-        item.appendChild(el("p", "cw-tag", t("Content warning: ") + tag));
+        item.appendChild(el("p", "cw-tag", interpolate(gettext("Content warning: %s"), [tag])));
       }
       var body = el("p", "body", message.body);
       body.tabIndex = -1;
@@ -1113,23 +1115,23 @@
     var mine = author && isMe(author.member_id);
     var run = function (fn) { return function () { closeMenu(); fn(); }; };
     if (!mine) {
-      items.push(button(t("Raise a concern about this message"), "small secondary", run(function () { openConcern(message); })));
+      items.push(button(gettext("Raise a concern about this message"), "small secondary", run(function () { openConcern(message); })));
     }
     if (!state.isHost) { return items; }
     if (!message.hidden) {
-      items.push(button(message.content_warning ? t("Change the content warning") : t("Add a content warning"), "small secondary", run(function () { openModeration("warning", author, message); })));
-      items.push(button(t("Hide this message"), "small secondary", run(function () { openModeration("hide", author, message); })));
+      items.push(button(message.content_warning ? gettext("Change the content warning") : gettext("Add a content warning"), "small secondary", run(function () { openModeration("warning", author, message); })));
+      items.push(button(gettext("Hide this message"), "small secondary", run(function () { openModeration("hide", author, message); })));
     }
     if (author && !mine && author.role === "member") {
       var person = state.present[author.member_id];
       var name = author.display_name;
       if (person && person.muted_until && new Date(person.muted_until) > new Date()) {
-        items.push(namedButton(t("Unmute"), name, "small secondary", run(function () { send({ type: "member.unmute", member_id: author.member_id }); })));
+        items.push(namedButton(gettext("Unmute"), name, "small secondary", run(function () { send({ type: "member.unmute", member_id: author.member_id }); })));
       } else {
-        items.push(namedButton(t("Mute"), name, "small secondary", run(function () { openModeration("mute", author, message); })));
+        items.push(namedButton(gettext("Mute"), name, "small secondary", run(function () { openModeration("mute", author, message); })));
       }
       if (state.me && state.me.role === "facilitator" && !state.removed[author.member_id]) {
-        items.push(namedButton(t("Remove"), name, "small danger", run(function () { openModeration("remove", author, message); })));
+        items.push(namedButton(gettext("Remove"), name, "small danger", run(function () { openModeration("remove", author, message); })));
       }
     }
     return items;
@@ -1172,7 +1174,7 @@
 
   /* --- private notices ---------------------------------------------------------------- */
 
-  var ONLY_YOU = t("Only you can see this.");
+  var ONLY_YOU = gettext("Only you can see this.");
 
   function addNotice(notice, live) {
     var id = notice.notice_id !== undefined && notice.notice_id !== null ? String(notice.notice_id) : "local-" + uuid();
@@ -1194,7 +1196,7 @@
       card.appendChild(until);
     }
     if (text.indexOf(ONLY_YOU) === -1) { card.appendChild(el("p", "notice-private", ONLY_YOU)); }
-    card.appendChild(button(t("Hide notice"), "small secondary", function () {
+    card.appendChild(button(gettext("Hide notice"), "small secondary", function () {
       if (notice.notice_id !== undefined && notice.notice_id !== null) { send({ type: "notice.dismiss", notice_id: notice.notice_id }); }
       removeNotice(id);
       $("body").focus();
@@ -1230,7 +1232,7 @@
         if (card) { removeNotice(card.id.slice(2)); }
         return;
       }
-      node.textContent = fill(t("Ends at %(time)s (%(left)s)."), { time: hhmm(until), left: minutesLeft(until) }, true);
+      node.textContent = interpolate(gettext("Ends at %(time)s (%(left)s)."), { time: hhmm(until), left: minutesLeft(until) }, true);
     });
   }
 
@@ -1241,7 +1243,7 @@
       state.mutedUntil = null;
       dropNotices("muted");
       render();
-      announce(t("You can write again."));
+      announce(gettext("You can write again."));
     } else if (now || document.querySelector("#notices [data-until]")) {
       renderComposer();
       renderCountdowns();
@@ -1282,21 +1284,21 @@
   }
 
   var REFUSED = {
-    muted: t("You are muted, so this was not sent."),
-    session_paused: t("The room is paused, so this was not sent."),
-    not_live: t("The session is not live yet, so this was not sent."),
-    rate_limited: t("That was a lot of messages in a short time. Wait a few seconds, then send again."),
-    too_long: t("This is too long. Make it shorter, then send again."),
-    unavailable: t("This could not be saved just now. Please send again."),
-    forbidden: t("You cannot write in this session.")
+    muted: gettext("You are muted, so this was not sent."),
+    session_paused: gettext("The room is paused, so this was not sent."),
+    not_live: gettext("The session is not live yet, so this was not sent."),
+    rate_limited: gettext("That was a lot of messages in a short time. Wait a few seconds, then send again."),
+    too_long: gettext("This is too long. Make it shorter, then send again."),
+    unavailable: gettext("This could not be saved just now. Please send again."),
+    forbidden: gettext("You cannot write in this session.")
   };
 
   function refused(event) {
     state.pending = null;
     showSending(false);
     $("body").readOnly = false;
-    var reason = REFUSED[event.code] || event.message || t("This was not sent.");
-    boxError(reason + " " + t("Your message is still in the box."));
+    var reason = REFUSED[event.code] || event.message || gettext("This was not sent.");
+    boxError(reason + " " + gettext("Your message is still in the box."));
     if (event.code === "muted" && event.until) { state.mutedUntil = event.until; render(); }
   }
 
@@ -1311,7 +1313,7 @@
     var box = $("body");
     var body = box.value;
     if (state.pending) { return; }
-    if (!body.trim()) { boxError(t("Write a message first.")); box.focus(); return; }
+    if (!body.trim()) { boxError(gettext("Write a message first.")); box.focus(); return; }
     var why = whyNot();
     if (why) {
       /* The reason is already on the line above the box: say it again, change nothing. */
@@ -1319,7 +1321,7 @@
       line.classList.remove("again");
       void line.offsetWidth;
       line.classList.add("again");
-      announce(why + " " + t("Your message is still in the box."));
+      announce(why + " " + gettext("Your message is still in the box."));
       return;
     }
     var category = $("cw").value;
@@ -1346,7 +1348,7 @@
 
   function cwToggleLabel() {
     var value = $("cw").value;
-    $("cw-toggle").textContent = value ? t("Content warning: ") + (cwLabels[value] || value) : t("Add a content warning");
+    $("cw-toggle").textContent = value ? interpolate(gettext("Content warning: %s"), [cwLabels[value] || value]) : gettext("Add a content warning");
   }
   $("cw-toggle").addEventListener("click", function () {
     var wrap = $("cw-wrap");
@@ -1370,7 +1372,7 @@
 
   function takeTurn(type) {
     if (send({ type: type })) { $("body").focus(); }
-    else { feedback(t("You are offline, so this did not reach the room. We are reconnecting.")); }
+    else { feedback(gettext("You are offline, so this did not reach the room. We are reconnecting.")); }
   }
   $("turn-done").addEventListener("click", function () { takeTurn("round.done"); });
   $("turn-pass").addEventListener("click", function () { takeTurn("round.pass"); });
@@ -1378,15 +1380,15 @@
   /* --- support, stepping out ---------------------------------------------------------- */
 
   var KINDS = {
-    minute: t("I need a minute"),
-    message_me: t("Please message me privately"),
-    not_safe: t("I’m not safe right now")
+    minute: gettext("I need a minute"),
+    message_me: gettext("Please message me privately"),
+    not_safe: gettext("I’m not safe right now")
   };
 
   /* The organisation's urgent help (data-config urgent_help): shown at once, no network. */
   function urgentHelp() {
     var box = el("div", "urgent-box");
-    box.appendChild(el("p", "urgent-title", t("If you are in danger now, get help straight away:")));
+    box.appendChild(el("p", "urgent-title", gettext("If you are in danger now, get help straight away:")));
     var list = el("ul", "urgent-list");
     (config.urgent_help || []).forEach(function (entry) {
       var item = el("li");
@@ -1407,18 +1409,18 @@
   function supportWords() {
     var queued = state.supportQueue;
     if (queued) {
-      return queued.sent && state.online ? t("Sending your request…")
-        : t("You are offline. Your request is waiting and will be sent when you are back online.");
+      return queued.sent && state.online ? gettext("Sending your request…")
+        : gettext("You are offline. Your request is waiting and will be sent when you are back online.");
     }
     var mine = state.support;
     if (!mine) { return ""; }
-    var who = mine.by ? mine.by.display_name : t("A host");
-    var sent = fill(t("Sent %s."), [hhmm(mine.at)]);
-    if (mine.status === "taken") { return fill(t("%s is with you."), [who]); }
-    if (mine.status === "seen") { return sent + " " + fill(t("%s has seen it."), [who]); }
-    if (mine.status === "closed") { return sent + " " + fill(t("%s has closed it. You can ask again at any time."), [who]); }
-    if (!mine.hosts_told) { return sent + " " + t("No host is in the room right now. We kept your request for the facilitators."); }
-    return sent + " " + t("A host has been told.");
+    var who = mine.by ? mine.by.display_name : gettext("A host");
+    var sent = interpolate(gettext("Sent %s."), [hhmm(mine.at)]);
+    if (mine.status === "taken") { return interpolate(gettext("%s is with you."), [who]); }
+    if (mine.status === "seen") { return sent + " " + interpolate(gettext("%s has seen it."), [who]); }
+    if (mine.status === "closed") { return sent + " " + interpolate(gettext("%s has closed it. You can ask again at any time."), [who]); }
+    if (!mine.hosts_told) { return sent + " " + gettext("No host is in the room right now. We kept your request for the facilitators."); }
+    return sent + " " + gettext("A host has been told.");
   }
 
   var lastSupportWords = "";
@@ -1497,8 +1499,8 @@
   /* --- the hosts: support requests stay pinned until taken or closed -------------------------- */
 
   function supportLine(r) {
-    if (r.kind === "left_quickly") { return fill(t("%s left quickly."), [r.display_name]); }
-    return fill(t("%(name)s asked for support: “%(option)s”"), { name: r.display_name, option: KINDS[r.kind] || KINDS.minute }, true);
+    if (r.kind === "left_quickly") { return interpolate(gettext("%s left quickly."), [r.display_name]); }
+    return interpolate(gettext("%(name)s asked for support: “%(option)s”"), { name: r.display_name, option: KINDS[r.kind] || KINDS.minute }, true);
   }
 
   function panelShown() {
@@ -1525,26 +1527,26 @@
       head.appendChild(el("span", null, supportLine(r)));
       item.appendChild(head);
       if (r.note) { item.appendChild(el("p", "sup-note", r.note)); }
-      var by = r.by ? (isMe(r.by.member_id) ? t("you") : r.by.display_name) : "";
-      if (taken) { item.appendChild(el("p", "meta", fill(t("Taken by %s."), [by]))); }
-      else if (r.status === "seen" && by) { item.appendChild(el("p", "meta", fill(t("Seen by %s."), [by]))); }
+      var by = r.by ? (isMe(r.by.member_id) ? gettext("you") : r.by.display_name) : "";
+      if (taken) { item.appendChild(el("p", "meta", interpolate(gettext("Taken by %s."), [by]))); }
+      else if (r.status === "seen" && by) { item.appendChild(el("p", "meta", interpolate(gettext("Seen by %s."), [by]))); }
       var row = el("div", "row");
       var who = r.display_name;
       if (!taken) {
-        var take = namedButton(t("I’ll take this"), who, "small secondary", function () {
+        var take = namedButton(gettext("I’ll take this"), who, "small secondary", function () {
           send({ type: "support.take", request_id: r.request_id });
           if (r.kind !== "left_quickly") { openThread(r.member_id, who); }
         });
         take.setAttribute("data-key", "take-" + r.request_id);
         row.appendChild(take);
       }
-      var close = namedButton(t("Close"), fill(t("the request from %s"), [who]), "small secondary", function () {
+      var close = namedButton(gettext("Close"), interpolate(gettext("the request from %s"), [who]), "small secondary", function () {
         send({ type: "support.close", request_id: r.request_id });
       });
       close.setAttribute("data-key", "close-" + r.request_id);
       row.appendChild(close);
       if (taken && r.kind !== "left_quickly") {
-        row.appendChild(namedButton(t("Reply privately"), who, "small secondary", function () { openThread(r.member_id, who); }));
+        row.appendChild(namedButton(gettext("Reply privately"), who, "small secondary", function () { openThread(r.member_id, who); }));
       }
       item.appendChild(row);
       list.appendChild(item);
@@ -1555,11 +1557,11 @@
     });
     refocus(list, key);
     show($("sup-wrap"), state.isHost && rows.length > 0);
-    $("sup-count").textContent = waiting ? fill(nt("%s waiting", "%s waiting", waiting), [waiting]) : "";
+    $("sup-count").textContent = waiting ? interpolate(ngettext("%s waiting", "%s waiting", waiting), [waiting]) : "";
     show($("sup-count"), waiting > 0);
     var badge = $("tools-badge");
     badge.textContent = waiting ? String(waiting) : "";
-    if (waiting) { badge.appendChild(el("span", "visually-hidden", " " + nt("asking for support", "asking for support", waiting))); }
+    if (waiting) { badge.appendChild(el("span", "visually-hidden", " " + ngettext("asking for support", "asking for support", waiting))); }
     show(badge, state.isHost && waiting > 0);
   }
   document.addEventListener("visibilitychange", function () { if (state.isHost) { renderSupports(); } });
@@ -1573,7 +1575,7 @@
   function privateItem(message) {
     var item = el("li", "pm" + (message.author && isMe(message.author.member_id) ? " mine" : ""));
     var head = el("p", "meta");
-    var who = message.author ? (isMe(message.author.member_id) ? t("You") : message.author.display_name) : t("A former member");
+    var who = message.author ? (isMe(message.author.member_id) ? gettext("You") : message.author.display_name) : gettext("A former member");
     head.appendChild(el("span", "author", who));
     if (message.author && message.author.role && message.author.role !== "member") {
       head.appendChild(el("span", "tag role-" + message.author.role, roleLabel(message.author.role)));
@@ -1582,14 +1584,14 @@
     time.setAttribute("datetime", message.sent_at);
     head.appendChild(time);
     item.appendChild(head);
-    item.appendChild(el("p", "body", message.body === null ? t("This message is no longer kept.") : message.body));
+    item.appendChild(el("p", "body", message.body === null ? gettext("This message is no longer kept.") : message.body));
     return item;
   }
 
   function drawThread(list, memberId) {
     list.textContent = "";
     var messages = thread(memberId).messages;
-    if (!messages.length) { list.appendChild(el("li", "hint", t("No messages yet."))); }
+    if (!messages.length) { list.appendChild(el("li", "hint", gettext("No messages yet."))); }
     messages.forEach(function (m) { list.appendChild(privateItem(m)); });
   }
 
@@ -1605,10 +1607,10 @@
     if (mine && pending && pending.clientId === event.client_id) { privateDone(); }
     if (state.isHost && !isMe(event.thread_member_id)) {
       if (fromHer) { remember(event.author); box.name = event.author.display_name; }
-      else if (box.name === t("Someone")) { box.name = nameOf(event.thread_member_id); }
+      else if (box.name === gettext("Someone")) { box.name = nameOf(event.thread_member_id); }
       hostThread(event.thread_member_id, box.name);
       if (!mine && fromHer && state.backlogDone) {
-        hostAlert(fill(t("%s wrote to the hosts privately."), [event.author.display_name]));
+        hostAlert(interpolate(gettext("%s wrote to the hosts privately."), [event.author.display_name]));
       }
       return;
     }
@@ -1616,7 +1618,7 @@
     drawThread($("private-list"), event.thread_member_id);
     if (!mine && !$("private-dialog").open && state.backlogDone) {
       state.privateUnread += 1;
-      announce(fill(t("%s wrote to you privately."), [event.author ? event.author.display_name : t("A host")]), true);
+      announce(interpolate(gettext("%s wrote to you privately."), [event.author ? event.author.display_name : gettext("A host")]), true);
     }
     renderPrivateButton();
     if ($("private-dialog").open) { $("private-list").lastChild.scrollIntoView({ block: "nearest" }); }
@@ -1628,7 +1630,7 @@
     show($("private-open"), offer);
     var badge = $("private-badge");
     badge.textContent = state.privateUnread ? String(state.privateUnread) : "";
-    if (state.privateUnread) { badge.appendChild(el("span", "visually-hidden", " " + nt("new message", "new messages", state.privateUnread))); }
+    if (state.privateUnread) { badge.appendChild(el("span", "visually-hidden", " " + ngettext("new message", "new messages", state.privateUnread))); }
     show(badge, state.privateUnread > 0);
   }
 
@@ -1670,20 +1672,20 @@
     state.privatePending = null;
     var box = $(pending.boxId);
     if (box) { box.readOnly = false; }
-    var reason = event.code === "rate_limited" ? REFUSED.rate_limited : (event.message || t("This was not sent."));
-    privateError(pending.memberId, reason + " " + t("Your message is still in the box."));
+    var reason = event.code === "rate_limited" ? REFUSED.rate_limited : (event.message || gettext("This was not sent."));
+    privateError(pending.memberId, reason + " " + gettext("Your message is still in the box."));
   }
 
   function sendPrivate(boxId, memberId) {
     var box = $(boxId);
     var body = box.value;
     if (state.privatePending) { return; }
-    if (!body.trim()) { privateError(memberId, t("Write a message first.")); box.focus(); return; }
+    if (!body.trim()) { privateError(memberId, gettext("Write a message first.")); box.focus(); return; }
     var clientId = uuid();
     var payload = { type: "private.send", client_id: clientId, body: body };
     if (memberId !== undefined) { payload.member_id = memberId; }
     if (!state.online || !send(payload)) {
-      privateError(memberId, t("You are offline, so this was not sent. Your message is still in the box."));
+      privateError(memberId, gettext("You are offline, so this was not sent. Your message is still in the box."));
       return;
     }
     state.privatePending = { clientId: clientId, body: body, boxId: boxId, memberId: memberId };
@@ -1725,7 +1727,7 @@
       error.id = "pe-" + memberId;
       error.hidden = true;
       form.appendChild(error);
-      var go = el("button", "small primary", t("Send privately"));
+      var go = el("button", "small primary", gettext("Send privately"));
       go.type = "submit";
       var hiddenName = el("span", "visually-hidden");
       hiddenName.id = "tbs-" + memberId;
@@ -1740,9 +1742,9 @@
     }
     if (block.getAttribute("data-name") !== name) {
       block.setAttribute("data-name", name);
-      $("thh-" + memberId).textContent = fill(t("With %s"), [name]);
-      $("tlb-" + memberId).textContent = fill(t("Reply privately to %s"), [name]);
-      $("tbs-" + memberId).textContent = " " + fill(t("to %s"), [name]);
+      $("thh-" + memberId).textContent = interpolate(gettext("With %s"), [name]);
+      $("tlb-" + memberId).textContent = interpolate(gettext("Reply privately to %s"), [name]);
+      $("tbs-" + memberId).textContent = " " + interpolate(gettext("to %s"), [name]);
     }
     drawThread($("tl-" + memberId), memberId);
     show($("threads-wrap"), true);
@@ -1785,7 +1787,7 @@
       markUnread(first);
       state.unread = missed;
       var jump = $("jump");
-      jump.textContent = fill(nt("Catch up: %s new message", "Catch up: %s new messages", missed), [missed]);
+      jump.textContent = interpolate(ngettext("Catch up: %s new message", "Catch up: %s new messages", missed), [missed]);
       state.follow = false;
       if (from) { from.scrollIntoView({ block: "end" }); }
       jump.focus();
@@ -1818,14 +1820,14 @@
     show($("skip-box"), false);
     var line = $("end-next");
     if (next) {
-      line.textContent = fill(t("The next session is “%(title)s”, on %(date)s."), { title: next.title, date: longDate(next.starts_at) }, true);
+      line.textContent = interpolate(gettext("The next session is “%(title)s”, on %(date)s."), { title: next.title, date: longDate(next.starts_at) }, true);
     } else {
-      line.textContent = t("The next sessions are on the group page.");
+      line.textContent = gettext("The next sessions are on the group page.");
     }
     show($("end-summary"), !!config.summary_url);
     show($("end"), true);
     render();
-    if (live) { $("end-h").focus(); announce(t("The session has ended. Thank you for being here.")); }
+    if (live) { $("end-h").focus(); announce(gettext("The session has ended. Thank you for being here.")); }
     if (state.socket && state.socket.readyState <= WebSocket.OPEN) { state.socket.close(1000); }
   }
 
@@ -1843,8 +1845,8 @@
 
   function openConcern(message) {
     state.selectedMessage = message || null;
-    var who = message ? (message.author ? message.author.display_name : t("a former member")) : "";
-    $("concern-message").textContent = message ? fill(t("About the message from %s."), [who]) : "";
+    var who = message ? (message.author ? message.author.display_name : gettext("a former member")) : "";
+    $("concern-message").textContent = message ? interpolate(gettext("About the message from %s."), [who]) : "";
     show($("concern-message"), !!message);
     show($("concern-error"), false);
     categorySelect.value = message ? "about_member" : "my_wellbeing";
@@ -1860,7 +1862,7 @@
     var message = state.selectedMessage;
     var error = $("concern-error");
     if (!$("concern-body").value.trim()) {
-      error.textContent = t("Write what happened first.");
+      error.textContent = gettext("Write what happened first.");
       show(error, true);
       $("concern-body").focus();
       return;
@@ -1887,16 +1889,16 @@
         $("concern-dialog").close();
         $("concern-body").value = "";
         feedback(payload.to_lead
-          ? t("Thank you. Only the safeguarding lead can see it. You will find the answer under Concerns.")
-          : t("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
+          ? gettext("Thank you. Only the safeguarding lead can see it. You will find the answer under Concerns.")
+          : gettext("Thank you. Only the facilitators can see it. You will find their answer under Concerns."));
       } else {
         return response.json().then(function (body) {
-          error.textContent = body.message || t("That did not work. Please try again.");
+          error.textContent = body.message || gettext("That did not work. Please try again.");
           show(error, true);
         });
       }
     }).catch(function () {
-      error.textContent = t("That did not work. Please try again.");
+      error.textContent = gettext("That did not work. Please try again.");
       show(error, true);
     });
   });
@@ -1908,24 +1910,24 @@
   function openModeration(kind, person, message) {
     closePeople();
     state.moderation = { kind: kind, person: person, message: message };
-    var name = person ? person.display_name : t("a former member");
+    var name = person ? person.display_name : gettext("a former member");
     var titles = {
-      warning: t("Add a content warning"),
-      hide: t("Hide this message"),
-      mute: fill(t("Mute %s"), [name]),
-      remove: fill(t("Remove %s from this session"), [name])
+      warning: gettext("Add a content warning"),
+      hide: gettext("Hide this message"),
+      mute: interpolate(gettext("Mute %s"), [name]),
+      remove: interpolate(gettext("Remove %s from this session"), [name])
     };
     var explain = {
-      warning: t("The message folds away behind the warning for everyone who chose that."),
-      hide: t("The message is removed for everyone. Only its author sees why."),
-      mute: fill(t("%s can read but not write until the time is up. Nobody else sees her name or your reason."), [name]),
-      remove: fill(t("%s leaves this session now and cannot come back into it."), [name])
+      warning: gettext("The message folds away behind the warning for everyone who chose that."),
+      hide: gettext("The message is removed for everyone. Only its author sees why."),
+      mute: interpolate(gettext("%s can read but not write until the time is up. Nobody else sees her name or your reason."), [name]),
+      remove: interpolate(gettext("%s leaves this session now and cannot come back into it."), [name])
     };
     var oks = {
-      warning: t("Add the warning"),
-      hide: t("Hide the message"),
-      mute: fill(t("Mute %s"), [name]),
-      remove: fill(t("Remove %s"), [name])
+      warning: gettext("Add the warning"),
+      hide: gettext("Hide the message"),
+      mute: interpolate(gettext("Mute %s"), [name]),
+      remove: interpolate(gettext("Remove %s"), [name])
     };
     $("mod-h").textContent = titles[kind];
     $("mod-what").textContent = explain[kind];
@@ -1935,8 +1937,8 @@
     show($("mod-tell-wrap"), kind === "mute");
     show($("mod-cw-wrap"), kind === "warning");
     $("mod-reason-label").textContent = kind === "warning"
-      ? fill(t("Tell %s why (optional, only she sees it)"), [name])
-      : fill(t("Why? Only %s sees this."), [name]);
+      ? interpolate(gettext("Tell %s why (optional, only she sees it)"), [name])
+      : interpolate(gettext("Why? Only %s sees this."), [name]);
     show($("mod-reason-wrap"), kind !== "warning" || !!person);
     $("mod-reason").value = "";
     $("mod-tell").checked = false;
@@ -1955,14 +1957,14 @@
     var reason = $("mod-reason").value.trim();
     var error = $("mod-error");
     if (action.kind !== "warning" && !reason) {
-      error.textContent = t("Give a short reason. Only she will see it.");
+      error.textContent = gettext("Give a short reason. Only she will see it.");
       show(error, true);
       $("mod-reason").focus();
       return;
     }
     var minutes = parseInt($("mod-minutes").value, 10);
     if (action.kind === "mute" && !(minutes >= 1 && minutes <= 120)) {
-      error.textContent = t("Choose between 1 and 120 minutes.");
+      error.textContent = gettext("Choose between 1 and 120 minutes.");
       show(error, true);
       $("mod-minutes").focus();
       return;
@@ -1986,7 +1988,7 @@
   /* --- check-in and check-out: private, skippable, asked once ------------------------------ */
 
   var MOODS = [
-    ["struggling", t("Struggling")], ["low", t("Low")], ["okay", t("Okay")], ["good", t("Good")], ["strong", t("Strong")]
+    ["struggling", gettext("Struggling")], ["low", gettext("Low")], ["okay", gettext("Okay")], ["good", gettext("Good")], ["strong", gettext("Strong")]
   ];
   var moodLabel = {};
   MOODS.forEach(function (m) { moodLabel[m[0]] = m[1]; });
@@ -2009,8 +2011,8 @@
     var form = el("form", "checkin-form");
     form.noValidate = true;
     var set = el("fieldset", "moods");
-    set.appendChild(el("legend", null, moment === "in" ? t("How are you arriving?") : t("How are you leaving?")));
-    set.appendChild(el("p", "hint", t("Only the hosts see your answer. You can skip this.")));
+    set.appendChild(el("legend", null, moment === "in" ? gettext("How are you arriving?") : gettext("How are you leaving?")));
+    set.appendChild(el("p", "hint", gettext("Only the hosts see your answer. You can skip this.")));
     var row = el("div", "mood-row");
     MOODS.forEach(function (m) {
       var label = el("label", "mood");
@@ -2027,7 +2029,7 @@
     form.appendChild(set);
     var more = el("div", "stack checkin-more");
     more.hidden = true;
-    var noteLabel = el("label", null, t("A few words (you can leave this empty)"));
+    var noteLabel = el("label", null, gettext("A few words (you can leave this empty)"));
     noteLabel.htmlFor = "checkin-note-" + moment;
     var note = el("textarea");
     note.id = "checkin-note-" + moment;
@@ -2040,7 +2042,7 @@
     box.type = "checkbox";
     box.id = "checkin-share-" + moment;
     share.appendChild(box);
-    share.appendChild(document.createTextNode(" " + t("Share my note with the peer mentors")));
+    share.appendChild(document.createTextNode(" " + gettext("Share my note with the peer mentors")));
     more.appendChild(share);
     form.appendChild(more);
     var error = el("p", "box-error");
@@ -2048,12 +2050,12 @@
     error.id = "checkin-error-" + moment;
     form.appendChild(error);
     var buttons = el("div", "row");
-    var go = el("button", "small secondary", t("Send"));
+    var go = el("button", "small secondary", gettext("Send"));
     go.type = "submit";
     go.hidden = true;
-    go.appendChild(el("span", "visually-hidden", " " + (moment === "in" ? t("how you are arriving") : t("how you are leaving"))));
+    go.appendChild(el("span", "visually-hidden", " " + (moment === "in" ? gettext("how you are arriving") : gettext("how you are leaving"))));
     buttons.appendChild(go);
-    buttons.appendChild(namedButton(t("Skip"), moment === "in" ? t("the check-in") : t("the check-out"), "small secondary", skip));
+    buttons.appendChild(namedButton(gettext("Skip"), moment === "in" ? gettext("the check-in") : gettext("the check-out"), "small secondary", skip));
     form.appendChild(buttons);
     row.addEventListener("change", function () { more.hidden = false; go.hidden = false; });
     form.addEventListener("submit", function (event) {
@@ -2072,7 +2074,7 @@
   }
 
   function thanks(moment, mood) {
-    return fill(moment === "in" ? t("Thank you. You are arriving: %s. Only the hosts see this.") : t("Thank you. You are leaving: %s. Only the hosts see this."), [moodLabel[mood] || mood]);
+    return interpolate(moment === "in" ? gettext("Thank you. You are arriving: %s. Only the hosts see this.") : gettext("Thank you. You are leaving: %s. Only the hosts see this."), [moodLabel[mood] || mood]);
   }
 
   function askCheckin() {
@@ -2084,7 +2086,7 @@
     card.appendChild(checkinForm("in", function (answer, error) {
       var frame = { type: "checkin.set" };
       Object.keys(answer).forEach(function (k) { frame[k] = answer[k]; });
-      if (!send(frame)) { error(t("You are offline, so this was not sent. We are reconnecting.")); return; }
+      if (!send(frame)) { error(gettext("You are offline, so this was not sent. We are reconnecting.")); return; }
       state.checkinError = error;
     }, function () {
       skipped("in");
@@ -2124,10 +2126,10 @@
       }).then(function (response) {
         if (response.ok || response.status === 409) {
           return response.json().then(function (body) {
-            if (response.status === 409 && body.code !== "already_answered") { error(body.message || t("That did not work. Please try again.")); return; }
+            if (response.status === 409 && body.code !== "already_answered") { error(body.message || gettext("That did not work. Please try again.")); return; }
             if (state.me) { state.me.checkins = (state.me.checkins || []).concat(["out"]); }
             slot.textContent = "";
-            var line = el("p", "checkin-done", response.ok ? thanks("out", answer.mood) : t("You already told us how you are leaving. Thank you."));
+            var line = el("p", "checkin-done", response.ok ? thanks("out", answer.mood) : gettext("You already told us how you are leaving. Thank you."));
             line.tabIndex = -1;
             slot.appendChild(line);
             line.focus();
@@ -2135,8 +2137,8 @@
             if (onDone) { onDone(); }
           });
         }
-        error(t("That did not work. Please try again."));
-      }).catch(function () { error(t("That did not work. Please try again.")); });
+        error(gettext("That did not work. Please try again."));
+      }).catch(function () { error(gettext("That did not work. Please try again.")); });
     }, function () {
       skipped("out");
       fetch("/api/v1/sessions/" + config.session_id + "/checkins/skip/", {
@@ -2161,7 +2163,7 @@
       if (!state.present[c.member_id]) { return; }
       shown += 1;
       var item = el("li", "checkin-row mood-" + c.mood);
-      var words = fill(c.moment === "in" ? t("%(name)s arrived: %(mood)s") : t("%(name)s is leaving: %(mood)s"), { name: c.display_name, mood: moodLabel[c.mood] || c.mood }, true);
+      var words = interpolate(c.moment === "in" ? gettext("%(name)s arrived: %(mood)s") : gettext("%(name)s is leaving: %(mood)s"), { name: c.display_name, mood: moodLabel[c.mood] || c.mood }, true);
       item.appendChild(el("span", null, words));
       if (c.note) { item.appendChild(el("span", "sup-note", " \u2013 " + c.note)); }
       list.appendChild(item);
