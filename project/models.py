@@ -1,4 +1,4 @@
-"""Models every app shares: the audit log."""
+"""Models every app shares: the audit log, and when the scheduled jobs last ran."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
+
+
+class MaintenanceRun(models.Model):
+    """When a scheduled job (`purge_expired`) last finished successfully: `/readyz` fails once
+    it is too long ago, so a timer that stopped is noticed (project/health.py). A dry run is
+    never recorded."""
+
+    name = models.CharField(max_length=64, unique=True)
+    finished_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -7,6 +7,7 @@ events go to per-member or per-user groups, never through a session group (rule 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import hashlib
@@ -162,3 +163,19 @@ def rights_changed_on_commit(group: str) -> None:
     """Ask every connection in `group` to read its member's rights again, after commit."""
     message = {"type": RIGHTS}
     transaction.on_commit(lambda: send_now(group, message))
+
+
+# A group nobody joins: `/readyz` sends to it to learn whether the layer answers.
+READINESS_GROUP = "haven.readyz"
+
+
+async def layer_reachable(*, timeout: float = 2.0) -> bool:
+    """Does the channel layer take a message now (Redis up)? For `/readyz`; never raises."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        await asyncio.wait_for(layer.group_send(READINESS_GROUP, {"type": RIGHTS}), timeout)
+    except Exception:
+        return False
+    return True

@@ -199,6 +199,9 @@ if HTTPS:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Probes and scrapers ask over plain HTTP on loopback (docs/operations.md); everything else
+# is redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Every response says "no-referrer". Pages narrow it to "same-origin" with a <meta> tag in
 # base.html: under "no-referrer" browsers send `Origin: null` with a page's own form posts,

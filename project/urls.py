@@ -1,4 +1,5 @@
-"""Every URL of Haven: the API under /api/v1/, its schema and docs, and the pages."""
+"""Every URL of Haven: the API under /api/v1/, its schema and docs, the pages, and the
+operator's health and metrics endpoints (no signing in; docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from project import health
+
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include("groups.urls")),
     path("api/v1/", include("facilitation.urls")),
     path("api/v1/", include("safeguarding.urls")),

@@ -265,14 +265,19 @@ def sign_out_everywhere(*, actor: User) -> None:
     realtime.close_on_commit(realtime.user_group(actor.pk), closecodes.NOT_SIGNED_IN)
 
 
-def credentials_purge_expired() -> dict[str, int]:
+def credentials_purge_expired(*, dry_run: bool = False) -> dict[str, int]:
     """Delete what can no longer sign anyone in: tokens past their idle or absolute expiry
     (`ApiToken.objects.live()` is the one spelling of it) and browser sessions past their
-    expiry. Run by `manage.py purge_expired`; idempotent."""
+    expiry. Run by `manage.py purge_expired`; idempotent. `dry_run` counts them and deletes
+    nothing."""
     from django.contrib.sessions.models import Session
 
-    tokens, _kinds = ApiToken.objects.exclude(pk__in=ApiToken.objects.live().values("pk")).delete()
-    sessions, _kinds = Session.objects.filter(expire_date__lte=timezone.now()).delete()
+    dead_tokens = ApiToken.objects.exclude(pk__in=ApiToken.objects.live().values("pk"))
+    dead_sessions = Session.objects.filter(expire_date__lte=timezone.now())
+    if dry_run:
+        return {"tokens": dead_tokens.count(), "sessions": dead_sessions.count()}
+    tokens, _kinds = dead_tokens.delete()
+    sessions, _kinds = dead_sessions.delete()
     return {"tokens": tokens, "sessions": sessions}
 
 

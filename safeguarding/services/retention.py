@@ -50,17 +50,19 @@ RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
 )
 
 
-def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+def purge_expired(*, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
     """Delete message text past each group's retention, except what an open concern holds.
 
     Idempotent: a second run finds nothing more to do. The message rows stay (their place in
     the session log) with the text, warnings' notes and hide reasons gone; so do private
     notices, without their reasons, support requests and check-ins, without their notes, and
-    private messages, without their bodies.
+    private messages, without their bodies. `dry_run` counts the same rows and changes nothing
+    (`manage.py purge_expired --dry-run`).
     """
     moment = now or timezone.now()
     purged = 0
     held = 0
+    texts = 0
     for group in Group.objects.all().only("pk", "retention_days"):
         cutoff = moment - timedelta(days=group.retention_days)
         expired = Message.objects.filter(
@@ -76,6 +78,20 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
         )
         held_ids = set(holding)
         held += len(held_ids)
+        # Every other text the group's sessions hold, past retention: one rule, one list.
+        other_texts = [
+            (
+                model.objects.filter(**{group_path: group, f"{moment_field}__lt": cutoff}).exclude(
+                    **{text_field: ""}
+                ),
+                text_field,
+            )
+            for model, group_path, moment_field, text_field in RETAINED_TEXTS
+        ]
+        if dry_run:
+            purged += expired.exclude(pk__in=held_ids).count()
+            texts += sum(rows.count() for rows, _field in other_texts)
+            continue
         with transaction.atomic():
             purged += expired.exclude(pk__in=held_ids).update(
                 body="", cw_note="", hide_reason="", purged_at=moment
@@ -83,12 +99,9 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             # The room shows a held message exactly like a purged one (`held_at`); its text
             # stays for the concern's handlers until no open concern holds it.
             expired.filter(pk__in=held_ids, held_at__isnull=True).update(held_at=moment)
-            # Every other text the group's sessions hold, past retention: one rule, one list.
-            for model, group_path, moment_field, text_field in RETAINED_TEXTS:
-                model.objects.filter(**{group_path: group, f"{moment_field}__lt": cutoff}).exclude(
-                    **{text_field: ""}
-                ).update(**{text_field: ""})
-    if purged:
+            for rows, text_field in other_texts:
+                texts += rows.update(**{text_field: ""})
+    if purged and not dry_run:
         audit_record(
             actor=None,
             action="retention.purged",
@@ -96,4 +109,4 @@ def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
             target_id="*",
             extra={"messages": purged, "held": held},
         )
-    return {"purged": purged, "held_by_open_concerns": held}
+    return {"purged": purged, "held_by_open_concerns": held, "texts": texts}

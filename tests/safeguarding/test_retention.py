@@ -227,3 +227,21 @@ def test_a_warning_note_a_host_added_is_gone_from_the_replay_after_retention(wor
     assert message.cw_note == "" and message.purged_at is not None
     replay = session_services.events_replay(session_id=room.session.pk, after_seq=0)
     assert "names the hospital" not in str(replay)
+
+
+def test_a_dry_run_counts_what_would_go_and_changes_nothing(world):
+    room = live_room(world)
+    start = timezone.now()
+    message = post_message(room, "member", "an old message")
+    raw_before = raw_messages()
+    out = io.StringIO()
+
+    with time_machine.travel(start + timedelta(days=31), tick=False):
+        call_command("purge_expired", "--dry-run", stdout=out)
+
+    assert "Would purge 1 messages" in out.getvalue()
+    assert raw_messages() == raw_before
+    message.refresh_from_db()
+    assert message.body == "an old message" and message.purged_at is None
+    assert not AuditEntry.objects.filter(action="retention.purged").exists()
+    assert "Purged 1 messages" in purge_at(start + timedelta(days=31))
