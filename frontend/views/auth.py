@@ -23,24 +23,50 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/landing.html")
 
 
+# The sign-in form's fields in page order: the error summary lists them in this order.
+_SIGNIN_FIELDS = ("username", "password")
+
+
 @require_http_methods(["GET", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
-    """The same sign-in as the REST token (lockouts included), ending in a cookie session."""
+    """The same sign-in as the REST token (lockouts included), ending in a cookie session.
+
+    After an error the page keeps her username (never the password), with a GOV.UK error
+    summary linking to the field and "Error:" in the title (issue 17). An empty field is
+    answered here and never counts as a failed attempt."""
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    status = 200
     if request.method == "POST":
-        try:
-            user = group_services.session_sign_in(
-                request=request,
-                username=request.POST.get("username"),
-                password=request.POST.get("password", ""),
-            )
-        except ApplicationError as exc:
-            return render(
-                request, "frontend/signin.html", {"error": exc.message}, status=exc.status
-            )
-        if needs_second_factor(user):
-            return redirect("signin-code")
-        return redirect("groups")
-    return render(request, "frontend/signin.html", {"error": None})
+        username = request.POST.get("username", "")
+        values = {"username": username[:150]}
+        if not username.strip():
+            errors["username"] = _("Enter your username.")
+        if not request.POST.get("password"):
+            errors["password"] = _("Enter your password.")
+        if not errors:
+            try:
+                user = group_services.session_sign_in(
+                    request=request, username=username, password=request.POST.get("password", "")
+                )
+            except ApplicationError as exc:
+                # A mismatch points at the password (she types it again); a wait, at the top.
+                field = "password" if exc.code == "invalid_credentials" else "username"
+                errors[field] = exc.message
+                status = exc.status
+            else:
+                if needs_second_factor(user):
+                    return redirect("signin-code")
+                return redirect("groups")
+        if errors and status == 200:
+            status = 400
+    summary = [(name, errors[name]) for name in _SIGNIN_FIELDS if name in errors]
+    return render(
+        request,
+        "frontend/signin.html",
+        {"errors": errors, "summary": summary, "values": values},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -23,7 +23,12 @@ FIELDS = ("username", "code", "password")
 def signin_reset(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "frontend/signin_reset.html", {"values": {}, "errors": {}})
-    values = {"username": request.POST.get("username", "").strip()}
+    # What she typed comes back after an error (the code too: it is hers until it is used),
+    # never the password (issue 17).
+    values = {
+        "username": request.POST.get("username", "").strip()[:150],
+        "code": request.POST.get("code", "").strip()[:64],
+    }
     try:
         group_services.password_reset_with_code(
             username=values["username"],
