@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -209,7 +210,9 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
     database_url = test_database_url()
     started: list[Process] = []
 
-    def start(*names: str, redis_url: str | None = None) -> list[Process]:
+    def start(
+        *names: str, redis_url: str | None = None, env_extra: dict[str, str] | None = None
+    ) -> list[Process]:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=database_url,
@@ -222,6 +225,7 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
             FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
             PYTHONUNBUFFERED="1",
         )
+        env.update(env_extra or {})
         batch = []
         for name in names:
             port = free_port()
@@ -294,6 +298,8 @@ class RoomClient:
     # The log up to this seq was said before she first came in: a marker, never the events.
     hidden_until: int = 0
     resuming: bool = False
+    # Through a TLS proxy (tests/e2e/test_nginx.py): wss:// with this context.
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self.changed = asyncio.Condition()
@@ -308,10 +314,12 @@ class RoomClient:
     async def connect(self, port: int, *, timeout: float = 5) -> dict[str, Any]:
         """Open a connection, read `session.state`, then `resume` after the last seq applied."""
         await self.drop()
+        scheme = "wss" if self.tls else "ws"
         ws = await connect(
-            f"ws://127.0.0.1:{port}/ws/sessions/{self.session_id}/",
+            f"{scheme}://127.0.0.1:{port}/ws/sessions/{self.session_id}/",
             additional_headers={"Authorization": f"Token {self.token}"},
-            origin=f"http://127.0.0.1:{port}",
+            origin=f"{'https' if self.tls else 'http'}://127.0.0.1:{port}",
+            ssl=self.tls,
             open_timeout=timeout,
             close_timeout=2,
             compression=None,

@@ -1,0 +1,71 @@
+"""What deploy/ ships: systemd units that systemd itself accepts, and an example environment file
+that names every variable Haven reads. (nginx's site: tests/e2e/test_nginx.py.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+UNITS = sorted((DEPLOY / "systemd").iterdir())
+# `os.environ.get("NAME"`, `env_int(os.environ, "NAME"`, `env.get("NAME"`, `os.environ["NAME"]`.
+ENV_READ = re.compile(r'\b(?:os\.environ|env)\s*(?:\.get\(\s*|\[\s*|,\s*)"([A-Z][A-Z0-9_]+)"')
+NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE"}
+
+
+def variables_read() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "project").rglob("*.py"):
+        names.update(ENV_READ.findall(path.read_text()))
+    return names - NOT_SETTINGS
+
+
+def test_the_example_environment_file_names_every_variable_haven_reads():
+    example = (DEPLOY / "haven.env.example").read_text()
+    listed = set(re.findall(r"(?m)^#?([A-Z][A-Z0-9_]+)=", example))
+    read = variables_read()
+
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "HAVEN_STALL_LOG_MS"} <= read
+    assert sorted(read - listed) == []
+    assert sorted(listed - read) == [], "the example names a variable nothing reads"
+
+
+def test_the_units_run_haven_from_the_checkout_with_the_environment_file():
+    service = (DEPLOY / "systemd" / "haven@.service").read_text()
+    purge = (DEPLOY / "systemd" / "haven-purge.service").read_text()
+    timer = (DEPLOY / "systemd" / "haven-purge.timer").read_text()
+
+    assert "-m project.serve -b 127.0.0.1 -p %i" in service
+    assert "--proxy-headers" not in service.split("ExecStart=", 1)[1]
+    for unit in (service, purge):
+        assert "EnvironmentFile=/etc/haven/haven.env" in unit
+        assert "ProtectSystem=strict" in unit
+        assert "ReadWritePaths=/var/lib/haven" in unit
+    assert "manage.py purge_expired" in purge
+    assert "Persistent=true" in timer
+    assert "OnCalendar=daily" in timer
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_systemd_accepts_every_shipped_unit_without_a_warning(tmp_path):
+    # The interpreter of a real install does not exist here: point at this machine's python3.
+    python = shutil.which("python3")
+    assert python
+    paths = []
+    for unit in UNITS:
+        name = unit.name.replace("@.service", "@8001.service")
+        text = unit.read_text().replace("/srv/haven/.venv/bin/python", python)
+        (tmp_path / name).write_text(text)
+        paths.append(str(tmp_path / name))
+
+    checked = subprocess.run(
+        ["systemd-analyze", "verify", *paths], capture_output=True, text=True, timeout=60
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.strip() == ""
