@@ -43,6 +43,8 @@ class User(AbstractUser):
 
     org_role = models.CharField(max_length=32, choices=OrgRole.choices, default=OrgRole.NONE)
     preferences = models.JSONField(default=dict, blank=True)
+    # Issue 17: when she first opened "What to expect" signed in (her first-run checklist).
+    read_what_to_expect_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"user {self.pk}"

@@ -143,15 +143,17 @@ def _first_run_checklist(
     user: Any, membership: Any, accepted: bool, sessions: list[Any]
 ) -> dict[str, Any] | None:
     """Issue 17: her first steps in the group (the agreement, her content-warning choices, What
-    to expect, the next session), shown until the ones Haven can see are done."""
+    to expect, the next session), shown until the first three are done."""
     if membership is None or membership.role == GroupRole.FACILITATOR:
         return None
     chose_warnings = bool((getattr(user, "preferences", None) or {}).get("content_warnings"))
-    if accepted and chose_warnings:
+    read_expectations = getattr(user, "read_what_to_expect_at", None) is not None
+    if accepted and chose_warnings and read_expectations:
         return None
     return {
         "accepted": accepted,
         "chose_warnings": chose_warnings,
+        "read_expectations": read_expectations,
         "next_session": sessions[0] if sessions else None,
     }
 

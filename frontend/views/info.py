@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from groups import services as group_services
+
 
 @require_safe
 def about(request: HttpRequest) -> HttpResponse:
@@ -21,4 +23,7 @@ def staying_safe(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def what_to_expect(request: HttpRequest) -> HttpResponse:
+    """Opened signed in, it ticks "What to expect" on her first-run checklist."""
+    if request.user.is_authenticated:
+        group_services.what_to_expect_read(actor=request.user)
     return render(request, "frontend/what_to_expect.html")

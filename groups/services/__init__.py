@@ -43,6 +43,7 @@ from groups.services.accounts import (
     token_sign_in,
     username_normalise,
     username_normalise_from_request,
+    what_to_expect_read,
 )
 from groups.services.agreements import (
     AGREEMENT_MAX_POINTS,
@@ -173,4 +174,5 @@ __all__ = [
     "token_sign_in",
     "username_normalise",
     "username_normalise_from_request",
+    "what_to_expect_read",
 ]

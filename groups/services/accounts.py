@@ -520,3 +520,17 @@ def display_name_change(*, actor: User, membership_id: Any, display_name: Any) -
         raise ValidationFailed({"display_name": [display_name_taken().message]}) from None
     audit_record(actor=actor, action="member.renamed", target=found, group_id=found.group_id)
     return found
+
+
+def what_to_expect_read(*, actor: User) -> None:
+    """She opened "What to expect" signed in: her first-run checklist ticks it (issue 17).
+
+    The first moment is kept; one conditional update, nothing when it is already set, so a
+    page view costs no write after the first."""
+    if not getattr(actor, "is_authenticated", False) or actor.read_what_to_expect_at is not None:
+        return
+    moment = timezone.now()
+    User.objects.filter(pk=actor.pk, read_what_to_expect_at__isnull=True).update(
+        read_what_to_expect_at=moment
+    )
+    actor.read_what_to_expect_at = moment

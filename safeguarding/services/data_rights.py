@@ -84,6 +84,9 @@ def member_export(*, actor: User) -> dict[str, Any]:
             "org_role": actor.org_role,
             "preferences": actor.preferences,
             "created_at": stamp(actor.date_joined).isoformat(),
+            "read_what_to_expect_at": stamp(actor.read_what_to_expect_at).isoformat()
+            if actor.read_what_to_expect_at
+            else None,
         },
         "groups": [
             {

@@ -418,11 +418,49 @@ def test_her_first_steps_show_on_the_group_page_until_she_has_done_them(world):
     browser.post("/settings/", {f"cw_{CONTENT_WARNINGS[0][0]}": "show"})
     version = world.group_a.agreements.order_by("-version").first().version
     agreement_accept(actor=world.users["member"], group=world.group_a, version=version)
+    still = browser.get(url).content.decode()
+    browser.get("/what-to-expect/")
     later = browser.get(url).content.decode()
     staff = signed_in(world, "facilitator").get(url).content.decode()
 
     assert "Getting started" in first
     assert "Read and accept the group agreement" in first and 'href="/what-to-expect/"' in first
     assert 'href="/settings/?change=warnings#content-warnings"' in first
+    assert "Getting started" in still  # What to expect is not read yet
     assert "Getting started" not in later
     assert "Getting started" not in staff
+
+
+def test_opening_what_to_expect_signed_in_ticks_it_on_her_checklist_once(world):
+    from django.utils import timezone
+
+    browser = signed_in(world, "member")
+    url = f"/groups/{world.group_a.pk}/"
+    before = browser.get(url).content.decode()
+
+    browser.get("/what-to-expect/")
+    user = world.users["member"]
+    user.refresh_from_db()
+    first_read = user.read_what_to_expect_at
+    browser.get("/what-to-expect/")
+    user.refresh_from_db()
+    after = browser.get(url).content.decode()
+
+    def expect_tag(html: str) -> str:
+        item = html.split("Read what to expect in a session</a>", 1)[1].split("</li>", 1)[0]
+        return "Done" if "Done" in item else "To do"
+
+    assert expect_tag(before) == "To do"
+    assert expect_tag(after) == "Done"
+    assert first_read is not None and first_read <= timezone.now()
+    assert user.read_what_to_expect_at == first_read  # the first moment is kept
+
+
+def test_what_to_expect_read_by_a_visitor_or_another_member_ticks_nothing_for_her(world):
+    from groups.models import User
+
+    Client().get("/what-to-expect/")
+    signed_in(world, "peer_mentor").get("/what-to-expect/")
+
+    assert User.objects.get(pk=world.users["member"].pk).read_what_to_expect_at is None
+    assert User.objects.exclude(read_what_to_expect_at=None).count() == 1
