@@ -264,21 +264,83 @@ def database_config(env: Mapping[str, str], *, var_dir: Path) -> dict[str, Any]:
     return config
 
 
+def redis_sentinels(env: Mapping[str, str]) -> tuple[list[tuple[str, int]], str] | None:
+    """Redis Sentinel, when HAVEN_REDIS_SENTINELS (host:port, comma-separated) and
+    HAVEN_REDIS_SENTINEL_MASTER (the name the sentinels monitor) are set: the sentinels tell
+    every process where the master is now. REDIS_URL stays required and gives the database
+    number and password; its host and port are not used. None without Sentinel."""
+    listed = env_list(env, "HAVEN_REDIS_SENTINELS", default=[])
+    master = env.get("HAVEN_REDIS_SENTINEL_MASTER", "").strip()
+    if not listed and not master:
+        return None
+    if not listed or not master:
+        raise ConfigurationError(
+            "HAVEN_REDIS_SENTINELS and HAVEN_REDIS_SENTINEL_MASTER go together: set both or "
+            "neither."
+        )
+    if not env.get("REDIS_URL", "").strip():
+        raise ConfigurationError(
+            "HAVEN_REDIS_SENTINELS needs REDIS_URL as well (its database number and password "
+            "are used; its host and port are not)."
+        )
+    sentinels = []
+    for item in listed:
+        host, colon, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not colon or not host or not _INT.fullmatch(port) or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                "HAVEN_REDIS_SENTINELS must list host:port pairs such as 10.0.0.5:26379 "
+                f"(got {_shown(item)})."
+            )
+        sentinels.append((host, int(port)))
+    return sentinels, master
+
+
+def redis_credentials(url: str) -> dict[str, Any]:
+    """What a Sentinel-managed connection takes from REDIS_URL: database, user, password, TLS."""
+    from redis.connection import parse_url
+
+    parsed = parse_url(url)
+    found: dict[str, Any] = {
+        key: parsed[key] for key in ("db", "username", "password") if parsed.get(key) is not None
+    }
+    if url.startswith("rediss://"):
+        found["ssl"] = True
+    return found
+
+
+def _layer_host(env: Mapping[str, str], url: str, **options: Any) -> dict[str, Any]:
+    """One channels_redis host: REDIS_URL, or the master the sentinels name."""
+    sentinel = redis_sentinels(env)
+    if sentinel is None:
+        return {"address": url, **options}
+    sentinels, master = sentinel
+    return {"master_name": master, "sentinels": sentinels, **redis_credentials(url), **options}
+
+
 def cache_config(env: Mapping[str, str], *, prefix: str = "haven") -> dict[str, Any]:
     """Django's cache: the sign-in slow-down and the REST throttles count in it, so with
     several processes it must be shared. With REDIS_URL, Django's own RedisCache under a key
     prefix of its own (the channel layer's keys never collide with it); otherwise one
-    process's memory, which is all the embedded default has."""
+    process's memory, which is all the embedded default has. With Sentinel, the master the
+    sentinels name (project/sentinel.py)."""
+    sentinel = redis_sentinels(env)
     url = env.get("REDIS_URL", "").strip()
     if not url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    return {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": f"{prefix}-cache",
-        }
+    cache: dict[str, Any] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": f"{prefix}-cache",
     }
+    if sentinel is not None:
+        sentinels, master = sentinel
+        cache["OPTIONS"] = {
+            "pool_class": "project.sentinel.SentinelCachePool",
+            "sentinels": sentinels,
+            "master_name": master,
+        }
+    return {"default": cache}
 
 
 def channel_layers_config(
@@ -291,6 +353,7 @@ def channel_layers_config(
     if isinstance(encryption_keys, str | bytes):
         # A lone key string would be taken as a list of one-character keys.
         raise TypeError("encryption_keys must be a list of keys, not one key")
+    redis_sentinels(env)  # a half or unreadable Sentinel setting stops the start either way
     url = env.get("REDIS_URL", "").strip()
     if not url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -305,14 +368,14 @@ def channel_layers_config(
         return {
             "default": {
                 "BACKEND": "project.layers.HavenPubSubChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": prefix, **encryption},
+                "CONFIG": {"hosts": [_layer_host(env, url)], "prefix": prefix, **encryption},
             }
         }
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": url, "max_connections": REDIS_POOL_MAX_CONNECTIONS}],
+                "hosts": [_layer_host(env, url, max_connections=REDIS_POOL_MAX_CONNECTIONS)],
                 "prefix": prefix,
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": 60,

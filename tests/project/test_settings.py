@@ -253,7 +253,7 @@ def test_redis_url_selects_the_pubsub_layer_by_default_with_encryption():
     )["default"]
 
     assert layer["BACKEND"] == "project.layers.HavenPubSubChannelLayer"
-    assert layer["CONFIG"]["hosts"] == [url]
+    assert layer["CONFIG"]["hosts"] == [{"address": url}]
     assert layer["CONFIG"]["prefix"] == "haven-x"
     assert layer["CONFIG"]["symmetric_encryption_keys"] == ["k" * 44]
 
