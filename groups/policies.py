@@ -95,6 +95,13 @@ class Action(StrEnum):
     MEMBER_RESET_CODE = "member.reset_code"
     # Issue 17: change her own name in the group (unique in it, as when joining).
     MEMBER_RENAME_SELF = "member.rename_self"
+    # Issue 17, referral with consent: propose that a member be passed on to a service of the
+    # help directory (and follow its status, never its text); answer a referral (agree, change
+    # her part), which `safeguarding.policies` allows only to the member it concerns; read the
+    # pack to pass on, only once she agreed and while her consent stands.
+    REFERRAL_PROPOSE = "referral.propose"
+    REFERRAL_RESPOND = "referral.respond"
+    REFERRAL_PACK = "referral.pack"
 
 
 R = Role
@@ -149,6 +156,11 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.MEMBER_HISTORY: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.MEMBER_RESET_CODE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
     Action.MEMBER_RENAME_SELF: IN_GROUP,
+    # Issue 17: the group's facilitators propose; the safeguarding leads read a pack she agreed
+    # to (they do not see who is in a group otherwise); her own answer needs her in the group.
+    Action.REFERRAL_PROPOSE: frozenset({R.FACILITATOR, R.ORG_ADMIN}),
+    Action.REFERRAL_RESPOND: IN_GROUP,
+    Action.REFERRAL_PACK: frozenset({R.FACILITATOR, R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
 }
 
 
@@ -334,14 +346,20 @@ def require(
     raise Forbidden(_("Your role in this group does not allow that."))
 
 
-def group_for(user: Any, group_id: Any, action: Action = Action.GROUP_VIEW) -> Group:
+def group_for(
+    user: Any,
+    group_id: Any,
+    action: Action = Action.GROUP_VIEW,
+    *,
+    visible: Action = Action.GROUP_VIEW,
+) -> Group:
     """Fetch a group and authorise `action` on it in one step.
 
     A group that does not exist and one the actor may not see both answer `NotFound`, so no
-    caller can learn that a group exists by probing ids.
+    caller can learn that a group exists by probing ids. `visible` as for `require`.
     """
     group = Group.objects.filter(pk=parse_id(group_id)).first()
     if group is None:
         raise NotFound()
-    require(user, action, group=group)
+    require(user, action, group=group, visible=visible)
     return group

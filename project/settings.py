@@ -276,6 +276,8 @@ SPECTACULAR_SETTINGS = {
         "ConcernStatusEnum": "safeguarding.models.ConcernStatus",
         "ConcernCategoryEnum": "safeguarding.models.Category",
         "UrgencyEnum": "safeguarding.models.Urgency",
+        "ReferralStatusEnum": "safeguarding.models.ReferralStatus",
+        "NeedWordsEnum": "safeguarding.models.NeedWords",
     },
 }
 

@@ -1,5 +1,5 @@
-"""REST edge of concerns, the audit log and a member's own data: parse, call one service or
-selector, serialise."""
+"""REST edge of concerns, the audit log, a member's own data and referrals with consent: parse,
+call one service or selector, serialise."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ from safeguarding.serializers import (
     ExportOutput,
     NoteInput,
     NoteOutput,
+    ReferralAcceptInput,
+    ReferralEditInput,
+    ReferralOutput,
+    ReferralPackOutput,
+    ReferralProposeInput,
+    ReferralStaffOutput,
+    ReferralStatusOutput,
     ReplyOutput,
 )
 
@@ -173,3 +180,96 @@ class MeEraseApi(APIView):
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["Clear-Site-Data"] = '"cache", "cookies", "storage"'
         return response
+
+
+# --- referrals with consent (issue 17) -------------------------------------------------------
+
+
+class GroupReferralsApi(APIView):
+    @extend_schema(
+        operation_id="groups_referrals_list",
+        responses={200: paginated(ReferralStaffOutput), **error_responses(401, 404)},
+    )
+    def get(self, request: Request, group_id: int) -> Response:
+        rows = selectors.referrals_of_group(viewer=request.user, group_id=group_id)
+        return paginated_response(
+            request=request, view=self, queryset=rows, serializer=ReferralStaffOutput
+        )
+
+    @extend_schema(
+        operation_id="groups_referrals_create",
+        request=ReferralProposeInput,
+        responses={201: ReferralStaffOutput, **error_responses(400, 401, 404)},
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        data = valid(ReferralProposeInput, request.data)
+        referral = services.referral_propose(actor=request.user, group_id=group_id, **data)
+        return Response(ReferralStaffOutput(referral).data, status=status.HTTP_201_CREATED)
+
+
+class ReferralDetailApi(APIView):
+    @extend_schema(
+        operation_id="referrals_retrieve",
+        responses={200: ReferralOutput, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, referral_id: int) -> Response:
+        referral = selectors.referral_detail(viewer=request.user, referral_id=referral_id)
+        return Response(ReferralOutput(referral).data)
+
+    @extend_schema(
+        operation_id="referrals_partial_update",
+        request=ReferralEditInput,
+        responses={200: ReferralOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request: Request, referral_id: int) -> Response:
+        data = valid(ReferralEditInput, request.data)
+        referral = services.referral_update_by_member(
+            actor=request.user, referral_id=referral_id, **data
+        )
+        return Response(ReferralOutput(referral).data)
+
+
+class ReferralAcceptApi(APIView):
+    @extend_schema(
+        operation_id="referrals_accept",
+        request=ReferralAcceptInput,
+        responses={200: ReferralOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, referral_id: int) -> Response:
+        data = valid(ReferralAcceptInput, request.data)
+        referral = services.referral_accept(
+            actor=request.user, referral_id=referral_id, version=data["version"]
+        )
+        return Response(ReferralOutput(referral).data)
+
+
+class ReferralDeclineApi(APIView):
+    @extend_schema(
+        operation_id="referrals_decline",
+        request=None,
+        responses={200: ReferralOutput, **error_responses(401, 404, 409)},
+    )
+    def post(self, request: Request, referral_id: int) -> Response:
+        referral = services.referral_decline(actor=request.user, referral_id=referral_id)
+        return Response(ReferralOutput(referral).data)
+
+
+class ReferralWithdrawApi(APIView):
+    @extend_schema(
+        operation_id="referrals_withdraw",
+        request=None,
+        responses={200: ReferralStatusOutput, **error_responses(401, 404, 409)},
+    )
+    def post(self, request: Request, referral_id: int) -> Response:
+        referral = services.referral_withdraw(actor=request.user, referral_id=referral_id)
+        return Response(ReferralStatusOutput({"id": referral.pk, "status": referral.status}).data)
+
+
+class ReferralPackApi(APIView):
+    @extend_schema(
+        operation_id="referrals_pack",
+        responses={200: ReferralPackOutput, **error_responses(401, 404)},
+    )
+    def get(self, request: Request, referral_id: int) -> Response:
+        pack = services.referral_pack(actor=request.user, referral_id=referral_id, form="api")
+        return Response(ReferralPackOutput(pack).data)

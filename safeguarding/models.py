@@ -315,3 +315,82 @@ class HelpSchedule(models.Model):
 
     def __str__(self) -> str:
         return self.description or f"schedule {self.pk}"
+
+
+# --- Referral with consent (issue 17) ----------------------------------------------------------
+
+
+class ReferralStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Waiting for her answer")
+    ACCEPTED = "accepted", _("She agreed")
+    DECLINED = "declined", _("She said no")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class NeedWords(models.TextChoices):
+    """Whose words say what she would like help with."""
+
+    HERS = "hers", _("In her own words")
+    FACILITATOR = "facilitator", _("In the facilitator's words")
+
+
+class Referral(models.Model):
+    """A facilitator's proposal to pass a member on to a service of the help directory, and
+    her answer. Nothing leaves Haven unless she agrees: the pack (the facts she chose to share,
+    exactly as she saw them) exists only while her consent stands. Its texts are encrypted.
+
+    The service is kept by name as well as by link: an edit of the directory (or a service
+    removed from it) must not change what she agreed to. Erasing her account deletes her
+    referrals (README "Data protection"); past retention a closed one keeps no text.
+    """
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="referrals")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="referrals")
+    service = models.ForeignKey(
+        HelpService,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+    )
+    service_name = models.CharField(max_length=200)
+    organization_name = models.CharField(max_length=200, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.PROPOSED
+    )
+    # The facts that would be shared: each one only when chosen.
+    share_contact = models.BooleanField(default=False)
+    contact_route = EncryptedTextField(blank=True, default="")
+    share_need = models.BooleanField(default=False)
+    need = EncryptedTextField(blank=True, default="")
+    need_words = models.CharField(
+        max_length=16, choices=NeedWords.choices, default=NeedWords.FACILITATOR
+    )
+    # Goes up with every change of the shared facts; she agrees to one version, the one she read.
+    version = models.PositiveIntegerField(default=1)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by_member = models.BooleanField(default=False)
+    # Declined or withdrawn: retention counts from here.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    pack_downloaded_at = models.DateTimeField(null=True, blank=True)
+    pack_downloaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        indexes = [models.Index(fields=["membership", "status"], name="referral_member_status")]
+
+    def __str__(self) -> str:
+        return f"referral {self.pk}"

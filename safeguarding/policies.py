@@ -20,6 +20,10 @@ with the rule of the second form in the query itself: a concern she may not see 
 found" exactly like one that does not exist, after the same statements and the same work
 (tests/security/test_concern_timing.py). `concern_moves` says where a concern's status may go,
 and who may move it.
+
+Referrals (issue 17) have their rule here too, at the end: `referral_role` (who she is to one
+referral), `referrals_of_subject` (the ones she may read as the woman they concern) and
+`referral_for` (fetch and authorise in one step).
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 
 from groups.models import GroupRole, Membership, MembershipStatus, OrgRole, User
-from groups.policies import active_membership, is_signed_in
+from groups.policies import Action, active_membership, can, is_signed_in
 from project import realtime
 from project.exceptions import NotFound, parse_id
-from safeguarding.models import Category, Concern, ConcernStatus
+from safeguarding.models import Category, Concern, ConcernStatus, Referral, ReferralStatus
 
 
 class ConcernRole(StrEnum):
@@ -326,3 +330,100 @@ def concern_update_groups(concern: Concern) -> list[str]:
     if concern.reporter_id is not None:
         names.append(realtime.member_group(concern.reporter_id))
     return list(dict.fromkeys(names))
+
+
+# --- referrals (issue 17): who stands how to one referral ------------------------------------
+#
+# A referral concerns one member, and she is the only member who ever sees it: the others,
+# peer mentors included, find nothing (404), exactly as for a referral that does not exist.
+# The group's facilitators (and admins) who may propose follow its status, never its words;
+# the words leave Haven only as the pack, and the pack exists only while her consent stands.
+
+
+class ReferralRole(StrEnum):
+    """How someone stands to one referral. Anyone without one gets 404 for it."""
+
+    SUBJECT = "subject"  # the member it concerns: reads it, answers it, withdraws
+    STAFF = "staff"  # may propose in its group: its status, cancelling it, the pack once agreed
+    PACK_READER = "pack_reader"  # a safeguarding lead: the pack once agreed, nothing else
+
+
+# The only moves a referral's status may make, and who makes each: she answers a proposal
+# (agree or say no) and may withdraw her consent; changing her part of an agreed referral takes
+# it back to proposed (she agrees again to the new words); staff may cancel one not yet closed.
+REFERRAL_MOVES: Final[dict[tuple[str, str], frozenset[ReferralRole]]] = {
+    (ReferralStatus.PROPOSED, ReferralStatus.ACCEPTED): frozenset({ReferralRole.SUBJECT}),
+    (ReferralStatus.PROPOSED, ReferralStatus.DECLINED): frozenset({ReferralRole.SUBJECT}),
+    (ReferralStatus.PROPOSED, ReferralStatus.WITHDRAWN): frozenset({ReferralRole.STAFF}),
+    (ReferralStatus.ACCEPTED, ReferralStatus.PROPOSED): frozenset({ReferralRole.SUBJECT}),
+    (ReferralStatus.ACCEPTED, ReferralStatus.WITHDRAWN): frozenset(
+        {ReferralRole.SUBJECT, ReferralRole.STAFF}
+    ),
+}
+# Her own words may change while the referral is open (proposed or agreed).
+REFERRAL_OPEN: Final = frozenset({ReferralStatus.PROPOSED, ReferralStatus.ACCEPTED})
+
+
+def referral_may_move(referral: Referral, to_status: str, role: ReferralRole) -> bool:
+    return role in REFERRAL_MOVES.get((referral.status, to_status), frozenset())
+
+
+def pack_open(referral: Referral) -> bool:
+    """Does the pack exist? Only while her consent stands."""
+    return referral.status == ReferralStatus.ACCEPTED
+
+
+def referral_role(user: Any, referral: Referral) -> ReferralRole | None:
+    """Who `user` is to `referral`, or None when she may not see it at all.
+
+    She whom it concerns keeps seeing her referral after leaving the group (so she can always
+    withdraw her consent); agreeing needs her in the group (`Action.REFERRAL_RESPOND`, asked by
+    the services). A lead stands to it only while its pack is open.
+    """
+    if not is_signed_in(user):
+        return None
+    if referral.membership.user_id == user.pk:
+        return ReferralRole.SUBJECT
+    if can(user, Action.REFERRAL_PROPOSE, group=referral.group_id):
+        return ReferralRole.STAFF
+    if pack_open(referral) and can(user, Action.REFERRAL_PACK, group=referral.group_id):
+        return ReferralRole.PACK_READER
+    return None
+
+
+def may_read_pack(user: Any, referral: Referral, role: ReferralRole) -> bool:
+    """The pack: for staff and leads (`Action.REFERRAL_PACK`), only while her consent stands."""
+    return (
+        role in {ReferralRole.STAFF, ReferralRole.PACK_READER}
+        and pack_open(referral)
+        and can(user, Action.REFERRAL_PACK, group=referral.group_id)
+    )
+
+
+def referral_for(
+    *,
+    actor: Any,
+    referral_id: Any,
+    lock: bool = False,
+    roles: frozenset[ReferralRole] | None = None,
+) -> tuple[Referral, ReferralRole]:
+    """Fetch a referral and the actor's role to it; `NotFound` for one she may not see (or,
+    with `roles`, may not stand to as one of them), exactly as for one that does not exist."""
+    pk = parse_id(referral_id)
+    if not is_signed_in(actor):
+        raise NotFound()
+    rows = Referral.objects.select_related("membership", "group").filter(pk=pk)
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    referral = rows.first()
+    role = referral_role(actor, referral) if referral is not None else None
+    if referral is None or role is None or (roles is not None and role not in roles):
+        raise NotFound()
+    return referral, role
+
+
+def referrals_of_subject(viewer: Any) -> QuerySet[Referral]:
+    """Every referral that concerns `viewer` (any of her memberships): hers alone to read."""
+    if not is_signed_in(viewer):
+        return Referral.objects.none()
+    return Referral.objects.filter(membership__user_id=viewer.pk)

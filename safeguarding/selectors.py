@@ -1,7 +1,8 @@
 """Reads for concerns and the audit log; every selector is given the viewer.
 
 Who may see which concern is decided in `safeguarding.policies`; these selectors shape what
-she may see into lists and pages (overdue first, hers apart from those she handles).
+she may see into lists and pages (overdue first, hers apart from those she handles); and the
+reads of referrals with consent (issue 17), whose rule is in `safeguarding.policies` too.
 """
 
 from __future__ import annotations
@@ -31,23 +32,36 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from groups.models import Membership, MembershipStatus, User
-from groups.policies import Action, needs_second_factor, require
+from groups.policies import Action, group_for, needs_second_factor, require
 from project.audit import audit_record
 from project.exceptions import NotFound
 from project.models import AuditEntry
-from safeguarding.models import Concern, ConcernNote, ConcernStatus, Urgency
+from safeguarding.models import (
+    Concern,
+    ConcernNote,
+    ConcernStatus,
+    HelpService,
+    HelpServiceStatus,
+    Referral,
+    ReferralStatus,
+    Urgency,
+)
 from safeguarding.policies import (
     LEAD,
     NOTE_WRITERS,
     READS_MESSAGES,
     TAKERS,
     ConcernRole,
+    ReferralRole,
     concern_entries_visible_to,
     concern_for,
     concern_roles,
     concerns_handled_by,
     concerns_visible_to,
     is_reporter,
+    may_read_pack,
+    referral_for,
+    referrals_of_subject,
 )
 
 # Urgent first, then normal, then low: the order of the inbox, and of escalating overdue ones.
@@ -371,3 +385,61 @@ def audit_list(
     if until:
         entries = entries.filter(at__lt=until)
     return entries
+
+
+# --- referrals (issue 17) --------------------------------------------------------------------
+
+
+def referrals_mine(*, viewer: Any) -> QuerySet[Referral]:
+    """The referrals that concern the viewer (`policies.referrals_of_subject`), waiting first."""
+    waiting_first = Case(
+        When(status=ReferralStatus.PROPOSED, then=V(0)), default=V(1), output_field=IntegerField()
+    )
+    return (
+        referrals_of_subject(viewer)
+        .select_related("group")
+        .order_by(waiting_first, "-proposed_at", "-id")
+    )
+
+
+def referral_waiting(*, viewer: Any, group: Any = None) -> bool:
+    """Is a referral of hers waiting for her answer (in `group`, or any)? One statement."""
+    rows = referrals_of_subject(viewer).filter(status=ReferralStatus.PROPOSED)
+    if group is not None:
+        rows = rows.filter(group=group)
+    return rows.exists()
+
+
+def referral_detail(*, viewer: User, referral_id: Any) -> Referral:
+    """Her own referral, for her to read (everyone else: not found)."""
+    referral, _role = referral_for(
+        actor=viewer, referral_id=referral_id, roles=frozenset({ReferralRole.SUBJECT})
+    )
+    return referral
+
+
+def referrals_of_group(*, viewer: User, group_id: Any, member: Any = None) -> QuerySet[Referral]:
+    """A group's referrals for those who may propose them (status and facts, never read out
+    as text by the pages); `member` narrows to one member's. Everyone else: not found."""
+    group = group_for(viewer, group_id, Action.REFERRAL_PROPOSE, visible=Action.REFERRAL_PROPOSE)
+    rows = Referral.objects.filter(group=group).select_related("membership")
+    if member is not None:
+        rows = rows.filter(membership=member)
+    return rows
+
+
+def referral_for_staff(*, viewer: User, referral_id: Any) -> tuple[Referral, bool]:
+    """A referral as staff follow it, and whether its pack is open to the viewer now."""
+    referral, role = referral_for(
+        actor=viewer,
+        referral_id=referral_id,
+        roles=frozenset({ReferralRole.STAFF, ReferralRole.PACK_READER}),
+    )
+    return referral, may_read_pack(viewer, referral, role)
+
+
+def referral_services() -> QuerySet[HelpService]:
+    """The directory's services a referral may go to: the active ones, in the page's order."""
+    return HelpService.objects.filter(status=HelpServiceStatus.ACTIVE).select_related(
+        "organization"
+    )

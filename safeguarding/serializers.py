@@ -10,10 +10,18 @@ from rest_framework import serializers
 from groups.services import PASSWORD_MAX
 from project.exceptions import MAX_ID
 from project.models import AuditEntry
-from safeguarding.models import Category, ConcernStatus, Urgency
-from safeguarding.policies import ConcernRole, is_reporter
+from safeguarding.models import Category, ConcernStatus, NeedWords, ReferralStatus, Urgency
+from safeguarding.policies import ConcernRole, is_reporter, pack_open
 from safeguarding.selectors import concern_messages, has_unread_answer, is_overdue, owner_names
-from safeguarding.services import BODY_MAX, MAX_MESSAGES, NOTE_MAX, STAFF_NOTE_MAX
+from safeguarding.services import (
+    BODY_MAX,
+    CONTACT_MAX,
+    MAX_MESSAGES,
+    NEED_MAX,
+    NOTE_MAX,
+    STAFF_NOTE_MAX,
+    pack_text,
+)
 
 STAMP = serializers.DateTimeField()
 
@@ -282,5 +290,169 @@ class ExportOutput(serializers.Serializer):
     groups = serializers.ListField(child=serializers.DictField())
     messages = serializers.ListField(child=serializers.DictField())
     concerns = serializers.ListField(child=serializers.DictField())
+    referrals = serializers.ListField(child=serializers.DictField())
     agreements_accepted = serializers.ListField(child=serializers.DictField())
     agreement_proposals = serializers.ListField(child=serializers.DictField())
+
+
+# --- referrals with consent (issue 17) -------------------------------------------------------
+
+
+class ReferralProposeInput(serializers.Serializer):
+    member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    service_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="An active service of the help directory."
+    )
+    share_contact = serializers.BooleanField(default=False)
+    contact_route = serializers.CharField(
+        max_length=CONTACT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="How the service may contact her; may be left for her to write.",
+    )
+    share_need = serializers.BooleanField(default=False)
+    need = serializers.CharField(
+        max_length=NEED_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What she would like help with, in the facilitator's words; left empty, "
+        "she writes it in her own.",
+    )
+
+
+class ReferralEditInput(serializers.Serializer):
+    """Her part: each field left out stays as it is. She may stop sharing a fact, not add one."""
+
+    contact_route = serializers.CharField(max_length=CONTACT_MAX, required=False, allow_blank=True)
+    need = serializers.CharField(max_length=NEED_MAX, required=False, allow_blank=True)
+    share_contact = serializers.BooleanField(required=False)
+    share_need = serializers.BooleanField(required=False)
+
+
+class ReferralAcceptInput(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The version she read; another one is a 409."
+    )
+
+
+def _shared(referral: Any) -> dict[str, Any]:
+    return {
+        "share_contact": referral.share_contact,
+        "contact_route": referral.contact_route if referral.share_contact else None,
+        "share_need": referral.share_need,
+        "need": referral.need if referral.share_need else None,
+        "need_words": referral.need_words if referral.share_need else None,
+    }
+
+
+def _moments(referral: Any) -> dict[str, Any]:
+    return {
+        "proposed_at": stamp(referral.proposed_at),
+        "consented_at": stamp(referral.consented_at),
+        "declined_at": stamp(referral.declined_at),
+        "withdrawn_at": stamp(referral.withdrawn_at),
+    }
+
+
+class ReferralOutput(serializers.Serializer):
+    """A referral as the member it concerns reads it: exactly what would be shared."""
+
+    id = serializers.IntegerField()
+    group_id = serializers.IntegerField()
+    service_name = serializers.CharField()
+    organisation_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReferralStatus.choices)
+    version = serializers.IntegerField()
+    share_contact = serializers.BooleanField()
+    contact_route = serializers.CharField(allow_null=True)
+    share_need = serializers.BooleanField()
+    need = serializers.CharField(allow_null=True)
+    need_words = serializers.ChoiceField(choices=NeedWords.choices, allow_null=True)
+    proposed_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    consented_at = serializers.DateTimeField(allow_null=True)
+    declined_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "group_id": instance.group_id,
+            "service_name": instance.service_name,
+            "organisation_name": instance.organization_name,
+            "status": instance.status,
+            "version": instance.version,
+            **_shared(instance),
+            "edited_at": stamp(instance.edited_at),
+            **_moments(instance),
+        }
+
+
+class ReferralStaffOutput(serializers.Serializer):
+    """A referral as staff follow it: its status and which facts, never the words."""
+
+    id = serializers.IntegerField()
+    member_id = serializers.IntegerField()
+    service_name = serializers.CharField()
+    organisation_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReferralStatus.choices)
+    share_contact = serializers.BooleanField()
+    share_need = serializers.BooleanField()
+    withdrawn_by_member = serializers.BooleanField()
+    pack_open = serializers.BooleanField(help_text="She agreed and her consent stands.")
+    pack_downloaded_at = serializers.DateTimeField(allow_null=True)
+    proposed_at = serializers.DateTimeField()
+    consented_at = serializers.DateTimeField(allow_null=True)
+    declined_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "member_id": instance.membership_id,
+            "service_name": instance.service_name,
+            "organisation_name": instance.organization_name,
+            "status": instance.status,
+            "share_contact": instance.share_contact,
+            "share_need": instance.share_need,
+            "withdrawn_by_member": instance.withdrawn_by_member,
+            "pack_open": pack_open(instance),
+            "pack_downloaded_at": stamp(instance.pack_downloaded_at),
+            **_moments(instance),
+        }
+
+
+class ReferralStatusOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ReferralStatus.choices)
+
+
+class ReferralPackOutput(serializers.Serializer):
+    """The pack to pass on through the organisation's usual secure channel."""
+
+    reference = serializers.CharField()
+    from_organisation = serializers.CharField()
+    service_name = serializers.CharField()
+    organisation_name = serializers.CharField()
+    consented_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+    contact_route = serializers.CharField(allow_null=True)
+    need = serializers.CharField(allow_null=True)
+    need_words = serializers.ChoiceField(choices=NeedWords.choices)
+    text = serializers.CharField(help_text="The same pack as plain text.")
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {
+            "reference": instance.reference,
+            "from_organisation": instance.from_organisation,
+            "service_name": instance.service_name,
+            "organisation_name": instance.organization_name,
+            "consented_at": stamp(instance.consented_at),
+            "version": instance.version,
+            "contact_route": instance.contact_route,
+            "need": instance.need,
+            "need_words": instance.need_words,
+            "text": pack_text(instance),
+        }

@@ -18,4 +18,27 @@ urlpatterns = [
     path("audit/", apis.AuditListApi.as_view(), name="audit"),
     path("me/export/", apis.MeExportApi.as_view(), name="me-export"),
     path("me/erase/", apis.MeEraseApi.as_view(), name="me-erase"),
+    # Issue 17: referral with consent.
+    path(
+        "groups/<int:group_id>/referrals/",
+        apis.GroupReferralsApi.as_view(),
+        name="group-referrals",
+    ),
+    path("referrals/<int:referral_id>/", apis.ReferralDetailApi.as_view(), name="referral-detail"),
+    path(
+        "referrals/<int:referral_id>/accept/",
+        apis.ReferralAcceptApi.as_view(),
+        name="referral-accept",
+    ),
+    path(
+        "referrals/<int:referral_id>/decline/",
+        apis.ReferralDeclineApi.as_view(),
+        name="referral-decline",
+    ),
+    path(
+        "referrals/<int:referral_id>/withdraw/",
+        apis.ReferralWithdrawApi.as_view(),
+        name="referral-withdraw",
+    ),
+    path("referrals/<int:referral_id>/pack/", apis.ReferralPackApi.as_view(), name="referral-pack"),
 ]

@@ -36,6 +36,7 @@ from groups.policies import Action, can, needs_second_factor
 from safeguarding import services as safeguarding_services
 from tests.conftest import PASSWORD, PERSONAS, World, staff_secret, totp_code
 from tests.facilitation.room import make_room
+from tests.safeguarding import referralkit
 
 API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
@@ -95,6 +96,12 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.MEMBER_RESET_CODE: HOSTS_OF_A,
     # Issue 17: her own name in the group, from Settings (a page, not REST).
     Action.MEMBER_RENAME_SELF: IN_A,
+    # Issue 17: referral with consent. Any member of A answers a referral, but only one that
+    # concerns her (the REST rows below: everyone else finds nothing); the pack is the hosts' and
+    # the leads', only once she agreed.
+    Action.REFERRAL_PROPOSE: HOSTS_OF_A,
+    Action.REFERRAL_RESPOND: IN_A,
+    Action.REFERRAL_PACK: HOSTS_OF_A | {"safeguarding_lead"},
 }
 
 ERROR_CODES = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}
@@ -207,6 +214,19 @@ NEW_CONCERN = {
 # exists (403), everyone else finds nothing (404), peer mentors included outside their room.
 ROSE_THREAD_READERS = frozenset({"member", "facilitator", "admin"})
 ROSE_THREAD_VISIBLE = ROSE_THREAD_READERS | {"safeguarding_lead"}
+
+# Issue 17: referrals. Rose's (the member's) referral is hers alone: every other member, the
+# peer mentor, the leads and admins find nothing (404) when they read or answer it. The group's
+# hosts propose and follow status; the pack opens to them and the leads once she agreed.
+REFERRAL = API + "referrals/{referral}/"  # Rose's, proposed, waiting for her answer
+AGREED = API + "referrals/{accepted_referral}/"  # Rose's, agreed: the pack is open
+ROSE_ONLY = frozenset({"member"})
+NEW_REFERRAL = {
+    "member_id": "{rose}",
+    "service_id": "{help_service}",
+    "share_need": True,
+    "need": "Advice about a client",
+}
 
 CASES: list[Case] = [
     # --- authentication and me ---
@@ -510,6 +530,47 @@ CASES: list[Case] = [
         )
         for persona in PERSONAS
     ],
+    # --- issue 17: referral with consent ---
+    *for_action(
+        "GET",
+        GROUP_A + "referrals/",
+        Action.REFERRAL_PROPOSE,
+        ok=200,
+        visible=Action.REFERRAL_PROPOSE,
+    ),
+    *for_action(
+        "POST",
+        GROUP_A + "referrals/",
+        Action.REFERRAL_PROPOSE,
+        ok=201,
+        body=NEW_REFERRAL,
+        visible=Action.REFERRAL_PROPOSE,
+    ),
+    *for_action("GET", REFERRAL, ROSE_ONLY, ok=200, visible=ROSE_ONLY),
+    *for_action("PATCH", REFERRAL, ROSE_ONLY, ok=200, body={"need": "Mine"}, visible=ROSE_ONLY),
+    *for_action(
+        "POST", REFERRAL + "accept/", ROSE_ONLY, ok=200, body={"version": 1}, visible=ROSE_ONLY
+    ),
+    *for_action("POST", REFERRAL + "decline/", ROSE_ONLY, ok=200, visible=ROSE_ONLY),
+    *for_action(
+        "POST",
+        AGREED + "withdraw/",
+        ROSE_ONLY | HOSTS_OF_A,
+        ok=200,
+        visible=ROSE_ONLY | HOSTS_OF_A,
+    ),
+    *for_action(
+        "GET",
+        AGREED + "pack/",
+        Action.REFERRAL_PACK,
+        ok=200,
+        visible=Action.REFERRAL_PACK,
+    ),
+    # Before she agrees there is no pack, for anyone.
+    *[
+        case(persona, "GET", REFERRAL + "pack/", 404)
+        for persona in ("facilitator", "safeguarding_lead", "admin", "member")
+    ],
     # --- things that do not exist look like things one may not see ---
     case("admin", "GET", API + "groups/{missing}/", 404),
     case("admin", "GET", API + "groups/{missing}/members/", 404),
@@ -660,6 +721,9 @@ MAKERS: dict[str, Any] = {
             reason="A pause the case lifts",
         ).membership.pk
     ),
+    "referral": lambda world, persona: referralkit.propose(world, share_contact=False).pk,
+    "accepted_referral": lambda world, persona: referralkit.accepted(world).pk,
+    "help_service": lambda world, persona: referralkit.help_service().pk,
     "in_an_hour": lambda world, persona: (timezone.now() + timedelta(hours=1)).isoformat(),
     "in_two_hours": lambda world, persona: (timezone.now() + timedelta(hours=2)).isoformat(),
 }

@@ -204,6 +204,7 @@ EXPORT_PARTS: list[tuple[str, str]] = [
     ("checkins", gettext_lazy("How you said you were in sessions")),
     ("private_messages", gettext_lazy("Your private thread with the hosts")),
     ("group_decisions", gettext_lazy("Pauses or removals, with the facilitators' message")),
+    ("referrals", gettext_lazy("Help from another service that was suggested to you")),
     ("agreements_accepted", gettext_lazy("Group agreements you accepted")),
     ("agreement_proposals", gettext_lazy("Changes to an agreement you suggested")),
 ]

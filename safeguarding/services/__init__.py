@@ -4,7 +4,8 @@ callers keep writing `safeguarding.services.concern_raise`.
 - `concerns`: raising a concern, its private thread, moving it, escalating it (by a handler, or
   by Haven past its answer-by time), taking it and its staff-only notes;
 - `retention`: the texts Haven empties past each group's retention;
-- `data_rights`: a member's export of her own data, and erasing her account.
+- `data_rights`: a member's export of her own data, and erasing her account;
+- `referrals`: referral with consent to a service of the help directory (issue 17).
 """
 
 from __future__ import annotations
@@ -29,16 +30,31 @@ from safeguarding.services.data_rights import (
     account_erase,
     member_export,
 )
+from safeguarding.services.referrals import (
+    CONTACT_MAX,
+    NEED_MAX,
+    ReferralPack,
+    pack_text,
+    referral_accept,
+    referral_decline,
+    referral_pack,
+    referral_propose,
+    referral_update_by_member,
+    referral_withdraw,
+)
 from safeguarding.services.retention import RETAINED_TEXTS, purge_expired
 
 __all__ = [
     "ANOTHER_MEMBER",
     "BODY_MAX",
+    "CONTACT_MAX",
     "MAX_MESSAGES",
+    "NEED_MAX",
     "NOTE_MAX",
     "RETAINED_TEXTS",
     "STAFF_NOTE_MAX",
     "EraseRefused",
+    "ReferralPack",
     "account_erase",
     "acknowledge_within",
     "audit_exported",
@@ -49,5 +65,12 @@ __all__ = [
     "concern_take",
     "concerns_escalate_overdue",
     "member_export",
+    "pack_text",
     "purge_expired",
+    "referral_accept",
+    "referral_decline",
+    "referral_pack",
+    "referral_propose",
+    "referral_update_by_member",
+    "referral_withdraw",
 ]

@@ -32,6 +32,7 @@ from project.exceptions import (
 )
 from safeguarding.models import (
     Concern,
+    Referral,
 )
 
 
@@ -208,6 +209,29 @@ def member_export(*, actor: User) -> dict[str, Any]:
             .select_related("membership__group")
             .order_by("decided_at", "pk")
         ],
+        # Issue 17: referrals to another service proposed to her, with what would be (or was)
+        # shared and her answers; who proposed one is not named.
+        "referrals": [
+            {
+                "group": r.group.name,
+                "service": r.service_name,
+                "organisation": r.organization_name or None,
+                "status": r.status,
+                "proposed_at": stamp(r.proposed_at).isoformat(),
+                "contact_route": r.contact_route if r.share_contact else None,
+                "need": r.need if r.share_need else None,
+                "need_words": r.need_words if r.share_need else None,
+                "agreed_at": stamp(r.consented_at).isoformat() if r.consented_at else None,
+                "declined_at": stamp(r.declined_at).isoformat() if r.declined_at else None,
+                "withdrawn_at": stamp(r.withdrawn_at).isoformat() if r.withdrawn_at else None,
+                "pack_passed_on_at": (
+                    stamp(r.pack_downloaded_at).isoformat() if r.pack_downloaded_at else None
+                ),
+            }
+            for r in Referral.objects.filter(membership_id__in=mine)
+            .select_related("group")
+            .order_by("proposed_at", "pk")
+        ],
         "agreements_accepted": [
             {
                 "group": a.agreement.group.name,
@@ -241,7 +265,8 @@ def account_erase(*, actor: User, password: Any) -> None:
     of that safeguarding record, without her name; concerns she raised are kept, no longer
     linked to any account. Everything else about her (memberships, display names, tokens,
     acceptances, proposals, attendance, the private notices hosts sent her, her support
-    requests and check-ins, her private thread) is deleted; a notice she sent others as a
+    requests and check-ins, her private thread, referrals to other services proposed to her)
+    is deleted; a notice she sent others as a
     host, a request of theirs she answered, or what she wrote in their private threads, stays
     theirs, no longer naming her.
     """

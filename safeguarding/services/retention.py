@@ -24,13 +24,15 @@ from project.audit import audit_record
 from safeguarding.models import (
     ConcernNote,
     ConcernStatus,
+    Referral,
 )
 
 # The texts retention empties besides a message's own (model, path to the group, when it was
 # written, the text): status notes and round prompts in the log, the rounds' prompts, the plan's
 # notes (by the session's end), the reasons in her private notices, what she wrote asking for
-# support, check-in notes and private messages; and the staff notes on a concern, counted from
-# when the concern was closed (an open one keeps them). The rows stay, without their words.
+# support, check-in notes and private messages; the staff notes on a concern, counted from
+# when the concern was closed (an open one keeps them), and a closed referral's words. The rows
+# stay, without their words.
 RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
     (SessionEvent, "session__group", "created_at", "text"),
     (Round, "session__group", "started_at", "prompt"),
@@ -47,6 +49,10 @@ RETAINED_TEXTS: tuple[tuple[type[models.Model], str, str, str], ...] = (
     (MemberDecision, "membership__group", "decided_at", "reason"),
     (MemberDecision, "membership__group", "decided_at", "message"),
     (Invite, "group", "created_at", "label"),
+    # Issue 17: a referral's words once it is closed (she said no, or consent was withdrawn),
+    # counted from then; an open or agreed one keeps them (the record keeps that it happened).
+    (Referral, "group", "closed_at", "contact_route"),
+    (Referral, "group", "closed_at", "need"),
 )
 
 

@@ -21,7 +21,15 @@ from groups import services as group_services
 from project.crypto import PREFIX, EncryptedTextField
 from safeguarding import services as concern_services
 from tests.conftest import World
-from tests.safeguarding import enter, live_room, move, post_message, raise_concern, reply
+from tests.safeguarding import (
+    enter,
+    live_room,
+    move,
+    post_message,
+    raise_concern,
+    referralkit,
+    reply,
+)
 from tests.safeguarding.test_encryption import new_key, use_keys  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +149,8 @@ def write_into_every_column(world: World) -> None:
     )
     session_services.debrief_write(actor=facilitator, session=ended, body=f"{CANARY} debrief")
     session_services.handover_write(actor=facilitator, session=ended, body=f"{CANARY} handover")
+    # Issue 17: the words of a referral with consent.
+    referralkit.propose(world, contact_route=f"{CANARY} contact", need=f"{CANARY} need")
 
 
 def test_every_encrypted_column_is_written_rotated_and_read_back(world, use_keys):  # noqa: F811
