@@ -58,21 +58,30 @@ def serve_and_ask(*extra: str) -> str:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    answered = False
     try:
         url = f"http://127.0.0.1:{port}/api/v1/invites/{SECRET_CODE}/redeem/?code={SECRET_CODE}"
-        for _ in range(100):
+        # Bounded: up to 60 s for the server to start on a loaded machine.
+        for _ in range(600):
             try:
                 with urllib.request.urlopen(url, timeout=2):
                     pass
+                answered = True
                 break
             except urllib.error.HTTPError:
+                answered = True
                 break
             except OSError:
                 time.sleep(0.1)
         time.sleep(0.5)
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=20)
+        try:
+            output, _ = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate(timeout=20)
+    assert answered, "the server never answered: " + output[-2000:]
     return output
 
 
