@@ -22,6 +22,8 @@ urlpatterns = [
     path("about/", info_views.about, name="about"),
     path("staying-safe/", info_views.staying_safe, name="staying-safe"),
     path("what-to-expect/", info_views.what_to_expect, name="what-to-expect"),
+    # Issue 17: "Get help now", the directory of services the organisation trusts.
+    path("help/", info_views.get_help, name="get-help"),
     path("groups/", views.groups, name="groups"),
     path("groups/<int:group_id>/", views.group, name="group"),
     # Issue 16: the new-invite page, pausing or removing a member, and her record.

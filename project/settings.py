@@ -331,7 +331,8 @@ HAVEN_CONCERN_ACK_HOURS = {
     "normal": config.env_int(os.environ, "HAVEN_CONCERN_ACK_NORMAL_HOURS", default=24, minimum=1),
     "low": config.env_int(os.environ, "HAVEN_CONCERN_ACK_LOW_HOURS", default=72, minimum=1),
 }
-# The organisation's urgent help ("I'm not safe right now" shows it at once): a JSON list of
+# The organisation's urgent help ("I'm not safe right now" shows it at once, and the Get help
+# page's "If you are in danger now, call:" line; default 999): a JSON list of
 # {"label", "contact", "href"?}; checked at start-up (project.config.env_urgent_help).
 HAVEN_URGENT_HELP = config.env_urgent_help(os.environ, "HAVEN_URGENT_HELP")
 HAVEN_INVITE_DEFAULT_HOURS = 72

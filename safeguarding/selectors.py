@@ -21,6 +21,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     When,
@@ -28,6 +29,7 @@ from django.db.models import (
 from django.db.models import Value as V
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -37,9 +39,12 @@ from project.audit import audit_record
 from project.exceptions import NotFound
 from project.models import AuditEntry
 from safeguarding.models import (
+    HELP_CATEGORY_ORDER,
     Concern,
     ConcernNote,
     ConcernStatus,
+    HelpCategory,
+    HelpSchedule,
     HelpService,
     HelpServiceStatus,
     Referral,
@@ -440,6 +445,88 @@ def referral_for_staff(*, viewer: User, referral_id: Any) -> tuple[Referral, boo
 
 def referral_services() -> QuerySet[HelpService]:
     """The directory's services a referral may go to: the active ones, in the page's order."""
-    return HelpService.objects.filter(status=HelpServiceStatus.ACTIVE).select_related(
-        "organization"
+    return help_services_active().select_related("organization")
+
+
+# --- The "Get help now" directory (issue 17) ---------------------------------------------
+# Public on purpose: the directory is what anyone may read, signed in or not, so these
+# selectors take no viewer.
+
+
+@dataclass(frozen=True)
+class HelpGroup:
+    category: str
+    label: str
+    services: list[HelpService]
+
+
+def help_services_active() -> QuerySet[HelpService]:
+    """The services the directory lists (and a referral may go to): the active ones."""
+    return HelpService.objects.filter(status=HelpServiceStatus.ACTIVE)
+
+
+def help_services() -> QuerySet[HelpService]:
+    """Active services with their organisation, phones, opening times and places, in one
+    query per table."""
+    return (
+        help_services_active()
+        .select_related("organization")
+        .prefetch_related(
+            "phones",
+            "locations",
+            Prefetch("schedules", queryset=HelpSchedule.objects.order_by("weekday", "opens_at")),
+        )
     )
+
+
+def help_directory() -> list[HelpGroup]:
+    """The directory as the help page shows it: by category (crisis lines first, in
+    `HELP_CATEGORY_ORDER`), each service with its opening times worked out
+    (`service.opening_times`)."""
+    by_category: dict[str, list[HelpService]] = {}
+    for service in help_services():
+        service.opening_times = opening_times(list(service.schedules.all()))
+        by_category.setdefault(service.category, []).append(service)
+    return [
+        HelpGroup(category=c, label=str(HelpCategory(c).label), services=by_category[c])
+        for c in HELP_CATEGORY_ORDER
+        if c in by_category
+    ]
+
+
+def opening_times(schedules: list[HelpSchedule]) -> list[str]:
+    """Plain lines for a service's opening times: days in a row with the same hours are joined
+    ("Monday to Friday: 10:00 to 20:00"); a description stands as it is written."""
+    lines: list[str] = []
+    runs: list[tuple[int, int, HelpSchedule]] = []
+    for row in schedules:
+        if row.weekday is None:
+            lines.append(row.description)
+            continue
+        last = runs[-1] if runs else None
+        same = last and (last[2].opens_at, last[2].closes_at, last[2].description) == (
+            row.opens_at,
+            row.closes_at,
+            row.description,
+        )
+        if last and same and row.weekday == last[1] + 1:
+            runs[-1] = (last[0], row.weekday, last[2])
+        else:
+            runs.append((row.weekday, row.weekday, row))
+    for first, last_day, row in runs:
+        days = str(HelpSchedule(weekday=first).get_weekday_display())
+        if last_day != first:
+            days = _("%(first)s to %(last)s") % {
+                "first": days,
+                "last": HelpSchedule(weekday=last_day).get_weekday_display(),
+            }
+        if row.opens_at and row.closes_at:
+            hours = _("%(opens)s to %(closes)s") % {
+                "opens": time_format(row.opens_at, "H:i"),
+                "closes": time_format(row.closes_at, "H:i"),
+            }
+            text = f"{days}: {hours}" + (f" ({row.description})" if row.description else "")
+        else:
+            text = f"{days}: {row.description}"
+        lines.append(text)
+    return lines

@@ -5,7 +5,8 @@ callers keep writing `safeguarding.services.concern_raise`.
   by Haven past its answer-by time), taking it and its staff-only notes;
 - `retention`: the texts Haven empties past each group's retention;
 - `data_rights`: a member's export of her own data, and erasing her account;
-- `referrals`: referral with consent to a service of the help directory (issue 17).
+- `referrals`: referral with consent to a service of the help directory (issue 17);
+- `directory`: importing the "Get help now" directory from Open Referral HSDS files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from safeguarding.services.data_rights import (
     account_erase,
     member_export,
 )
+from safeguarding.services.directory import (
+    DirectoryInvalid,
+    DirectoryProblem,
+    directory_check,
+    directory_import,
+    directory_tables,
+)
 from safeguarding.services.referrals import (
     CONTACT_MAX,
     NEED_MAX,
@@ -53,6 +61,8 @@ __all__ = [
     "NOTE_MAX",
     "RETAINED_TEXTS",
     "STAFF_NOTE_MAX",
+    "DirectoryInvalid",
+    "DirectoryProblem",
     "EraseRefused",
     "ReferralPack",
     "account_erase",
@@ -64,6 +74,9 @@ __all__ = [
     "concern_set_status",
     "concern_take",
     "concerns_escalate_overdue",
+    "directory_check",
+    "directory_import",
+    "directory_tables",
     "member_export",
     "pack_text",
     "purge_expired",

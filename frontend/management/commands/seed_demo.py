@@ -1,5 +1,9 @@
 """`manage.py seed_demo`: a demo organisation for `make run`. Idempotent.
 
+The "Get help now" directory comes from an HSDS datapackage in the repository
+(safeguarding/fixtures/demo_directory/), imported through the same service as
+`manage.py import_services`, so `make run` exercises the importer.
+
 Everything is made through the same services the API uses. Passwords are generated once and
 kept in var/demo-credentials.json (mode 0600) so a second run can print them again, with the
 demo staff's authenticator keys (staff sign in with a password and a 6-digit code).
@@ -23,6 +27,7 @@ from facilitation.models import SessionKind, SessionStatus
 from groups import services as group_services
 from groups.models import GroupRole, OrgRole, User
 from groups.policies import needs_second_factor
+from safeguarding.services import directory_import
 
 FACILITATOR = "demo-facilitator"
 LEAD = "demo-lead"
@@ -30,6 +35,10 @@ ADMIN = "demo-admin"
 MENTOR = "demo-mentor"
 MEMBERS = [("demo-rose", "Rose"), ("demo-jade", "Jade"), ("demo-amber", "Amber")]
 GROUP_NAME = "Thursday evening circle"
+# A small made-up directory plus National Ugly Mugs (issue 17), as an HSDS datapackage.
+DEMO_DIRECTORY = (
+    Path(__file__).resolve().parents[3] / "safeguarding" / "fixtures" / "demo_directory"
+)
 AGREEMENT = [
     "What is shared here stays here. Do not repeat names or stories outside the group.",
     "Use the name you chose for this group. Do not ask anyone for her real name or contacts.",
@@ -71,6 +80,8 @@ class Command(BaseCommand):
     help = "Create the demo organisation (once) and print its sign-in details."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        counts = directory_import(actor=None, paths=[DEMO_DIRECTORY])
+        self.stdout.write(f"Help directory: {counts['services']} services (/help/).")
         path = _credentials_path()
         if User.objects.filter(username=FACILITATOR).exists() and path.exists():
             credentials = json.loads(path.read_text())

@@ -2,7 +2,9 @@
  *
  * Links marked data-replace (on About and the information pages) move on with
  * location.replace, so the page she leaves is not left in the browser's history: Back after a
- * quick exit never finds the one page that says what Haven is for.
+ * quick exit never finds the one page that says what Haven is for. A page that holds
+ * data-trail="replace" (Get help, whose services say whom they are for) does this for every
+ * link on it, the header's and other websites' too.
  *
  * The tip under "Leave now" (Shift 3 times) shows until she hides it; hiding it is remembered
  * in this browser's storage as one neutral flag, nothing else (the quick exit clears it). */
@@ -15,8 +17,12 @@
     if (event.defaultPrevented || event.button !== 0) { return; }
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) { return; }
     var target = event.target;
-    var link = target && target.closest ? target.closest("a[data-replace]") : null;
-    if (!link || !link.href) { return; }
+    var link = target && target.closest ? target.closest("a[href]") : null;
+    if (!link || !/^https?:/.test(link.href) || link.target) { return; }
+    if (!link.hasAttribute("data-replace") && !document.querySelector("[data-trail=replace]")) {
+      return;
+    }
+    if (link.hash && link.pathname === window.location.pathname) { return; }
     event.preventDefault();
     window.location.replace(link.href);
   });
