@@ -27,7 +27,7 @@ from django.db import Error as DatabaseError
 from facilitation import events, services
 from facilitation.log import ABOUT, OTHERS_TEXT, REPLAY_LIMIT, events_replay
 from facilitation.selectors import notices_active, private_replay
-from project import closecodes, realtime
+from project import closecodes, metrics, realtime
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,8 @@ class RoomDelivery(AsyncWebsocketConsumer):
     heartbeat_slot = 0
     closing = False
     resuming = False
+    # Counted in `metrics.WEBSOCKETS` (from `start` until `stop`).
+    counted = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with a channel-layer receive that survives Redis outages.
@@ -186,6 +188,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
             except Exception:
                 if not self.layer_failed:
                     logger.warning("room: channel layer unavailable; serving from the log")
+                    metrics.layer_failed("receive")
                 self.layer_failed = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
@@ -202,6 +205,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 await self.channel_layer.group_add(name, self.channel_name)
             except Exception:
                 self.layer_failed = True
+                metrics.layer_failed("join")
                 return
 
     async def join(self, names: list[str]) -> None:
@@ -213,6 +217,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 await self.channel_layer.group_add(name, self.channel_name)
             except Exception:
                 self.layer_failed = True
+                metrics.layer_failed("join")
 
     async def start(self, state: dict[str, Any]) -> None:
         """Send `session.state`, then let broadcasts and the heartbeat through."""
@@ -222,16 +227,22 @@ class RoomDelivery(AsyncWebsocketConsumer):
         await self.send_event(state)
         heartbeat().add(self)
         self.entered.set()
+        self.counted = True
+        metrics.WEBSOCKETS.inc()
 
     async def stop(self) -> None:
         """Stop delivering: leave the heartbeat and every channel group."""
         self.closing = True
         heartbeat().discard(self)
+        if self.counted:
+            self.counted = False
+            metrics.WEBSOCKETS.dec()
         for name in self.joined:
             try:
                 await self.channel_layer.group_discard(name, self.channel_name)
             except Exception:  # the layer may be down; group membership expires by itself
                 logger.warning("room: could not leave a channel group")
+                metrics.layer_failed("leave")
 
     async def resume(self, after: int) -> None:
         """Replay the log after `after` to this connection, then her active private notices
@@ -307,6 +318,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
             if events.WITHOUT_NOTE in message and not self.context.reads_notes:
                 text = message[events.WITHOUT_NOTE]
             await self.send(text_data=text)
+            metrics.DELIVERIES.inc()
             return
         async with self.lock:
             if seq <= self.last_sent:
@@ -320,6 +332,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 ):
                     text = message[OTHERS_TEXT]
                 await self.send(text_data=text)
+                metrics.DELIVERIES.inc()
                 self.last_sent = seq
                 self.last_forward_at = asyncio.get_running_loop().time()
 
@@ -401,6 +414,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
                 await self.close(code=close_code)
                 return
             if newest > self.last_sent and self._broadcasts_stalled():
+                metrics.HEARTBEAT_FILLS.inc()
                 await self._fill(until=newest)
             if close_code is not None:
                 self.closing = True

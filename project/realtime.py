@@ -23,6 +23,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from project import metrics
+
 logger = logging.getLogger(__name__)
 
 # Channel-layer message type handled by every consumer: forward `text` to the socket.
@@ -91,6 +93,7 @@ async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
         except Exception:  # the durable log, not the layer, is the source of truth
             # The fast path failed (Redis down, channel full). Clients recover with `resume`.
             logger.warning("realtime: broadcast to a group failed; clients will resume")
+            metrics.layer_failed("send")
 
 
 @functools.cache

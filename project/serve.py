@@ -96,10 +96,48 @@ def watch_stalls(
     return stop
 
 
+# How often a process copies its database pool numbers into the metrics (HAVEN_METRICS).
+POOL_SAMPLE_SECONDS = 15.0
+
+
+def stall_reporter(*, log_ms: float, count_ms: float) -> Callable[[str, float], None]:
+    """Count stalls of `count_ms` or more in the metrics; log those of `log_ms` or more (0:
+    none)."""
+    from project import metrics
+
+    def report(kind: str, ms: float) -> None:
+        if ms >= count_ms:
+            metrics.stalled(kind)
+        if log_ms and ms >= log_ms:
+            _log_stall(kind, ms)
+
+    return report
+
+
+async def _sample_pools() -> None:
+    from project import metrics
+
+    while True:
+        metrics.sample_pools()
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+
+
 def _on_start() -> None:
+    from django.conf import settings
+
     tune_gc()
     threshold = config.env_float(os.environ, "HAVEN_STALL_LOG_MS", default=0.0, minimum=0.0)
-    if threshold > 0:
+    if settings.HAVEN_METRICS:
+        from twisted.internet import reactor
+
+        from project import metrics
+
+        metrics.forget_dead_processes()
+        reactor.addSystemEventTrigger("before", "shutdown", metrics.process_exit)
+        report = stall_reporter(log_ms=threshold, count_ms=metrics.STALL_MS)
+        watch_stalls(min(threshold or metrics.STALL_MS, metrics.STALL_MS), report)
+        asyncio.get_running_loop().create_task(_sample_pools())
+    elif threshold > 0:
         watch_stalls(threshold)
 
 

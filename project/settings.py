@@ -358,3 +358,15 @@ HAVEN_ORGANISATION_CONTACT = config.env_line(
 HAVEN_WHO_SEES_WHAT = config.env_text_file(
     os.environ, "HAVEN_WHO_SEES_WHAT", maximum=config.WHO_SEES_WHAT_MAX
 )
+# Issue 19: Prometheus metrics at /metrics, off by default (docs/operations.md "What to watch").
+# With HAVEN_METRICS_TOKEN set a scraper sends `Authorization: Bearer <token>`; without it only
+# loopback may scrape. Every Daphne process of a machine writes its numbers into one directory,
+# PROMETHEUS_MULTIPROC_DIR (default var/metrics; a tmpfs such as /run/haven-metrics is best: it
+# must be emptied while no process runs, and a reboot does that). Set before prometheus_client
+# is first imported, which happens only after the settings.
+HAVEN_METRICS = config.env_bool(os.environ, "HAVEN_METRICS", default=False)
+HAVEN_METRICS_TOKEN = os.environ.get("HAVEN_METRICS_TOKEN", "").strip()
+if HAVEN_METRICS and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(VAR_DIR / "metrics")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from facilitation.services.context import RoomContext
 from facilitation.taxonomy import clean_warning
 from groups.models import MembershipStatus, User
 from groups.policies import Action, can
-from project import asyncdb, realtime
+from project import asyncdb, metrics, realtime
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed
 
 BODY_MAX = 4000
@@ -397,4 +397,5 @@ async def message_send(
         )
     if created:
         recent.record(started, event["client_id"])
+        metrics.MESSAGES_POSTED.inc()
     return event
