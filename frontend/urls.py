@@ -52,6 +52,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/plan/", views.session_plan, name="session-plan"),
     path("sessions/<int:session_id>/room/", views.room, name="room"),
     path("sessions/<int:session_id>/summary/", views.session_summary, name="session-summary"),
+    # Issue 17: ending a session asks first, on its own page.
+    path("sessions/<int:session_id>/end/", views.session_end, name="session-end"),
     path(
         "sessions/<int:session_id>/checkins/",
         views.session_checkins,

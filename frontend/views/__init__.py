@@ -18,6 +18,7 @@ from frontend.views.sessions import (
     past_sessions,
     room,
     session_checkins,
+    session_end,
     session_plan,
     session_summary,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "past_sessions",
     "room",
     "session_checkins",
+    "session_end",
     "session_plan",
     "session_summary",
     "signin",

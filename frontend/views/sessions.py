@@ -261,6 +261,48 @@ def session_summary(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @signed_in
+@require_http_methods(["GET", "POST"])
+def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
+    """ "End the session for everyone?" (issue 17): a GOV.UK confirmation page reached from the
+    room's "End session". Nothing happens on the way here; "End the session" ends it through
+    `session_set_status` (who may, and the room's realtime end, are decided there) and lands
+    on the summary. Anyone who may not host the session gets 404 or 403 as for its plan."""
+    user = request.user
+    session = session_selectors.session_get_for(
+        viewer=user, session_id=session_id, action=Action.SESSION_HOST
+    )
+    after = (
+        reverse("session-summary", args=[session.pk])
+        if can(user, Action.REGISTER_VIEW, session=session)
+        else reverse("room", args=[session.pk])
+    )
+    if session.status == SessionStatus.ENDED and request.method == "GET":
+        return redirect(after)
+    error = ""
+    if request.method == "POST":
+        try:
+            session_services.session_set_status(
+                actor=user, session=session, status=SessionStatus.ENDED
+            )
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise
+            error = (
+                _("A facilitator is in the room: only they can end the session now.")
+                if exc.status == 403
+                else _error_text(exc)
+            )
+        else:
+            return redirect(after)
+    return render(
+        request,
+        "frontend/session_end.html",
+        {"session": session, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@signed_in
 def past_sessions(request: HttpRequest, group_id: int) -> HttpResponse:
     """A group's ended sessions, the latest first, each with its summary (and, for those who
     read check-ins, "How people were")."""

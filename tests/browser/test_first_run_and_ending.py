@@ -15,14 +15,18 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.browser.conftest import HavenServer
+from tests.browser.conftest import HavenServer, submit
 from tests.browser.roomkit import (
     AMBER,
     DESKTOP,
+    FACILITATOR,
     PHONE,
+    ROSE,
     Crew,
     assert_no_axe,
     expect_in_view,
+    open_room,
+    room_ready,
 )
 
 pytestmark = pytest.mark.browser
@@ -66,3 +70,39 @@ def test_the_checklist_ticks_what_to_expect_once_she_has_opened_it(
     assert_no_axe(page, "first-run-expect-done-phone")
     page.set_viewport_size(DESKTOP)
     assert_no_axe(page, "first-run-expect-done-desktop")
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desktop", DESKTOP)])
+def test_ending_asks_on_a_page_then_she_lands_on_the_summary_and_the_room_ends_for_everyone(
+    crew: Crew, person: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    session_id, path = crew.session("live")
+    rose = open_room(person(ROSE, viewport), path)
+    sam = open_room(person(FACILITATOR, viewport), path)
+
+    if size == "phone":
+        sam.locator("#tools-open").click()
+    sam.get_by_role("link", name="End session").click()
+    expect(sam).to_have_url(re.compile(rf"/sessions/{session_id}/end/$"))
+    expect(sam).to_have_title("End a session \N{EN DASH} Haven")
+    expect_in_view(sam.get_by_role("heading", level=1, name="End the session for everyone?"))
+    expect_in_view(sam.get_by_role("button", name="End the session"), "End the session")
+    expect_in_view(sam.get_by_role("link", name="Keep it going"), "Keep it going")
+    assert_no_axe(sam, f"end-page-ask-{size}")
+
+    # "Keep it going" is the way back: the room goes on, nothing ended.
+    sam.get_by_role("link", name="Keep it going").click()
+    room_ready(sam)
+    expect(rose.locator("#end")).to_be_hidden()
+
+    if size == "phone":
+        sam.locator("#tools-open").click()
+    sam.get_by_role("link", name="End session").click()
+    submit(sam, sam.get_by_role("button", name="End the session"))
+
+    expect(sam).to_have_url(re.compile(rf"/sessions/{session_id}/summary/$"))
+    expect(sam.get_by_role("heading", level=1)).to_have_text("Session summary")
+    end = rose.locator("#end")
+    expect(end).to_be_visible()
+    expect_in_view(end.get_by_role("heading", name="The session has ended"))
+    assert_no_axe(rose, f"end-page-member-end-screen-{size}")

@@ -304,8 +304,8 @@ def test_a_session_end_to_end(
         screenshot(page, f"room-{role}")
 
     # The facilitator closes the session, after saying yes to "End the session for everyone?".
-    fac.get_by_role("button", name="End session").click()
-    fac.locator("#end-dialog").get_by_role("button", name="End the session").click()
+    fac.get_by_role("link", name="End session").click()
+    fac.get_by_role("button", name="End the session").click()
     # She lands on the session summary (issue 16); everyone else gets the end screen.
     expect(fac.get_by_role("heading", level=1)).to_have_text("Session summary")
     for page in everyone:

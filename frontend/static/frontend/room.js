@@ -457,7 +457,6 @@
       state.status = event.status;
       state.note = event.note;
       if (event.status === "ended") {
-        if (state.endAsked && config.summary_url) { window.location.replace(config.summary_url); return; }
         showEnd(event.next_session || null, true);
         return;
       }
@@ -568,7 +567,6 @@
       if (state.pending && state.pending.clientId === event.client_id) { pendingDone(); }
     },
     "error": function (event) {
-      if (event.ref === "session.set_status") { state.endAsked = false; }
       if (state.pending && event.ref && event.ref === state.pending.clientId) { refused(event); return; }
       if (state.privatePending && event.ref === state.privatePending.clientId) { privateRefused(event); return; }
       if (event.ref === "checkin.skip") { return; }
@@ -972,26 +970,8 @@
   $("round-skip").addEventListener("click", function () { send({ type: "round.skip" }); });
   $("round-next").addEventListener("click", function () { send({ type: "round.next" }); });
 
-  $("end-session").addEventListener("click", function () {
-    closePeople();
-    state.endAsked = false;
-    $("end-dialog").showModal();
-    $("end-cancel").focus();
-  });
-  $("end-cancel").addEventListener("click", function () { $("end-dialog").close(); });
-  $("end-dialog").addEventListener("close", function () {
-    /* Back to where she pressed it: the button itself, or on a phone the Tools button that
-       holds it (its sheet was closed to show the question). */
-    if (state.ended || state.endAsked) { return; }
-    var back = $("end-session").offsetParent !== null ? $("end-session") : $("tools-open");
-    if (back.offsetParent !== null) { back.focus(); }
-  });
-  /* Only the server's `session.status` "ended" ends it here: then the host who asked lands on
-     the session summary (issue 16). A refusal comes back as an `error` and nothing moves. */
-  $("end-confirm").addEventListener("click", function () {
-    if (send({ type: "session.set_status", status: "ended" })) { state.endAsked = true; }
-    $("end-dialog").close();
-  });
+  /* "End session" is a link to its confirmation page (issue 17): the page ends it through the
+     server, and this room hears `session.status` "ended" like everyone else's. */
 
   /* --- messages ----------------------------------------------------------------------- */
 
