@@ -3,7 +3,7 @@
 A companion to the load benchmark: ARCHITECTURE.md rule 9 wants one transaction per message,
 and this shows what each hot-path service costs in statements. Run after a seed:
 
-    python bench/querycount.py            # uses var/bench/seed.json and haven_bench
+    python bench/querycount.py    # var/bench/seed.json, the checkout's bench database
 """
 
 from __future__ import annotations

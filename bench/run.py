@@ -504,6 +504,11 @@ async def fleet_run(
         connected["kib_per_connection"] = round((rss1 - rss0) / max(1, connected["connections"]))
         results["connect"][setup.name] = connected
         log(f"{setup.name}: connected {connected}")
+        if connected["connections"] < connected["wanted"]:
+            # Its numbers would describe a smaller fleet than the one asked for: the run fails
+            # (`invalid_reasons`), and the scenarios are not run on it.
+            log(f"FLEET INCOMPLETE: {setup.name}, {connected}; its scenarios are not run")
+            return
         windows: list[Outcome] = []
         for scenario in scenarios:
             name = scenario if processes == 1 else f"{scenario}-{processes}p"
@@ -770,7 +775,53 @@ def summarise(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), medians
 
 
-def targets(results: dict[str, Any], medians: dict[str, Any]) -> list[str]:
+# Scenarios whose every window must deliver something (S3 sends only from the host).
+DELIVERING = ("S1", "S2", "S3", "S5", "S6", "S7")
+
+
+def invalid_reasons(results: dict[str, Any]) -> list[str]:
+    """Why the run proves nothing, if it does not: a fleet that did not fully connect, a
+    scenario window that delivered nothing, a storm after which not everyone came back.
+
+    A run with any reason fails (non-zero exit) and reports no target as met (issue 20: a
+    fleet refused with 4401 once printed "zero loss and duplicates: MET").
+    """
+    reasons: list[str] = []
+    for setup, c in results.get("connect", {}).items():
+        if c["connections"] < c["wanted"]:
+            reasons.append(
+                f"fleet {setup}: {c['connections']} of {c['wanted']} connected "
+                f"(failures {c.get('failures') or {}})"
+            )
+    for scenario, per_setup in results.get("runs", {}).items():
+        for setup, outs in per_setup.items():
+            for rep, out in enumerate(outs, 1):
+                if scenario == "S4":
+                    if out["connections"] < out["wanted"]:
+                        reasons.append(
+                            f"S4 {setup} rep {rep}: {out['connections']} of {out['wanted']} "
+                            "idle connections opened"
+                        )
+                    continue
+                if scenario.startswith(DELIVERING) and not out.get("deliveries"):
+                    reasons.append(f"{scenario} {setup} rep {rep}: delivered nothing")
+                storm = out.get("storm")
+                if storm and storm["resumed"] < storm["members"] and setup.startswith("haven"):
+                    reasons.append(
+                        f"{scenario} {setup} rep {rep}: {storm['resumed']} of "
+                        f"{storm['members']} members back and resumed"
+                    )
+    return reasons
+
+
+def verdict(ok: bool, invalid: bool) -> str:
+    """MET only for a valid run; an invalid one meets nothing."""
+    if invalid:
+        return "NOT MET (invalid run)"
+    return "MET" if ok else "NOT MET"
+
+
+def targets(results: dict[str, Any], medians: dict[str, Any], invalid: bool = False) -> list[str]:
     out: list[str] = []
     bad = []
     for scenario, per_setup in results["runs"].items():
@@ -782,28 +833,26 @@ def targets(results: dict[str, Any], medians: dict[str, Any]) -> list[str]:
                     bad.append(f"{scenario}: {lost} lost, {dups} duplicated")
     out.append(
         "- zero loss and duplicates (Haven, every scenario): "
-        + ("MET" if not bad else "NOT MET (" + "; ".join(bad) + ")")
+        + (verdict(True, invalid) if not bad else "NOT MET (" + "; ".join(bad) + ")")
     )
     p99 = medians.get("S1", {}).get("haven", {}).get("p99_ms")
     if p99 is not None:
-        out.append(f"- S1 p99 <= 20 ms: {'MET' if p99 <= 20 else 'NOT MET'} ({p99:.1f} ms)")
+        out.append(f"- S1 p99 <= 20 ms: {verdict(p99 <= 20, invalid)} ({p99:.1f} ms)")
     s2 = medians.get("S2", {})
     haven, naive, raw = s2.get("haven", {}), s2.get("naive", {}), s2.get("raw", {})
     if haven.get("deliveries_per_s") and naive.get("deliveries_per_s"):
         r = haven["deliveries_per_s"] / naive["deliveries_per_s"]
-        out.append(
-            f"- S2 deliveries/s >= 1.5x naive: {'MET' if r >= 1.5 else 'NOT MET'} (x{r:.2f})"
-        )
+        out.append(f"- S2 deliveries/s >= 1.5x naive: {verdict(r >= 1.5, invalid)} (x{r:.2f})")
     if haven.get("server_side_us") and raw.get("server_us"):
         r = haven["server_side_us"] / raw["server_us"]
         out.append(
-            f"- S2 server CPU/delivery <= 25x raw: {'MET' if r <= 25 else 'NOT MET'} "
+            f"- S2 server CPU/delivery <= 25x raw: {verdict(r <= 25, invalid)} "
             f"(x{r:.1f}: {haven['server_side_us']:.0f} vs {raw['server_us']:.1f} µs; "
             f"Daphne alone x{haven['server_us'] / raw['server_us']:.1f})"
         )
     kib = medians.get("S4", {}).get("haven", {}).get("kib")
     if kib is not None:
-        out.append(f"- S4 RSS per idle connection <= 64 KiB: {'MET' if kib <= 64 else 'NOT MET'}")
+        out.append(f"- S4 RSS per idle connection <= 64 KiB: {verdict(kib <= 64, invalid)}")
         out[-1] += f" ({kib:.0f} KiB)"
     return out
 
@@ -864,9 +913,15 @@ async def main_async(args: argparse.Namespace) -> int:
         # with room entry take about 35 s here; every fleet opening also measures the memory.
         await s4_run("haven", data, cfg, args, results, budget)
     results["seconds"] = round(time.monotonic() - budget.start, 1)
+    return write_report(results, cfg, args)
+
+
+def write_report(results: dict[str, Any], cfg: Config, args: argparse.Namespace) -> int:
+    """Summarise, judge the targets, write var/bench/results-*; the exit code (1: invalid)."""
     table, medians = summarise(results)
     results["medians"] = medians
-    results["targets"] = targets(results, medians)
+    results["invalid"] = invalid_reasons(results)
+    results["targets"] = targets(results, medians, invalid=bool(results["invalid"]))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = "quick" if cfg.quick else "full"
     (VAR / f"results-{name}-{stamp}.json").write_text(json.dumps(results, indent=1))
@@ -894,11 +949,16 @@ async def main_async(args: argparse.Namespace) -> int:
                 report += [f"- {pct} % {frame}" for frame, pct in prof[key][:12]]
     if results["skipped"]:
         report.append(f"\nSkipped (time budget): {results['skipped']}")
+    if results["invalid"]:
+        report.append("\n## BENCH FAILED: this run proves nothing\n")
+        report += [f"- {reason}" for reason in results["invalid"]]
     text = "\n".join(report)
     (VAR / f"results-{name}.md").write_text(text + "\n")
     print(text, flush=True)
     log(f"results in {VAR / f'results-{name}-{stamp}.json'} and results-{name}.md")
-    return 0
+    for reason in results["invalid"]:
+        print(f"BENCH FAILED: {reason}", file=sys.stderr, flush=True)
+    return 1 if results["invalid"] else 0
 
 
 def main() -> int:

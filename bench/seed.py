@@ -2,7 +2,9 @@
 
 Everything is made through Haven's services (the facilitator of each group is member 0 and
 hosts its session). Writes a JSON file with, per group, the session id and the members' tokens.
-Re-seeds only when G x M changes (or the file and the database disagree).
+Re-seeds only when G x M changes or the file and the database disagree: its sessions must be
+live and a sample of its own tokens must still sign in (issue 20). Each checkout has its own
+database by default (`checkout_database_name`).
 
     python bench/seed.py --groups 200 --members 10 --out var/bench/seed.json
 """
@@ -10,6 +12,7 @@ Re-seeds only when G x M changes (or the file and the database disagree).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -21,7 +24,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/haven_bench"
+
+
+def checkout_database_name(root: Path = ROOT) -> str:
+    """The bench database of one checkout: `haven_bench_` and a digest of the checkout's path.
+
+    Two checkouts on one PostgreSQL never share (and re-seed) each other's database, which
+    left one checkout's seed file with session ids that still matched and tokens that did not
+    (issue 20).
+    """
+    return "haven_bench_" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+
+
+DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{checkout_database_name()}"
 DEFAULT_VAR_DIR = ROOT / "var" / "bench"
 PASSWORD = "correct horse battery staple"
 
@@ -117,7 +132,46 @@ def _seed_is_current(out: Path, groups: int, members: int, database_url: str) ->
             ).fetchone()
     except psycopg.Error:
         return False
-    return row is not None and row[0] == len(ids)
+    if row is None or row[0] != len(ids):
+        return False
+    return tokens_refused(database_url, sample_tokens(data)) == []
+
+
+def sample_tokens(data: dict[str, Any]) -> list[str]:
+    """A few of the seed's own tokens: the first and last member of the first and last group."""
+    groups = data.get("groups") or []
+    picked = [t for g in groups[:1] + groups[-1:] for t in g["tokens"][:1] + g["tokens"][-1:]]
+    return list(dict.fromkeys(picked))
+
+
+def tokens_refused(
+    database_url: str, tokens: list[str], var_dir: Path = DEFAULT_VAR_DIR
+) -> list[int]:
+    """The positions in `tokens` of those that do not sign in to the database (Haven's own
+    `token_authenticate`, in a child process pointed at it): another checkout re-seeded it,
+    or they expired. Every position when the check itself fails."""
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--check-tokens"],
+        cwd=ROOT,
+        env=haven_env(database_url, var_dir),
+        input=json.dumps(tokens),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        return list(range(len(tokens)))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _refused_in_process(tokens: list[str]) -> list[int]:
+    """Runs inside a process whose environment points Django at the bench database."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from groups.services import token_authenticate
+
+    return [i for i, key in enumerate(tokens) if token_authenticate(key=key) is None]
 
 
 def _seed_in_process(groups: int, members: int) -> list[dict[str, Any]]:
@@ -251,7 +305,11 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--var-dir", type=Path, default=DEFAULT_VAR_DIR)
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--check-tokens", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.check_tokens:
+        print(json.dumps(_refused_in_process(json.loads(sys.stdin.read()))))
+        return
     if args.in_process:
         data = _seed_in_process(args.groups, args.members)
         args.out.write_text(

@@ -1,0 +1,180 @@
+"""The load benchmark cannot be fooled (issue 20): a stale seed is noticed by its own tokens, and
+a run whose fleet did not fully connect, or whose scenario delivered nothing, fails and meets no
+target."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from groups import services as group_services
+from tests.facilitation.room import make_room
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str) -> ModuleType:
+    """A bench script as a module of its own name (bench/ is not a package)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+seed = load("seed")
+run = load("run")
+
+
+def window(**overrides: Any) -> dict[str, Any]:
+    out = {"deliveries": 12_000, "deliveries_per_s": 2000.0, "p99_ms": 9.0, "lost": 0}
+    out.update(duplicates=0, acked=1200)
+    out.update(overrides)
+    return out
+
+
+def results(connected: int, *, deliveries: int = 12_000) -> dict[str, Any]:
+    return {
+        "connect": {
+            "haven": {
+                "connections": connected,
+                "wanted": 2000,
+                "seconds": 11.0,
+                "per_s": 180.0,
+                "kib_per_connection": 40,
+                "failures": {} if connected == 2000 else {"refused:4401": 2000 - connected},
+            }
+        },
+        "runs": {"S1": {"haven": [window(deliveries=deliveries)]}},
+        "skipped": [],
+    }
+
+
+def judged(res: dict[str, Any]) -> tuple[list[str], list[str]]:
+    _table, medians = run.summarise(res)
+    reasons = run.invalid_reasons(res)
+    return reasons, run.targets(res, medians, invalid=bool(reasons))
+
+
+def met(lines: list[str]) -> list[str]:
+    return [line for line in lines if ": MET" in line]
+
+
+def test_a_complete_fleet_that_delivered_is_a_valid_run_that_can_meet_targets():
+    reasons, lines = judged(results(2000))
+
+    assert reasons == []
+    assert met(lines), lines
+
+
+def test_a_fleet_refused_by_the_server_fails_the_run_and_meets_no_target():
+    reasons, lines = judged(results(0, deliveries=0))
+
+    assert any("fleet haven: 0 of 2000 connected" in r and "4401" in r for r in reasons)
+    assert lines and met(lines) == []
+    assert all("NOT MET" in line for line in lines), lines
+
+
+def test_a_fleet_one_short_fails_the_run():
+    reasons, lines = judged(results(1999))
+
+    assert len(reasons) == 1 and "fleet haven: 1999 of 2000 connected" in reasons[0]
+    assert met(lines) == []
+
+
+def test_a_scenario_that_delivered_nothing_fails_the_run():
+    reasons, lines = judged(results(2000, deliveries=0))
+
+    assert reasons == ["S1 haven rep 1: delivered nothing"]
+    assert met(lines) == []
+
+
+def test_a_storm_after_which_not_everyone_came_back_fails_the_run():
+    res = results(2000)
+    res["runs"]["S7"] = {"haven": [window(storm={"members": 2000, "resumed": 1990})]}
+
+    reasons, _lines = judged(res)
+
+    assert reasons == ["S7 haven rep 1: 1990 of 2000 members back and resumed"]
+
+
+def test_an_invalid_run_exits_non_zero_and_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run, "VAR", tmp_path)
+    args = argparse.Namespace(heartbeat=20.0)
+    cfg = run.config_from(
+        argparse.Namespace(
+            quick=True, groups=0, members=10, reps=0, heartbeat=20.0, s4_connections=0,
+            connect_deadline=0, budget=0,
+        )
+    )  # fmt: skip
+    res = results(0, deliveries=0)
+    res.update(started="now", haven_commit="test", seconds=1.0)
+
+    assert run.write_report(res, cfg, args) == 1
+
+    captured = capsys.readouterr()
+    assert "BENCH FAILED: fleet haven: 0 of 2000 connected" in captured.err
+    assert "## BENCH FAILED" in (tmp_path / "results-quick.md").read_text()
+    assert ": MET" not in captured.out
+
+
+@pytest.fixture
+def seeded(transactional_db: None, tmp_path: Path) -> tuple[Path, str, list[str]]:
+    """A seed file describing a live session of the test database and two of its tokens."""
+    from tests.e2e.conftest import test_database_url
+
+    room = make_room()
+    users = room.world.users
+    tokens = [group_services.token_issue(user=users[p]) for p in ("facilitator", "member")]
+    url = test_database_url()
+    out = tmp_path / "seed.json"
+    group = {"session_id": room.session.pk, "group_id": room.world.group_a.pk, "tokens": tokens}
+    out.write_text(
+        json.dumps({"groups_n": 1, "members_n": 2, "database_url": url, "groups": [group]})
+    )
+    return out, url, tokens
+
+
+def test_a_seed_whose_tokens_still_sign_in_is_reused(seeded):
+    out, url, _tokens = seeded
+
+    assert seed._seed_is_current(out, 1, 2, url)
+
+
+def test_a_seed_whose_sessions_match_but_tokens_do_not_is_stale(seeded):
+    out, url, tokens = seeded
+    data = json.loads(out.read_text())
+    # Another checkout re-seeded the database: same session ids, other tokens.
+    data["groups"][0]["tokens"] = [tokens[0], "not-a-token-of-this-database"]
+    out.write_text(json.dumps(data))
+
+    assert seed.tokens_refused(url, seed.sample_tokens(data)) == [1]
+    assert not seed._seed_is_current(out, 1, 2, url)
+
+
+def test_a_revoked_seed_token_makes_the_seed_stale(seeded):
+    out, url, tokens = seeded
+    from groups.models import ApiToken
+
+    ApiToken.objects.filter(key_hash=group_services.token_hash(tokens[0])).delete()
+
+    assert not seed._seed_is_current(out, 1, 2, url)
+
+
+def test_each_checkout_gets_its_own_bench_database():
+    one = seed.checkout_database_name(Path("/work/main"))
+    other = seed.checkout_database_name(Path("/work/wt/h20"))
+
+    assert one != other
+    assert one.startswith("haven_bench_") and other.startswith("haven_bench_")
+    assert seed.checkout_database_name(Path("/work/main")) == one
