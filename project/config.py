@@ -55,6 +55,16 @@ def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off.")
 
 
+def env_choice(env: Mapping[str, str], name: str, *, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` from `env[name]` (any case); unset or blank gives `default`."""
+    word = env.get(name, "").strip().lower()
+    if not word:
+        return default
+    if word not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}.")
+    return word
+
+
 def _shown(raw: str) -> str:
     text = raw.strip()
     return repr(text) if len(text) <= _QUOTE_MAX else f"a value of {len(text)} characters"

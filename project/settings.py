@@ -287,12 +287,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "project.logfilters.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "project.logfilters.JsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            # The redaction first: every handler's only filter, before any formatter runs.
             "filters": ["redact"],
-            "formatter": "plain",
+            # HAVEN_LOG_FORMAT=json: one JSON object per line, for a log collector.
+            "formatter": config.env_choice(
+                os.environ, "HAVEN_LOG_FORMAT", choices=("plain", "json"), default="plain"
+            ),
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("HAVEN_LOG_LEVEL", "INFO")},

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 
 import pytest
 from rest_framework.test import APIClient
@@ -125,3 +127,88 @@ def test_a_refused_token_is_never_logged(world, all_levels):
     for record in all_levels.records:
         assert "not-a-real-token-value" not in record.getMessage()
         assert world.tokens["member"] not in record.getMessage()
+
+
+def _json_line(record: logging.LogRecord) -> dict:
+    """The record as the JSON handler writes it: the redaction filter, then the formatter."""
+    from django.conf import settings
+
+    from project.logfilters import JsonFormatter
+
+    assert settings.LOGGING["handlers"]["console"]["filters"][0] == "redact"
+    assert RedactSecretsFilter().filter(record) is True
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    return json.loads(line)
+
+
+def test_a_json_log_line_is_valid_json_without_the_code_or_the_token():
+    token = "tok3nVALUE_abc"
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "Not Found: %s (Authorization: Token %s)",
+        (f"/api/v1/invites/{CODE}/redeem/", token),
+        None,
+    )
+    record.request = object()
+
+    line = _json_line(record)
+
+    assert set(line) == {"time", "level", "logger", "message"}
+    assert line["level"] == "WARNING" and line["logger"] == "django.request"
+    text = json.dumps(line)
+    assert CODE not in text and token not in text
+    assert line["message"] == (
+        "Not Found: /api/v1/invites/[redacted]/redeem/ (Authorization: Token [redacted])"
+    )
+
+
+def test_a_json_log_line_of_an_exception_carries_its_traceback_redacted():
+    try:
+        raise ValueError(f"bad invite /invites/{CODE}/")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+
+    line = _json_line(record)
+
+    assert "ValueError" in line["exception"] and CODE not in line["exception"]
+
+
+def test_the_log_format_is_chosen_by_a_setting_and_a_wrong_word_is_refused():
+    from project.config import ConfigurationError, env_choice
+
+    pick = {"choices": ("plain", "json"), "default": "plain"}
+    assert env_choice({}, "HAVEN_LOG_FORMAT", **pick) == "plain"
+    assert env_choice({"HAVEN_LOG_FORMAT": " JSON "}, "HAVEN_LOG_FORMAT", **pick) == "json"
+    with pytest.raises(ConfigurationError, match="HAVEN_LOG_FORMAT must be one of plain, json"):
+        env_choice({"HAVEN_LOG_FORMAT": "xml"}, "HAVEN_LOG_FORMAT", **pick)
+
+
+def test_with_haven_log_format_json_haven_writes_json_lines_redacted_first(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    code = (
+        "import django, logging; django.setup(); "
+        f"logging.getLogger('django.request').warning('Not Found: /api/v1/invites/{CODE}/x/')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "HAVEN_LOG_FORMAT": "json",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    [line] = [json.loads(text) for text in done.stderr.splitlines() if text.strip()]
+    assert line["logger"] == "django.request" and CODE not in done.stderr
