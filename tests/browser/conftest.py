@@ -195,6 +195,16 @@ def sign_in(page: Page, username: str, password: str) -> None:
     expect(page).to_have_url(re.compile(r"/groups/$"))
 
 
+def back_through_history(page: Page, base_url: str, presses: int) -> Iterator[tuple[str, str]]:
+    """Press Back up to `presses` times (after a quick exit, say), giving each page reached:
+    its address and, for Haven's own pages, the text she sees there ("" elsewhere)."""
+    for _ in range(presses):
+        if page.go_back(wait_until="load") is None:
+            return
+        shown = page.locator("body").inner_text() if page.url.startswith(base_url) else ""
+        yield page.url, shown
+
+
 # --- the neutral exit page ---------------------------------------------------------------------
 
 NEUTRAL_PAGE = (

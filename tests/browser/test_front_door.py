@@ -14,7 +14,13 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import GROUP_NAME, OPEN_SESSION_TITLE, HavenServer, sign_in
+from tests.browser.conftest import (
+    GROUP_NAME,
+    OPEN_SESSION_TITLE,
+    HavenServer,
+    back_through_history,
+    sign_in,
+)
 from tests.browser.roomkit import assert_no_axe, expect_in_view, room_ready
 
 pytestmark = pytest.mark.browser
@@ -67,14 +73,10 @@ def test_back_after_a_quick_exit_never_shows_what_haven_is_for(
     expect(page).to_have_url(haven.neutral_url)
 
     seen: list[str] = []
-    for _ in range(BACK_PRESSES_MAX):
-        if page.go_back(wait_until="load") is None:
-            break
-        seen.append(page.url)
-        if page.url.startswith(haven.base_url):
-            text = visible_text(page)
-            assert not PURPOSE.search(text), f"Back showed what Haven is for at {page.url}"
-            assert GROUP_NAME not in text, f"Back showed the group at {page.url}"
+    for url, text in back_through_history(page, haven.base_url, BACK_PRESSES_MAX):
+        seen.append(url)
+        assert not PURPOSE.search(text), f"Back showed what Haven is for at {url}"
+        assert GROUP_NAME not in text, f"Back showed the group at {url}"
     assert seen, "Back went nowhere"
     assert f"{haven.base_url}/" in seen, f"Back never reached the front door: {seen}"
     assert not any("/about/" in url for url in seen), seen

@@ -15,7 +15,13 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import GROUP_NAME, OPEN_SESSION_TITLE, HavenServer, sign_in
+from tests.browser.conftest import (
+    GROUP_NAME,
+    OPEN_SESSION_TITLE,
+    HavenServer,
+    back_through_history,
+    sign_in,
+)
 from tests.browser.roomkit import SIZES, assert_no_axe, expect_in_view, room_ready
 
 pytestmark = pytest.mark.browser
@@ -130,11 +136,8 @@ def test_back_after_a_quick_exit_never_finds_the_directory(
     expect(page).to_have_url(haven.neutral_url)
 
     seen: list[str] = []
-    for _ in range(BACK_PRESSES_MAX):
-        if page.go_back(wait_until="load") is None:
-            break
-        seen.append(page.url)
-        if page.url.startswith(haven.base_url):
-            assert not PURPOSE.search(page.locator("body").inner_text()), page.url
+    for url, text in back_through_history(page, haven.base_url, BACK_PRESSES_MAX):
+        seen.append(url)
+        assert not PURPOSE.search(text), f"Back showed whom the services are for at {url}"
     assert f"{haven.base_url}/" in seen, seen
     assert not any("/help/" in url for url in seen), seen
