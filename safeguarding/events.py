@@ -20,3 +20,10 @@ def concern_updated(*, concern_id: int, status: str) -> dict[str, Any]:
     """To its handlers and its reporter (`policies.concern_update_groups`) when it moves or gets
     a reply: that it changed, never what changed."""
     return {"type": "concern.updated", "concern_id": concern_id, "status": status}
+
+
+def concern_answered(*, concern_id: int) -> dict[str, Any]:
+    """To the woman who raised it (`policies.concern_reporter_groups`) when someone who handles
+    it answers her or moves it: that an answer waits unread (the dot on Concerns, issue 17),
+    never what it says."""
+    return {"type": "concern.answered", "concern_id": concern_id, "unread": True}

@@ -324,6 +324,15 @@ def concern_handler_groups(concern: Concern) -> list[str]:
     return names
 
 
+def concern_reporter_groups(concern: Concern) -> list[str]:
+    """The private channel group of the account that raised `concern`: every room she has open,
+    in any group, hears that an answer waits (issue 17). Nobody else's."""
+    if concern.reporter_id is None:
+        return []
+    owners = Membership.objects.filter(pk=concern.reporter_id).values_list("user_id", flat=True)
+    return [realtime.user_group(user_id) for user_id in owners]
+
+
 def concern_update_groups(concern: Concern) -> list[str]:
     """Who hears that `concern` changed: its handlers and the woman who raised it (once each)."""
     names = concern_handler_groups(concern)

@@ -241,10 +241,8 @@ def concern_set_status(
         concern.escalated_at = now
     elif status == ConcernStatus.CLOSED:
         concern.closed_at = now
-    concern.answered_at = now  # her timeline shows every move: an answer she has not read
-    concern.save(
-        update_fields=["status", "acknowledged_at", "escalated_at", "closed_at", "answered_at"]
-    )
+    concern.save(update_fields=["status", "acknowledged_at", "escalated_at", "closed_at"])
+    _answered(concern, now)  # her timeline shows every move: an answer she has not read
     ConcernStatusChange.objects.create(
         concern=concern,
         from_status=previous,
@@ -269,9 +267,18 @@ def concern_set_status(
 
 
 def _answered(concern: Concern, at: datetime) -> None:
-    """Someone who handles it answered her: unread for her until she opens it (issue 17)."""
+    """Someone who handles it answered her: unread for her until she opens it, and the rooms
+    she has open show the dot at once (issue 17; the event carries no text)."""
     concern.answered_at = at
     concern.save(update_fields=["answered_at"])
+    _answer_waits(concern)
+
+
+def _answer_waits(concern: Concern) -> None:
+    _alert(
+        policies.concern_reporter_groups(concern),
+        events.concern_answered(concern_id=concern.pk),
+    )
 
 
 def _tell_leads(concern: Concern) -> None:
@@ -328,6 +335,7 @@ def concerns_escalate_overdue(*, now: datetime | None = None) -> int:
             )
             _tell_leads(concern)
             _updated(concern)
+            _answer_waits(concern)
         escalated += 1
     return escalated
 

@@ -95,11 +95,13 @@ def test_the_leads_are_told_and_nobody_outside_the_concern_hears_anything(
         services.concerns_escalate_overdue()
     groups = {group for group, _event in box}
     lead = realtime.user_group(world.users["safeguarding_lead"].pk)
-    # The leads, its facilitator, and the woman who raised it (that her concern changed).
+    # The leads, its facilitator, and the woman who raised it (that her concern changed, and
+    # on her account's group that an answer waits: issue 17).
     assert groups == {
         lead,
         realtime.member_group(world.members["facilitator"].pk),
         realtime.member_group(world.members["member"].pk),
+        realtime.user_group(world.users["member"].pk),
     }
     for persona in ("member2", "peer_mentor", "other_facilitator", "outsider"):
         assert realtime.member_group(world.members[persona].pk) not in groups

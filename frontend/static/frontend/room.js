@@ -561,6 +561,7 @@
     "concern.updated": function () {
       feedback(gettext("There is news about a concern. You can read it under Concerns."));
     },
+    "concern.answered": function () { concernDot(); },
     "notice": function (event) { addNotice(event, true); },
     "notice.dismissed": function (event) { removeNotice(event.notice_id); },
     "ack": function (event) {
@@ -1833,6 +1834,19 @@
     $("concern-to-group").checked = true;
     $("concern-dialog").showModal();
     $("concern-body").focus();
+  }
+
+  /* An answer to a concern she raised waits unread (issue 17): the dot the pages draw on
+     Concerns and on "Raise a concern", added once, live. The event carries no text. */
+  function concernDot() {
+    ["nav-concerns", "concern-open"].forEach(function (id) {
+      var node = $(id);
+      if (!node || node.querySelector(".nav-dot")) { return; }
+      var dot = el("span", "nav-dot");
+      dot.setAttribute("aria-hidden", "true");
+      node.appendChild(dot);
+      node.appendChild(el("span", "visually-hidden", " " + gettext("(new answer)")));
+    });
   }
 
   $("concern-open").addEventListener("click", function () { openConcern(null); });
