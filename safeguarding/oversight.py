@@ -6,9 +6,10 @@ those who may see the group's roster."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -157,6 +158,48 @@ def audit_named(*, viewer: User, entries: list[AuditEntry]) -> list[AuditRow]:
             details=details(e),
         )
         for e in entries
+    ]
+
+
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Writable(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+def _csv_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _when(row: AuditRow) -> str:
+    return timezone.localtime(row.entry.at).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def audit_csv(rows: list[AuditRow], out: Writable) -> None:
+    """The audit export as CSV (the audit page's download, `manage.py audit_export`): the
+    page's columns, a cell a spreadsheet would run as a formula made plain text."""
+    writer = csv.writer(out)
+    writer.writerow([_("When"), _("Who"), _("Action"), _("About"), _("Group"), _("Details")])
+    for row in rows:
+        details = "; ".join(f"{key}: {value}" for key, value in row.details)
+        cells = [_when(row), row.who, row.entry.action, row.about, row.group, details]
+        writer.writerow([_csv_cell(cell) for cell in cells])
+
+
+def audit_json(rows: list[AuditRow]) -> list[dict[str, Any]]:
+    """The audit export as JSON objects: the CSV's columns, with the entry's time in ISO 8601."""
+    return [
+        {
+            "when": row.entry.at.isoformat(),
+            "who": row.who,
+            "action": row.entry.action,
+            "about": row.about,
+            "group": row.group,
+            "details": dict(row.details),
+        }
+        for row in rows
     ]
 
 

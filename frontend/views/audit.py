@@ -5,7 +5,6 @@ anyone else gets 404."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,9 +20,6 @@ from groups.policies import Action, can
 from safeguarding import oversight
 from safeguarding import services as safeguarding_services
 from safeguarding.oversight import AUDIT_EXPORT_MAX, AUDIT_PAGE_ROWS, AuditFilters, AuditRow
-
-# Spreadsheet programs run a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _number(raw: str, errors: dict[str, str], field: str, words: str) -> int | None:
@@ -83,20 +79,10 @@ def _filters(request: HttpRequest, choices: dict[str, Any]) -> tuple[AuditFilter
     return filters, raw, errors
 
 
-def _csv_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def _csv(rows: list[AuditRow]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="haven-audit.csv"'
-    writer = csv.writer(response)
-    writer.writerow([_("When"), _("Who"), _("Action"), _("About"), _("Group"), _("Details")])
-    for row in rows:
-        when = timezone.localtime(row.entry.at).strftime("%Y-%m-%d %H:%M:%S %Z")
-        details = "; ".join(f"{key}: {value}" for key, value in row.details)
-        cells = [when, row.who, row.entry.action, row.about, row.group, details]
-        writer.writerow([_csv_cell(cell) for cell in cells])
+    oversight.audit_csv(rows, response)
     return response
 
 
