@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from project.exceptions import ValidationFailed
 from project.text import clean_text
@@ -23,53 +23,55 @@ CW_NOTE_MAX = 200
 CONTENT_WARNINGS: list[tuple[str, str, str]] = [
     (
         "sexual_violence",
-        N_("Sexual violence"),
-        N_("Rape, sexual assault or being made to do sexual things."),
+        gettext_noop("Sexual violence"),
+        gettext_noop("Rape, sexual assault or being made to do sexual things."),
     ),
     (
         "physical_violence",
-        N_("Physical violence"),
-        N_("Being hit, hurt or threatened with harm, by clients, partners or anyone else."),
+        gettext_noop("Physical violence"),
+        gettext_noop(
+            "Being hit, hurt or threatened with harm, by clients, partners or anyone else."
+        ),
     ),
     (
         "childhood_abuse",
-        N_("Abuse in childhood"),
-        N_("Things that happened when someone was a child."),
+        gettext_noop("Abuse in childhood"),
+        gettext_noop("Things that happened when someone was a child."),
     ),
     (
         "suicide_self_harm",
-        N_("Suicide and self-harm"),
-        N_("Thoughts of ending your life, or hurting yourself."),
+        gettext_noop("Suicide and self-harm"),
+        gettext_noop("Thoughts of ending your life, or hurting yourself."),
     ),
     (
         "substance_use",
-        N_("Substance use"),
-        N_("Drugs or alcohol, using, withdrawal or overdose."),
+        gettext_noop("Substance use"),
+        gettext_noop("Drugs or alcohol, using, withdrawal or overdose."),
     ),
     (
         "child_removal",
-        N_("Child removal and custody"),
-        N_("Children taken into care, custody disputes, social services."),
+        gettext_noop("Child removal and custody"),
+        gettext_noop("Children taken into care, custody disputes, social services."),
     ),
     (
         "police_courts",
-        N_("Police and courts"),
-        N_("Arrests, police contact, court cases, prison."),
+        gettext_noop("Police and courts"),
+        gettext_noop("Arrests, police contact, court cases, prison."),
     ),
     (
         "death_grief",
-        N_("Death and grief"),
-        N_("Losing someone, or talking about death."),
+        gettext_noop("Death and grief"),
+        gettext_noop("Losing someone, or talking about death."),
     ),
     (
         "eating_body_image",
-        N_("Eating and body image"),
-        N_("Eating problems, weight, how bodies look."),
+        gettext_noop("Eating and body image"),
+        gettext_noop("Eating problems, weight, how bodies look."),
     ),
     (
         "other",
-        N_("Other"),
-        N_("Something else that might be hard to read. The note says what."),
+        gettext_noop("Other"),
+        gettext_noop("Something else that might be hard to read. The note says what."),
     ),
 ]
 
