@@ -191,11 +191,14 @@ def _seed_in_process(groups: int, members: int) -> list[dict[str, Any]]:
     for g in range(groups):
         # One commit per group: the services' own transactions become savepoints.
         with transaction.atomic():
-            out.append(_seed_group(run, g, members))
+            out.append(seed_group(run, g, members))
     return out
 
 
-def _seed_group(run: str, g: int, members: int) -> dict[str, Any]:
+def seed_group(run: str, g: int, members: int) -> dict[str, Any]:
+    """Group `g` of `members` (the facilitator first, as host), agreement accepted by all, one
+    live session; its session id, group id and every member's token. Also the restart-storm
+    test's room (tests/e2e/test_restart_storm.py)."""
     from django.utils import timezone
 
     from facilitation import services as session_services

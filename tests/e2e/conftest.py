@@ -211,8 +211,13 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
     started: list[Process] = []
 
     def start(
-        *names: str, redis_url: str | None = None, env_extra: dict[str, str] | None = None
+        *names: str,
+        redis_url: str | None = None,
+        env_extra: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> list[Process]:
+        """`port`: listen there (one name only), e.g. a new process where a stopped one was."""
+        assert port is None or len(names) == 1
         env = dict(os.environ)
         env.update(
             DATABASE_URL=database_url,
@@ -228,7 +233,7 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
         env.update(env_extra or {})
         batch = []
         for name in names:
-            port = free_port()
+            listen = port or free_port()
             command = [
                 sys.executable,
                 "-m",
@@ -236,12 +241,12 @@ def daphne(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Da
                 "-b",
                 "127.0.0.1",
                 "-p",
-                str(port),
+                str(listen),
                 "--websocket-max-frame-size",
                 str(DAPHNE_MAX_FRAME),
                 "project.asgi:application",
             ]
-            process = spawn(f"daphne-{name}", command, port=port, env=env, logs=tmp_path)
+            process = spawn(f"daphne-{name}", command, port=listen, env=env, logs=tmp_path)
             started.append(process)
             batch.append(process)
         for process in batch:
