@@ -48,6 +48,7 @@ TABLE_NAMES: dict[str, tuple[str, ...]] = {
     "organization": ("organization", "organizations"),
     "service": ("service", "services"),
     "location": ("location", "locations"),
+    "address": ("address", "addresses"),
     "service_at_location": ("service_at_location", "service_at_locations"),
     "phone": ("phone", "phones"),
     "schedule": ("schedule", "schedules", "regular_schedule", "regular_schedules"),
@@ -58,10 +59,12 @@ REQUIRED_COLUMNS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "organization": ("id", "name"),
     "service": ("id", "organization_id", "name"),
     "location": ("id",),
+    "address": ("location_id",),
     "service_at_location": ("service_id", "location_id"),
-    "phone": ("id", "service_id", "number"),
-    "schedule": ("id", "service_id"),
+    "phone": ("id", ("service_id", "service_at_location_id"), "number"),
+    "schedule": ("id", ("service_id", "service_at_location_id")),
 }
+ADDRESS_COLUMNS = ("address_1", "address_2", "city", "postal_code")
 STATUSES = {
     "active": HelpServiceStatus.ACTIVE,
     "inactive": HelpServiceStatus.INACTIVE,
@@ -80,7 +83,9 @@ WEEKDAYS = {
     **{str(n): n for n in range(1, 8)},
 }
 AREA_COLUMNS = ("area", "region", "state_province", "city")
-TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+# HH:MM or HH:MM:SS; HSDS 3 may add a UTC offset ("09:00Z", "09:00-05:00"), which a directory
+# of local services does not need.
+TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:Z|[+-]\d\d:?\d\d)?$")
 _url = URLValidator(schemes=["http", "https"])
 
 
@@ -228,6 +233,8 @@ class _Checker:
         self.tables = tables
         self.problems: list[DirectoryProblem] = []
         self.plan = Plan()
+        # HSDS service_at_location ids, for phones and opening times given by one.
+        self.service_at_location: dict[str, str] = {}
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(DirectoryProblem(where, message))
@@ -315,7 +322,7 @@ class _Checker:
                 )
             status = STATUSES.get(self.text(where, row, "status").lower() or "active")
             if status is None:
-                self.problem(where, "status must be active, inactive or defunct")
+                self.problem(where, f"status must be one of {', '.join(STATUSES)}")
             category = self.text(where, row, "category").lower() or HelpCategory.OTHER
             if category not in HelpCategory.values:
                 self.problem(where, f"category must be one of {', '.join(HelpCategory.values)}")
@@ -340,6 +347,23 @@ class _Checker:
             if self.unique(where, self.plan.services, hsds_id, "service"):
                 self.plan.services[hsds_id] = values
 
+    def service_of(self, where: str, row: dict[str, str]) -> str:
+        """The service a phone or an opening time belongs to: its service_id, or the service of
+        its service_at_location_id."""
+        if row.get("service_id") or not row.get("service_at_location_id"):
+            service_id = self.required(where, row, "service_id")
+        elif row["service_at_location_id"] in self.service_at_location:
+            service_id = self.service_at_location[row["service_at_location_id"]]
+        else:
+            self.problem(
+                where,
+                f'service_at_location_id "{row["service_at_location_id"]}" is not in the '
+                "service_at_location table",
+            )
+            return ""
+        self.service_ref(where, service_id)
+        return service_id
+
     def locations(self) -> None:
         links: dict[str, list[str]] = {}
         for where, row in self.rows("service_at_location"):
@@ -347,6 +371,12 @@ class _Checker:
                 links.setdefault(self.required(where, row, "location_id"), []).append(
                     row["service_id"]
                 )
+                if row.get("id"):
+                    self.service_at_location[row["id"]] = row["service_id"]
+        addresses = {
+            row["location_id"]: ", ".join(row[n] for n in ADDRESS_COLUMNS if row.get(n))
+            for _where, row in self.rows("address")
+        }
         seen: dict[str, Any] = {}
         for where, row in self.rows("location"):
             hsds_id = self.required(where, row, "id", 90)
@@ -354,11 +384,13 @@ class _Checker:
                 continue
             seen[hsds_id] = True
             own = row.get("service_id", "")
-            services = [own] if own else links.pop(hsds_id, [])
+            services = [own] if own else links.get(hsds_id, [])
             if not services:
                 self.problem(where, "no service_id, and no service_at_location row names it")
-            address = self.text(where, row, "address") or ", ".join(
-                row[n] for n in ("address_1", "address_2", "city", "postal_code") if row.get(n)
+            address = (
+                self.text(where, row, "address")
+                or addresses.get(hsds_id)
+                or ", ".join(row[n] for n in ADDRESS_COLUMNS if row.get(n))
             )
             kind = self.text(where, row, "location_type").lower()
             kind = {"postal": "physical", "": ""}.get(kind, kind)
@@ -376,13 +408,13 @@ class _Checker:
                 if self.service_ref(where, service_id):
                     key = hsds_id if len(services) == 1 else f"{hsds_id}@{service_id}"
                     self.plan.locations[key] = {**values, "service_id": service_id}
-        for location_id in links:
+        for location_id in set(links) - set(seen):
             self.problem("service_at_location", f'location_id "{location_id}" is not a location')
 
     def phones(self) -> None:
         for where, row in self.rows("phone"):
             hsds_id = self.required(where, row, "id", 100)
-            service_id = self.required(where, row, "service_id")
+            service_id = self.service_of(where, row)
             number = self.required(where, row, "number", 50)
             if number and not re.fullmatch(r"[0-9+() .\-]{3,50}", number):
                 self.problem(where, "number may only have digits, spaces, +, ( ) and -")
@@ -391,7 +423,6 @@ class _Checker:
                 "number": number,
                 "description": self.text(where, row, "description", limit=300),
             }
-            self.service_ref(where, service_id)
             if self.unique(where, self.plan.phones, hsds_id, "phone"):
                 self.plan.phones[hsds_id] = values
 
@@ -409,8 +440,7 @@ class _Checker:
         seen: dict[str, Any] = {}
         for where, row in self.rows("schedule"):
             hsds_id = self.required(where, row, "id", 100)
-            service_id = self.required(where, row, "service_id")
-            self.service_ref(where, service_id)
+            service_id = self.service_of(where, row)
             opens_at = self.time(where, row, "opens_at")
             closes_at = self.time(where, row, "closes_at")
             if bool(row.get("opens_at")) != bool(row.get("closes_at")):
@@ -418,7 +448,9 @@ class _Checker:
             raw_days = self.text(where, row, "weekday", "byday").lower()
             days: list[int | None] = []
             for part in filter(None, re.split(r"[,\s]+", raw_days)):
-                if part not in WEEKDAYS:
+                if re.fullmatch(r"[+-]?\d+[a-z]{2}", part):
+                    self.problem(where, f"{part.upper()} (a day in the month): use a description")
+                elif part not in WEEKDAYS:
                     self.problem(where, "weekday must be 1-7 (1 is Monday), a day name or MO-SU")
                 else:
                     days.append(WEEKDAYS[part])

@@ -325,3 +325,57 @@ def test_the_command_imports_and_says_how_many(db: None) -> None:
 
     assert "Imported 4 organisations, 6 services" in out.getvalue()
     assert HelpService.objects.count() == 6
+
+
+def hsds3_set(folder: Path, **schedule: str) -> list[Path]:
+    """A small HSDS 3 CSV set: places and phones linked through service_at_location, the
+    address in its own table, times with a UTC offset."""
+    folder.mkdir()
+    tables = {
+        "organizations.csv": [{"id": "o1", "name": "Org", "website": "https://example.org"}],
+        "services.csv": [{"id": "s1", "organization_id": "o1", "name": "Clinic"}],
+        "locations.csv": [{"id": "l1", "name": "Main clinic", "location_type": "physical"}],
+        "addresses.csv": [
+            {"id": "a1", "location_id": "l1", "address_1": "1 Example Street", "city": "Town"}
+        ],
+        "service_at_locations.csv": [{"id": "sal1", "service_id": "s1", "location_id": "l1"}],
+        "phones.csv": [{"id": "p1", "service_at_location_id": "sal1", "number": "01632 960000"}],
+        "schedules.csv": [
+            {
+                "id": "r1",
+                "service_at_location_id": "sal1",
+                "byday": "TH",
+                "opens_at": "09:00Z",
+                "closes_at": "17:00:00+01:00",
+                **schedule,
+            }
+        ],
+    }
+    for name, rows in tables.items():
+        write_csv(folder / name, rows)
+    return sorted(folder.glob("*.csv"))
+
+
+def test_an_hsds_3_set_links_places_phones_and_times_through_service_at_location(
+    db: None, tmp_path: Path
+) -> None:
+    directory_import(actor=None, paths=hsds3_set(tmp_path / "hsds3"))
+
+    clinic = HelpService.objects.get(hsds_id="s1")
+    assert clinic.organization.url == "https://example.org"
+    assert clinic.locations.get().address == "1 Example Street, Town"
+    assert [p.number for p in clinic.phones.all()] == ["01632 960000"]
+    opening = clinic.schedules.get()
+    assert (opening.weekday, str(opening.opens_at), str(opening.closes_at)) == (
+        4,
+        "09:00:00",
+        "17:00:00",
+    )
+
+
+def test_a_day_in_the_month_is_not_read_as_a_weekday(db: None, tmp_path: Path) -> None:
+    paths = hsds3_set(tmp_path / "hsds3", byday="2TH")
+
+    problems = problems_of(paths)
+    assert problems[0] == "schedules.csv row 2: 2TH (a day in the month): use a description"
+    assert not HelpService.objects.exists()
