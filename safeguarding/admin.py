@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from groups.admin import ReadOnlyAdmin
 from safeguarding.models import (
+    Concern,
     HelpLocation,
     HelpOrganization,
     HelpPhone,
     HelpSchedule,
     HelpService,
 )
+from safeguarding.policies import concerns_visible_to
 
 # --- The "Get help now" directory (issue 17) ---------------------------------------------
 # Staff edit the directory here; `manage.py import_services` loads it from HSDS files. An entry
@@ -80,3 +85,33 @@ class HelpOrganizationAdmin(admin.ModelAdmin):
 
 
 # --- end of the help directory -----------------------------------------------------------
+
+
+# --- Concerns (issue 19): only those the policy lets this admin see, never their text -------
+# `policies.concerns_visible_to` is the queryset (an org admin who handles no group sees none);
+# the body, replies and staff notes are read on the concern's own page, never here, and nothing
+# is changed here: a concern moves only through its services.
+
+
+@admin.register(Concern)
+class ConcernAdmin(ReadOnlyAdmin):
+    list_display = ("id", "group", "category", "urgency", "status", "created_at", "acknowledge_by")
+    list_filter = ("status", "urgency", "category")
+    list_select_related = ("group",)
+    fields = (
+        "group",
+        "category",
+        "urgency",
+        "status",
+        "created_at",
+        "acknowledge_by",
+        "acknowledged_at",
+        "escalated_at",
+        "closed_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Concern]:
+        return concerns_visible_to(request.user).select_related("group")
+
+
+# --- end of concerns -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ async def test_switching_her_off_closes_her_live_socket_and_ends_her_tokens():
     output = await database_sync_to_async(deactivate)("  ROSE ")
 
     assert await rose.closed_with() == closecodes.NOT_SIGNED_IN
+    await rose.close()  # waits until her connection has finished leaving
     assert "Switched off account 'rose'" in output
     assert not (await database_sync_to_async(User.objects.get)(pk=user.pk)).is_active
     assert not await database_sync_to_async(ApiToken.objects.filter(user=user).exists)()
