@@ -1,18 +1,53 @@
-# Haven: two commands on a fresh machine with Python 3.11 — `make run` and `make test`.
-PYTHON ?= python3.11
+# Haven: two commands on a fresh machine with Python 3.11, 3.12 or 3.13: `make run` and `make test`.
+# The newest of python3.13, python3.12 and python3.11 that runs here (or PYTHON=...).
+PYTHON ?= $(firstword $(foreach v,3.13 3.12 3.11,$(shell python$(v) -c "" >/dev/null 2>&1 && echo python$(v))) python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# uv (from the package index, its own hashes in requirements-uv.lock) in a folder of its own,
+# so that syncing .venv to a lock never removes it.
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+# What `make test` needs (requirements-dev.lock) and what `make run` needs (requirements.lock):
+# every transitive package pinned with its hashes; `make lock` writes both again.
+STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
+LOCK_ARGS := --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: run test lint format bench browser-test clean venv messages
+# uv does not read pip's configuration: hand it this machine's (pip config, PIP_* variables), so a
+# machine set up with a local index or a wheel folder installs from them as pip would.
+pip_config = $(strip $(or $($(2)),$(shell $(PYTHON) -m pip config get global.$(1) 2>/dev/null)))
+PIP_INDEX := $(call pip_config,index-url,PIP_INDEX_URL)
+PIP_EXTRA := $(call pip_config,extra-index-url,PIP_EXTRA_INDEX_URL)
+PIP_LINKS := $(call pip_config,find-links,PIP_FIND_LINKS)
+UV_ENV := $(if $(PIP_INDEX),UV_INDEX_URL="$(PIP_INDEX)") \
+  $(if $(PIP_EXTRA),UV_EXTRA_INDEX_URL="$(PIP_EXTRA)" UV_INDEX_STRATEGY=unsafe-best-match) \
+  $(if $(PIP_LINKS),UV_FIND_LINKS="$(PIP_LINKS)")
+UV_RUN := $(strip env $(UV_ENV) $(UV))
 
-$(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+.PHONY: run install test lint format bench browser-test clean venv messages lock
 
-$(STAMP): requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+$(UV): requirements-uv.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements-uv.lock
+	touch $(UV)
+
+$(PY): | $(UV)
+	$(UV_RUN) venv --quiet --python $(PYTHON) $(VENV)
+
+$(STAMP): requirements-dev.lock | $(PY)
+	$(UV_RUN) pip sync --quiet --require-hashes --python $(PY) requirements-dev.lock
+	touch $(STAMP) $(RUN_STAMP)
+
+# Only what running needs; a later `make test` installs the rest again.
+$(RUN_STAMP): requirements.lock | $(PY)
+	$(UV_RUN) pip sync --quiet --require-hashes --python $(PY) requirements.lock
+	rm -f $(STAMP)
+	touch $(RUN_STAMP)
+
+## Write the locks again from requirements*.txt (after changing a pin).
+lock: | $(UV)
+	$(UV_RUN) pip compile $(LOCK_ARGS) requirements-dev.txt -o requirements-dev.lock
+	$(UV_RUN) pip compile $(LOCK_ARGS) -c requirements-dev.lock requirements.txt -o requirements.lock
 
 venv: $(STAMP)
 
@@ -20,12 +55,15 @@ venv: $(STAMP)
 # Debian's msgfmt (package gettext) again whenever a .po file changes. README "Languages".
 PO := $(wildcard locale/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
-$(MO) &: $(PO) | $(STAMP)
+$(MO) &: $(PO) | $(RUN_STAMP)
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules --ignore=var -v 0
 messages: $(MO)
 
+## What a server needs (README "Running it in production"): the runtime lock and the catalogues.
+install: $(RUN_STAMP) $(MO)
+
 ## Serve Haven on http://127.0.0.1:8000 with SQLite and the in-memory layer (demo data seeded).
-run: $(STAMP) $(MO)
+run: $(RUN_STAMP) $(MO)
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo
 	$(PY) -m project.serve -b 127.0.0.1 -p 8000 --websocket-max-frame-size 65536 \
@@ -53,8 +91,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) var staticfiles $(MO)
+	rm -rf $(VENV) $(TOOLS) var staticfiles $(MO)
 ## Load benchmark against the raw and naive reference servers (docs/performance.md).
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(UV_RUN) pip install --quiet --python $(PY) -r bench/requirements.txt
 	$(PY) bench/run.py $(BENCH_ARGS)

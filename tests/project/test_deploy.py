@@ -69,3 +69,42 @@ def test_systemd_accepts_every_shipped_unit_without_a_warning(tmp_path):
 
     assert checked.returncode == 0, checked.stderr
     assert checked.stderr.strip() == ""
+
+
+# --- what a release carries -----------------------------------------------------------------
+
+
+def pins(path: Path) -> dict[str, str]:
+    """`name==version` lines of a requirements file or lock, names normalised (PEP 503)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s;\\]+)", line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("wanted", "lock"),
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
+)
+def test_each_lock_holds_every_pin_of_its_requirements_at_the_same_version(wanted, lock):
+    locked = pins(ROOT / lock)
+    text = (ROOT / lock).read_text()
+
+    assert {name: locked.get(name) for name in pins(ROOT / wanted)} == pins(ROOT / wanted), (
+        f"{wanted} changed: run `make lock`"
+    )
+    # Every package, transitive ones too, is pinned with its hashes (a package may have two
+    # entries, each under its own environment marker).
+    entries = re.findall(r"(?m)^[A-Za-z0-9].*", text)
+    hashed = re.findall(r"(?m)^[A-Za-z0-9][^\n]*\\\n\s+--hash=sha256:[0-9a-f]{64}", text)
+    assert len(entries) == len(hashed) >= len(locked)
+
+
+def test_the_runtime_lock_is_the_dev_lock_without_the_test_tools():
+    runtime, dev = pins(ROOT / "requirements.lock"), pins(ROOT / "requirements-dev.lock")
+
+    assert {name: dev.get(name) for name in runtime} == runtime
+    assert "pytest" in dev
+    assert "pytest" not in runtime
