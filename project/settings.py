@@ -373,7 +373,13 @@ HAVEN_WHO_SEES_WHAT = config.env_text_file(
 # is first imported, which happens only after the settings.
 HAVEN_METRICS = config.env_bool(os.environ, "HAVEN_METRICS", default=False)
 HAVEN_METRICS_TOKEN = os.environ.get("HAVEN_METRICS_TOKEN", "").strip()
-if HAVEN_METRICS and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(VAR_DIR / "metrics")
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+if HAVEN_METRICS and not _METRICS_DIR:
+    _METRICS_DIR = str(VAR_DIR / "metrics")
+if _METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
+    Path(_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+else:
+    # prometheus_client turns multi-process mode on for the name alone, even blank (an env
+    # file's `PROMETHEUS_MULTIPROC_DIR=`), and would then write into the working directory.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
