@@ -10,7 +10,8 @@ Issue 17: the woman who raised a concern sees a discreet dot on "Concerns" (and 
 "Raise a concern") while one of hers has an answer she has not opened. That costs her one
 indexed statement (`safeguarding.selectors.unread_answers`), and only when the page shows it:
 the value is lazy, so building the context still runs no statement for members. Never a number,
-never a word in the page or tab title.
+never a word in the page or tab title. A referral waiting for her answer is told the same
+discreet way, on her group page and in Settings (`referral_waiting`, lazy too).
 """
 
 from __future__ import annotations
@@ -42,7 +43,17 @@ def haven(request: HttpRequest) -> dict[str, Any]:
         "org_links": _org_links(request),
         "concern_unread": SimpleLazyObject(lambda: _concern_unread(request)),
         "concern_reply_times": SimpleLazyObject(concern_selectors.reply_times),
+        "referral_waiting": SimpleLazyObject(lambda: _referral_waiting(request)),
     }
+
+
+def _referral_waiting(request: HttpRequest) -> bool:
+    """Is a referral waiting for her answer (issue 17)? One indexed statement, only on the
+    pages that show it (the group page and Settings); none for visitors."""
+    user = getattr(request, "user", None)
+    if not is_signed_in(user):
+        return False
+    return concern_selectors.referral_waiting(viewer=user)
 
 
 def _concern_unread(request: HttpRequest) -> bool:

@@ -9,6 +9,7 @@ from frontend.views import agreements as agreement_views
 from frontend.views import audit as audit_views
 from frontend.views import info as info_views
 from frontend.views import lead as lead_views
+from frontend.views import referrals as referral_views
 from frontend.views import reset as reset_views
 from frontend.views import staff as staff_views
 
@@ -38,6 +39,23 @@ urlpatterns = [
         views.member_remove,
         name="member-remove",
     ),
+    # Issue 17: referral with consent, from her record; staff follow it and, once she agreed,
+    # print or download the pack.
+    path(
+        "groups/<int:group_id>/members/<int:member_id>/referral/",
+        referral_views.referral_propose,
+        name="referral-propose",
+    ),
+    path(
+        "groups/<int:group_id>/referrals/<int:referral_id>/",
+        referral_views.referral_staff,
+        name="referral-staff",
+    ),
+    path(
+        "groups/<int:group_id>/referrals/<int:referral_id>/cancel/",
+        referral_views.referral_cancel,
+        name="referral-cancel",
+    ),
     path("groups/<int:group_id>/past/", views.past_sessions, name="group-past"),
     # Issue 16: the next version of the agreement, after checking what it changes.
     path(
@@ -62,6 +80,30 @@ urlpatterns = [
     path("concerns/", views.concerns, name="concerns"),
     path("concerns/new/", views.concern_new, name="concern-new"),
     path("concerns/<int:concern_id>/", views.concern, name="concern"),
+    # Issue 17: help from other services suggested to her, hers alone to answer.
+    path("referrals/", referral_views.referrals_mine, name="referrals-mine"),
+    path("referrals/<int:referral_id>/", referral_views.referral_mine, name="referral-mine"),
+    path(
+        "referrals/<int:referral_id>/change/",
+        referral_views.referral_change,
+        name="referral-change",
+    ),
+    path(
+        "referrals/<int:referral_id>/withdraw/",
+        referral_views.referral_withdraw,
+        name="referral-withdraw",
+    ),
+    path("referrals/<int:referral_id>/done/", referral_views.referral_done, name="referral-done"),
+    path(
+        "referrals/<int:referral_id>/pack/",
+        referral_views.referral_pack_page,
+        name="referral-pack-page",
+    ),
+    path(
+        "referrals/<int:referral_id>/pack/file/",
+        referral_views.referral_pack_file,
+        name="referral-pack-file",
+    ),
     path("settings/", views.account_settings, name="settings"),
     # Issue 17: her password and her names in groups.
     path("settings/password/", account_views.password_change_page, name="settings-password"),

@@ -23,7 +23,7 @@ from frontend.views._common import _error_text, signed_in
 from frontend.views.groups import SHOW_ONCE_KEY, _is_self
 from groups import selectors as group_selectors
 from groups import services as group_services
-from groups.models import MembershipStatus, OrgRole
+from groups.models import GroupRole, MembershipStatus, OrgRole
 from groups.policies import Action, can, group_for
 from project.exceptions import ApplicationError, ValidationFailed
 from safeguarding import selectors as safeguarding_selectors
@@ -193,6 +193,19 @@ def member_history(request: HttpRequest, group_id: int, member_id: int) -> HttpR
             "concerns_by": [c for c in concerns if c.reporter_id == target.pk],
             "concerns_about": [c for c in concerns if c.about_id == target.pk],
             "paused": target.status == MembershipStatus.PAUSED,
+            # Issue 17: help from other services suggested for her (status, never her words).
+            "referrals": (
+                list(
+                    safeguarding_selectors.referrals_of_group(
+                        viewer=user, group_id=found.pk, member=target
+                    )[:20]
+                )
+                if can(user, Action.REFERRAL_PROPOSE, group=found)
+                else None
+            ),
+            "may_refer": target.is_active
+            and target.role != GroupRole.FACILITATOR
+            and can(user, Action.REFERRAL_PROPOSE, group=found),
             # Her facilitators and admins give a member who forgot her password a one-time
             # code (issues 16, 17).
             "may_reset": can(user, Action.MEMBER_RESET_CODE, group=found)
