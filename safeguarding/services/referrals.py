@@ -26,8 +26,6 @@ from project.audit import audit_record
 from project.exceptions import Conflict, Forbidden, NotFound, ValidationFailed, parse_id
 from project.text import clean_text
 from safeguarding.models import (
-    HelpService,
-    HelpServiceStatus,
     NeedWords,
     Referral,
     ReferralStatus,
@@ -39,6 +37,7 @@ from safeguarding.policies import (
     referral_for,
     referral_may_move,
 )
+from safeguarding.selectors import help_services_active
 
 CONTACT_MAX = 500
 NEED_MAX = 2000
@@ -101,11 +100,7 @@ def referral_propose(
     )
     if target is None:
         fields["member_id"] = [_("Choose a member of this group.")]
-    service = (
-        HelpService.objects.filter(pk=service_pk, status=HelpServiceStatus.ACTIVE)
-        .select_related("organization")
-        .first()
-    )
+    service = help_services_active().filter(pk=service_pk).select_related("organization").first()
     if service is None:
         fields["service_id"] = [_("Choose a service from the directory.")]
     shares_contact = _flag(share_contact, "share_contact", fields)
