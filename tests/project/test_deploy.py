@@ -108,3 +108,21 @@ def test_the_runtime_lock_is_the_dev_lock_without_the_test_tools():
     assert {name: dev.get(name) for name in runtime} == runtime
     assert "pytest" in dev
     assert "pytest" not in runtime
+
+
+def test_the_release_has_one_version_a_licence_and_the_python_versions_it_runs_on():
+    import tomllib
+
+    import project
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+
+    assert meta["version"] == project.__version__
+    assert re.search(r"(?m)^## \[?([0-9][^\] ]*)", changelog).group(1) == project.__version__
+    assert meta["requires-python"] == ">=3.11,<3.14"
+    assert meta["license"] == "AGPL-3.0-or-later"
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.split()[:4] == ["GNU", "AFFERO", "GENERAL", "PUBLIC"]
+    assert "Version 3, 19 November 2007" in licence
+    assert (ROOT / "SECURITY.md").exists()
