@@ -228,3 +228,21 @@ def staff_secret(user: User) -> str:
 
     device = TOTPDevice.objects.get(user=user)
     return base64.b32encode(device.bin_key).decode("ascii")
+
+
+def manage_py(*args: str) -> Any:
+    """`python manage.py ARGS` in a process of its own (its exit code and what it wrote), for
+    the commands' exit codes; settings from this environment."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from groups.models import ApiToken, User
 from project import closecodes
 from project.models import AuditEntry
+from tests.conftest import manage_py
 from tests.facilitation.room import amake_room, join
 
 
@@ -65,19 +66,7 @@ def test_an_account_already_off_is_said_so_and_nothing_more_is_written(world):
     assert AuditEntry.objects.count() == before
 
 
-def test_the_command_exits_non_zero_on_bad_input(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", "account_deactivate"],
-        cwd=Path(__file__).resolve().parent.parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_the_command_exits_non_zero_on_bad_input():
+    done = manage_py("account_deactivate")
 
     assert done.returncode != 0 and "username" in done.stderr

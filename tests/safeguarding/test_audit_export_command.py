@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from project.models import AuditEntry
+from tests.conftest import manage_py
 from tests.safeguarding import BODY, raise_concern
 
 pytestmark = pytest.mark.django_db
@@ -80,18 +81,6 @@ def test_bad_input_is_a_clear_error_and_records_nothing(world, args, says):
 
 
 def test_the_command_exits_non_zero_without_since():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", "audit_export", "--as", "admin"],
-        cwd=Path(__file__).resolve().parent.parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = manage_py("audit_export", "--as", "admin")
 
     assert done.returncode != 0 and "--since" in done.stderr
