@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import Error as DatabaseError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from facilitation import events, services
 from facilitation.delivery import RoomDelivery
-from project import closecodes, realtime
+from project import closecodes, languages, realtime
 from project.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,12 @@ class SessionConsumer(RoomDelivery):
             await self.close(code=closecodes.TRY_AGAIN)
             return
         self.context = context
+        # Issue 18: her errors and notices in her language, for this whole connection
+        # (RoomDelivery activates it in the broadcast task too).
+        self.language = languages.from_headers(
+            self.scope.get("headers") or [], chosen=getattr(self.user, "language", None)
+        )
+        translation.activate(self.language)
         self.refusals = services.Refusals(
             session_id=context.session_id, member_id=context.member_id
         )

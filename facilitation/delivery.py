@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import Error as DatabaseError
+from django.utils import translation
 
 from facilitation import events, services
 from facilitation.log import ABOUT, OTHERS_TEXT, REPLAY_LIMIT, events_replay
@@ -113,6 +114,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
     """
 
     context: services.RoomContext | None = None
+    language = settings.LANGUAGE_CODE
     heartbeat_slot = 0
     closing = False
     resuming = False
@@ -156,6 +158,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
         connection has sent `session.state`.
         """
         await self.entered.wait()
+        translation.activate(self.language)
         while True:
             message = await self.channel_receive()
             try:

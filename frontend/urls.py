@@ -124,5 +124,7 @@ urlpatterns = [
     path("staff/<int:user_id>/role/", staff_views.staff_role, name="staff-role"),
     path("staff/<int:user_id>/switch-off/", staff_views.staff_switch_off, name="staff-switch-off"),
     path("staff/<int:user_id>/switch-on/", staff_views.staff_switch_on, name="staff-switch-on"),
+    # Issue 18: the language choice in every page's footer (never a language in the URL).
+    path("language/", account_views.language_choose, name="language"),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["frontend"]), name="jsi18n"),
 ]

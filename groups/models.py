@@ -45,6 +45,9 @@ class User(AbstractUser):
     preferences = models.JSONField(default=dict, blank=True)
     # Issue 17: when she first opened "What to expect" signed in (her first-run checklist).
     read_what_to_expect_at = models.DateTimeField(null=True, blank=True)
+    # Issue 18: the language she chose (a code of settings.LANGUAGES); blank: not chosen, so her
+    # browser's Accept-Language decides (project/languages.py).
+    language = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"user {self.pk}"

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     # Staff sessions count as signed in only after their code (groups/middleware.py).
     "django_otp.middleware.OTPMiddleware",
     "groups.middleware.SecondFactorMiddleware",
+    # Issue 18: her account's language choice wins over the cookie and Accept-Language guess.
+    "groups.middleware.ChosenLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -160,6 +162,11 @@ LANGUAGES = [
     ("ro", "Română"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# A signed-out choice lasts as long as the browser session, like the session cookie.
+LANGUAGE_COOKIE_AGE = None
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = HTTPS
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from facilitation import events
 from facilitation.models import Message, NoticeCode, PrivateNotice, Session
 from facilitation.services.context import RoomContext
 from groups.models import Membership, User
-from project import realtime
+from project import languages, realtime
 from project.exceptions import NotFound, parse_id
 
 # A mute's notice and an unmute's supersede the earlier ones of hers in the session.
@@ -57,9 +57,13 @@ def notice_send(
         until=until,
         message=message,
     )
-    realtime.broadcast_on_commit(
-        events.participant_group(session.pk, recipient_id), events.notice_from_row(row)
+    # In her language, not the host's: the language kept on her account (issue 18).
+    chosen = (
+        Membership.objects.filter(pk=recipient_id).values_list("user__language", flat=True).first()
     )
+    with translation.override(languages.supported(chosen) or translation.get_language()):
+        event = events.notice_from_row(row)
+    realtime.broadcast_on_commit(events.participant_group(session.pk, recipient_id), event)
 
 
 def _dismiss(rows: Any, *, session_id: int, recipient_id: int) -> None:

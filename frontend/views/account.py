@@ -1,4 +1,5 @@
-"""Her settings: preferences, her check-ins, sign out everywhere, export and erasure."""
+"""Her settings: preferences, her check-ins, sign out everywhere, export and erasure; the
+language choice on every page."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import re
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
@@ -286,3 +290,31 @@ def data_file(request: HttpRequest) -> HttpResponse:
 def erased(request: HttpRequest) -> HttpResponse:
     """After erasure: it worked, she is signed out, nothing of hers is left to sign in with."""
     return render(request, "frontend/erased.html")
+
+
+@require_POST
+def language_choose(request: HttpRequest) -> HttpResponse:
+    """Issue 18: the language choice on every page. Kept on her account when she is signed in,
+    and in this browser (the language cookie) until it closes; back to the page she was on.
+    The language never goes into a URL."""
+    chosen = group_services.language_choose(
+        actor=request.user, language=request.POST.get("language")
+    )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = "/"
+    translation.activate(chosen)
+    response = redirect(back)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        chosen,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

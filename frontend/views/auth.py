@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
@@ -108,6 +109,13 @@ def signout(request: HttpRequest) -> HttpResponse:
     else:
         response = redirect("landing")
     response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    # Her language stays on her account, not on a shared device (issue 18).
+    response.delete_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
     return response
 
 

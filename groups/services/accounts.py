@@ -28,7 +28,7 @@ from groups.models import ApiToken, Membership, OrgRole, ResetCode, User
 from groups.policies import STAFF_ROLES, Action, needs_second_factor, require
 from groups.services.second_factor import Enrolment, second_factor_enrol, second_factor_required
 from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_failed
-from project import closecodes, realtime
+from project import closecodes, languages, realtime
 from project.audit import audit_record
 from project.exceptions import ApplicationError, Conflict, ValidationFailed
 
@@ -534,3 +534,16 @@ def what_to_expect_read(*, actor: User) -> None:
         read_what_to_expect_at=moment
     )
     actor.read_what_to_expect_at = moment
+
+
+def language_choose(*, actor: User | None, language: Any) -> str:
+    """Check a language choice (a code of settings.LANGUAGES) and, for a signed-in person,
+    keep it on her account, where every page and her room connections read it. Returns the
+    code. Signed out, nothing is written: the page keeps the choice in this browser."""
+    chosen = languages.supported(language)
+    if chosen is None:
+        raise ValidationFailed({"language": [_("Choose one of the languages in the list.")]})
+    if actor is not None and actor.is_authenticated and actor.language != chosen:
+        User.objects.filter(pk=actor.pk).update(language=chosen)
+        actor.language = chosen
+    return chosen
