@@ -406,11 +406,17 @@ WHO_SEES_WHAT_MAX = 4000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def one_line(text: str) -> bool:
+    """One line of plain text: no line break, no control character. The one rule for the
+    organisation's words, from the environment (`env_line`) or the admin (`Organisation`)."""
+    return not _CONTROL.search(text)
+
+
 def env_line(env: Mapping[str, str], name: str, *, maximum: int) -> str:
     """One line of plain text from `env[name]` (unset or blank: ""). A line break, a control
     character or more than `maximum` characters is refused by name, never quoted."""
     text = env.get(name, "").strip()
-    if _CONTROL.search(text):
+    if not one_line(text):
         raise ConfigurationError(f"{name} must be one line of plain text.")
     if len(text) > maximum:
         raise ConfigurationError(f"{name} is longer than {maximum} characters.")

@@ -33,6 +33,8 @@ HTTPS = config.env_bool(os.environ, "HAVEN_HTTPS", default=not DEBUG)
 
 INSTALLED_APPS = [
     "daphne",
+    # Before the admin: project/templates/admin/base_site.html adds the admin's referrer <meta>.
+    "project",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -49,7 +51,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
-    "project",
     "groups",
     "facilitation",
     "safeguarding",

@@ -1,12 +1,15 @@
 """The operator's words on Haven's information pages (issue 17): the organisation's name and
-contact line, and its own "Who sees what" text when it set one."""
+contact line (the admin's, else the environment's: `project.organisation`), and its own "Who
+sees what" text when it set one."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django import template
 from django.conf import settings
+
+from project.organisation import OrganisationWords, organisation_words
 
 register = template.Library()
 
@@ -29,11 +32,22 @@ def who_sees_what_blocks() -> list[Block]:
     return blocks
 
 
-@register.simple_tag
-def organisation_name() -> str:
-    return settings.HAVEN_ORGANISATION_NAME
+def _words(context: Any) -> OrganisationWords:
+    """Read once per page, however many times the page names the organisation."""
+    request = context.get("request")
+    found = getattr(request, "haven_organisation", None)
+    if found is None:
+        found = organisation_words()
+        if request is not None:
+            request.haven_organisation = found
+    return found
 
 
-@register.simple_tag
-def organisation_contact() -> str:
-    return settings.HAVEN_ORGANISATION_CONTACT
+@register.simple_tag(takes_context=True)
+def organisation_name(context: Any) -> str:
+    return _words(context).name
+
+
+@register.simple_tag(takes_context=True)
+def organisation_contact(context: Any) -> str:
+    return _words(context).contact

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from groups.models import GroupRole, Membership, MembershipStatus, User
 from groups.policies import Action, can, group_for
 from project.audit import audit_record
 from project.exceptions import Conflict, Forbidden, NotFound, ValidationFailed, parse_id
+from project.organisation import organisation_words
 from project.text import clean_text
 from safeguarding.models import (
     NeedWords,
@@ -314,7 +314,7 @@ def referral_pack(*, actor: User, referral_id: Any, form: str = "file") -> Refer
     _record(actor, "referral.pack_downloaded", referral, form=form)
     return ReferralPack(
         referral_id=referral.pk,
-        from_organisation=settings.HAVEN_ORGANISATION_NAME,
+        from_organisation=organisation_words().name,
         service_name=referral.service_name,
         organization_name=referral.organization_name,
         consented_at=referral.consented_at,
