@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from frontend.views._common import _error_text, signed_in
+from frontend.views._common import _flash_errors, signed_in
 from groups import selectors as group_selectors
 from groups.policies import Action, can, group_for
 from project.exceptions import ApplicationError
@@ -142,12 +142,9 @@ def referral_staff(request: HttpRequest, group_id: int, referral_id: int) -> Htt
 @require_POST
 def referral_cancel(request: HttpRequest, group_id: int, referral_id: int) -> HttpResponse:
     referral, _pack = _staff_referral(request, group_id, referral_id)
-    try:
-        services.referral_withdraw(actor=request.user, referral_id=referral.pk)
-    except ApplicationError as exc:
-        if exc.status == 404:
-            raise
-        messages.error(request, _error_text(exc))
+    if not _flash_errors(
+        request, lambda: services.referral_withdraw(actor=request.user, referral_id=referral.pk)
+    ):
         return redirect("referral-staff", group_id=group_id, referral_id=referral.pk)
     done = reverse("referral-staff", args=[group_id, referral.pk])
     return HttpResponseRedirect(f"{done}?done=cancelled")
@@ -199,22 +196,18 @@ def referral_mine(request: HttpRequest, referral_id: int) -> HttpResponse:
     if request.method == "GET":
         return _her_referral_page(request, referral)
     answer = request.POST.get("answer")
-    try:
-        if answer == "accept":
-            version = request.POST.get("version", "")
-            services.referral_accept(
-                actor=request.user,
-                referral_id=referral.pk,
-                version=int(version) if version.isdigit() else version,
-            )
-        elif answer == "decline":
-            services.referral_decline(actor=request.user, referral_id=referral.pk)
-        else:
-            raise Http404()
-    except ApplicationError as exc:
-        if exc.status == 404:
-            raise
-        messages.error(request, _error_text(exc))
+    version = request.POST.get("version", "")
+    answers = {
+        "accept": lambda: services.referral_accept(
+            actor=request.user,
+            referral_id=referral.pk,
+            version=int(version) if version.isdigit() else version,
+        ),
+        "decline": lambda: services.referral_decline(actor=request.user, referral_id=referral.pk),
+    }
+    if answer not in answers:
+        raise Http404()
+    if not _flash_errors(request, answers[answer]):
         return redirect("referral-mine", referral_id=referral.pk)
     return redirect("referral-done", referral_id=referral.pk)
 
@@ -272,12 +265,9 @@ def referral_withdraw(request: HttpRequest, referral_id: int) -> HttpResponse:
     """Withdrawing her consent asks first (GOV.UK confirmation), then ends on a panel."""
     referral = selectors.referral_detail(viewer=request.user, referral_id=referral_id)
     if request.method == "POST":
-        try:
-            services.referral_withdraw(actor=request.user, referral_id=referral.pk)
-        except ApplicationError as exc:
-            if exc.status == 404:
-                raise
-            messages.error(request, _error_text(exc))
+        if not _flash_errors(
+            request, lambda: services.referral_withdraw(actor=request.user, referral_id=referral.pk)
+        ):
             return redirect("referral-mine", referral_id=referral.pk)
         return redirect("referral-done", referral_id=referral.pk)
     return render(request, "frontend/referral_withdraw.html", {"referral": referral})
