@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,7 +198,11 @@ class Client:
         self.recent.append(now)
         return True
 
-    async def open(self, *, resume: bool, timeout: float = 60.0) -> None:
+    async def open(
+        self, *, resume: bool, timeout: float = 60.0, on_state: Callable[[], Any] | None = None
+    ) -> None:
+        """Connect; with `resume`, ask for what came after `last_seq` and wait until it is
+        replayed (`resume.done`). `on_state` is called once `session.state` arrived."""
         headers = {"Authorization": f"Token {self.target.token}"} if self.target.token else None
         ws = await connect(
             self.target.url,
@@ -228,6 +232,8 @@ class Client:
             raise Refused(None)
         if not resume:
             self.last_seq = int(state.get("last_seq") or 0)
+        if on_state is not None:
+            on_state()
         self.ws = ws
         self.ever_connected = True
         if resume:
@@ -313,6 +319,9 @@ class Generator:
         self.reconnect_tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
         self.stop_watching: Callable[[], None] | None = None
+        # How a dropped client comes back; None: after 0.2-1 s, retrying for 30 s (S5, S6).
+        # The restart storms (bench/storm.py) set room.js's schedule here.
+        self.reconnector: Callable[[Client], Coroutine[Any, Any, Any]] | None = None
 
     # the generator's own pauses --------------------------------------------------------------
 
@@ -446,7 +455,10 @@ class Generator:
         self.counters["unexpected_closes"] += 1
         if self.stopping:
             return
-        task = asyncio.create_task(self._reconnect(client, delay=random.uniform(0.2, 1.0)))
+        if self.reconnector is not None:
+            task = asyncio.create_task(self.reconnector(client))
+        else:
+            task = asyncio.create_task(self._reconnect(client, delay=random.uniform(0.2, 1.0)))
         self.reconnect_tasks.add(task)
         task.add_done_callback(self.reconnect_tasks.discard)
 
@@ -648,14 +660,22 @@ class Generator:
 # --- scenario drivers ---------------------------------------------------------------------------
 
 
-async def steady(gen: Generator, groups: list[int], *, period: float, seconds: float) -> None:
-    """Each group sends one message every `period` seconds (open loop, random phase)."""
+async def steady(
+    gen: Generator,
+    groups: list[int],
+    *,
+    period: float,
+    seconds: float,
+    until: asyncio.Event | None = None,
+) -> None:
+    """Each group sends one message every `period` seconds (open loop, random phase), for
+    `seconds` or until `until` is set."""
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
 
     async def one(group: int) -> None:
         at = loop.time() + random.uniform(0, period)
-        while at < end:
+        while at < end and not (until is not None and until.is_set()):
             await asyncio.sleep(max(0.0, at - loop.time()))
             client = gen.pick_sender(group)
             if client is None:

@@ -4,6 +4,13 @@ A companion to the load benchmark: ARCHITECTURE.md rule 9 wants one transaction 
 and this shows what each hot-path service costs in statements. Run after a seed:
 
     python bench/querycount.py    # var/bench/seed.json, the checkout's bench database
+    python bench/querycount.py --entry    # what one connection costs to get in, step by step
+
+`--entry` counts, for a host and a member, the statements of each step of getting into the
+room as a reconnecting phone does (issue 20): the handshake's token lookup, room entry's reads
+and writes, the channel groups joined, the `session.state` reads, `resume` (nothing missed, and
+50 events missed), and leaving. Statement counts do not depend on load; the timings printed
+beside them do, and mean something only on a quiet machine.
 """
 
 from __future__ import annotations
@@ -42,12 +49,115 @@ def measure(label: str, fn: Callable[[], Any], *, repeat: int, show_sql: bool) -
     return result
 
 
+def count(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = fn()
+    return result, [q["sql"] for q in ctx.captured_queries]
+
+
+def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
+    """Statements per step of one connection getting in (see the module docstring)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from facilitation import services, sql
+    from facilitation.log import REPLAY_LIMIT, events_replay
+    from facilitation.selectors import notices_active, private_replay
+    from groups.authentication import user_for_token
+    from groups.models import ApiToken
+    from groups.services import token_hash
+
+    templates = {name: text[:40] for name, text in sql.room().items()}
+    labels = {
+        "enter": "entry: the one read that decides",
+        "participant": "entry: participant row (first entry only)",
+        "first_seq": "entry: participant first seq (first entry only)",
+        "attendance": "entry: attendance row",
+        "present": "session.state: who is here",
+    }
+
+    def label(statement: str) -> str:
+        if statement in {"BEGIN", "COMMIT"}:
+            return "entry: transaction (BEGIN, COMMIT)"
+        for name, start in templates.items():
+            if statement.startswith(start):
+                return labels.get(name, f"entry: {name}")
+        return "session.state: her support, check-ins (+ host lists)"
+
+    for who, token in (("host", group["tokens"][0]), ("member", group["tokens"][1])):
+        print(f"\n{who}:")
+        rows: list[tuple[str, list[str]]] = []
+        # A token last used over a minute ago is touched (one more write) on its first use.
+        ApiToken.objects.filter(key_hash=token_hash(token)).update(
+            last_used_at=timezone.now() - timedelta(minutes=5)
+        )
+        _found, stmts = count(lambda token=token: user_for_token(token))
+        rows.append(("handshake: token lookup, first use in a minute", stmts))
+        found, stmts = count(lambda token=token: user_for_token(token))
+        rows.append(("handshake: token lookup, used within a minute", stmts))
+        user, api_token = found
+        (context, state), stmts = count(
+            lambda user=user: services.room_enter(actor=user, session_id=group["session_id"])
+        )
+        by: dict[str, list[str]] = {}
+        for statement in stmts:
+            by.setdefault(label(statement), []).append(statement)
+        rows += list(by.items())
+        names = services.room_channel_groups(context, token_id=api_token.pk, session_key=None)
+        last = state["last_seq"]
+
+        def resume(after: int, context: Any = context) -> None:
+            events_replay(
+                session_id=context.session_id,
+                after_seq=after,
+                limit=REPLAY_LIMIT,
+                history_after=context.history_after,
+                reader=context.reader,
+            )
+            notices_active(session_id=context.session_id, member_id=context.member_id)
+            private_replay(
+                session_id=context.session_id,
+                member_id=context.member_id,
+                is_host=context.is_host,
+            )
+
+        _none, stmts = count(lambda last=last: resume(last))
+        rows.append(("resume: nothing missed (3 database calls)", stmts))
+        _none, stmts = count(lambda last=last: resume(max(0, last - 50)))
+        rows.append(("resume: 50 events missed (3 database calls)", stmts))
+        _none, stmts = count(lambda context=context: services.room_leave(context=context))
+        rows.append(("leave", stmts))
+        for step, statements in rows:
+            print(f"  {step:<52} {len(statements):>3} statements")
+            if show_sql:
+                for statement in statements:
+                    print(f"      {statement[:150]}")
+        again = ("entry", "session", "resume: n")  # a reconnect: no first-entry rows
+        total = sum(
+            len(st) for step, st in rows if step.startswith(again) and "first entry" not in step
+        )
+        first = len(rows[0][1])
+        print(
+            f"  {'channel groups joined (pub/sub SUBSCRIBE when new here)':<52} "
+            f"{len(names):>3} groups + 1 own channel"
+        )
+        print(
+            f"  {'total: a reconnect, nothing missed':<52} {first + total:>3} statements, "
+            "5 database calls (token, entry, 3 for resume)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed-file", type=Path, default=seed.DEFAULT_VAR_DIR / "seed.json")
     parser.add_argument("--database-url", default=seed.DEFAULT_DATABASE_URL)
     parser.add_argument("--group", type=int, default=0)
     parser.add_argument("--sql", action="store_true", help="print the statements")
+    parser.add_argument("--entry", action="store_true", help="getting in, step by step")
     args = parser.parse_args()
     os.environ.update(seed.haven_env(args.database_url, seed.DEFAULT_VAR_DIR))
     sys.path.insert(0, str(ROOT))
@@ -58,6 +168,9 @@ def main() -> None:
     from groups.authentication import user_for_token
 
     group = json.loads(args.seed_file.read_text())["groups"][args.group]
+    if args.entry:
+        entry_breakdown(group, show_sql=args.sql)
+        return
     token = group["tokens"][1]
     found = user_for_token(token)
     assert found is not None, "seeded token not found: run bench/seed.py first"

@@ -7,6 +7,9 @@ Scenarios (each for Haven, raw and naive where it makes sense, >= 3 repetitions)
   S4 idle connections on one process: resident memory per connection
   S5 churn: 10% of the clients drop, reconnect and resume every second, during S1
   S6 Redis restarted in the middle of S1 (its own redis-server on another loopback port)
+  S7 restart storm: the one server process stopped (SIGTERM) and replaced on the same port
+     during S1; every member reconnects on room.js's schedule and resumes (bench/storm.py)
+  S7b two processes, one killed (SIGKILL): its members land on the other
 
     python bench/run.py            # the full run (< 10 minutes)
     python bench/run.py --quick    # a smoke run (1-2 minutes)
@@ -43,6 +46,7 @@ sys.path.insert(0, str(BENCH))
 
 import loadgen  # noqa: E402
 import seed  # noqa: E402
+import storm  # noqa: E402
 from loadgen import CpuMeter, Generator, Target, proc_rss_kib  # noqa: E402
 
 CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -124,6 +128,8 @@ class Setup:
     redis_port: int | None = None
     # The setup's own redis-server, replaced when S6 restarts it.
     redis_proc: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # How each server process was started (name, argv, cwd, env): S7 starts it again.
+    launch: list[tuple[str, list[str], Path, dict[str, str]]] = field(default_factory=list)
 
     def server_pids(self) -> list[int]:
         return [p.pid for p in self.procs if p.poll() is None]
@@ -160,7 +166,7 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
     for i, port in enumerate(ports):
         if kind == "raw":
             argv = [sys.executable, str(BENCH / "raw_server.py"), "--port", str(port)]
-            proc = spawn(f"raw-{port}", argv, cwd=BENCH, env=dict(os.environ))
+            setup.launch.append((f"raw-{port}", argv, BENCH, dict(os.environ)))
         elif kind == "naive":
             env = dict(os.environ)
             env.update(
@@ -172,7 +178,7 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
                 }
             )
             argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            proc = spawn(f"naive-{port}", [*argv, "naive.asgi:application"], cwd=BENCH, env=env)
+            setup.launch.append((f"naive-{port}", [*argv, "naive.asgi:application"], BENCH, env))
         else:
             env = seed.haven_env(args.database_url, VAR)
             env.update(
@@ -186,13 +192,29 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
             )
             server = os.environ.get("HAVEN_BENCH_SERVER", "project.serve")
             argv = [sys.executable, "-m", server, "-b", "127.0.0.1", "-p", str(port)]
-            proc = spawn(
-                f"haven-{port}-{i}", [*argv, "project.asgi:application"], cwd=ROOT, env=env
+            setup.launch.append(
+                (f"haven-{port}-{i}", [*argv, "project.asgi:application"], ROOT, env)
             )
-        setup.procs.append(proc)
+        name, argv, cwd, env = setup.launch[i]
+        setup.procs.append(spawn(name, argv, cwd=cwd, env=env))
     for port, proc in zip(ports, setup.procs, strict=True):
         wait_port(port, proc)
     return setup
+
+
+def respawn(setup: Setup, index: int) -> None:
+    """Start server process `index` again, as it was started, on its port (S7)."""
+    name, argv, cwd, env = setup.launch[index]
+    setup.procs[index] = spawn(name, argv, cwd=cwd, env=env)
+    wait_port(setup.ports[index], setup.procs[index])
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: no goodbye to its sockets, its Redis groups or the database (S7b)."""
+    proc.kill()
+    proc.wait(10)
+    if proc in CHILDREN:
+        CHILDREN.remove(proc)
 
 
 def connect_concurrency(setup: Setup) -> int:
@@ -245,6 +267,8 @@ def scenario_seconds(scenario: str, cfg: Config, gen: Generator) -> float:
         "S3": (cfg.s3_drain if gen.rate_limited else 5.0) + 2.0,
         "S5": cfg.warm + cfg.s5_seconds + drain + 30.0,  # reconnects may take 30 s
         "S6": cfg.warm + cfg.s6_seconds + drain + 2.0,
+        "S7": cfg.warm + cfg.s7_before + cfg.s7_limit + cfg.s7_after + drain + 15.0,
+        "S7b": cfg.warm + cfg.s7_before + cfg.s7_limit + cfg.s7_after + drain + 15.0,
     }[scenario]
 
 
@@ -335,6 +359,45 @@ async def s6_redis_restart(gen: Generator, cfg: Config, setup: Setup) -> Outcome
     return w, out
 
 
+async def s7_storm(gen: Generator, cfg: Config, setup: Setup, rep: int) -> Outcome:
+    """S7 (one process): SIGTERM it, start it again on its port. S7b (two): SIGKILL the second;
+    its members reconnect to the first (the generator plays the load balancer)."""
+    two = len(setup.procs) > 1
+    i = 1 if two else 0
+    port = setup.ports[i]
+    victims = [c for c in gen.clients if f":{port}/" in c.target.url]
+    proc = setup.procs[i]
+    if two:
+        live = setup.ports[0]
+        for client in victims:
+            client.target = replace(client.target, url=client.target.url.replace(
+                f":{port}/", f":{live}/"))  # fmt: skip
+        return await storm.restart_storm(
+            gen,
+            warm=cfg.warm,
+            before=cfg.s7_before,
+            after=cfg.s7_after,
+            limit=cfg.s7_limit,
+            drain=drain_for(gen, cfg),
+            victims=victims,
+            bring_down=lambda: kill(proc),
+            bring_up=None,
+            seed=2000 + rep,
+        )
+    return await storm.restart_storm(
+        gen,
+        warm=cfg.warm,
+        before=cfg.s7_before,
+        after=cfg.s7_after,
+        limit=cfg.s7_limit,
+        drain=drain_for(gen, cfg),
+        victims=victims,
+        bring_down=lambda: stop(proc, grace=15.0),
+        bring_up=lambda: respawn(setup, i),
+        seed=1000 + rep,
+    )
+
+
 async def s4_idle(
     setup: Setup, data: dict[str, Any], cfg: Config, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -401,6 +464,9 @@ class Config:
     s4_settle: float
     s5_seconds: float
     s6_seconds: float
+    s7_before: float
+    s7_after: float
+    s7_limit: float
     connect_deadline: float
     budget: float
     profile_seconds: float
@@ -426,8 +492,12 @@ def config_from(args: argparse.Namespace) -> Config:
         s4_settle=3.0,
         s5_seconds=6.0,
         s6_seconds=9.0,
+        s7_before=3.0,
+        s7_after=5.0,
+        # room.js waits up to 15 s between attempts: the storm's end leaves room for two more.
+        s7_limit=75.0,
         connect_deadline=args.connect_deadline or 120.0,
-        budget=args.budget or 560.0,
+        budget=args.budget or 840.0,
         profile_seconds=8.0,
     )
     if not args.quick:
@@ -448,6 +518,9 @@ def config_from(args: argparse.Namespace) -> Config:
         s4_connections=args.s4_connections or 1000,
         s4_settle=2.0,
         s5_seconds=5.0,
+        s7_before=2.0,
+        s7_after=4.0,
+        s7_limit=60.0,
         connect_deadline=args.connect_deadline or 90.0,
         budget=args.budget or 240.0,
         profile_seconds=5.0,
@@ -511,12 +584,14 @@ async def fleet_run(
             return
         windows: list[Outcome] = []
         for scenario in scenarios:
-            name = scenario if processes == 1 else f"{scenario}-{processes}p"
-            if scenario in {"S5", "S6"} and setup.kind == "raw":
+            name = scenario if processes == 1 or scenario == "S7b" else f"{scenario}-{processes}p"
+            if scenario in {"S5", "S6", "S7", "S7b"} and setup.kind == "raw":
                 continue  # no log to resume from, no Redis to restart
             reps = cfg.reps
-            if scenario in {"S5", "S6"} and setup.kind != "haven":
+            if scenario in {"S5", "S6", "S7", "S7b"} and setup.kind != "haven":
                 reps = min(reps, args.reference_churn_reps)
+            if scenario == "S7b":
+                reps = 1  # the killed process stays dead: one storm per fleet
             for rep in range(reps):
                 if budget.left() < scenario_seconds(scenario, cfg, gen) + 15:
                     log(f"{setup.name}: out of time budget, skipping {name} rep {rep + 1}")
@@ -530,11 +605,15 @@ async def fleet_run(
                     w, out = await s3_burst(gen, cfg, rep)
                 elif scenario == "S5":
                     w, out = await s5_churn(gen, cfg, rep)
+                elif scenario in {"S7", "S7b"}:
+                    w, out = await s7_storm(gen, cfg, setup, rep)
                 else:
                     w, out = await s6_redis_restart(gen, cfg, setup)
                 windows.append((w, out))
                 results["runs"].setdefault(name, {}).setdefault(setup.name, []).append(out)
                 log(f"{name} {setup.name} rep {rep + 1}: {brief(out)}")
+                if "storm" in out:
+                    log(f"{name} {setup.name} rep {rep + 1} storm: {storm.brief(out)}")
             if profile and scenario == "S2" and budget.left() > cfg.profile_seconds + 40:
                 results["profile"] = await profile_s2(gen, setup, cfg)
         # Loss is judged once the fleet has had time for late deliveries (Haven's log owes
@@ -745,6 +824,35 @@ def summarise(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 if parts:
                     ratios.append(f"- {setup} / {ref}: " + ", ".join(parts))
         lines += ["", *ratios] if ratios else []
+    storms = [(sc, setup, outs) for sc, per in sorted(results["runs"].items())
+              for setup, outs in per.items() if outs and "storm" in outs[0]]  # fmt: skip
+    if storms:
+        lines.append("\n### Restart storms (S7, S7b): seconds after the server accepts again\n")
+        lines.append(
+            "| scenario | server | reps | members | resumed | 50 % | 99 % | 100 % | down→up s | "
+            "failed attempts | server-side CPU (cores) | p99 during ms | p99 after ms | lost | "
+            "dup |"
+        )
+        lines.append("|---" * 15 + "|")
+        for scenario, setup, outs in storms:
+            st = [o["storm"] for o in outs]
+
+            def cell(key: str, st: list[dict[str, Any]] = st, n: int = len(outs)) -> str:
+                return fmt(med([x.get(key) for x in st]), n)
+
+            failed = sum(sum(x.get("failed_attempts", {}).values()) for x in st)
+            lines.append(
+                f"| {scenario} | {setup} | {len(outs)} | {st[0]['members']} | "
+                f"{cell('resumed')} | {cell('resumed_50pct_after_up_s')} | "
+                f"{cell('resumed_99pct_after_up_s')} | {cell('resumed_100pct_after_up_s')} | "
+                f"{cell('down_to_up_s')} | {failed} | {cell('server_side_cpu_share')} | "
+                f"{cell('p99_during_ms')} | {cell('p99_after_ms')} | "
+                f"{sum(o['lost'] for o in outs)} | {sum(o['duplicates'] for o in outs)} |"
+            )
+            full = med([x.get("resumed_100pct_after_up_s") for x in st])
+            medians.setdefault(scenario, {}).setdefault(setup, {})["all_back_s"] = (
+                full[0] if full and all(x["resumed"] >= x["members"] for x in st) else None
+            )
     if "S4" in results["runs"]:
         lines.append("\n### S4 idle connections\n")
         lines.append("| server | reps | connections | KiB/connection | Redis KiB/conn | conn/s |")
@@ -824,17 +932,22 @@ def verdict(ok: bool, invalid: bool) -> str:
 def targets(results: dict[str, Any], medians: dict[str, Any], invalid: bool = False) -> list[str]:
     out: list[str] = []
     bad = []
+    measured = 0
     for scenario, per_setup in results["runs"].items():
         for setup, outs in per_setup.items():
-            if setup.startswith("haven"):
+            if setup.startswith("haven") and scenario != "S4":
+                measured += len(outs)
                 lost = sum(o.get("lost", 0) for o in outs)
                 dups = sum(o.get("duplicates", 0) for o in outs)
                 if lost or dups:
                     bad.append(f"{scenario}: {lost} lost, {dups} duplicated")
-    out.append(
-        "- zero loss and duplicates (Haven, every scenario): "
-        + (verdict(True, invalid) if not bad else "NOT MET (" + "; ".join(bad) + ")")
-    )
+    if bad:
+        zero = "NOT MET (" + "; ".join(bad) + ")"
+    elif not measured:
+        zero = "NOT MET (no Haven scenario ran)"  # nothing delivered proves nothing
+    else:
+        zero = verdict(True, invalid)
+    out.append("- zero loss and duplicates (Haven, every scenario): " + zero)
     p99 = medians.get("S1", {}).get("haven", {}).get("p99_ms")
     if p99 is not None:
         out.append(f"- S1 p99 <= 20 ms: {verdict(p99 <= 20, invalid)} ({p99:.1f} ms)")
@@ -850,6 +963,16 @@ def targets(results: dict[str, Any], medians: dict[str, Any], invalid: bool = Fa
             f"(x{r:.1f}: {haven['server_side_us']:.0f} vs {raw['server_us']:.1f} µs; "
             f"Daphne alone x{haven['server_us'] / raw['server_us']:.1f})"
         )
+    for scenario, limit in (("S7", 10.0), ("S7b", 6.0)):
+        per = medians.get(scenario, {})
+        for setup in [s for s in per if s.startswith("haven")]:
+            back = per[setup].get("all_back_s")
+            ok = back is not None and back <= limit
+            out.append(
+                f"- {scenario} every member back and resumed within {limit:g} s of the server "
+                f"accepting: {verdict(ok, invalid)} "
+                + (f"({back:.1f} s, median)" if back is not None else "(not everyone came back)")
+            )
     kib = medians.get("S4", {}).get("haven", {}).get("kib")
     if kib is not None:
         out.append(f"- S4 RSS per idle connection <= 64 KiB: {verdict(kib <= 64, invalid)}")
@@ -887,10 +1010,13 @@ async def main_async(args: argparse.Namespace) -> int:
     # Order: a restarted Redis (S6) has forgotten the naive server's groups for good, so S6
     # comes last there. Haven rejoins its groups after S6, but a burst (S3) leaves it minutes
     # of queued sends and churn (S5) a reconnection backlog, so those two come last for Haven.
-    fleet = tuple(s for s in ("S1", "S2", "S3", "S5", "S6") if want(s))
+    # S7 restarts the server process, which rejoins the naive server's groups: before S6.
+    fleet = tuple(s for s in ("S1", "S2", "S3", "S5", "S7", "S6") if want(s))
     for kind in ("raw", "naive"):
         if kind in servers and fleet:
             await fleet_run(kind, data, cfg, args, results, budget, scenarios=fleet)
+    if "naive" in servers and want("S7b"):
+        await fleet_run("naive", data, cfg, args, results, budget, processes=2, scenarios=("S7b",))
     if want("S4"):
         for kind in ("raw", "naive"):
             if kind in servers:
@@ -903,11 +1029,14 @@ async def main_async(args: argparse.Namespace) -> int:
             args,
             results,
             budget,
-            scenarios=tuple(s for s in ("S1", "S2", "S6", "S3", "S5") if s in fleet),
+            scenarios=tuple(s for s in ("S1", "S2", "S6", "S7", "S3", "S5") if s in fleet),
             profile=want("S2") and args.profile,
         )
-    if "haven" in servers and want("S2"):
-        await fleet_run("haven", data, cfg, args, results, budget, processes=2, scenarios=("S2",))
+    two = tuple(s for s in ("S2", "S7b") if want(s))  # S7b kills one of the two: last
+    if "haven" in servers and two:
+        await fleet_run("haven", data, cfg, args, results, budget, processes=2, scenarios=two)
+    for _rep in range(1, cfg.reps if "haven" in servers and want("S7b") else 0):
+        await fleet_run("haven", data, cfg, args, results, budget, processes=2, scenarios=("S7b",))
     if "haven" in servers and want("S4"):
         # Last, with what the budget leaves (--s4-haven-reps, one by default): 5,000 handshakes
         # with room entry take about 35 s here; every fleet opening also measures the memory.

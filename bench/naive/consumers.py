@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections import defaultdict
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-# Per-group counter in this (single) process: the benchmark's loss and duplicate check.
-counters: defaultdict[str, int] = defaultdict(int)
+# Per-group counter in this process: the benchmark's loss and duplicate check. It starts where
+# no earlier or other process of the run can be (the start second and the pid, above 2**16
+# messages per group), so a restarted process (S7) or a second one (S7b) never hands out a seq
+# the clients already have, and stays below 2**53 (exact in JSON).
+SEQ_START = (int(time.time()) * 64 + os.getpid() % 64) << 16
+counters: defaultdict[str, int] = defaultdict(lambda: SEQ_START)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import random
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -178,3 +179,59 @@ def test_each_checkout_gets_its_own_bench_database():
     assert one != other
     assert one.startswith("haven_bench_") and other.startswith("haven_bench_")
     assert seed.checkout_database_name(Path("/work/main")) == one
+
+
+storm = load("storm")
+
+
+def test_the_storm_reconnects_on_the_schedule_room_js_ships():
+    backoff = storm.room_backoff()
+    text = storm.ROOM_JS.read_text()
+
+    assert f"Math.min({backoff.cap_ms}, {backoff.base_ms} * Math.pow(2, state.attempts))" in text
+    rng = random.Random(1)
+    delays = [backoff.delay(attempt, rng) for attempt in range(8)]
+    if not backoff.full_jitter:
+        assert delays[0] == backoff.base_ms / 1000
+        assert delays[-1] == backoff.cap_ms / 1000
+    assert all(0 <= d <= backoff.cap_ms / 1000 for d in delays)
+
+
+def test_a_full_jitter_schedule_in_room_js_is_read_as_one():
+    source = "var delay = Math.random() * Math.min(15000, 1000 * Math.pow(2, state.attempts));"
+
+    backoff = storm.room_backoff(source)
+
+    assert (backoff.base_ms, backoff.cap_ms, backoff.full_jitter) == (1000, 15000, True)
+    rng = random.Random(2)
+    delays = {backoff.delay(3, rng) for _ in range(50)}
+    assert len(delays) > 1 and all(0 <= d <= 8.0 for d in delays)
+
+
+def test_a_room_js_schedule_the_storm_does_not_understand_stops_it():
+    with pytest.raises(RuntimeError, match="not understood"):
+        storm.room_backoff("var delay = 500 + Math.min(15000, 1000 * Math.pow(2, state.attempts));")
+    with pytest.raises(RuntimeError, match="no `var delay"):
+        storm.room_backoff("var wait = 1000;")
+
+
+def test_a_storm_counts_the_share_of_members_back_from_the_server_accepting_again():
+    s = storm.Storm(members=4, down_at=100.0, up_at=101.0)
+    s.back_at = [101.5, 102.0, 103.0, 104.0]
+    s.resumed_at = [101.6, 102.1, 103.2]
+
+    out = s.report()
+
+    assert out["resumed_50pct_after_up_s"] == 1.1
+    assert out["resumed_99pct_after_up_s"] is None  # 99 % of 4 is all 4: one is missing
+    assert out["back_100pct_after_up_s"] == 3.0
+    assert out["back_100pct_after_down_s"] == 4.0
+
+
+def test_a_run_in_which_haven_never_ran_does_not_meet_zero_loss():
+    res = results(2000)
+    res["runs"] = {"S1": {"naive": [window()]}}
+
+    _reasons, lines = judged(res)
+
+    assert "zero loss and duplicates (Haven, every scenario): NOT MET" in lines[0]
