@@ -603,6 +603,37 @@ def assert_everyone_has_the_log(clients: list[RoomClient], session_id: int) -> N
         assert len(ids) == len(set(ids)), f"{client.name} applied a message twice"
 
 
+async def talk_through_a_kill(
+    everyone: list[RoomClient],
+    victim: Process,
+    *,
+    ports: list[int],
+    reconnect_to: list[int],
+    per_member: int,
+) -> list[dict[str, Any]]:
+    """Everyone posts `per_member` messages through `ports` while `victim` is SIGKILLed (after
+    the first member's second ack); whoever it dropped reconnects to `reconnect_to`, and once
+    everyone has caught up and said goodbye, every reply is returned."""
+
+    async def talk(member: RoomClient) -> list[dict[str, Any]]:
+        replies = []
+        for index in range(per_member):
+            replies.append(await member.post(f"{index}", ports=ports))
+            await asyncio.sleep(0.12)
+        return replies
+
+    talking = asyncio.gather(*(talk(c) for c in everyone))
+    await everyone[0].wait_until(lambda: len(everyone[0].acks) >= 2, 5, "two acks")
+    await asyncio.to_thread(victim.kill)
+    replies = await talking
+    for member in everyone:
+        if not member.connected:
+            await member.reconnect(reconnect_to)
+    await all_caught_up(everyone)
+    await close_all(everyone)
+    return [reply for batch in replies for reply in batch]
+
+
 def add_member(room: Any, username: str, display_name: str) -> tuple[int, str]:
     """Another member of group A who has accepted the agreement; returns (member id, token)."""
     from groups import services as group_services

@@ -31,13 +31,13 @@ from tests.e2e.conftest import (
     ROOT,
     Process,
     RoomClient,
-    all_caught_up,
     assert_everyone_has_the_log,
     close_all,
     free_port,
     run,
     spawn,
     tail,
+    talk_through_a_kill,
 )
 from tests.facilitation.room import make_room
 
@@ -261,14 +261,18 @@ def site(daphne, collected: Path) -> Iterator[Site]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def behind_nginx(test):
+    """nginx, PostgreSQL and Redis: the marks of tests/e2e and NEEDS_NGINX."""
+    for mark in (NEEDS_NGINX, *E2E):
+        test = mark(test)
+    return test
+
+
 def member(room, persona: str, site: Site) -> RoomClient:
     return RoomClient(persona, room.world.tokens[persona], room.session.pk, tls=site.tls)
 
 
-@NEEDS_NGINX
-@E2E[0]
-@E2E[1]
-@E2E[2]
+@behind_nginx
 def test_through_nginx_a_page_its_static_files_a_rest_call_and_the_live_room_all_work(site):
     room = make_room()
     a = site.daphnes[0]
@@ -314,10 +318,7 @@ def test_through_nginx_a_page_its_static_files_a_rest_call_and_the_live_room_all
     assert said["message_id"] in jade.message_ids()
 
 
-@NEEDS_NGINX
-@E2E[0]
-@E2E[1]
-@E2E[2]
+@behind_nginx
 def test_a_websocket_through_nginx_resumes_on_the_other_process_when_one_is_killed(site):
     room = make_room()
     a, _b = site.daphnes
@@ -332,24 +333,10 @@ def test_a_websocket_through_nginx_resumes_on_the_other_process_when_one_is_kill
         for client in everyone:
             await client.connect(site.port)
         await asyncio.gather(*(c.settled() for c in everyone))
-
-        async def talk(client: RoomClient) -> list[dict]:
-            replies = []
-            for index in range(per_member):
-                replies.append(await client.post(f"{index}", ports=[site.port]))
-                await asyncio.sleep(0.12)
-            return replies
-
-        talking = asyncio.gather(*(talk(c) for c in everyone))
-        await everyone[0].wait_until(lambda: len(everyone[0].acks) >= 2, 5, "two acks")
-        await asyncio.to_thread(a.kill)
-        replies = await talking
-        for client in everyone:
-            if not client.connected:
-                await client.reconnect([site.port])
-        await all_caught_up(everyone)
-        await close_all(everyone)
-        return everyone, [r for batch in replies for r in batch]
+        replies = await talk_through_a_kill(
+            everyone, a, ports=[site.port], reconnect_to=[site.port], per_member=per_member
+        )
+        return everyone, replies
 
     everyone, replies = run(scenario(), timeout=60)
 
@@ -366,10 +353,7 @@ def test_a_websocket_through_nginx_resumes_on_the_other_process_when_one_is_kill
             assert ids.count(reply["message_id"]) == 1, client.name
 
 
-@NEEDS_NGINX
-@E2E[0]
-@E2E[1]
-@E2E[2]
+@behind_nginx
 def test_x_forwarded_for_is_believed_from_nginx_and_ignored_from_anyone_else(site):
     from axes.models import AccessAttempt
 

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     close_all,
     db_messages,
     run,
+    talk_through_a_kill,
 )
 from tests.facilitation.room import make_room
 
@@ -317,24 +318,10 @@ def test_members_of_a_killed_process_resume_on_the_other_and_lose_nothing(daphne
         everyone = [c for c, _ in placement]
         await asyncio.gather(*(c.connect(p.port) for c, p in placement))
         await asyncio.gather(*(c.settled() for c in everyone))
-
-        async def talk(member: RoomClient) -> list[dict]:
-            replies = []
-            for index in range(per_member):
-                replies.append(await member.post(f"{index}", ports=[a.port, b.port]))
-                await asyncio.sleep(0.12)
-            return replies
-
-        talking = asyncio.gather(*(talk(c) for c in everyone))
-        await everyone[0].wait_until(lambda: len(everyone[0].acks) >= 2, 5, "two acks")
-        await asyncio.to_thread(a.kill)
-        replies = await talking
-        for member in everyone:
-            if not member.connected:
-                await member.reconnect([b.port])
-        await all_caught_up(everyone)
-        await close_all(everyone)
-        return everyone, [r for batch in replies for r in batch]
+        replies = await talk_through_a_kill(
+            everyone, a, ports=[a.port, b.port], reconnect_to=[b.port], per_member=per_member
+        )
+        return everyone, replies
 
     everyone, replies = run(scenario())
 
