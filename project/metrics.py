@@ -4,7 +4,7 @@ The metrics are defined here, once, in Haven's own registry, and the code at eac
 adds to them (a counter's `inc()` is all the hot path pays): the live room's connections and
 deliveries (facilitation/delivery.py), messages posted (facilitation/services/messages.py),
 channel-layer failures (project/realtime.py and delivery), event-loop stalls (project/serve.py),
-database pool use (sampled, `sample_pools`). Numbers computed from the database at scrape time
+database pool use (sampled, `sample`). Numbers computed from the database at scrape time
 (concern counts) are collectors of the apps above this one, named in `SCRAPE_COLLECTORS` and
 imported by name, as Django imports middleware.
 
@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,25 @@ def layer_failed(operation: str) -> None:
     LAYER_FAILURES.labels(operation).inc()
 
 
+# Stalls seen but not yet added to `STALLS`. `stalled` runs inside the garbage collector's
+# callback, which may fire while this thread holds prometheus_client's (non-reentrant) lock in
+# the middle of an `inc()`: it must take no lock, so it only adds to this plain dict, and
+# `sample` moves the numbers into the counter.
+_stalls_seen = dict.fromkeys(LABEL_VALUES["kind"], 0)
+_stalls_lock = threading.Lock()
+
+
 def stalled(kind: str) -> None:
     """An event-loop stall or a garbage collection (`project.serve.watch_stalls`' kinds)."""
-    STALLS.labels("gc" if kind.startswith("gc") else "event_loop").inc()
+    _stalls_seen["gc" if kind.startswith("gc") else "event_loop"] += 1
+
+
+def _count_stalls() -> None:
+    with _stalls_lock:
+        for kind, seen in list(_stalls_seen.items()):
+            if seen:
+                _stalls_seen[kind] -= seen
+                STALLS.labels(kind).inc(seen)
 
 
 def _django_pool() -> Any:
@@ -119,9 +136,10 @@ def _django_pool() -> Any:
     return pools.get(connection.alias) if isinstance(pools, dict) else None
 
 
-def sample_pools() -> None:
-    """Copy this process's pool numbers into `DB_POOL` (the serve loop does so every few
-    seconds, a scrape for its own process)."""
+def sample() -> None:
+    """Copy this process's stalls and pool numbers into the metrics (the serve loop does so
+    every few seconds, a scrape for its own process)."""
+    _count_stalls()
     samples = {"event_loop": asyncdb.stats()}
     pool = _django_pool()
     if pool is not None:
@@ -194,5 +212,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus' text format; 404 when metrics are off or the scraper may not read them."""
     if not settings.HAVEN_METRICS or not _may_scrape(request):
         raise Http404()
-    sample_pools()
+    sample()
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -96,8 +96,9 @@ def watch_stalls(
     return stop
 
 
-# How often a process copies its database pool numbers into the metrics (HAVEN_METRICS).
-POOL_SAMPLE_SECONDS = 15.0
+# How often a process copies its stalls and database pool numbers into the metrics
+# (HAVEN_METRICS).
+METRICS_SAMPLE_SECONDS = 15.0
 
 
 def stall_reporter(*, log_ms: float, count_ms: float) -> Callable[[str, float], None]:
@@ -114,12 +115,12 @@ def stall_reporter(*, log_ms: float, count_ms: float) -> Callable[[str, float], 
     return report
 
 
-async def _sample_pools() -> None:
+async def _sample_metrics() -> None:
     from project import metrics
 
     while True:
-        metrics.sample_pools()
-        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+        metrics.sample()
+        await asyncio.sleep(METRICS_SAMPLE_SECONDS)
 
 
 def _on_start() -> None:
@@ -136,7 +137,7 @@ def _on_start() -> None:
         reactor.addSystemEventTrigger("before", "shutdown", metrics.process_exit)
         report = stall_reporter(log_ms=threshold, count_ms=metrics.STALL_MS)
         watch_stalls(min(threshold or metrics.STALL_MS, metrics.STALL_MS), report)
-        asyncio.get_running_loop().create_task(_sample_pools())
+        asyncio.get_running_loop().create_task(_sample_metrics())
     elif threshold > 0:
         watch_stalls(threshold)
 
