@@ -1,5 +1,5 @@
-"""REST edge of concerns, the audit log, a member's own data and referrals with consent: parse,
-call one service or selector, serialise."""
+"""REST edge of concerns, the audit log, a member's own data, referrals with consent and the
+public help directory: parse, call one service or selector, serialise."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +28,7 @@ from safeguarding.serializers import (
     ConcernSummaryOutput,
     EraseInput,
     ExportOutput,
+    HelpServiceOutput,
     NoteInput,
     NoteOutput,
     ReferralAcceptInput,
@@ -273,3 +275,24 @@ class ReferralPackApi(APIView):
     def get(self, request: Request, referral_id: int) -> Response:
         pack = services.referral_pack(actor=request.user, referral_id=referral_id, form="api")
         return Response(ReferralPackOutput(pack).data)
+
+
+class HelpServicesApi(APIView):
+    """The "Get help now" directory (issue 17): public, as the page is; nobody needs to sign in
+    to find help, and nothing here is about a person."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="help_services_list",
+        responses={200: paginated(HelpServiceOutput)},
+        auth=[],
+    )
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.help_services(),
+            serializer=HelpServiceOutput,
+        )

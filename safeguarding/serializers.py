@@ -12,7 +12,13 @@ from project.exceptions import MAX_ID
 from project.models import AuditEntry
 from safeguarding.models import Category, ConcernStatus, NeedWords, ReferralStatus, Urgency
 from safeguarding.policies import ConcernRole, is_reporter, pack_open
-from safeguarding.selectors import concern_messages, has_unread_answer, is_overdue, owner_names
+from safeguarding.selectors import (
+    concern_messages,
+    has_unread_answer,
+    is_overdue,
+    opening_times,
+    owner_names,
+)
 from safeguarding.services import (
     BODY_MAX,
     CONTACT_MAX,
@@ -456,3 +462,54 @@ class ReferralPackOutput(serializers.Serializer):
             "need_words": instance.need_words,
             "text": pack_text(instance),
         }
+
+
+# --- The "Get help now" directory (issue 17): public, read only -----------------------------
+
+
+class HelpOrganizationOutput(serializers.Serializer):
+    hsds_id = serializers.CharField()
+    name = serializers.CharField()
+    url = serializers.CharField()
+    email = serializers.CharField()
+
+
+class HelpPhoneOutput(serializers.Serializer):
+    number = serializers.CharField()
+    description = serializers.CharField()
+
+
+class HelpScheduleOutput(serializers.Serializer):
+    weekday = serializers.IntegerField(allow_null=True, help_text="ISO weekday, 1 is Monday")
+    opens_at = serializers.TimeField(allow_null=True, format="%H:%M")
+    closes_at = serializers.TimeField(allow_null=True, format="%H:%M")
+    description = serializers.CharField()
+
+
+class HelpLocationOutput(serializers.Serializer):
+    location_type = serializers.CharField(help_text="physical, or virtual (online or phone only)")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    address = serializers.CharField()
+    area = serializers.CharField()
+
+
+class HelpServiceOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    hsds_id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    url = serializers.CharField()
+    email = serializers.CharField()
+    eligibility_description = serializers.CharField()
+    application_process = serializers.CharField()
+    fees_description = serializers.CharField()
+    organization = HelpOrganizationOutput()
+    phones = HelpPhoneOutput(many=True, source="phones.all")
+    schedules = HelpScheduleOutput(many=True, source="schedules.all")
+    locations = HelpLocationOutput(many=True, source="locations.all")
+    opening_times = serializers.SerializerMethodField()
+
+    def get_opening_times(self, service: Any) -> list[str]:
+        return opening_times(list(service.schedules.all()))

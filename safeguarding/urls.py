@@ -41,4 +41,6 @@ urlpatterns = [
         name="referral-withdraw",
     ),
     path("referrals/<int:referral_id>/pack/", apis.ReferralPackApi.as_view(), name="referral-pack"),
+    # Issue 17: the "Get help now" directory, public and read only.
+    path("help/services/", apis.HelpServicesApi.as_view(), name="help-services"),
 ]

@@ -530,6 +530,8 @@ CASES: list[Case] = [
         )
         for persona in PERSONAS
     ],
+    # --- issue 17: the "Get help now" directory is public, read only ---
+    *[case(persona, "GET", API + "help/services/", 200) for persona in PERSONAS],
     # --- issue 17: referral with consent ---
     *for_action(
         "GET",

@@ -181,3 +181,28 @@ def test_staff_can_open_the_directory_in_the_admin(world: World, directory: None
 def test_a_member_cannot_open_the_directory_admin(world: World, directory: None) -> None:
     response = signed_in(world, "member").get("/staff/admin/safeguarding/helpservice/")
     assert response.status_code == 302
+
+
+def test_the_directory_api_lists_active_services_with_phones_and_times_to_anyone(
+    directory: None,
+) -> None:
+    HelpService.objects.filter(hsds_id="demo-legal").update(status="inactive")
+
+    response = Client().get("/api/v1/help/services/")
+
+    assert response.status_code == 200
+    rows = {row["hsds_id"]: row for row in response.json()["results"]}
+    assert "demo-legal" not in rows and len(rows) == 5
+    crisis = rows["demo-crisis-line"]
+    assert crisis["category"] == "crisis_line"
+    assert crisis["phones"] == [{"number": "0808 157 0123", "description": "Free, 24 hours"}]
+    assert crisis["opening_times"] == ["24 hours, every day"]
+    assert crisis["organization"]["hsds_id"] == "demo-riverside"
+    weekdays = rows["demo-sexual-violence"]["schedules"]
+    assert weekdays[0] == {
+        "weekday": 1,
+        "opens_at": "10:00",
+        "closes_at": "20:00",
+        "description": "",
+    }
+    assert Client().post("/api/v1/help/services/").status_code == 405
