@@ -24,6 +24,25 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/landing.html")
 
 
+def _form_page(
+    request: HttpRequest,
+    template: str,
+    fields: tuple[str, ...],
+    errors: dict[str, str],
+    values: dict[str, str],
+    status: int,
+) -> HttpResponse:
+    """A form page, first or after a try (issue 17): what she typed (`values`, never a
+    password), each error at its field and in the GOV.UK summary in the fields' page order
+    (`fields`, also their ids); a refusal without a status of its own answers 400."""
+    if errors and status == 200:
+        status = 400
+    summary = [(name, errors[name]) for name in fields if name in errors]
+    return render(
+        request, template, {"errors": errors, "summary": summary, "values": values}, status=status
+    )
+
+
 # The sign-in form's fields in page order: the error summary lists them in this order.
 _SIGNIN_FIELDS = ("username", "password")
 
@@ -59,15 +78,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 if needs_second_factor(user):
                     return redirect("signin-code")
                 return redirect("groups")
-        if errors and status == 200:
-            status = 400
-    summary = [(name, errors[name]) for name in _SIGNIN_FIELDS if name in errors]
-    return render(
-        request,
-        "frontend/signin.html",
-        {"errors": errors, "summary": summary, "values": values},
-        status=status,
-    )
+    return _form_page(request, "frontend/signin.html", _SIGNIN_FIELDS, errors, values, status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -195,12 +206,4 @@ def join(request: HttpRequest) -> HttpResponse:
                         group_services.session_start(request=request, user=membership.user)
                     messages.success(request, _("Welcome. Please read the group's agreement."))
                     return redirect("group", group_id=membership.group_id)
-        if errors and status == 200:
-            status = 400
-    summary = [(name, errors[name]) for name in _JOIN_FIELDS if name in errors]
-    return render(
-        request,
-        "frontend/join.html",
-        {"errors": errors, "summary": summary, "values": values},
-        status=status,
-    )
+    return _form_page(request, "frontend/join.html", _JOIN_FIELDS, errors, values, status)
