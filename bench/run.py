@@ -372,18 +372,6 @@ async def s7_storm(gen: Generator, cfg: Config, setup: Setup, rep: int) -> Outco
         for client in victims:
             client.target = replace(client.target, url=client.target.url.replace(
                 f":{port}/", f":{live}/"))  # fmt: skip
-        return await storm.restart_storm(
-            gen,
-            warm=cfg.warm,
-            before=cfg.s7_before,
-            after=cfg.s7_after,
-            limit=cfg.s7_limit,
-            drain=drain_for(gen, cfg),
-            victims=victims,
-            bring_down=lambda: kill(proc),
-            bring_up=None,
-            seed=2000 + rep,
-        )
     return await storm.restart_storm(
         gen,
         warm=cfg.warm,
@@ -392,9 +380,9 @@ async def s7_storm(gen: Generator, cfg: Config, setup: Setup, rep: int) -> Outco
         limit=cfg.s7_limit,
         drain=drain_for(gen, cfg),
         victims=victims,
-        bring_down=lambda: stop(proc, grace=15.0),
-        bring_up=lambda: respawn(setup, i),
-        seed=1000 + rep,
+        bring_down=(lambda: kill(proc)) if two else (lambda: stop(proc, grace=15.0)),
+        bring_up=None if two else (lambda: respawn(setup, i)),
+        seed=(2000 if two else 1000) + rep,
     )
 
 

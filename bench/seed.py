@@ -111,16 +111,21 @@ def production_env(var_dir: Path) -> dict[str, str]:
 
 
 def _seed_is_current(out: Path, groups: int, members: int, database_url: str) -> bool:
+    return seed_stale(out, groups, members, database_url) is None
+
+
+def seed_stale(out: Path, groups: int, members: int, database_url: str) -> str | None:
+    """Why the seed file cannot be used with this database, or None when it can."""
     if not out.exists():
-        return False
+        return "no seed file"
     try:
         data = json.loads(out.read_text())
     except ValueError:
-        return False
+        return "the seed file is not JSON"
     if data.get("groups_n") != groups or data.get("members_n") != members:
-        return False
+        return "another G x M"
     if data.get("database_url") != database_url:
-        return False
+        return "another database"
     import psycopg
 
     ids = [g["session_id"] for g in data["groups"]]
@@ -130,11 +135,15 @@ def _seed_is_current(out: Path, groups: int, members: int, database_url: str) ->
                 "SELECT count(*) FROM facilitation_session WHERE id = ANY(%s) AND status = 'live'",
                 [ids],
             ).fetchone()
-    except psycopg.Error:
-        return False
+    except psycopg.Error as error:
+        return f"database unreadable ({type(error).__name__})"
     if row is None or row[0] != len(ids):
-        return False
-    return tokens_refused(database_url, sample_tokens(data)) == []
+        return f"{len(ids) - (row[0] if row else 0)} of its sessions not live"
+    try:
+        refused = tokens_refused(database_url, sample_tokens(data))
+    except RuntimeError as error:
+        return str(error)
+    return f"{len(refused)} of its sampled tokens refused" if refused else None
 
 
 def sample_tokens(data: dict[str, Any]) -> list[str]:
@@ -149,7 +158,7 @@ def tokens_refused(
 ) -> list[int]:
     """The positions in `tokens` of those that do not sign in to the database (Haven's own
     `token_authenticate`, in a child process pointed at it): another checkout re-seeded it,
-    or they expired. Every position when the check itself fails."""
+    or they expired. RuntimeError when the check itself fails."""
     result = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--check-tokens"],
         cwd=ROOT,
@@ -159,7 +168,8 @@ def tokens_refused(
         text=True,
     )
     if result.returncode != 0:
-        return list(range(len(tokens)))
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the token check failed: {last[:200]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -257,7 +267,8 @@ def ensure_seed(
     """Return the seed data, creating database and data when G x M (or the database) changed."""
     out.parent.mkdir(parents=True, exist_ok=True)
     var_dir.mkdir(parents=True, exist_ok=True)
-    if _seed_is_current(out, groups, members, database_url):
+    stale = seed_stale(out, groups, members, database_url)
+    if stale is None:
         # The app moves on: bring the kept database up to its migrations (a no-op when current).
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -268,7 +279,7 @@ def ensure_seed(
         database_analyze(database_url)
         return json.loads(out.read_text())
     started = time.monotonic()
-    log(f"seed: (re)creating {groups} groups x {members} members in {database_url}")
+    log(f"seed: (re)creating {groups} groups x {members} members in {database_url} ({stale})")
     database_recreate(database_url, drop=True)
     env = haven_env(database_url, var_dir)
     subprocess.run(
