@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from groups.models import Group, Membership
 from project.crypto import EncryptedTextField
@@ -401,12 +402,12 @@ class SupportRequest(models.Model):
 
 class CheckInMoment(models.TextChoices):
     IN = "in", _("Arriving")
-    OUT = "out", _("Leaving")
+    OUT = "out", pgettext_lazy("check-in moment", "Leaving")
 
 
 class Mood(models.TextChoices):
     STRUGGLING = "struggling", _("Struggling")
-    LOW = "low", _("Low")
+    LOW = "low", pgettext_lazy("mood", "Low")
     OKAY = "okay", _("Okay")
     GOOD = "good", _("Good")
     STRONG = "strong", _("Strong")

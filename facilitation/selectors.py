@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
@@ -39,6 +38,7 @@ from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
 from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole, User
 from groups.policies import Action, active_membership, can, is_signed_in, require
 from project.exceptions import Forbidden, NotFound, parse_id
+from project.organisation import urgent_help
 
 # A connection counts as present while its heartbeat is newer than this (the heartbeat
 # touches each connection every HAVEN_HEARTBEAT_SECONDS, 20 s by default).
@@ -168,7 +168,7 @@ def room_page(*, viewer: User, session: Session) -> dict[str, Any]:
         "checkins_done": done,
         "next_session": next_session(session) if ended else None,
         "display_name": membership.display_name if membership is not None else None,
-        "urgent_help": settings.HAVEN_URGENT_HELP,
+        "urgent_help": urgent_help(),
     }
 
 

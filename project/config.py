@@ -19,6 +19,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -129,7 +130,8 @@ def env_list(env: Mapping[str, str], name: str, *, default: list[str]) -> list[s
 
 # Where "I'm not safe right now" sends her at once, until the organisation configures its own.
 URGENT_HELP_DEFAULT: list[dict[str, str]] = [
-    {"label": "Emergency services", "contact": "999", "href": "tel:999"}
+    # Marked for the catalogues; project.organisation.urgent_help translates it when shown.
+    {"label": gettext_noop("Emergency services"), "contact": "999", "href": "tel:999"}
 ]
 URGENT_HELP_TEXT_MAX = 120
 # Links a phone opens as they are: a call, a text, an e-mail, a web page.

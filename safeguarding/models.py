@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from facilitation.models import Message
 from groups.models import Group, Membership
@@ -24,7 +25,7 @@ class Category(models.TextChoices):
 
 
 class Urgency(models.TextChoices):
-    LOW = "low", _("Low")
+    LOW = "low", pgettext_lazy("urgency", "Low")
     NORMAL = "normal", _("Normal")
     URGENT = "urgent", _("Urgent")
 
@@ -179,8 +180,8 @@ HELP_CATEGORY_ORDER: tuple[str, ...] = tuple(HelpCategory.values)
 
 
 class HelpServiceStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    INACTIVE = "inactive", _("Inactive")
+    ACTIVE = "active", pgettext_lazy("help service", "Active")
+    INACTIVE = "inactive", pgettext_lazy("help service", "Inactive")
 
 
 class HelpLocationType(models.TextChoices):

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -31,6 +30,7 @@ from groups import services as group_services
 from groups.models import GroupRole
 from groups.policies import Action, can, group_for
 from project.exceptions import ApplicationError, ValidationFailed
+from project.organisation import urgent_help
 
 
 @signed_in
@@ -181,7 +181,7 @@ def _support_context(
     context: dict[str, Any] = {
         "manages_support": manages,
         "asks_support": asks,
-        "urgent_help": settings.HAVEN_URGENT_HELP,
+        "urgent_help": urgent_help(),
         "support_kinds": [(kind, SupportKind(kind).label) for kind in ASKED_KINDS],
         "support_form": {"kind": "", "note": "", "client_id": str(uuid.uuid4())},
         "private_form": {"body": "", "client_id": str(uuid.uuid4())},

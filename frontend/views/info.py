@@ -6,12 +6,12 @@ The organisation's name and contact line come from the settings
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from groups import services as group_services
+from project.organisation import urgent_help
 from safeguarding.selectors import help_directory
 
 
@@ -38,5 +38,5 @@ def get_help(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "frontend/get_help.html",
-        {"help_groups": help_directory(), "urgent_help": settings.HAVEN_URGENT_HELP},
+        {"help_groups": help_directory(), "urgent_help": urgent_help()},
     )

@@ -212,7 +212,7 @@ def test_a_session_end_to_end(
 
     # Only the facilitator is told, at once; the others (the mentor too: Rose did not share it
     # with peer mentors) hear nothing.
-    alert = fac.locator("#alerts li").filter(has_text="A new normal concern was raised")
+    alert = fac.locator("#alerts li").filter(has_text="A new concern was raised.")
     expect(alert).to_have_count(1)
     href = alert.get_by_role("link", name="Open the concern").get_attribute("href")
     assert href and re.fullmatch(r"/concerns/\d+/", href), href

@@ -556,7 +556,12 @@
     "concern.raised": function (event) {
       var link = el("a", null, gettext("Open the concern"));
       link.href = "/concerns/" + event.concern_id + "/";
-      hostAlert(interpolate(gettext("A new %s concern was raised."), [event.urgency]), link);
+      /* Whole sentences per urgency, so every language can word them its own way. */
+      var raised = {
+        low: gettext("A new concern was raised. It is not urgent."),
+        urgent: gettext("A new urgent concern was raised.")
+      };
+      hostAlert(raised[event.urgency] || gettext("A new concern was raised."), link);
     },
     "concern.updated": function () {
       feedback(gettext("There is news about a concern. You can read it under Concerns."));
@@ -1982,7 +1987,7 @@
   /* --- check-in and check-out: private, skippable, asked once ------------------------------ */
 
   var MOODS = [
-    ["struggling", gettext("Struggling")], ["low", gettext("Low")], ["okay", gettext("Okay")], ["good", gettext("Good")], ["strong", gettext("Strong")]
+    ["struggling", gettext("Struggling")], ["low", pgettext("mood", "Low")], ["okay", gettext("Okay")], ["good", gettext("Good")], ["strong", gettext("Strong")]
   ];
   var moodLabel = {};
   MOODS.forEach(function (m) { moodLabel[m[0]] = m[1]; });
