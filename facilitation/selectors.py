@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -429,21 +430,27 @@ PRIVATE_REPLAY_HOSTS = 200
 def session_started_at(session_id: int) -> datetime:
     """When a session began: its first logged event (opening it), or when it was planned to
     start, whichever came first. Private messages replay from here."""
-    planned = Session.objects.values_list("starts_at", flat=True).get(pk=session_id)
-    first = (
-        SessionEvent.objects.filter(session_id=session_id)
-        .order_by("seq")
-        .values_list("created_at", flat=True)
-        .first()
+    return (
+        Session.objects.filter(pk=session_id)
+        .annotate(began=began(session_id))
+        .values_list("began", flat=True)
+        .get()
     )
-    return min(planned, first) if first is not None else planned
+
+
+def began(session_id: int) -> Least:
+    """`session_started_at` as an SQL expression, for a query that filters on it: every
+    `resume` asks (`private_replay`), so it costs no statement of its own (issue 20)."""
+    planned = Subquery(Session.objects.filter(pk=session_id).values("starts_at")[:1])
+    first = SessionEvent.objects.filter(session_id=session_id).order_by("seq")
+    return Least(planned, Coalesce(Subquery(first.values("created_at")[:1]), planned))
 
 
 def private_replay(*, session_id: int, member_id: int, is_host: bool) -> list[dict[str, Any]]:
     """The private messages one connection gets again after `resume`, oldest first: hers
     since the session began (the last PRIVATE_REPLAY_MEMBER); for a host, every thread of the
     session's members since then (the last PRIVATE_REPLAY_HOSTS)."""
-    rows = PrivateMessage.objects.filter(created_at__gte=session_started_at(session_id))
+    rows = PrivateMessage.objects.filter(created_at__gte=began(session_id))
     if is_host:
         members = Participant.objects.filter(session_id=session_id).values("membership_id")
         rows, limit = rows.filter(thread__membership_id__in=members), PRIVATE_REPLAY_HOSTS
