@@ -19,7 +19,14 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_noop
+
+
+def gettext_noop(message: str) -> str:
+    """Marks `message` for the catalogues (makemessages looks for this name) without touching
+    Django's translation machinery, which needs settings: this module is read before they exist
+    (settings.py, `python -m project.serve`)."""
+    return message
+
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
