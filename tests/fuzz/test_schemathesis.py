@@ -77,7 +77,14 @@ FUZZED_PERSONAS = [
 ]
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
 # Operations anyone may call without being signed in.
-OPEN_OPERATIONS = frozenset({f"POST {API}/auth/token/", f"POST {API}/invites/{{code}}/redeem/"})
+OPEN_OPERATIONS = frozenset(
+    {
+        f"POST {API}/auth/token/",
+        f"POST {API}/invites/{{code}}/redeem/",
+        # Issue 17: the help directory is public, like /help/ (a woman in crisis may be signed out).
+        f"GET {API}/help/services/",
+    }
+)
 
 CHECKS = {
     "not_a_server_error": st_checks.not_a_server_error,
@@ -314,6 +321,9 @@ GROUP_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"safeguarding_lead", "admin"}),
     ),
     "POST /sessions/{session_id}/debriefs/": (FACILITATOR, frozenset({"admin"})),
+    # Issue 17: referrals with consent are listed and proposed by the group's facilitators.
+    "GET /groups/{group_id}/referrals/": (FACILITATOR, frozenset({"admin"})),
+    "POST /groups/{group_id}/referrals/": (FACILITATOR, frozenset({"admin"})),
 }
 # Routes where a member may act on her own member id (leave; her private thread).
 OWN_MEMBER_ROUTES = (
