@@ -130,7 +130,9 @@ async def test_members_post_only_while_live_but_hosts_may_post_while_open_or_pau
         ),
         (json.dumps({"type": "resume", "after_seq": "zero"}), "invalid"),
         (json.dumps({"type": "presence.set", "status": "asleep"}), "invalid"),
-        ("[" * 5000 + "]" * 5000, "invalid_json"),
+        # Python 3.11's decoder gives up at this depth (invalid_json); 3.12+ parses it into
+        # lists, which are not an event object (invalid). Either way: refused, nothing written.
+        ("[" * 5000 + "]" * 5000, ("invalid_json", "invalid")),
         ("x" * 20000, "too_long"),
     ],
 )
@@ -142,7 +144,7 @@ async def test_bad_frames_get_an_error_event_keep_the_connection_open_and_write_
     events_before = await count(SessionEvent, session=room.session)
     await rose.comm.send_to(text_data=frame)
     error = await rose.until("error")
-    assert error["code"] == code
+    assert error["code"] in (code if isinstance(code, tuple) else (code,))
     assert error["message"]
     assert await count(Message, session=room.session) == 0
     assert await count(SessionEvent, session=room.session) == events_before
