@@ -181,6 +181,25 @@ def proxy_headers_argv(argv: list[str]) -> list[str]:
     return kept
 
 
+# Daphne refuses a WebSocket whose application has not accepted it within 5 s. When a process
+# that held 2,000 members stops, they all come back at once and queue for the database threads;
+# at 200 entries a second the last waits 10 s, so Daphne's default refused most of a storm after
+# doing their entry's work, and every refused phone came back again (docs/performance.md,
+# issue 20). Browsers wait far longer for a handshake; so does Haven now.
+WEBSOCKET_CONNECT_TIMEOUT = 60
+
+
+def connect_timeout_argv(argv: list[str]) -> list[str]:
+    """Daphne's `--websocket_connect_timeout` is WEBSOCKET_CONNECT_TIMEOUT seconds unless the
+    start command gives one."""
+    if any(
+        arg == "--websocket_connect_timeout" or arg.startswith("--websocket_connect_timeout=")
+        for arg in argv[1:]
+    ):
+        return argv
+    return [argv[0], "--websocket_connect_timeout", str(WEBSOCKET_CONNECT_TIMEOUT), *argv[1:]]
+
+
 def main() -> None:
     try:
         import uvloop
@@ -193,7 +212,7 @@ def main() -> None:
     from twisted.internet import reactor
 
     cli.AccessLogGenerator = RedactedAccessLog
-    sys.argv = access_log_argv(proxy_headers_argv(sys.argv))
+    sys.argv = connect_timeout_argv(access_log_argv(proxy_headers_argv(sys.argv)))
 
     # Daphne has imported and set up the application by the time the reactor runs.
     reactor.callWhenRunning(_on_start)

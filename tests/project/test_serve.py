@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import websockets
 
 from project import serve
 from project.config import ConfigurationError
+from tests.e2e.conftest import free_port, port_open, tail
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -63,3 +71,72 @@ def test_a_stall_threshold_that_is_not_a_number_is_refused_by_name(
     monkeypatch.setenv("HAVEN_STALL_LOG_MS", "fast")
     with pytest.raises(ConfigurationError, match="HAVEN_STALL_LOG_MS must be a number"):
         serve._on_start()
+
+
+# --- the handshake deadline (issue 20) -------------------------------------------------------
+
+
+def test_the_start_command_gets_a_long_handshake_deadline_unless_it_names_one() -> None:
+    given = ["serve", "-p", "8001", "project.asgi:application"]
+    assert serve.connect_timeout_argv(given) == [
+        "serve",
+        "--websocket_connect_timeout",
+        str(serve.WEBSOCKET_CONNECT_TIMEOUT),
+        "-p",
+        "8001",
+        "project.asgi:application",
+    ]
+    own = ["serve", "--websocket_connect_timeout", "9", "project.asgi:application"]
+    assert serve.connect_timeout_argv(own) == own
+    assert serve.connect_timeout_argv(["serve", "--websocket_connect_timeout=9"]) == [
+        "serve",
+        "--websocket_connect_timeout=9",
+    ]
+
+
+def test_a_handshake_the_application_accepts_after_daphnes_five_seconds_still_opens(
+    tmp_path: Path,
+) -> None:
+    """Plain Daphne refuses a WebSocket not accepted within 5 s; `project.serve` waits longer,
+    so a member whose entry queued behind a restart storm gets in on her first try."""
+    from tests.project import slow_accept_app
+
+    assert slow_accept_app.SLOW_ACCEPT_SECONDS > 5  # past Daphne's own default
+    port = free_port()
+    log = tmp_path / "daphne.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "HAVEN_")) and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(HAVEN_VAR_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*command, "tests.project.slow_accept_app:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        for _ in range(300):
+            assert proc.poll() is None, tail(log)
+            if port_open(port):
+                break
+            time.sleep(0.05)
+
+        async def first_frame() -> str:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/", open_timeout=30, close_timeout=1
+            ) as socket:
+                return str(await asyncio.wait_for(socket.recv(), timeout=10))
+
+        assert asyncio.run(first_frame()) == "accepted", tail(log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
