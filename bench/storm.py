@@ -32,43 +32,57 @@ FINAL_CODES = frozenset({4401, 4403, 4404, 4409, 4410, 4429})
 
 @dataclass(frozen=True)
 class Backoff:
-    """room.js's reconnect delay: min(cap, base * 2 ** attempts), with full jitter if it has it."""
+    """room.js's reconnect delay, full jitter: a wait drawn at random between `floor_ms` and
+    min(cap, base * 2 ** attempt) (issue 20)."""
 
+    floor_ms: int
     base_ms: int
     cap_ms: int
-    full_jitter: bool
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        seconds = min(self.cap_ms, self.base_ms * 2**attempt) / 1000
-        return rng.uniform(0, seconds) if self.full_jitter else seconds
+        """Seconds to wait before attempt number `attempt` + 1, as room.js's `backoff`."""
+        ceiling = min(self.cap_ms, self.base_ms * 2**attempt)
+        return (self.floor_ms + rng.random() * max(0, ceiling - self.floor_ms)) / 1000
+
+    def describe(self) -> str:
+        return (
+            f"room.js: full jitter, {self.floor_ms} ms to "
+            f"min({self.cap_ms}, {self.base_ms} * 2^attempt) ms"
+        )
 
 
-_DELAY = re.compile(r"var delay = (?P<expr>[^;]*state\.attempts[^;]*);")
-_MIN = re.compile(
-    r"Math\.min\(\s*(?P<cap>\d+)\s*,\s*(?P<base>\d+)\s*\*\s*"
-    r"Math\.pow\(\s*2\s*,\s*state\.attempts\s*\)\s*\)"
+_CONSTANT = re.compile(r"var RECONNECT_(?P<name>FLOOR|BASE|CAP)_MS = (?P<ms>\d+);")
+# The call and the formula as room.js spells them; any other spelling stops the storm.
+_DELAY = "var delay = backoff(state.attempts, RECONNECT_CAP_MS);"
+_FORMULA = re.compile(
+    r"function backoff\(attempt, cap\) \{\s*"
+    r"var ceiling = Math\.min\(cap, RECONNECT_BASE_MS \* Math\.pow\(2, attempt\)\);\s*"
+    r"return RECONNECT_FLOOR_MS \+ Math\.random\(\) \* "
+    r"Math\.max\(0, ceiling - RECONNECT_FLOOR_MS\);\s*\}"
 )
 
 
 def room_backoff(source: str | None = None) -> Backoff:
-    """The reconnect schedule of room.js, parsed from its `var delay = ...state.attempts...;`.
-
-    Understood: `Math.min(CAP, BASE * Math.pow(2, state.attempts))`, alone or multiplied by
-    `Math.random()` (full jitter). Anything else raises: the storm must not run on numbers
-    room.js no longer has (tests/bench checks this against the shipped file).
+    """The reconnect schedule of room.js: its RECONNECT_FLOOR_MS, RECONNECT_BASE_MS and
+    RECONNECT_CAP_MS, after checking that its `backoff` is still the full-jitter formula
+    `Backoff.delay` computes and that the reconnect delay is `backoff(state.attempts,
+    RECONNECT_CAP_MS)`. Anything else raises: the storm must not run on a schedule room.js no
+    longer has (tests/bench checks this against the shipped file).
     """
     text = ROOM_JS.read_text() if source is None else source
-    found = _DELAY.search(text)
-    if found is None:
-        raise RuntimeError("room.js: no `var delay = ...state.attempts...;` to read the schedule")
-    expr = found["expr"]
-    bounds = _MIN.search(expr)
-    if bounds is None:
-        raise RuntimeError(f"room.js: reconnect delay not understood: {expr!r}")
-    rest = (expr[: bounds.start()] + expr[bounds.end() :]).replace(" ", "")
-    if rest not in {"", "Math.random()*", "*Math.random()"}:
-        raise RuntimeError(f"room.js: reconnect delay not understood: {expr!r}")
-    return Backoff(int(bounds["base"]), int(bounds["cap"]), full_jitter=bool(rest))
+    if _DELAY not in text:
+        raise RuntimeError(f"room.js: no `{_DELAY}` to read the schedule from")
+    if _FORMULA.search(text) is None:
+        raise RuntimeError("room.js: reconnect delay not understood: `function backoff` changed")
+    found: dict[str, int] = {}
+    for match in _CONSTANT.finditer(text):
+        if match["name"] in found:
+            raise RuntimeError(f"room.js: RECONNECT_{match['name']}_MS set twice")
+        found[match["name"]] = int(match["ms"])
+    missing = {"FLOOR", "BASE", "CAP"} - found.keys()
+    if missing:
+        raise RuntimeError(f"room.js: reconnect delay not understood: no {sorted(missing)}")
+    return Backoff(found["FLOOR"], found["BASE"], found["CAP"])
 
 
 @dataclass
@@ -219,10 +233,7 @@ async def restart_storm(
     await gen.drain(w, drain)
     out = gen.report(w)
     out["storm"] = storm.report()
-    out["storm"]["reconnect_schedule"] = (
-        f"room.js: min({backoff.cap_ms}, {backoff.base_ms} * 2^attempt) ms"
-        + (", full jitter" if backoff.full_jitter else ", no jitter")
-    )
+    out["storm"]["reconnect_schedule"] = backoff.describe()
     cpu = CpuMeter.delta(cpu_up, cpu_back) if cpu_up else {}
     out["storm"]["cpu_s_up_to_all_back"] = {k: round(v, 3) for k, v in cpu.items()}
     out["storm"]["server_side_cpu_share"] = (

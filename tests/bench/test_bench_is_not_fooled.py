@@ -8,6 +8,8 @@ import argparse
 import importlib.util
 import json
 import random
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -184,35 +186,92 @@ def test_each_checkout_gets_its_own_bench_database():
 storm = load("storm")
 
 
+class Fixed(random.Random):
+    """A random source that always draws `r` (room.js's Math.random stubbed)."""
+
+    def __init__(self, r: float) -> None:
+        super().__init__(0)
+        self.r = r
+
+    def random(self) -> float:
+        return self.r
+
+
 def test_the_storm_reconnects_on_the_schedule_room_js_ships():
     backoff = storm.room_backoff()
     text = storm.ROOM_JS.read_text()
 
-    assert f"Math.min({backoff.cap_ms}, {backoff.base_ms} * Math.pow(2, state.attempts))" in text
+    for name, ms in (
+        ("FLOOR", backoff.floor_ms),
+        ("BASE", backoff.base_ms),
+        ("CAP", backoff.cap_ms),
+    ):
+        assert f"var RECONNECT_{name}_MS = {ms};" in text
+    assert 0 < backoff.floor_ms < backoff.base_ms < backoff.cap_ms
+    # Full jitter: the first wait is anywhere from the floor to the base, the later ones
+    # anywhere up to the cap, never the same instant for everyone.
+    assert backoff.delay(0, Fixed(0.0)) == backoff.floor_ms / 1000
+    assert backoff.delay(0, Fixed(1.0)) == backoff.base_ms / 1000
+    assert backoff.delay(10, Fixed(1.0)) == backoff.cap_ms / 1000
     rng = random.Random(1)
-    delays = [backoff.delay(attempt, rng) for attempt in range(8)]
-    if not backoff.full_jitter:
-        assert delays[0] == backoff.base_ms / 1000
-        assert delays[-1] == backoff.cap_ms / 1000
-    assert all(0 <= d <= backoff.cap_ms / 1000 for d in delays)
+    for attempt in range(8):
+        ceiling = min(backoff.cap_ms, backoff.base_ms * 2**attempt) / 1000
+        delays = [backoff.delay(attempt, rng) for _ in range(400)]
+        assert all(backoff.floor_ms / 1000 <= d <= ceiling for d in delays)
+        assert len(set(delays)) == 400
+        # Spread over the whole range, not bunched at one end.
+        assert min(delays) < backoff.floor_ms / 1000 + 0.1 * ceiling
+        assert max(delays) > 0.9 * ceiling
 
 
-def test_a_full_jitter_schedule_in_room_js_is_read_as_one():
-    source = "var delay = Math.random() * Math.min(15000, 1000 * Math.pow(2, state.attempts));"
+def test_the_storm_computes_each_wait_as_room_js_does():
+    """room.js's own `backoff`, run by node with Math.random fixed, against `Backoff.delay`."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    text = storm.ROOM_JS.read_text()
+    constants = "\n".join(
+        line.strip() for line in text.splitlines() if line.strip().startswith("var RECONNECT_")
+    )
+    start = text.index("function backoff(attempt, cap)")
+    function = text[start : text.index("\n  }\n", start) + 4]
+    draws = [0.0, 0.25, 0.5, 0.999]
+    script = (
+        f"{constants}\n{function}\nvar out = [];\n"
+        f"{json.dumps(draws)}.forEach(function (r) {{ Math.random = function () {{ return r; }};\n"
+        "  for (var a = 0; a < 8; a++) { out.push(backoff(a, RECONNECT_CAP_MS)); } });\n"
+        "console.log(JSON.stringify(out));"
+    )
+    shipped = json.loads(
+        subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout
+    )
+    backoff = storm.room_backoff()
+    ours = [backoff.delay(a, Fixed(r)) * 1000 for r in draws for a in range(8)]
+    assert shipped == pytest.approx(ours)
+
+
+def test_a_full_jitter_schedule_in_room_js_is_read_with_its_numbers():
+    source = storm.ROOM_JS.read_text().replace(
+        "var RECONNECT_CAP_MS = 15000;", "var RECONNECT_CAP_MS = 20000;"
+    )
 
     backoff = storm.room_backoff(source)
 
-    assert (backoff.base_ms, backoff.cap_ms, backoff.full_jitter) == (1000, 15000, True)
-    rng = random.Random(2)
-    delays = {backoff.delay(3, rng) for _ in range(50)}
-    assert len(delays) > 1 and all(0 <= d <= 8.0 for d in delays)
+    assert backoff.cap_ms == 20000
+    assert backoff.delay(10, Fixed(1.0)) == 20.0
 
 
 def test_a_room_js_schedule_the_storm_does_not_understand_stops_it():
-    with pytest.raises(RuntimeError, match="not understood"):
-        storm.room_backoff("var delay = 500 + Math.min(15000, 1000 * Math.pow(2, state.attempts));")
+    shipped = storm.ROOM_JS.read_text()
+    fixed = "var delay = Math.min(15000, 1000 * Math.pow(2, state.attempts));"
     with pytest.raises(RuntimeError, match="no `var delay"):
-        storm.room_backoff("var wait = 1000;")
+        storm.room_backoff(
+            shipped.replace("var delay = backoff(state.attempts, RECONNECT_CAP_MS);", fixed)
+        )
+    with pytest.raises(RuntimeError, match="not understood"):
+        storm.room_backoff(shipped.replace("Math.random() * ", "0.5 * "))
+    with pytest.raises(RuntimeError, match="not understood"):
+        storm.room_backoff(shipped.replace("var RECONNECT_FLOOR_MS = 250;", ""))
 
 
 def test_a_storm_counts_the_share_of_members_back_from_the_server_accepting_again():

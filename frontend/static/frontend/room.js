@@ -285,6 +285,21 @@
 
   /* --- connection ------------------------------------------------------------------- */
 
+  /* How long to wait before trying again (issue 20): "full jitter". Each wait is drawn at random
+     between RECONNECT_FLOOR_MS and min(cap, RECONNECT_BASE_MS * 2^attempt), so the members of a
+     server process that stopped do not all come back at the same instants; the floor keeps a
+     phone from retrying in a tight loop. bench/storm.py reads these numbers and this formula
+     from here (tests/bench checks it can), so the benchmark's members wait as she does. */
+  var RECONNECT_FLOOR_MS = 250;
+  var RECONNECT_BASE_MS = 1000;
+  var RECONNECT_CAP_MS = 15000;
+  var RESUME_CAP_MS = 16000;
+
+  function backoff(attempt, cap) {
+    var ceiling = Math.min(cap, RECONNECT_BASE_MS * Math.pow(2, attempt));
+    return RECONNECT_FLOOR_MS + Math.random() * Math.max(0, ceiling - RECONNECT_FLOOR_MS);
+  }
+
   function send(payload) {
     if (state.socket && state.socket.readyState === WebSocket.OPEN) {
       state.socket.send(JSON.stringify(payload));
@@ -337,7 +352,7 @@
         announce(FINAL[event.code]);
         return;
       }
-      var delay = Math.min(15000, 1000 * Math.pow(2, state.attempts));
+      var delay = backoff(state.attempts, RECONNECT_CAP_MS);
       state.attempts += 1;
       render();
       window.setTimeout(connect, delay);
@@ -590,10 +605,11 @@
         return;
       }
       if (event.ref === "resume") {
-        /* Refused (too many at once, or the database is busy): ask again a little later. */
+        /* Refused (too many at once, or the database is busy): ask again a little later, when
+           the server says (retry_after), or else after a jittered wait as for reconnecting. */
         state.resuming = false;
         state.resumeRetries = (state.resumeRetries || 0) + 1;
-        var wait = event.retry_after ? event.retry_after * 1000 : Math.min(16000, 1000 * Math.pow(2, state.resumeRetries));
+        var wait = event.retry_after ? event.retry_after * 1000 : backoff(state.resumeRetries, RESUME_CAP_MS);
         state.resumeAfter = Date.now() + wait;
         window.setTimeout(function () { resume(true); }, wait);
         return;
