@@ -117,7 +117,9 @@ class Attendance(models.Model):
     """One connection of a member to a session's room: from entering to leaving.
 
     `last_seen_at` is refreshed by the connection's heartbeat, so a connection whose server
-    process died stops counting as present after a short while.
+    process died stops counting as present after a short while. `process` names the server
+    process that holds the connection (`services.room.PROCESS_ID`, random at each start): a
+    process that is stopped closes its open rows in one statement (`room_close_process`).
     """
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendance")
@@ -130,6 +132,8 @@ class Attendance(models.Model):
     )
     # The first time she stepped out on this connection (the session summary's register).
     stepped_out_at = models.DateTimeField(null=True, blank=True)
+    # The server process holding the connection (empty: opened before issue 20).
+    process = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["joined_at", "id"]
@@ -140,7 +144,13 @@ class Attendance(models.Model):
                 fields=["session", "membership"],
                 condition=models.Q(left_at__isnull=True),
                 name="attendance_open",
-            )
+            ),
+            # A stopping process's open connections (`room_close_process`).
+            models.Index(
+                fields=["process"],
+                condition=models.Q(left_at__isnull=True),
+                name="attendance_open_process",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -158,7 +158,7 @@ def room() -> dict[str, str]:
         ),
         "attendance": (
             f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608
-            "last_seen_at, status) VALUES (%s, %s, %s, %s, %s) RETURNING id"
+            "last_seen_at, status, process) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
         ),
         "present": (
             "SELECT a.membership_id, m.display_name, m.role, a.status "  # noqa: S608
@@ -168,6 +168,11 @@ def room() -> dict[str, str]:
         ),
         "leave": (
             f"UPDATE {attendance} SET left_at = %s WHERE id = %s AND left_at IS NULL"  # noqa: S608
+        ),
+        # A server process stops: every connection it still holds leaves, in one statement.
+        "close_process": (
+            f"UPDATE {attendance} SET left_at = %s "  # noqa: S608
+            "WHERE process = %s AND left_at IS NULL RETURNING session_id, membership_id"
         ),
         # After leaving: is she still here on another connection, and is a round open?
         "after_leave": (

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, transaction
 
 from project import metrics
 
@@ -124,6 +125,9 @@ async def run_in_db(
     its transactions committed; a caller that passes its own `outbox` publishes it itself
     (`publish`), e.g. after answering its client first.
     """
+    if _stopping.is_set():
+        # `run_last_in_db` ran or is running: nothing else may write after it.
+        raise InterfaceError("this server process is stopping")
     collected: list[tuple[str, dict[str, Any]]] = [] if outbox is None else outbox
     token = _outbox.set(collected)
     executor = _db_executor()
@@ -136,6 +140,32 @@ async def run_in_db(
         _outbox.reset(token)
         if outbox is None:
             await publish(collected)
+
+
+# Set once by `run_last_in_db`: the process is stopping and starts no database call any more.
+_stopping = threading.Event()
+
+
+async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run one database call after every other of this process, as it stops: no call starts
+    after this one is asked for (`run_in_db` raises `InterfaceError`, which callers already
+    take as the database being unavailable), the queued ones are dropped (Daphne has cancelled
+    the connections waiting for them), the running ones finish, then `func` runs and what it
+    broadcast is published. So nothing it closes can be opened again behind it."""
+    _stopping.set()
+    executor = _db_executor()
+    if executor is not None:
+        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        call = database_sync_to_async(func, thread_sensitive=False)
+    else:
+        call = database_sync_to_async(func)
+    collected: list[tuple[str, dict[str, Any]]] = []
+    token = _outbox.set(collected)
+    try:
+        return await call(**kwargs)
+    finally:
+        _outbox.reset(token)
+        await publish(collected)
 
 
 def forward_message(event: dict[str, Any]) -> dict[str, Any]:

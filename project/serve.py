@@ -123,14 +123,46 @@ async def _sample_metrics() -> None:
         await asyncio.sleep(METRICS_SAMPLE_SECONDS)
 
 
+# How long a stopping process gives its running database calls and the closing of its
+# attendance before it exits anyway (its rows then stop counting with the presence window).
+SHUTDOWN_CLOSE_SECONDS = 10.0
+
+
+async def close_attendance(timeout: float = SHUTDOWN_CLOSE_SECONDS) -> int | None:
+    """This process stops: close the attendance rows of the connections it still holds
+    (Daphne cancels them without their `disconnect`), after its last other database call.
+    Returns how many were closed; None if that could not be done in time."""
+    from facilitation import services
+    from project import realtime
+
+    try:
+        closed = await asyncio.wait_for(
+            realtime.run_last_in_db(services.room_close_process), timeout
+        )
+    except Exception:  # stopping all the same; the presence window ends them later
+        logger.warning("shutdown: this process's open attendance could not be closed")
+        return None
+    logger.info("shutdown: closed %d open attendance rows", closed)
+    return closed
+
+
+def _close_attendance_on_shutdown() -> Any:
+    """Twisted's "before shutdown" trigger: the reactor waits for the returned Deferred."""
+    from twisted.internet import defer
+
+    return defer.Deferred.fromFuture(asyncio.ensure_future(close_attendance()))
+
+
 def _on_start() -> None:
     from django.conf import settings
 
     tune_gc()
     threshold = config.env_float(os.environ, "HAVEN_STALL_LOG_MS", default=0.0, minimum=0.0)
-    if settings.HAVEN_METRICS:
-        from twisted.internet import reactor
+    from twisted.internet import reactor
 
+    # After Daphne's own trigger, which cancels every connection's application instance.
+    reactor.addSystemEventTrigger("before", "shutdown", _close_attendance_on_shutdown)
+    if settings.HAVEN_METRICS:
         from project import metrics
 
         metrics.forget_dead_processes()

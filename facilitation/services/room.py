@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from importlib import import_module
 from typing import Any, NamedTuple
@@ -44,6 +45,14 @@ from project.exceptions import ApplicationError, Forbidden, ValidationFailed, pa
 
 # A member's live connections to one session, across tabs, devices and server processes.
 SOCKETS_PER_MEMBER = 5
+
+# This server process, as the attendance rows it opens name it (random at each start, so a
+# new process on the same port is another one). Daphne stops a process (SIGTERM) without
+# running its consumers' `disconnect`: the process closes its rows itself on the way out
+# (`room_close_process`, from project/serve.py). A killed one (SIGKILL) cannot: its rows stop
+# counting as present, and toward SOCKETS_PER_MEMBER, once the heartbeat stops touching them
+# (PRESENCE_WINDOW).
+PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
@@ -116,7 +125,8 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         elif row.first_seq is None:
             cursor.execute(statements["first_seq"], [row.last_seq, pk, row.member_id])
         cursor.execute(
-            statements["attendance"], [pk, row.member_id, db_now, db_now, PresenceStatus.HERE]
+            statements["attendance"],
+            [pk, row.member_id, db_now, db_now, PresenceStatus.HERE, PROCESS_ID],
         )
         attendance_id = cursor.fetchone()[0]
     context = RoomContext(
@@ -268,6 +278,54 @@ def room_leave(*, context: RoomContext) -> None:
     # Her other connection may be a stepped-out one: then she is away all the same.
     if after.open_rounds:
         round_skip_if_away(session_id=context.session_id, member_id=context.member_id)
+
+
+@transaction.atomic
+def room_close_process(*, process: str = PROCESS_ID) -> int:
+    """A server process stops: close the attendance of every connection it still holds, in
+    one statement, and tell each room who is no longer here, as `room_leave` does for one
+    connection (nothing for a member still here on a connection of another process). Returns
+    the number of connections closed.
+
+    Unlike `room_leave`, her turn in a round is not skipped: the server went away, not her, and
+    her page comes back within seconds (a host can still skip her turn).
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql.room()["close_process"], [sql.db_time(now), process])
+        rows = cursor.fetchall()
+    if not rows:
+        return 0
+    closed = {(session_id, member_id) for session_id, member_id in rows}
+    sessions = {session_id for session_id, _ in closed}
+    members = {member_id for _, member_id in closed}
+    still_here = set(
+        Attendance.objects.filter(
+            session_id__in=sessions,
+            membership_id__in=members,
+            left_at__isnull=True,
+            last_seen_at__gte=now - PRESENCE_WINDOW,
+        ).values_list("session_id", "membership_id")
+    )
+    gone = closed - still_here
+    names = {
+        m.pk: m
+        for m in Membership.objects.filter(pk__in={member_id for _, member_id in gone}).only(
+            "display_name", "role"
+        )
+    }
+    for session_id, member_id in sorted(gone):
+        membership = names[member_id]
+        realtime.broadcast_on_commit(
+            events.session_group(session_id),
+            events.presence(
+                member_id=member_id,
+                display_name=membership.display_name,
+                role=membership.role,
+                status="left",
+            ),
+        )
+    return len(rows)
 
 
 class BeatAnswer(NamedTuple):

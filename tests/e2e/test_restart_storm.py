@@ -1,6 +1,8 @@
 """A restart with everyone connected (issue 20): the Daphne process serving 200 members in four
 live sessions is stopped as a deploy stops it (SIGTERM) and a new one starts on the same port;
 every member comes back and resumes, and every acked message reaches every member exactly once.
+A process stopped that way closes the attendance of every connection it held, so she is never
+counted twice or refused for too many connections around restarts.
 
 Asserted on counts and on the stored log, never on how long anything took; every wait is
 bounded.
@@ -21,6 +23,7 @@ from tests.e2e.conftest import (
     ROOT,
     Refused,
     RoomClient,
+    adb,
     all_caught_up,
     assert_everyone_has_the_log,
     close_all,
@@ -142,3 +145,70 @@ def test_after_a_restart_with_200_members_connected_every_acked_message_reaches_
         for client in clients:
             ids = client.message_ids()
             assert all(ids.count(message_id) == 1 for message_id in acked), client.name
+
+
+CLOSING_MEMBERS = 20
+HER_TABS = 2
+RESTARTS = 3
+
+
+def open_attendance(session_id: int) -> int:
+    """Open attendance rows of the session (from sync code)."""
+    from facilitation.models import Attendance
+
+    return Attendance.objects.filter(session_id=session_id, left_at__isnull=True).count()
+
+
+def test_a_process_stopped_with_sigterm_closes_the_attendance_of_everyone_it_held(daphne):
+    """Daphne cancels its connections on SIGTERM without their `disconnect`: the process closes
+    their attendance rows itself on the way out. Otherwise each stays open (counted present,
+    and toward her 5 connections) for the presence window, and a member with two tabs is
+    refused with 4429 at the third restart within a minute and a half."""
+    seed = bench_seed()
+    room = seed.seed_group(uuid.uuid4().hex[:6], 0, CLOSING_MEMBERS)
+    session_id = room["session_id"]
+    (a,) = daphne("A")
+    port = a.port
+    everyone = [RoomClient(f"m{m}", token, session_id) for m, token in enumerate(room["tokens"])]
+    her = room["tokens"][1]
+    tabs: list[RoomClient] = []
+    refused: list[int | None] = []
+    report: dict[str, object] = {}
+
+    async def scenario() -> None:
+        for client in everyone:
+            await client.connect(port, timeout=30)
+        report["open while connected"] = await adb(open_attendance, session_id)
+        report["stopped by SIGTERM alone"] = await asyncio.to_thread(a.stop, within=15)
+        report["open after the stop"] = await adb(open_attendance, session_id)
+        # Her two tabs come back after each restart; each process is stopped with them in it.
+        for restart in range(RESTARTS):
+            (b,) = await asyncio.to_thread(daphne, f"A{restart}", port=port)
+            for t in range(HER_TABS):
+                tab = RoomClient(f"her-tab{t}-{restart}", her, session_id)
+                tabs.append(tab)
+                try:
+                    await tab.connect(port, timeout=30)
+                except Refused as refusal:
+                    refused.append(refusal.code)
+            report[f"open with her tabs in, restart {restart}"] = await adb(
+                open_attendance, session_id
+            )
+            report[f"restart {restart} stopped by SIGTERM alone"] = await asyncio.to_thread(
+                b.stop, within=15
+            )
+        report["open at the end"] = await adb(open_attendance, session_id)
+        await close_all(everyone + tabs)
+
+    run(scenario(), timeout=240)
+
+    print(report)
+    assert report["open while connected"] == CLOSING_MEMBERS
+    assert report["stopped by SIGTERM alone"] is True
+    assert report["open after the stop"] == 0
+    assert refused == []
+    assert len(tabs) == RESTARTS * HER_TABS and all(tab.states for tab in tabs)
+    for restart in range(RESTARTS):
+        assert report[f"open with her tabs in, restart {restart}"] == HER_TABS
+        assert report[f"restart {restart} stopped by SIGTERM alone"] is True
+    assert report["open at the end"] == 0

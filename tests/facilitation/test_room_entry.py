@@ -1,7 +1,10 @@
 """Entering the live room: every close code of PROTOCOL.md, the first event, attendance."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from facilitation import services as session_services
 from facilitation.models import Attendance
@@ -112,6 +115,60 @@ async def test_attendance_records_when_she_joined_and_left():
     await rose.close()
     row = await database_sync_to_async(Attendance.objects.get)(pk=rows[0].pk)
     assert row.left_at is not None and row.left_at >= row.joined_at
+
+
+async def test_a_stopping_process_closes_its_open_attendance_and_the_room_hears_who_left():
+    """Issue 20: Daphne stops a process without the consumers' `disconnect`; the process closes
+    the rows it holds in one statement (project/serve.py calls this on shutdown)."""
+    room = await amake_room()
+    host, _ = await join(room, "facilitator")
+    rose, _ = await join(room, "member")
+    mentor, _ = await join(room, "peer_mentor")
+
+    def arrange() -> None:
+        # The host's connection, and a second one of the peer mentor's, are another process's.
+        Attendance.objects.filter(
+            session=room.session, membership_id=room.member_id("facilitator")
+        ).update(process="another-process")
+        Attendance.objects.create(
+            session=room.session,
+            membership_id=room.member_id("peer_mentor"),
+            process="another-process",
+        )
+        # A row opened before rows named their process is not this process's (and, stale,
+        # does not keep her here either).
+        Attendance.objects.create(
+            session=room.session,
+            membership_id=room.member_id("member"),
+            process="",
+            last_seen_at=timezone.now() - timedelta(hours=2),
+        )
+
+    await database_sync_to_async(arrange)()
+    await host.drain()
+
+    closed = await database_sync_to_async(session_services.room_close_process)()
+
+    assert closed == 2
+    rows = await database_sync_to_async(list)(
+        Attendance.objects.filter(session=room.session).values_list(
+            "membership_id", "process", "left_at"
+        )
+    )
+    still_open = {(member, process) for member, process, left_at in rows if left_at is None}
+    assert still_open == {
+        (room.member_id("facilitator"), "another-process"),
+        (room.member_id("peer_mentor"), "another-process"),
+        (room.member_id("member"), ""),
+    }
+    left = await host.until("presence", member_id=room.member_id("member"), status="left")
+    assert left["display_name"] == "Rose"
+    heard = await host.drain()
+    assert not [e for e in heard if e["type"] == "presence"], heard
+    # Nothing left to close the second time.
+    assert await database_sync_to_async(session_services.room_close_process)() == 0
+    for client in (host, rose, mentor):
+        await client.close()
 
 
 async def test_a_member_removed_from_the_session_cannot_come_back():

@@ -1,4 +1,5 @@
-"""`python -m project.serve`: the garbage-collector tuning and the stall log."""
+"""`python -m project.serve`: the garbage-collector tuning, the stall log, the handshake
+deadline, and closing the attendance of a stopping process."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from pathlib import Path
 
 import pytest
 import websockets
+from channels.db import database_sync_to_async
+from django.db import InterfaceError
 
-from project import serve
+from facilitation.models import Attendance
+from facilitation.services import room as room_services
+from project import realtime, serve
 from project.config import ConfigurationError
 from tests.e2e.conftest import free_port, port_open, tail
 
@@ -140,3 +145,41 @@ def test_a_handshake_the_application_accepts_after_daphnes_five_seconds_still_op
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def restore_db_calls() -> Iterator[None]:
+    """`close_attendance` stops this process's database calls for good: start them again."""
+    yield
+    realtime._stopping.clear()
+    realtime._db_executor.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_stopping_process_closes_its_attendance_after_its_last_database_call(
+    restore_db_calls: None,
+) -> None:
+    from tests.facilitation.room import amake_room
+
+    room = await amake_room()
+    assert realtime._db_executor() is not None, "PostgreSQL runs the calls on their own threads"
+
+    def slow_entry() -> int:
+        """An entry still writing its attendance row when the process is told to stop."""
+        time.sleep(0.5)
+        return Attendance.objects.create(
+            session=room.session,
+            membership_id=room.member_id("member"),
+            process=room_services.PROCESS_ID,
+        ).pk
+
+    entering = asyncio.create_task(realtime.run_in_db(slow_entry))
+    await asyncio.sleep(0.1)
+
+    closed = await serve.close_attendance(timeout=10)
+
+    assert closed == 1
+    row = await database_sync_to_async(Attendance.objects.get)(pk=await entering)
+    assert row.left_at is not None
+    with pytest.raises(InterfaceError):  # nothing is written after the close
+        await realtime.run_in_db(slow_entry)
