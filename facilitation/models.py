@@ -132,8 +132,9 @@ class Attendance(models.Model):
     )
     # The first time she stepped out on this connection (the session summary's register).
     stepped_out_at = models.DateTimeField(null=True, blank=True)
-    # The server process holding the connection (empty: opened before issue 20).
-    process = models.CharField(max_length=32, blank=True, default="")
+    # The server process holding the connection (empty: opened before issue 20, or by a
+    # process still running the old code during an upgrade: hence the database default).
+    process = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["joined_at", "id"]
