@@ -65,15 +65,13 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
     from django.utils import timezone
 
     from facilitation import services, sql
-    from facilitation.log import REPLAY_LIMIT, events_replay
-    from facilitation.selectors import notices_active, private_replay
     from groups.authentication import user_for_token
     from groups.models import ApiToken
     from groups.services import token_hash
 
     templates = {name: text[:40] for name, text in sql.room().items()}
     labels = {
-        "enter": "entry: the one read that decides",
+        "enter": "entry: the one read that decides (+ her own state)",
         "participant": "entry: participant row (first entry only)",
         "first_seq": "entry: participant first seq (first entry only)",
         "attendance": "entry: attendance row",
@@ -86,7 +84,7 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
         for name, start in templates.items():
             if statement.startswith(start):
                 return labels.get(name, f"entry: {name}")
-        return "session.state: her support, check-ins (+ host lists)"
+        return "session.state: host lists (member: her request)"
 
     for who, token in (("host", group["tokens"][0]), ("member", group["tokens"][1])):
         print(f"\n{who}:")
@@ -111,24 +109,16 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
         last = state["last_seq"]
 
         def resume(after: int, context: Any = context) -> None:
-            events_replay(
-                session_id=context.session_id,
+            services.resume_read(
+                context=context,
                 after_seq=after,
-                limit=REPLAY_LIMIT,
                 history_after=context.history_after,
-                reader=context.reader,
-            )
-            notices_active(session_id=context.session_id, member_id=context.member_id)
-            private_replay(
-                session_id=context.session_id,
-                member_id=context.member_id,
-                is_host=context.is_host,
             )
 
         _none, stmts = count(lambda last=last: resume(last))
-        rows.append(("resume: nothing missed (3 database calls)", stmts))
+        rows.append(("resume: nothing missed (1 database call)", stmts))
         _none, stmts = count(lambda last=last: resume(max(0, last - 50)))
-        rows.append(("resume: 50 events missed (3 database calls)", stmts))
+        rows.append(("resume: 50 events missed (1 database call)", stmts))
         _none, stmts = count(lambda context=context: services.room_leave(context=context))
         rows.append(("leave", stmts))
         for step, statements in rows:
@@ -147,7 +137,7 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
         )
         print(
             f"  {'total: a reconnect, nothing missed':<52} {first + total:>3} statements, "
-            "5 database calls (token, entry, 3 for resume)"
+            "2 database calls (token with entry, resume)"
         )
 
 

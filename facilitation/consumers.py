@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from facilitation import events, services
 from facilitation.delivery import RoomDelivery
+from groups.authentication import TOKEN_KEY
 from project import closecodes, languages, realtime
 from project.exceptions import ApplicationError
 
@@ -61,10 +62,19 @@ class SessionConsumer(RoomDelivery):
             await self.close(code=closecodes.TRY_AGAIN)
             return
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        key = self.scope.get(TOKEN_KEY)
         try:
-            context, state = await realtime.run_in_db(
-                services.room_enter, actor=self.user, session_id=session_id
-            )
+            if key is not None:
+                # Her token checked and the room entered in one database call (issue 20).
+                entered = await realtime.run_in_db(
+                    services.room_enter_with_token, key=key, session_id=session_id
+                )
+                self.user, context, state = entered.user, entered.context, entered.state
+                self.scope["haven_token_id"] = entered.token_id
+            else:
+                context, state = await realtime.run_in_db(
+                    services.room_enter, actor=self.user, session_id=session_id
+                )
         except services.RoomRefused as refused:
             await self.close(code=refused.code)
             return

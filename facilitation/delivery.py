@@ -27,7 +27,6 @@ from django.utils import translation
 
 from facilitation import events, services
 from facilitation.log import ABOUT, OTHERS_TEXT, REPLAY_LIMIT, events_replay
-from facilitation.selectors import notices_active, private_replay
 from project import closecodes, metrics, realtime
 
 logger = logging.getLogger(__name__)
@@ -255,7 +254,8 @@ class RoomDelivery(AsyncWebsocketConsumer):
 
         One at a time per connection, and at most RESUME_RANGE_MAX events back from where the
         connection is; what she may not read (`context.history_after`) or what is older than
-        that comes back as one `history.hidden` marker.
+        that comes back as one `history.hidden` marker. All of it is read in one call to the
+        database threads (`services.resume_read`), then sent.
         """
         if self.resuming:
             raise services.rate_limited()
@@ -268,40 +268,23 @@ class RoomDelivery(AsyncWebsocketConsumer):
     async def _resume(self, after: int) -> None:
         async with self.lock:
             history_after = max(self.context.history_after, self.last_sent - RESUME_RANGE_MAX)
-            cursor = after
+            read = await realtime.run_in_db(
+                services.resume_read,
+                context=self.context,
+                after_seq=after,
+                history_after=history_after,
+            )
             replayed_to = None
-            while True:
-                batch = await realtime.run_in_db(
-                    events_replay,
-                    session_id=self.context.session_id,
-                    after_seq=cursor,
-                    limit=REPLAY_LIMIT,
-                    history_after=history_after,
-                    reader=self.context.reader,
-                )
-                for event in batch:
-                    await self.send(text_data=realtime.dumps(event))
-                    cursor = replayed_to = event["seq"]
-                if len(batch) < REPLAY_LIMIT:
-                    break
+            for event in read.events:
+                await self.send(text_data=realtime.dumps(event))
+                replayed_to = event["seq"]
             # Only what was really sent moves the stream on: an after_seq past the end of the
             # log must not make this connection skip the events still to come.
             if replayed_to is not None:
                 self.last_sent = max(self.last_sent, replayed_to)
-            notices = await realtime.run_in_db(
-                notices_active,
-                session_id=self.context.session_id,
-                member_id=self.context.member_id,
-            )
-            for notice in notices:
+            for notice in read.notices:
                 await self.send_event(notice)
-            private = await realtime.run_in_db(
-                private_replay,
-                session_id=self.context.session_id,
-                member_id=self.context.member_id,
-                is_host=self.context.is_host,
-            )
-            for message in private:
+            for message in read.private:
                 await self.send_event(message)
             await self.send_event(events.resume_done(last_seq=self.last_sent))
 

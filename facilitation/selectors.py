@@ -63,9 +63,11 @@ def preferences_effective(user: User) -> dict[str, Any]:
     }
 
 
-def room_present(*, session_id: int, for_hosts: bool = False) -> list[dict[str, Any]]:
-    """Members with a live connection to the room, `here` winning over `stepped_out`;
-    `for_hosts`: each with `muted_until` too (what only hosts may know).
+def room_present(
+    *, session_id: int, mutes: dict[int, datetime] | None = None
+) -> list[dict[str, Any]]:
+    """Members with a live connection to the room, `here` winning over `stepped_out`; given
+    `mutes` (hosts), each with `muted_until` too (what only hosts may know).
 
     For a caller the room has let in (room entry, a host starting a round).
     """
@@ -78,12 +80,7 @@ def room_present(*, session_id: int, for_hosts: bool = False) -> list[dict[str, 
         entry = present.setdefault(row.member_id, events.present_entry(**row._asdict()))
         if row.status == PresenceStatus.HERE:
             entry["status"] = PresenceStatus.HERE
-    if for_hosts:
-        mutes = dict(
-            Participant.objects.filter(
-                session_id=session_id, muted_until__gt=timezone.now()
-            ).values_list("membership_id", "muted_until")
-        )
+    if mutes is not None:
         for member_id, entry in present.items():
             entry["muted_until"] = events.stamp(mutes.get(member_id))
     return list(present.values())
@@ -94,16 +91,6 @@ def facilitator_present(present: list[dict[str, Any]]) -> bool:
     is, a co-host may end the session (`groups.policies`, `facilitator_present`); clients
     recompute `me.may_end` from the present list by the same rule."""
     return any(entry["role"] == GroupRole.FACILITATOR for entry in present)
-
-
-def room_removed(*, session_id: int) -> list[dict[str, Any]]:
-    """Who was removed from this session, for its hosts' `session.state`."""
-    rows = (
-        Participant.objects.filter(session_id=session_id, removed_at__isnull=False)
-        .order_by("removed_at", "pk")
-        .values_list("membership_id", "membership__display_name")
-    )
-    return [events.removed_entry(member_id=pk, display_name=name) for pk, name in rows]
 
 
 def notices_active(*, session_id: int, member_id: int) -> list[dict[str, Any]]:

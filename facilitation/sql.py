@@ -24,8 +24,38 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
-from facilitation.models import Attendance, Message, Participant, Round, Session, SessionEvent
+from facilitation.models import (
+    Attendance,
+    CheckIn,
+    CheckInMoment,
+    CheckInSkip,
+    Message,
+    Participant,
+    Round,
+    Session,
+    SessionEvent,
+    SupportRequest,
+)
 from groups.models import Agreement, AgreementAcceptance, Membership
+
+# The check-in moments in a fixed order: moment i is bit 1 << i of `EntryRow.checked_in` and
+# `EntryRow.skipped` (each moment is answered or skipped at most once: unique constraints).
+MOMENTS: tuple[str, ...] = tuple(CheckInMoment.values)
+
+
+def moment_mask(table: str) -> str:
+    """A subquery summing the bits of the moments of `table` (check-ins or skips) she has in
+    the session; its parameters are `MOMENTS`, in order."""
+    bits = " ".join(f"WHEN %s THEN {1 << i}" for i in range(len(MOMENTS)))
+    return (
+        f"(SELECT COALESCE(SUM(CASE x.moment {bits} ELSE 0 END), 0) FROM {table} x "  # noqa: S608
+        "WHERE x.session_id = s.id AND x.membership_id = m.id)"
+    )
+
+
+def moments(mask: int) -> list[str]:
+    """The moments whose bits are set in `mask`, sorted (as `selectors.checkin_moments`)."""
+    return sorted(moment for i, moment in enumerate(MOMENTS) if int(mask) & (1 << i))
 
 
 def db_time(value: datetime) -> Any:
@@ -57,6 +87,12 @@ class EntryRow(NamedTuple):
     round_id: int | None
     first_seq: int | None
     open_connections: int
+    # Her own part of `session.state` (issue 20): her latest support request in the session
+    # (not a quick exit), and the check-in moments she answered and skipped, as `moment_mask`
+    # bits (`moments` reads them back).
+    my_support_id: int | None
+    checked_in: int
+    skipped: int
 
 
 class PresentRow(NamedTuple):
@@ -115,6 +151,7 @@ def room() -> dict[str, str]:
     accepted = q(AgreementAcceptance._meta.db_table)
     rounds = q(Round._meta.db_table)
     event = q(SessionEvent._meta.db_table)
+    support = q(SupportRequest._meta.db_table)
     opened = (
         f"(SELECT e.created_at FROM {event} e WHERE e.session_id = s.id "  # noqa: S608
         "AND e.type = %s ORDER BY e.seq LIMIT 1)"
@@ -123,9 +160,11 @@ def room() -> dict[str, str]:
         # Everything entering decides on, in one read: the session, her active membership of
         # its group, what the hosts decided about her in it, the agreement rule's three version
         # numbers (see EntryRow), whether the session names her co-host, and its open round;
-        # from when she may read the log, and how many live connections she has to it already.
+        # from when she may read the log, and how many live connections she has to it already;
+        # and her own part of `session.state` (her support request, check-ins and skips).
         # Parameters: now, the opening event's type (`facilitation.agreements.OPENED_EVENT`),
-        # presence horizon, user id, active status, session id.
+        # presence horizon, the quick exit's kind (`SupportKind.LEFT_QUICKLY`), `MOMENTS`
+        # twice, user id, active status, session id.
         "enter": (
             "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
             "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
@@ -140,7 +179,12 @@ def room() -> dict[str, str]:
             f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "
             "ORDER BY r.started_at DESC LIMIT 1), p.first_seq, "
             f"(SELECT COUNT(*) FROM {attendance} o WHERE o.session_id = s.id "
-            "AND o.membership_id = m.id AND o.left_at IS NULL AND o.last_seen_at >= %s) "
+            "AND o.membership_id = m.id AND o.left_at IS NULL AND o.last_seen_at >= %s), "
+            f"(SELECT sr.id FROM {support} sr WHERE sr.session_id = s.id "
+            "AND sr.membership_id = m.id AND sr.kind <> %s "
+            "ORDER BY sr.created_at DESC, sr.id DESC LIMIT 1), "
+            f"{moment_mask(q(CheckIn._meta.db_table))}, "
+            f"{moment_mask(q(CheckInSkip._meta.db_table))} "
             f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
             "AND m.user_id = %s AND m.status = %s "
             f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "

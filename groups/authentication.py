@@ -68,11 +68,20 @@ class TokenOrSessionAuthMiddleware:
         return await self.with_session(scope, receive, send)
 
 
+# Where `TokenAuthMiddleware` leaves a handshake's bearer key for the consumer to check.
+TOKEN_KEY = "haven_token_key"
+
+
 class TokenAuthMiddleware:
     """ASGI middleware: `Authorization: Token <key>` on a WebSocket handshake signs the user in.
 
-    A valid token signs her in whatever cookie came with it; an invalid token (or another
-    scheme) leaves the connection anonymous (the consumer then closes with
+    The key is only parsed here, and left in the scope (`TOKEN_KEY`) with the user anonymous:
+    the room checks it (`groups.services.token_authenticate`, every time, nothing cached) in
+    the same call to the database threads as room entry (issue 20:
+    `facilitation.services.room_enter_with_token`), so a revoked, expired or unknown token
+    never enters, and a consumer that does not check it serves nobody signed in. A valid
+    token signs her in whatever cookie came with it; an invalid token (or another scheme)
+    leaves the connection anonymous (the consumer then closes with
     `closecodes.NOT_SIGNED_IN`). Tokens in the query string are never read.
     """
 
@@ -82,26 +91,16 @@ class TokenAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         from django.contrib.auth.models import AnonymousUser
 
-        from project.realtime import run_in_db
-
         header = dict(scope.get("headers") or []).get(b"authorization")
         if header is not None:
             scope = dict(scope)
+            scope["user"] = AnonymousUser()
             try:
                 key = parse_authorization(header)
             except exceptions.AuthenticationFailed:
                 key = None
-            try:
-                found = await run_in_db(user_for_token, key=key) if key else None
-            except DatabaseError:
-                # The consumer closes with `closecodes.TRY_AGAIN`, not as "signed out".
-                scope["haven_unavailable"] = True
-                found = None
-            if found is None:
-                scope["user"] = AnonymousUser()
-            else:
-                scope["user"], token = found
-                scope["haven_token_id"] = token.pk
+            if key:
+                scope[TOKEN_KEY] = key
         return await self.inner(scope, receive, send)
 
 

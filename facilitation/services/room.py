@@ -4,28 +4,40 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from importlib import import_module
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.models import Session as DjangoSession
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, sql
 from facilitation.agreements import OPENED_EVENT
-from facilitation.models import Attendance, Participant, PresenceStatus, Session, SessionStatus
+from facilitation.log import REPLAY_LIMIT, events_replay
+from facilitation.models import (
+    Attendance,
+    Participant,
+    PresenceStatus,
+    Session,
+    SessionStatus,
+    SupportKind,
+    SupportRequest,
+)
 from facilitation.selectors import (
+    SUPPORT_RELATED,
     checkin_moments,
     checkin_skipped_moments,
     checkins_for_hosts,
     facilitator_present,
     history_after,
+    notices_active,
+    private_replay,
     room_present,
-    room_removed,
     support_for_hosts,
     support_mine,
 )
@@ -40,6 +52,7 @@ from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from groups.selectors import agreement_admits
+from groups.services import token_authenticate
 from project import closecodes, realtime
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
 
@@ -84,7 +97,17 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     with connection.cursor() as cursor:
         cursor.execute(
             statements["enter"],
-            [db_now, OPENED_EVENT, horizon, actor.pk, MembershipStatus.ACTIVE, pk],
+            [
+                db_now,
+                OPENED_EVENT,
+                horizon,
+                SupportKind.LEFT_QUICKLY,
+                *sql.MOMENTS,
+                *sql.MOMENTS,
+                actor.pk,
+                MembershipStatus.ACTIVE,
+                pk,
+            ],
         )
         found = cursor.fetchone()
         if found is None:
@@ -153,6 +176,11 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
         last_seq=row.last_seq,
         muted=bool(row.muted),
         round_open=row.round_id is not None,
+        mine=Mine(
+            support=_support_found(row.my_support_id),
+            checkins=sql.moments(row.checked_in),
+            skipped=sql.moments(row.skipped),
+        ),
     )
     realtime.broadcast_on_commit(
         events.session_group(pk),
@@ -166,6 +194,75 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     return context, state
 
 
+def _support_found(request_id: int | None) -> dict[str, Any] | None:
+    """`selectors.support_mine` when room entry's read has already found which request is hers
+    (`sql.EntryRow.my_support_id`): no statement when she has none (issue 20)."""
+    if request_id is None:
+        return None
+    row = SupportRequest.objects.filter(pk=request_id).select_related(*SUPPORT_RELATED).first()
+    return events.without_type(events.support_sent(row)) if row is not None else None
+
+
+def _for_hosts(*, session_id: int) -> tuple[dict[int, datetime], list[dict[str, Any]]]:
+    """Who is muted until when, and who was removed (in that order, as `events.removed_entry`),
+    for a host's `session.state`: one read of the participant rows (issue 20)."""
+    now = timezone.now()
+    rows = list(
+        Participant.objects.filter(Q(muted_until__gt=now) | Q(removed_at__isnull=False))
+        .filter(session_id=session_id)
+        .order_by("removed_at", "pk")
+        .values_list("membership_id", "muted_until", "removed_at", "membership__display_name")
+    )
+    mutes = {pk: until for pk, until, _gone, _name in rows if until is not None and until > now}
+    removed = [
+        events.removed_entry(member_id=pk, display_name=name)
+        for pk, _until, gone, name in rows
+        if gone is not None
+    ]
+    return mutes, removed
+
+
+class Mine(NamedTuple):
+    """Her own part of `session.state`: her latest support request (as `support.sent`, or
+    None), and the check-in moments she answered and skipped."""
+
+    support: dict[str, Any] | None
+    checkins: list[str]
+    skipped: list[str]
+
+
+def _mine(context: RoomContext) -> Mine:
+    return Mine(
+        support=support_mine(session_id=context.session_id, member_id=context.member_id),
+        checkins=checkin_moments(session_id=context.session_id, member_id=context.member_id),
+        skipped=checkin_skipped_moments(session_id=context.session_id, member_id=context.member_id),
+    )
+
+
+class Entered(NamedTuple):
+    """What `room_enter_with_token` found: who she is, the token she came with, and what
+    `room_enter` answered."""
+
+    user: User
+    token_id: int
+    context: RoomContext
+    state: dict[str, Any]
+
+
+def room_enter_with_token(*, key: str, session_id: Any) -> Entered:
+    """Room entry for a socket that came with a bearer token (`groups.authentication
+    .TokenAuthMiddleware` leaves the key unchecked): the token is checked as on every request
+    (`groups.services.token_authenticate`: unknown, expired, revoked or a deactivated account
+    is refused as not signed in, nothing cached) and then the room entered, in one call to
+    the database threads instead of two (issue 20)."""
+    found = token_authenticate(key=key)
+    if found is None:
+        raise RoomRefused(closecodes.NOT_SIGNED_IN)
+    user, token = found
+    context, state = room_enter(actor=user, session_id=session_id)
+    return Entered(user=user, token_id=token.pk, context=context, state=state)
+
+
 def _state(
     context: RoomContext,
     *,
@@ -177,11 +274,15 @@ def _state(
     last_seq: int,
     muted: bool,
     round_open: bool,
+    mine: Mine | None = None,
 ) -> dict[str, Any]:
     """Her `session.state`: the room as it is now (`muted`, `round_open`: False when the
-    caller already knows there is no mute or no round, saving the query). Hosts also read
-    who is muted until when, and who was removed; `me.may_end` follows the one policy, with
-    whether a facilitator is present."""
+    caller already knows there is no mute or no round, saving the query; `mine`: her own
+    part when the caller has read it already, as room entry's one read does). Hosts also
+    read who is muted until when, and who was removed; `me.may_end` follows the one policy,
+    with whether a facilitator is present."""
+    if mine is None:
+        mine = _mine(context)
     muted_until = None
     if muted:
         muted_until = (
@@ -193,7 +294,8 @@ def _state(
             .values_list("muted_until", flat=True)
             .first()
         )
-    present = room_present(session_id=context.session_id, for_hosts=context.is_host)
+    mutes, removed = _for_hosts(session_id=context.session_id) if context.is_host else (None, None)
+    present = room_present(session_id=context.session_id, mutes=mutes)
     may_end = can(
         actor,
         Action.SESSION_END,
@@ -213,13 +315,11 @@ def _state(
         present=present,
         round_state=round_state(context.session_id) if round_open else None,
         last_seq=last_seq,
-        removed=room_removed(session_id=context.session_id) if context.is_host else None,
-        my_support=support_mine(session_id=context.session_id, member_id=context.member_id),
+        removed=removed,
+        my_support=mine.support,
         support=support_for_hosts(session_id=context.session_id) if context.is_host else None,
-        my_checkins=checkin_moments(session_id=context.session_id, member_id=context.member_id),
-        my_skipped=checkin_skipped_moments(
-            session_id=context.session_id, member_id=context.member_id
-        ),
+        my_checkins=mine.checkins,
+        my_skipped=mine.skipped,
         checkins=checkins_for_hosts(session_id=context.session_id, reads_notes=context.reads_notes)
         if context.is_host
         else None,
@@ -472,6 +572,47 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
         round_open=True,
     )
     return changed, state
+
+
+class ResumeRead(NamedTuple):
+    """What one `resume` sends, read in one call to the database threads (issue 20)."""
+
+    events: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
+    private: list[dict[str, Any]]
+
+
+def resume_read(*, context: RoomContext, after_seq: int, history_after: int) -> ResumeRead:
+    """Everything one `resume` of hers replays, in one database call: the log after
+    `after_seq` to its end as she reads it (`log.events_replay`, REPLAY_LIMIT rows a
+    statement; up to `history_after` as its `history.hidden` marker), her active notices
+    (`selectors.notices_active`) and the private messages of this session
+    (`selectors.private_replay`). A reconnect that missed nothing costs three statements and
+    one trip to the database threads instead of three. Reads only; the connection sends it
+    all under its delivery lock (`delivery.RoomDelivery.resume`)."""
+    replayed: list[dict[str, Any]] = []
+    cursor = after_seq
+    while True:
+        batch = events_replay(
+            session_id=context.session_id,
+            after_seq=cursor,
+            limit=REPLAY_LIMIT,
+            history_after=history_after,
+            reader=context.reader,
+        )
+        replayed.extend(batch)
+        if batch:
+            cursor = batch[-1]["seq"]
+        if len(batch) < REPLAY_LIMIT:
+            break
+    member_id = context.member_id
+    return ResumeRead(
+        events=replayed,
+        notices=notices_active(session_id=context.session_id, member_id=member_id),
+        private=private_replay(
+            session_id=context.session_id, member_id=member_id, is_host=context.is_host
+        ),
+    )
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ every member through these at once, so their number is guarded here (bench/query
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from facilitation import services
 from facilitation.models import Session, SessionEvent
 from facilitation.selectors import private_replay, session_started_at
+from facilitation.services import room as room_services
+from facilitation.services.room import ResumeRead
 from groups.authentication import user_for_token
 from tests.facilitation.room import make_room
 
@@ -52,16 +55,130 @@ def test_the_private_part_of_a_resume_is_one_statement(django_assert_num_queries
         )
 
 
-def test_a_member_getting_back_in_costs_the_room_eight_statements(django_assert_num_queries):
+def test_a_member_getting_back_in_costs_the_room_five_statements(django_assert_num_queries):
     room = make_room()
     member = room.world.users["member"]
     context, _state = services.room_enter(actor=member, session_id=room.session.pk)
     services.room_leave(context=context)
 
-    # BEGIN, the one read that decides, her attendance row, who is here, her support request
-    # and her check-ins and skipped check-ins (session.state), COMMIT.
-    with django_assert_num_queries(8):
+    # BEGIN, the one read that decides (her support request, check-ins and skipped check-ins
+    # with it), her attendance row, who is here, COMMIT.
+    with django_assert_num_queries(5):
         context, _state = services.room_enter(actor=member, session_id=room.session.pk)
+
+
+def test_her_own_part_of_the_state_read_with_entry_is_what_the_selectors_read(
+    django_assert_num_queries,
+):
+    room = make_room()
+    member = room.world.users["member"]
+    context, state = services.room_enter(actor=member, session_id=room.session.pk)
+    assert state["me"]["support"] is None
+    assert state["me"]["checkins"] == state["me"]["checkins_skipped"] == []
+    services.checkin_set(actor=member, context=context, moment="in", mood="okay")
+    services.checkin_skip(actor=member, context=context, moment="out")
+    asked = services.support_request(actor=member, context=context, kind="minute")
+    # Her quick exit is for the hosts only: she still reads her own request.
+    services.room_leave(context=context)
+    assert services.support_left(actor=member, session_id=room.session.pk) is not None
+
+    # The same five statements, and one more for the request she has.
+    with django_assert_num_queries(6):
+        context, state = services.room_enter(actor=member, session_id=room.session.pk)
+    _context, by_selectors = services.room_rights(context=context)
+
+    assert state["me"]["support"]["request_id"] == asked.pk
+    assert state["me"]["checkins"] == ["in"]
+    assert state["me"]["checkins_skipped"] == ["out"]
+    assert state["me"] == by_selectors["me"]
+
+
+def test_someone_elses_answers_are_not_hers(django_assert_num_queries):
+    room = make_room()
+    member, other = room.world.users["member"], room.world.users["member2"]
+    theirs, _state = services.room_enter(actor=other, session_id=room.session.pk)
+    services.checkin_set(actor=other, context=theirs, moment="in", mood="good")
+    services.checkin_skip(actor=other, context=theirs, moment="out")
+    services.support_request(actor=other, context=theirs, kind="message_me")
+
+    _context, state = services.room_enter(actor=member, session_id=room.session.pk)
+
+    assert state["me"]["support"] is None
+    assert state["me"]["checkins"] == state["me"]["checkins_skipped"] == []
+
+
+def test_a_host_getting_back_in_costs_the_room_eight_statements(django_assert_num_queries):
+    room = make_room()
+    host = room.world.users["facilitator"]
+    context, _state = services.room_enter(actor=host, session_id=room.session.pk)
+    services.room_leave(context=context)
+
+    # BEGIN, the one read that decides, her attendance row, who is here, the support queue,
+    # the check-ins, who was removed, COMMIT.
+    with django_assert_num_queries(8):
+        context, state = services.room_enter(actor=host, session_id=room.session.pk)
+    assert state["me"]["is_host"] is True
+
+
+def test_a_resume_is_three_statements_in_one_call(django_assert_num_queries):
+    room = make_room()
+    member, other = room.world.users["member"], room.world.users["member2"]
+    context, state = services.room_enter(actor=member, session_id=room.session.pk)
+    theirs, _state = services.room_enter(actor=other, session_id=room.session.pk)
+    sent = [
+        services.message_post(
+            actor=other,
+            context=theirs,
+            body=f"hello {n}",
+            content_warning=None,
+            client_id=str(uuid.uuid4()),
+        )[0]["seq"]
+        for n in range(3)
+    ]
+
+    def resume(after: int) -> ResumeRead:
+        return services.resume_read(
+            context=context,
+            after_seq=after,
+            history_after=context.history_after,
+        )
+
+    # The log, her notices, the private messages: whether she missed nothing or something,
+    # and what she may not read comes back as its marker.
+    with django_assert_num_queries(3):
+        assert resume(sent[-1]) == ResumeRead(events=[], notices=[], private=[])
+    with django_assert_num_queries(3):
+        missed = resume(state["last_seq"])
+    assert [(e["type"], e["seq"]) for e in missed.events] == [("message", seq) for seq in sent]
+    with django_assert_num_queries(3):
+        everything = resume(0)
+    assert everything.events[0] == {"type": "history.hidden", "seq": context.history_after}
+    assert everything.events[-3:] == missed.events
+
+
+def test_a_long_resume_reads_the_log_in_pages_and_misses_nothing(monkeypatch):
+    room = make_room()
+    member = room.world.users["member"]
+    context, state = services.room_enter(actor=member, session_id=room.session.pk)
+    sent = [
+        services.message_post(
+            actor=member,
+            context=context,
+            body=f"hello {n}",
+            content_warning=None,
+            client_id=str(uuid.uuid4()),
+        )[0]["seq"]
+        for n in range(5)
+    ]
+    monkeypatch.setattr(room_services, "REPLAY_LIMIT", 2)
+
+    read = services.resume_read(
+        context=context,
+        after_seq=state["last_seq"],
+        history_after=context.history_after,
+    )
+
+    assert [event["seq"] for event in read.events] == sent
 
 
 def test_a_token_used_within_the_minute_signs_in_with_one_statement(django_assert_num_queries):
