@@ -83,11 +83,11 @@ from facilitation.services.private import (
     private_send,
     thread_open,
 )
+from facilitation.services.resume import resume_read
 from facilitation.services.room import (
     SOCKETS_PER_MEMBER,
     BeatAnswer,
     presence_set,
-    resume_read,
     room_channel_groups,
     room_close_process,
     room_enter,

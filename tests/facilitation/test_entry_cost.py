@@ -12,8 +12,8 @@ import pytest
 from facilitation import services
 from facilitation.models import Session, SessionEvent
 from facilitation.selectors import private_replay, session_started_at
-from facilitation.services import room as room_services
-from facilitation.services.room import ResumeRead
+from facilitation.services import resume as resume_services
+from facilitation.services.resume import ResumeRead
 from groups.authentication import user_for_token
 from tests.facilitation.room import make_room
 
@@ -170,7 +170,7 @@ def test_a_long_resume_reads_the_log_in_pages_and_misses_nothing(monkeypatch):
         )[0]["seq"]
         for n in range(5)
     ]
-    monkeypatch.setattr(room_services, "REPLAY_LIMIT", 2)
+    monkeypatch.setattr(resume_services, "REPLAY_LIMIT", 2)
 
     read = services.resume_read(
         context=context,
