@@ -15,17 +15,28 @@ from django.utils.translation import pgettext_lazy
 from groups.models import Group, Membership
 from project.crypto import EncryptedTextField
 
+# The lengths of a content-warning category's key and words (the admin's form says them too).
+CW_KEY_MAX, CW_LABEL_MAX, CW_DESCRIPTION_MAX = 40, 80, 200
+
 
 class ContentWarning(models.Model):
-    """A category a message or a session can be marked with ("sexual violence", ...)."""
+    """A category a message or a session can be marked with ("sexual violence", ...).
 
-    key = models.SlugField(max_length=40, primary_key=True)
-    label = models.CharField(max_length=80)
-    description = models.CharField(max_length=200)
-    position = models.PositiveIntegerField(default=0)
+    Changed only through `facilitation.services.content_warning_*` (audited, and the cached
+    copy forgotten); read through `facilitation.taxonomy`, never directly. Never deleted: a
+    retired category is not offered any more but still labels what was marked with it.
+    """
+
+    key = models.SlugField(_("key"), max_length=CW_KEY_MAX, primary_key=True)
+    label = models.CharField(_("label"), max_length=CW_LABEL_MAX)
+    description = models.CharField(_("description"), max_length=CW_DESCRIPTION_MAX, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    retired = models.BooleanField(_("retired"), default=False)
 
     class Meta:
         ordering = ["position", "key"]
+        verbose_name = _("content warning")
+        verbose_name_plural = _("content warnings")
 
     def __str__(self) -> str:
         return self.key

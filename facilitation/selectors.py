@@ -19,7 +19,6 @@ from facilitation.models import (
     Attendance,
     CheckIn,
     CheckInSkip,
-    ContentWarning,
     HandoverNote,
     NoticeCode,
     Participant,
@@ -35,7 +34,7 @@ from facilitation.models import (
     SupportRequest,
     TalkRequest,
 )
-from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE
+from facilitation.taxonomy import CW_COLLAPSE, Category, categories, warning_keys
 from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRole, User
 from groups.policies import Action, active_membership, can, is_signed_in, require
 from project.exceptions import Forbidden, NotFound, parse_id
@@ -51,10 +50,11 @@ LEAVE_QUICKLY_PREFERENCE = "tell_hosts_if_i_leave_quickly"
 
 
 def preferences_effective(user: User) -> dict[str, Any]:
-    """A member's preferences with every taxonomy category filled in (default: collapse) and
+    """A member's preferences with every taxonomy category filled in (default: collapse; retired
+    ones too, for what they still mark) and
     whether the hosts hear when she leaves quickly (default: yes)."""
     stored = (user.preferences or {}).get("content_warnings", {})
-    choices = {key: stored.get(key, CW_COLLAPSE) for key in sorted(CONTENT_WARNING_KEYS)}
+    choices = {key: stored.get(key, CW_COLLAPSE) for key in sorted(warning_keys())}
     tell = (user.preferences or {}).get(LEAVE_QUICKLY_PREFERENCE, True) is not False
     return {
         **(user.preferences or {}),
@@ -217,8 +217,9 @@ def attendance_list(*, viewer: User, session: Session) -> QuerySet[Attendance]:
     return Attendance.objects.filter(session=session).select_related("membership")
 
 
-def content_warning_list() -> QuerySet[ContentWarning]:
-    return ContentWarning.objects.all()
+def content_warning_list() -> list[Category]:
+    """Every category in order, retired ones too (they label old messages), as shown."""
+    return categories()
 
 
 def session_log(

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from facilitation import events
 from facilitation.log import REPLAY_LIMIT
 from facilitation.models import (
+    CW_KEY_MAX,
     CheckInMoment,
     Mood,
     PlanItemKind,
@@ -29,16 +30,12 @@ from facilitation.services import (
     SUPPORT_NOTE_MAX,
 )
 from facilitation.services.support import ASKED_KINDS, HOST_STATUSES
-from facilitation.taxonomy import (
-    CONTENT_WARNING_KEYS,
-    CW_COLLAPSE,
-    CW_SHOW,
-    warning_description,
-    warning_label,
-)
+from facilitation.taxonomy import CW_COLLAPSE, CW_SHOW, Category
 from project.exceptions import MAX_ID
 
-CW_CHOICES = sorted(CONTENT_WARNING_KEYS)
+# A category key: which ones exist (and which are still offered) is the taxonomy's to say, in
+# the services (`clean_warning_list`), as the admin may add and retire them.
+CW_KEY = {"max_length": CW_KEY_MAX}
 # Longer lists than this are refused before the services look at them (there are 10
 # categories; a session has a few co-hosts).
 LIST_MAX = 20
@@ -48,12 +45,14 @@ class ContentWarningOutput(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     description = serializers.CharField()
+    retired = serializers.BooleanField()
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
+    def to_representation(self, instance: Category) -> dict[str, Any]:
         return {
             "key": instance.key,
-            "label": warning_label(instance.key),
-            "description": warning_description(instance.key),
+            "label": instance.label,
+            "description": instance.description,
+            "retired": instance.retired,
         }
 
 
@@ -81,7 +80,7 @@ class SessionCreateInput(serializers.Serializer):
     ends_at = serializers.DateTimeField()
     kind = serializers.ChoiceField(choices=SessionKind.choices)
     content_warnings = serializers.ListField(
-        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=LIST_MAX
+        child=serializers.CharField(**CW_KEY), required=False, max_length=LIST_MAX
     )
     co_hosts = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
@@ -96,7 +95,7 @@ class SessionUpdateInput(serializers.Serializer):
     ends_at = serializers.DateTimeField(required=False)
     kind = serializers.ChoiceField(choices=SessionKind.choices, required=False)
     content_warnings = serializers.ListField(
-        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, max_length=LIST_MAX
+        child=serializers.CharField(**CW_KEY), required=False, max_length=LIST_MAX
     )
     co_hosts = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
@@ -143,7 +142,7 @@ class PlanItemSerializer(serializers.Serializer):
         max_length=PLAN_NOTES_MAX, required=False, allow_blank=True, default=""
     )
     content_warnings = serializers.ListField(
-        child=serializers.ChoiceField(choices=CW_CHOICES), required=False, default=list
+        child=serializers.CharField(**CW_KEY), required=False, default=list
     )
 
 

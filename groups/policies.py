@@ -102,6 +102,9 @@ class Action(StrEnum):
     REFERRAL_PROPOSE = "referral.propose"
     REFERRAL_RESPOND = "referral.respond"
     REFERRAL_PACK = "referral.pack"
+    # Issue 19: edit the content-warning taxonomy (words, order, her own categories, retiring
+    # one) in the admin, through `facilitation.services.content_warning_*`.
+    TAXONOMY_EDIT = "taxonomy.edit"
 
 
 R = Role
@@ -140,6 +143,7 @@ ROLE_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.PRIVATE_HOST: frozenset({R.FACILITATOR, R.CO_HOST, R.ORG_ADMIN}),
     Action.AUDIT_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
     Action.STAFF_MANAGE: frozenset({R.ORG_ADMIN}),
+    Action.TAXONOMY_EDIT: frozenset({R.ORG_ADMIN}),
     Action.DASHBOARD_VIEW: frozenset({R.ORG_SAFEGUARDING_LEAD, R.ORG_ADMIN}),
     # Issue 16, afterwards. A co-host reads the register of the session she co-hosted (she saw
     # it live) but not the follow-ups (they come from check-ins, CHECKIN_READ) nor debriefs.

@@ -42,7 +42,13 @@ API = "/api/v1/"
 SIGNED_OUT = frozenset({"anonymous", "deactivated"})
 # Actions that do not happen inside a group: a refusal is 403, there is nothing to hide.
 ORG_LEVEL = frozenset(
-    {Action.GROUP_CREATE, Action.AUDIT_VIEW, Action.STAFF_MANAGE, Action.DASHBOARD_VIEW}
+    {
+        Action.GROUP_CREATE,
+        Action.AUDIT_VIEW,
+        Action.STAFF_MANAGE,
+        Action.DASHBOARD_VIEW,
+        Action.TAXONOMY_EDIT,
+    }
 )
 IN_A = frozenset({"member", "peer_mentor", "facilitator"})
 HOSTS_OF_A = frozenset({"facilitator", "admin"})  # admins hold a facilitator's powers anywhere
@@ -88,6 +94,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.PAST_SESSIONS_VIEW: HOSTS_OF_A | {"safeguarding_lead"},
     Action.TALK_REQUEST: HOSTS_OF_A,
     Action.STAFF_MANAGE: frozenset({"admin"}),
+    # Issue 19: the content-warning taxonomy, in the admin (not REST).
+    Action.TAXONOMY_EDIT: frozenset({"admin"}),
     Action.DASHBOARD_VIEW: frozenset({"safeguarding_lead", "admin"}),
     # Issue 16: bringing back a paused or removed member; one member's record (not peer mentors).
     Action.MEMBER_REINSTATE: HOSTS_OF_A,

@@ -126,6 +126,14 @@ from facilitation.services.support import (
     support_set_status,
     support_set_status_in_group,
 )
+from facilitation.services.taxonomy import (
+    CW_POSITION_MAX,
+    CategoryWords,
+    content_warning_clean,
+    content_warning_create,
+    content_warning_retire,
+    content_warning_update,
+)
 from facilitation.taxonomy import CW_COLLAPSE, CW_NOTE_MAX, CW_SHOW
 
 __all__ = [
@@ -133,6 +141,7 @@ __all__ = [
     "CHECKIN_NOTE_MAX",
     "CW_COLLAPSE",
     "CW_NOTE_MAX",
+    "CW_POSITION_MAX",
     "CW_SHOW",
     "DEBRIEF_MAX",
     "FLOOD_CLOSE_AFTER",
@@ -158,6 +167,7 @@ __all__ = [
     "TRANSITIONS",
     "Beat",
     "BeatAnswer",
+    "CategoryWords",
     "FollowUpRow",
     "FrameLimiter",
     "RecentPosts",
@@ -172,6 +182,10 @@ __all__ = [
     "checkin_skip",
     "checkin_skip_after",
     "checkins_read",
+    "content_warning_clean",
+    "content_warning_create",
+    "content_warning_retire",
+    "content_warning_update",
     "debrief_write",
     "debriefs_read",
     "event_append",

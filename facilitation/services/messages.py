@@ -326,14 +326,18 @@ async def message_post_fast(
     """`message_post`'s transaction for the plain case, on the event loop (project/asyncdb.py).
 
     Returns the event and its broadcasts (to publish after the sender's ack), or None when
-    the post is not plain (a resend, a refusal, a session that is not live, the limit reached
-    by another tab): then the transaction was rolled back and the caller runs `message_post`,
-    which explains why. The same statements under the same session row lock, so the seq has
-    no gaps; they are sent in one pipeline and answered in one round trip, then committed or
-    rolled back in a second (on a busy 2-core machine every round trip waits for PostgreSQL
-    to be scheduled). Raises ValidationFailed for a bad frame and `psycopg.Error` when
-    PostgreSQL cannot be reached.
+    the post is not plain (one with a content warning, a resend, a refusal, a session that is
+    not live, the limit reached by another tab): then nothing was written, or the transaction
+    was rolled back, and the caller runs `message_post`, which explains why. The same
+    statements under the same session row lock, so the seq has no gaps; they are sent in one
+    pipeline and answered in one round trip, then committed or rolled back in a second (on a
+    busy 2-core machine every round trip waits for PostgreSQL to be scheduled). Raises
+    ValidationFailed for a bad frame and `psycopg.Error` when PostgreSQL cannot be reached.
     """
+    if content_warning is not None:
+        # Not plain: its category is checked against the taxonomy, read through Django's
+        # cache or the table, which belong on a database thread.
+        return None
     post = _post_prepare(context, body, content_warning, client_id)
     statements = sql.post()
     async with asyncdb.connection() as conn, conn.pipeline(), conn.transaction():

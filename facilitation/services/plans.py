@@ -21,7 +21,9 @@ PLAN_ITEM_MINUTES_MAX = 240
 PLAN_NOTES_MAX = 2000
 
 
-def _clean_plan(items: Any) -> list[dict[str, Any]]:
+def _clean_plan(items: Any, kept: frozenset[str]) -> list[dict[str, Any]]:
+    """The items, checked; `kept`: the content warnings the plan already had (a retired
+    category may stay where it was)."""
     if not isinstance(items, list):
         raise ValidationFailed({"items": [_("Give a list of agenda items.")]})
     if len(items) > PLAN_MAX_ITEMS:
@@ -59,7 +61,7 @@ def _clean_plan(items: Any) -> list[dict[str, Any]]:
                 "minutes": minutes,
                 "notes": notes,
                 "content_warnings": clean_warning_list(
-                    item.get("content_warnings"), f"{where}.content_warnings"
+                    item.get("content_warnings"), f"{where}.content_warnings", kept=kept
                 ),
             }
         )
@@ -70,8 +72,9 @@ def _clean_plan(items: Any) -> list[dict[str, Any]]:
 def plan_replace(*, actor: User, session: Session, items: Any) -> list[PlanItem]:
     """Replace the whole plan at once: every item is stored, or none is."""
     require(actor, Action.SESSION_HOST, session=session, visible=Action.SESSION_VIEW)
-    cleaned = _clean_plan(items)
     session = Session.objects.select_for_update().get(pk=session.pk)
+    had = PlanItem.objects.filter(session=session).values_list("content_warnings", flat=True)
+    cleaned = _clean_plan(items, frozenset(key for keys in had for key in keys))
     if session.status == SessionStatus.ENDED:
         raise Conflict(_("This session has ended and can no longer change."), code="ended")
     PlanItem.objects.filter(session=session).delete()

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from facilitation.selectors import LEAVE_QUICKLY_PREFERENCE
-from facilitation.taxonomy import CONTENT_WARNING_KEYS, CW_COLLAPSE, CW_SHOW
+from facilitation.taxonomy import CW_COLLAPSE, CW_SHOW, warning_keys
 from groups.models import User
 from project.audit import audit_record
 from project.exceptions import ValidationFailed
@@ -27,8 +27,9 @@ def preferences_update(
     if content_warnings is not None and not isinstance(content_warnings, dict):
         fields["preferences.content_warnings"] = [_("Give a choice for each category.")]
         content_warnings = None
+    known = warning_keys() if content_warnings else frozenset()
     for key, choice in (content_warnings or {}).items():
-        if key not in CONTENT_WARNING_KEYS:
+        if key not in known:
             fields[f"preferences.content_warnings.{key}"] = [_("There is no such category.")]
         elif choice not in {CW_SHOW, CW_COLLAPSE}:
             fields[f"preferences.content_warnings.{key}"] = [_("Choose show or collapse.")]

@@ -141,7 +141,7 @@ def session_update(*, actor: User, session: Session, **changes: Any) -> Session:
         changed.append("kind")
     if "content_warnings" in changes:
         session.content_warnings = clean_warning_list(
-            changes["content_warnings"], "content_warnings"
+            changes["content_warnings"], "content_warnings", kept=session.content_warnings
         )
         changed.append("content_warnings")
     hosts = None

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
-from facilitation.taxonomy import CONTENT_WARNINGS, translated_warnings
+from facilitation.taxonomy import translated_warnings
 from frontend.views._common import CLEAR_SITE_DATA, _error_text, _flash_errors, signed_in
 from groups import selectors as group_selectors
 from groups import services as group_services
@@ -65,8 +65,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
                 _("Saved."),
             )
             return redirect("settings")
+        # The categories the form shows; a retired one's choice stays as it was.
         choices = {
-            key: request.POST.get(f"cw_{key}", "collapse") for key, _l, _d in CONTENT_WARNINGS
+            key: request.POST.get(f"cw_{key}", "collapse") for key, _l, _d in translated_warnings()
         }
         # A hidden "0" before the checkbox's "1": the last value counts; none: unchanged.
         told = request.POST.getlist("tell_hosts_if_i_leave_quickly")
@@ -81,18 +82,19 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         )
         return redirect("settings")
     preferences = session_selectors.preferences_effective(user)
+    offered = translated_warnings()
     return render(
         request,
         "frontend/settings.html",
         {
             "warnings": [
                 (key, label, description, preferences["content_warnings"].get(key, "collapse"))
-                for key, label, description in translated_warnings()
+                for key, label, description in offered
             ],
             # Issue 17: one line says what is folded; the topics sit behind "Change for a topic".
             "shown_warnings": [
                 label
-                for key, label, _d in translated_warnings()
+                for key, label, _d in offered
                 if preferences["content_warnings"].get(key, "collapse") == "show"
             ],
             "cw_open": request.GET.get("change") == "warnings",

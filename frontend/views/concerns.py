@@ -12,7 +12,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from facilitation.taxonomy import translated_warnings
+from facilitation.taxonomy import warning_labels
 from frontend.views._common import _error_text, _flash_errors, signed_in
 from groups import selectors as group_selectors
 from project.exceptions import ApplicationError
@@ -205,7 +205,7 @@ def concern(request: HttpRequest, concern_id: int) -> HttpResponse:
     referred = concern_selectors.concern_messages(concern=found, role=role) or []
     # Only those who move it get the staff notes (None for her who raised it, and peer mentors).
     notes = concern_selectors.concern_notes(concern=found, role=role)
-    warnings = {key: label for key, label, _d in translated_warnings()}
+    warnings = warning_labels()
     handling = role != concern_policies.ConcernRole.REPORTER
     response = render(
         request,

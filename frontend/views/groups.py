@@ -23,7 +23,7 @@ from facilitation.agreements import agreement_admits_to
 from facilitation.models import SessionKind, SessionStatus, SupportKind
 from facilitation.services.private import PRIVATE_BODY_MAX
 from facilitation.services.support import ASKED_KINDS, SUPPORT_NOTE_MAX
-from facilitation.taxonomy import translated_warnings
+from facilitation.taxonomy import categories
 from frontend.views._common import _error_text, _flash_errors, _local_datetime, signed_in
 from groups import selectors as group_selectors
 from groups import services as group_services
@@ -83,6 +83,8 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
     except ApplicationError:
         agreement, accepted = None, False
     is_facilitator = can(user, Action.GROUP_UPDATE, group=group, membership=membership)
+    # Labels for every category (a session may carry a retired one); the retired are not offered.
+    shown_warnings = categories()
     context: dict[str, Any] = {
         "group": group,
         "membership": membership,
@@ -91,7 +93,7 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         "is_facilitator": is_facilitator,
         "can_see_roster": can(user, Action.ROSTER_VIEW, group=group, membership=membership),
         "sessions": [],
-        "cw_labels": {key: label for key, label, _d in translated_warnings()},
+        "cw_labels": {c.key: c.label for c in shown_warnings},
         "session_kinds": SessionKind.choices,
         "invite_roles": [
             (GroupRole.MEMBER, _("Member")),
@@ -101,7 +103,9 @@ def _group_context(request: HttpRequest, group: Any, thread: Any = None) -> dict
         "expiry_days": group_services.INVITE_EXPIRY_DAYS,
         "label_max": group_services.INVITE_LABEL_MAX,
         "batch_size": group_services.INVITE_BATCH_SIZE,
-        "content_warnings": translated_warnings(),
+        "content_warnings": [
+            (c.key, c.label, c.description) for c in shown_warnings if not c.retired
+        ],
     }
     if can(user, Action.SESSION_VIEW, group=group, membership=membership):
         listed = list(session_selectors.session_list(viewer=user, group=group))

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from facilitation import selectors as session_selectors
 from facilitation import services as session_services
 from facilitation.models import Mood, PlanItemKind, Session, SessionStatus
-from facilitation.taxonomy import translated_warnings
+from facilitation.taxonomy import categories
 from frontend.views._common import _error_text, _flash_errors, signed_in
 from frontend.views.agreements import agreement_door
 from groups import selectors as group_selectors
@@ -72,7 +72,8 @@ def session_plan(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "rows": rows,
             "kinds": PlanItemKind.choices,
-            "content_warnings": [(key, label) for key, label, _d in translated_warnings()],
+            # Retired categories show only on a row that already has them.
+            "content_warnings": [(c.key, c.label, c.retired) for c in categories()],
         },
         status=status,
     )
@@ -115,8 +116,9 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         "group_id": session.group_id,
         "member_id": me.pk if me else None,
         "preferences": preferences,
+        # Every category labels messages; a retired one is not offered (room.js).
         "content_warnings": [
-            {"key": key, "label": label} for key, label, _description in translated_warnings()
+            {"key": c.key, "label": c.label, "retired": c.retired} for c in categories()
         ],
         "categories": [{"key": key, "label": str(label)} for key, label in Category.choices],
         "is_facilitator": can(user, Action.SESSION_END, session=session),

@@ -1,4 +1,5 @@
-"""The content-warning taxonomy: loaded by migration, listed to anyone signed in."""
+"""The content-warning taxonomy: loaded by migration, listed to anyone signed in (editing it:
+test_taxonomy_editing.py)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def test_the_taxonomy_is_listed_in_its_shipped_order(world):
         "key": CONTENT_WARNINGS[0][0],
         "label": CONTENT_WARNINGS[0][1],
         "description": CONTENT_WARNINGS[0][2],
+        "retired": False,
     }
 
 

@@ -1362,6 +1362,7 @@
   $("cw").addEventListener("change", cwToggleLabel);
 
   config.content_warnings.forEach(function (cw) {
+    if (cw.retired) { return; }  // still labels old messages (cwLabels), never offered
     var option = el("option", null, cw.label);
     option.value = cw.key;
     $("cw").appendChild(option);
