@@ -150,11 +150,15 @@ def test_messages_are_not_in_the_admin_and_their_text_is_nowhere_in_it(world):
 
 
 @pytest.mark.django_db
-def test_the_content_warning_taxonomy_and_the_last_purge_are_listed_read_only(world):
+def test_the_taxonomy_is_edited_never_deleted_and_the_last_purge_is_listed_read_only(world):
     client = signed_in(world.users["admin"])
 
+    # Editing it through its services: tests/facilitation/test_taxonomy_editing.py.
     warnings = client.get("/staff/admin/facilitation/contentwarning/")
     assert warnings.status_code == 200 and b"sexual_violence" in warnings.content
-    assert client.get("/staff/admin/facilitation/contentwarning/add/").status_code == 403
+    assert b"delete_selected" not in warnings.content
+    assert client.get("/staff/admin/facilitation/contentwarning/add/").status_code == 200
+    deleting = "/staff/admin/facilitation/contentwarning/other/delete/"
+    assert client.get(deleting).status_code == 403
     assert client.get("/staff/admin/project/maintenancerun/").status_code == 200
     assert Membership.objects.filter(pk=world.members["member"].pk).exists()
