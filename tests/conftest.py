@@ -89,7 +89,23 @@ def _reset_lockouts(db: None) -> None:
     AccessAttempt.objects.all().delete()
 
 
+def shipped_taxonomy() -> None:
+    """The content-warning rows migration 0002 makes: a transactional test's flush empties the
+    table, and the taxonomy is read from it (issue 19), so every world starts with them."""
+    from facilitation.models import ContentWarning
+    from facilitation.taxonomy import CONTENT_WARNINGS
+
+    ContentWarning.objects.bulk_create(
+        [
+            ContentWarning(key=key, label=label, description=description, position=position)
+            for position, (key, label, description) in enumerate(CONTENT_WARNINGS)
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def build_world() -> World:
+    shipped_taxonomy()
     facilitator = make_staff("fac-a", OrgRole.FACILITATOR)
     other_facilitator = make_staff("fac-b", OrgRole.FACILITATOR)
     lead = make_staff("lead", OrgRole.SAFEGUARDING_LEAD)
