@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('facilitation', '0012_afterwards'),
+        ('facilitation', '0013_attendance_process'),
     ]
 
     operations = [
