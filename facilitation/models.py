@@ -15,17 +15,13 @@ from django.utils.translation import pgettext_lazy
 from groups.models import Group, Membership
 from project.crypto import EncryptedTextField
 
-# The lengths of a content-warning category's key and words (the admin's form says them too).
-CW_KEY_MAX, CW_LABEL_MAX, CW_DESCRIPTION_MAX = 40, 80, 200
+CW_KEY_MAX, CW_LABEL_MAX, CW_DESCRIPTION_MAX = 40, 80, 200  # a category's key and words
 
 
 class ContentWarning(models.Model):
-    """A category a message or a session can be marked with ("sexual violence", ...).
-
-    Changed only through `facilitation.services.content_warning_*` (audited, and the cached
-    copy forgotten); read through `facilitation.taxonomy`, never directly. Never deleted: a
-    retired category is not offered any more but still labels what was marked with it.
-    """
+    """A category a message or a session can be marked with ("sexual violence", ...). Changed
+    only through `services.content_warning_*`, read through `facilitation.taxonomy`; never
+    deleted: a retired one is not offered but still labels what was marked with it."""
 
     key = models.SlugField(_("key"), max_length=CW_KEY_MAX, primary_key=True)
     label = models.CharField(_("label"), max_length=CW_LABEL_MAX)
