@@ -75,6 +75,18 @@ def database_analyze(database_url: str) -> None:
         conn.execute("ANALYZE")
 
 
+def attendance_close_all(database_url: str) -> int:
+    """Close every open attendance row of the bench database (a fresh process's S4 starts
+    from an empty room); returns how many were open."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        done = conn.execute(
+            "UPDATE facilitation_attendance SET left_at = now() WHERE left_at IS NULL"
+        )
+        return done.rowcount
+
+
 def haven_env(database_url: str, var_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
