@@ -584,6 +584,8 @@ async def fleet_run(
             reps = cfg.reps
             if scenario in {"S5", "S6", "S7", "S7b"} and setup.kind != "haven":
                 reps = min(reps, args.reference_churn_reps)
+            if scenario == "S7":
+                reps = min(reps, args.storm_reps)
             if scenario == "S7b":
                 reps = 1  # the killed process stays dead: one storm per fleet
             for rep in range(reps):
@@ -1033,11 +1035,12 @@ async def main_async(args: argparse.Namespace) -> int:
     two = tuple(s for s in ("S2", "S7b") if want(s))  # S7b kills one of the two: last
     if "haven" in servers and two:
         await fleet_run("haven", data, cfg, args, results, budget, processes=2, scenarios=two)
-    for _rep in range(1, cfg.reps if "haven" in servers and want("S7b") else 0):
+    storms = min(cfg.reps, args.storm_reps)
+    for _rep in range(1, storms if "haven" in servers and want("S7b") else 0):
         await fleet_run("haven", data, cfg, args, results, budget, processes=2, scenarios=("S7b",))
     if "haven" in servers and want("S4"):
-        # Last, with what the budget leaves (--s4-haven-reps, one by default): 5,000 handshakes
-        # with room entry take about 35 s here; every fleet opening also measures the memory.
+        # Last, with what the budget leaves (--s4-haven-reps, one by default): 10,000 handshakes
+        # with room entry take about 90 s here; every fleet opening also measures the memory.
         await s4_run("haven", data, cfg, args, results, budget)
     results["seconds"] = round(time.monotonic() - budget.start, 1)
     return write_report(results, cfg, args)
@@ -1106,6 +1109,12 @@ def main() -> int:
         type=int,
         default=1,
         help="repetitions of S5/S6 for the naive server (it has no log: loss by design)",
+    )
+    parser.add_argument(
+        "--storm-reps",
+        type=int,
+        default=1,
+        help="restart storms (S7, S7b) per run for Haven; three full runs give three",
     )
     parser.add_argument("--connect-deadline", type=float, default=0)
     parser.add_argument("--s4-connections", type=int, default=0)
