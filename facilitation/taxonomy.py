@@ -21,6 +21,7 @@ offered (`translated_warnings`) nor accepted for anything new (`clean_warning`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -33,6 +34,8 @@ from django.utils.translation import gettext_noop
 from facilitation.models import ContentWarning
 from project.exceptions import ValidationFailed
 from project.text import clean_text
+
+logger = logging.getLogger(__name__)
 
 # How a member wants warned content to reach her, per category.
 CW_SHOW, CW_COLLAPSE = "show", "collapse"
@@ -123,22 +126,45 @@ class Category:
 
 
 def _rows() -> list[Row]:
-    """Every row in `position` order: from the cache, else one read of the table."""
-    cached = cache.get(CACHE_KEY)
+    """Every row in `position` order: from the cache, else one read of the table.
+
+    The cache is Redis in production: while Redis is away (a restart, catalogue #15) the
+    table is read every time instead, so a warned message, the room page and Settings keep
+    working; only the saving is lost."""
+    try:
+        cached = cache.get(CACHE_KEY)
+    except Exception:
+        logger.warning("taxonomy: the cache could not be read; reading the table")
+        cached = None
+        reachable = False
+    else:
+        reachable = True
     if cached is None:
         cached = list(
             ContentWarning.objects.order_by("position", "key").values_list(
                 "key", "label", "description", "position", "retired"
             )
         )
-        cache.set(CACHE_KEY, cached, timeout=CACHE_SECONDS)
+        if reachable:
+            try:
+                cache.set(CACHE_KEY, cached, timeout=CACHE_SECONDS)
+            except Exception:
+                logger.warning("taxonomy: the cache could not be written")
     return [Row(*row) for row in cached]
+
+
+def _forget_now() -> None:
+    try:
+        cache.delete(CACHE_KEY)
+    except Exception:
+        # Saved and audited already; the cached rows expire within CACHE_SECONDS.
+        logger.warning("taxonomy: the cache could not be cleared; it expires on its own")
 
 
 def taxonomy_forget() -> None:
     """Forget the cached rows once the current transaction commits (now, outside one), so the
     next read in any process reads the table. Called by every service that changes a row."""
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    transaction.on_commit(_forget_now)
 
 
 def shown(key: str, stored: str, *, description: bool = False) -> str:

@@ -22,7 +22,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import InterfaceError, transaction
+from django.db import OperationalError, transaction
 
 from project import metrics
 
@@ -127,7 +127,7 @@ async def run_in_db(
     """
     if _stopping.is_set():
         # `run_last_in_db` ran or is running: nothing else may write after it.
-        raise InterfaceError("this server process is stopping")
+        raise OperationalError("this server process is stopping")
     collected: list[tuple[str, dict[str, Any]]] = [] if outbox is None else outbox
     token = _outbox.set(collected)
     executor = _db_executor()
@@ -148,10 +148,11 @@ _stopping = threading.Event()
 
 async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
     """Run one database call after every other of this process, as it stops: no call starts
-    after this one is asked for (`run_in_db` raises `InterfaceError`, which callers already
-    take as the database being unavailable), the queued ones are dropped (Daphne has cancelled
-    the connections waiting for them), the running ones finish, then `func` runs and what it
-    broadcast is published. So nothing it closes can be opened again behind it."""
+    after this one is asked for (`run_in_db` raises `OperationalError`, a `DatabaseError`,
+    which every caller takes as the database being unavailable), the queued ones are dropped
+    (Daphne has cancelled the connections waiting for them), the running ones finish, then
+    `func` runs and what it broadcast is published. So nothing it closes can be opened again
+    behind it."""
     _stopping.set()
     executor = _db_executor()
     if executor is not None:

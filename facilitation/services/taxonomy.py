@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from facilitation.models import CW_DESCRIPTION_MAX, CW_KEY_MAX, CW_LABEL_MAX, ContentWarning
@@ -110,10 +110,17 @@ def content_warning_create(
 ) -> ContentWarning:
     """A category of the organisation's own, offered from now on; shown as she typed it."""
     require(actor, Action.TAXONOMY_EDIT)
+    # A missing key is a bad key ("" fails its check), never a skipped check.
+    key = "" if key is None else key
     words = content_warning_clean(label=label, description=description, position=position, key=key)
-    category = ContentWarning.objects.create(
-        key=key, label=words.label, description=words.description, position=words.position
-    )
+    try:
+        with transaction.atomic():
+            category = ContentWarning.objects.create(
+                key=key, label=words.label, description=words.description, position=words.position
+            )
+    except IntegrityError:
+        # Another admin saved the same key between the check and this insert.
+        raise ValidationFailed({"key": [_("There is already a category with this key.")]}) from None
     audit_record(actor=actor, action="content_warning.created", target=category)
     taxonomy_forget()
     return category

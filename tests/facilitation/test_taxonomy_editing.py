@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import translation
 
 from facilitation import services
@@ -30,6 +31,7 @@ from facilitation.taxonomy import (
 from project.exceptions import Forbidden, ValidationFailed
 from project.models import AuditEntry
 from tests.conftest import World
+from tests.e2e.conftest import free_port
 from tests.facilitation.room import make_room
 from tests.facilitation.test_plan_page import as_posted
 from tests.safeguarding import post_message
@@ -380,3 +382,40 @@ def test_a_plan_keeps_a_retired_category_where_it_was_and_offers_it_nowhere_else
     assert browser.post(url, cleared).status_code == 302
     refused = browser.post(url, {**cleared, "cw-0": ["police_courts"]})
     assert refused.status_code == 400 and "no longer offered" in refused.content.decode()
+
+
+def test_with_the_cache_away_the_table_is_read_and_a_change_still_saves(
+    world, django_capture_on_commit_callbacks
+):
+    """Redis restarting (catalogue #15): a warned message, the room page and Settings read the
+    table instead, and an admin's change is saved and audited, not a 500."""
+    closed = free_port()
+    away = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed}/0",
+        }
+    }
+    with override_settings(CACHES=away):
+        with pytest.raises(redis.exceptions.ConnectionError):  # really away
+            cache.get(CACHE_KEY)
+        assert clean_warning({"category": "other", "note": ""}) == ("other", "")
+        assert next(row.key for row in categories()) == SV
+        with django_capture_on_commit_callbacks(execute=True):
+            services.content_warning_update(
+                actor=world.users["admin"],
+                key=SV,
+                label="Sexual harm",
+                description="",
+                position=0,
+            )
+        assert warning_label(SV) == "Sexual harm"
+    assert AuditEntry.objects.filter(action="content_warning.updated").exists()
+
+
+def test_a_new_category_without_a_key_is_refused_at_the_key(world):
+    before = ContentWarning.objects.count()
+    with pytest.raises(ValidationFailed) as refused:
+        services.content_warning_create(actor=world.users["admin"], key=None, label="Racism")
+    assert "key" in refused.value.extra["fields"]
+    assert ContentWarning.objects.count() == before
