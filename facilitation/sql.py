@@ -19,8 +19,7 @@ of them are portable between PostgreSQL and SQLite (3.35+).
 from __future__ import annotations
 
 import functools
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -31,12 +30,16 @@ from facilitation.models import (
     CheckInSkip,
     Message,
     Participant,
+    PrivateMessage,
+    PrivateNotice,
+    PrivateThread,
     Round,
     Session,
     SessionEvent,
     SupportRequest,
 )
 from groups.models import Agreement, AgreementAcceptance, Membership
+from project.sql import db_time as db_time
 
 # The check-in moments in a fixed order: moment i is bit 1 << i of `EntryRow.checked_in` and
 # `EntryRow.skipped` (each moment is answered or skipped at most once: unique constraints).
@@ -56,11 +59,6 @@ def moment_mask(table: str) -> str:
 def moments(mask: int) -> list[str]:
     """The moments whose bits are set in `mask`, sorted (as `selectors.checkin_moments`)."""
     return sorted(moment for i, moment in enumerate(MOMENTS) if int(mask) & (1 << i))
-
-
-def db_time(value: datetime) -> Any:
-    """A datetime as the database backend takes it in a plain-SQL parameter."""
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 class EntryRow(NamedTuple):
@@ -277,5 +275,43 @@ def post() -> dict[str, str]:
             f"ON m.session_id = s.id WHERE s.id = %s AND m.author_id = %s AND m.client_id = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id) "
             f"RETURNING seq, message_id"
+        ),
+    }
+
+
+class ResumeGate(NamedTuple):
+    """Which of a `resume`'s reads can find anything (`RESUME["gate"]`)."""
+
+    last_seq: int
+    # Is there a notice of hers not dismissed (a superset of `selectors.notices_active`)?
+    notices: bool
+    # Is there a private message in her own thread since the session began (the member's
+    # `selectors.private_replay`, a superset)?
+    private: bool
+
+
+@functools.cache
+def resume() -> dict[str, str]:
+    """The statement that saves a `resume` the reads that would find nothing (issue 20)."""
+    q = connection.ops.quote_name
+    session = q(Session._meta.db_table)
+    event = q(SessionEvent._meta.db_table)
+    notice = q(PrivateNotice._meta.db_table)
+    message = q(PrivateMessage._meta.db_table)
+    thread = q(PrivateThread._meta.db_table)
+    return {
+        # The log's end, whether she has a notice not dismissed, and whether her own thread
+        # has a message since the session began (its planned start or its first event,
+        # whichever came first: `selectors.began`). Each is a superset of what the read it
+        # gates returns, so a `resume` that skips a read would have read nothing. Parameters:
+        # session id, member id, member id, session id.
+        "gate": (
+            f"SELECT s.last_seq, EXISTS (SELECT 1 FROM {notice} n "  # noqa: S608
+            "WHERE n.session_id = %s AND n.recipient_id = %s AND n.dismissed_at IS NULL), "
+            f"EXISTS (SELECT 1 FROM {message} pm JOIN {thread} t ON t.id = pm.thread_id "
+            "WHERE t.membership_id = %s AND (pm.created_at >= s.starts_at "
+            f"OR pm.created_at >= (SELECT e.created_at FROM {event} e "
+            "WHERE e.session_id = s.id ORDER BY e.seq LIMIT 1))) "
+            f"FROM {session} s WHERE s.id = %s"
         ),
     }

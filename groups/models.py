@@ -132,16 +132,23 @@ class Invite(models.Model):
         return self.revoked_at is None and self.uses < self.max_uses and self.expires_at > moment
 
 
+def token_live_after(now: datetime) -> tuple[datetime, datetime]:
+    """A token still signs in at `now` when it was issued after the first of these and used
+    after the second: issued within HAVEN_TOKEN_MAX_DAYS, used within HAVEN_TOKEN_IDLE_HOURS.
+    The one spelling of expiry, for `ApiTokenQuerySet.live` and the plain-SQL token check of
+    `groups.services.token_authenticate`."""
+    return (
+        now - timedelta(days=settings.HAVEN_TOKEN_MAX_DAYS),
+        now - timedelta(hours=settings.HAVEN_TOKEN_IDLE_HOURS),
+    )
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def live(self, *, now: datetime | None = None) -> ApiTokenQuerySet:
-        """Tokens that still sign in: used within HAVEN_TOKEN_IDLE_HOURS and issued within
-        HAVEN_TOKEN_MAX_DAYS. The one spelling of expiry, for REST, the socket's handshake and
-        its heartbeat."""
-        moment = now or timezone.now()
-        return self.filter(
-            created_at__gt=moment - timedelta(days=settings.HAVEN_TOKEN_MAX_DAYS),
-            last_used_at__gt=moment - timedelta(hours=settings.HAVEN_TOKEN_IDLE_HOURS),
-        )
+        """Tokens that still sign in (`token_live_after`), for REST's housekeeping, the
+        socket's heartbeat and the purge."""
+        issued_after, used_after = token_live_after(now or timezone.now())
+        return self.filter(created_at__gt=issued_after, last_used_at__gt=used_after)
 
 
 class ApiToken(models.Model):

@@ -8,10 +8,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from facilitation import services
-from facilitation.models import Session, SessionEvent
-from facilitation.selectors import private_replay, session_started_at
+from facilitation.models import NoticeCode, PrivateMessage, Session, SessionEvent
+from facilitation.selectors import notices_active, private_replay, session_started_at
 from facilitation.services import resume as resume_services
 from facilitation.services.resume import ResumeRead
 from groups.authentication import user_for_token
@@ -120,7 +121,7 @@ def test_a_host_getting_back_in_costs_the_room_eight_statements(django_assert_nu
     assert state["me"]["is_host"] is True
 
 
-def test_a_resume_is_three_statements_in_one_call(django_assert_num_queries):
+def test_a_resume_reads_only_what_can_find_something(django_assert_num_queries):
     room = make_room()
     member, other = room.world.users["member"], room.world.users["member2"]
     context, state = services.room_enter(actor=member, session_id=room.session.pk)
@@ -143,17 +144,70 @@ def test_a_resume_is_three_statements_in_one_call(django_assert_num_queries):
             history_after=context.history_after,
         )
 
-    # The log, her notices, the private messages: whether she missed nothing or something,
-    # and what she may not read comes back as its marker.
-    with django_assert_num_queries(3):
+    # Issue 20: the gate alone when she missed nothing and has no notice and no private
+    # message; the log too when she missed something, or when what she may not read must come
+    # back as its marker.
+    with django_assert_num_queries(1):
         assert resume(sent[-1]) == ResumeRead(events=[], notices=[], private=[])
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         missed = resume(state["last_seq"])
     assert [(e["type"], e["seq"]) for e in missed.events] == [("message", seq) for seq in sent]
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         everything = resume(0)
     assert everything.events[0] == {"type": "history.hidden", "seq": context.history_after}
     assert everything.events[-3:] == missed.events
+
+    # A notice and a private message of hers: each read runs again and finds it.
+    session = Session.objects.get(pk=room.session.pk)
+    facilitator = room.world.members["facilitator"]
+    services.notice_send(
+        session=session, recipient_id=context.member_id, code=NoticeCode.MUTED, by=facilitator
+    )
+    services.private_send(actor=member, context=context, client_id=str(uuid.uuid4()), body="hi")
+    end = Session.objects.get(pk=room.session.pk).last_seq
+    with django_assert_num_queries(3):
+        found = resume(end)
+    assert [n["code"] for n in found.notices] == [NoticeCode.MUTED]
+    assert [m["body"] for m in found.private] == ["hi"]
+
+
+def test_the_resume_gate_is_a_superset_of_the_reads_it_gates():
+    room = make_room()
+    member = room.world.users["member"]
+    context, _state = services.room_enter(actor=member, session_id=room.session.pk)
+    session = Session.objects.get(pk=room.session.pk)
+    end = session.last_seq
+    # A mute notice that ran out: the gate lets the read pass, the read's own rule drops it.
+    services.notice_send(
+        session=session,
+        recipient_id=context.member_id,
+        code=NoticeCode.MUTED,
+        by=room.world.members["facilitator"],
+        until=timezone.now() - timedelta(minutes=1),
+    )
+    read = services.resume_read(context=context, after_seq=end, history_after=0)
+    assert read.notices == notices_active(session_id=session.pk, member_id=context.member_id)
+    assert read.notices == []
+    # A private message from before the session began is not this session's: the gate and
+    # the read agree on "since the session began" (`selectors.began`).
+    message = services.private_send(
+        actor=member, context=context, client_id=str(uuid.uuid4()), body="earlier"
+    )
+    PrivateMessage.objects.filter(pk=message.pk).update(
+        created_at=session_started_at(session.pk) - timedelta(days=1)
+    )
+    read = services.resume_read(context=context, after_seq=end, history_after=0)
+    assert (
+        read.private
+        == []
+        == private_replay(session_id=session.pk, member_id=context.member_id, is_host=False)
+    )
+    # A host always reads the threads of the session's members.
+    host = room.world.users["facilitator"]
+    hosting, _state = services.room_enter(actor=host, session_id=session.pk)
+    services.private_send(actor=member, context=context, client_id=str(uuid.uuid4()), body="now")
+    read = services.resume_read(context=hosting, after_seq=end, history_after=0)
+    assert [m["body"] for m in read.private] == ["now"]
 
 
 def test_a_long_resume_reads_the_log_in_pages_and_misses_nothing(monkeypatch):
