@@ -252,7 +252,7 @@ def test_the_storm_computes_each_wait_as_room_js_does():
 
 def test_a_full_jitter_schedule_in_room_js_is_read_with_its_numbers():
     source = storm.ROOM_JS.read_text().replace(
-        "var RECONNECT_CAP_MS = 15000;", "var RECONNECT_CAP_MS = 20000;"
+        "var RECONNECT_CAP_MS = 5000;", "var RECONNECT_CAP_MS = 20000;"
     )
 
     backoff = storm.room_backoff(source)

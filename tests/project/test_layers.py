@@ -64,6 +64,28 @@ async def test_a_broadcast_to_three_local_channels_is_decrypted_once():
     await layer.flush()
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_publish_does_not_wait_for_the_subscribe_lock():
+    """Issue 20: channels_redis held its shard's one lock for a publish's whole round trip, so
+    every broadcast of a process queued behind the one before and every joining connection
+    behind them. Here a publish goes out while the lock is held, and messages one coroutine
+    publishes arrive in its order."""
+    layer = a_layer()
+    group = "session.2"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+
+    async with shard._lock:
+        for n in range(5):
+            await asyncio.wait_for(layer.group_send(group, {"type": "haven.forward", "seq": n}), 5)
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(5)]
+
+    assert [m["seq"] for m in received] == list(range(5))
+    await layer.flush()
+
+
 @pytest.fixture
 async def listener() -> AsyncIterator[tuple[Any, str, str]]:
     """(layer, group, channel): a channel of the project's layer listening to a fresh group."""

@@ -288,11 +288,13 @@
   /* How long to wait before trying again (issue 20): "full jitter". Each wait is drawn at random
      between RECONNECT_FLOOR_MS and min(cap, RECONNECT_BASE_MS * 2^attempt), so the members of a
      server process that stopped do not all come back at the same instants; the floor keeps a
-     phone from retrying in a tight loop. bench/storm.py reads these numbers and this formula
+     phone from retrying in a tight loop. The cap is 5 s, as in Phoenix's and Socket.IO's
+     clients: a refused connection costs a stopped server nothing, and after a restart she is
+     back within about 5 s of it, not 15 (docs/performance.md). bench/storm.py reads these numbers and this formula
      from here (tests/bench checks it can), so the benchmark's members wait as she does. */
   var RECONNECT_FLOOR_MS = 250;
   var RECONNECT_BASE_MS = 1000;
-  var RECONNECT_CAP_MS = 15000;
+  var RECONNECT_CAP_MS = 5000;
   var RESUME_CAP_MS = 16000;
 
   function backoff(attempt, cap) {
