@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
@@ -39,6 +38,7 @@ from groups.models import Group, GroupRole, Membership, MembershipStatus, OrgRol
 from groups.policies import Action, active_membership, can, is_signed_in, require
 from project.exceptions import Forbidden, NotFound, parse_id
 from project.organisation import urgent_help
+from project.sql import prepared_cursor
 
 # A connection counts as present while its heartbeat is newer than this (the heartbeat
 # touches each connection every HAVEN_HEARTBEAT_SECONDS, 20 s by default).
@@ -72,7 +72,7 @@ def room_present(
     For a caller the room has let in (room entry, a host starting a round).
     """
     horizon = sql.db_time(timezone.now() - PRESENCE_WINDOW)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql.room()["present"], [session_id, horizon, MembershipStatus.ACTIVE])
         rows = [sql.PresentRow(*found) for found in cursor.fetchall()]
     present: dict[int, dict[str, Any]] = {}

@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import psycopg
+from django.conf import settings
 from django.db import connection
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
+from psycopg.postgres import types as pg_types
+from psycopg.pq import Format
 
 M = TypeVar("M", bound=Model)
 
@@ -80,3 +86,65 @@ def model_load(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M | 
         for convert in found:
             values[i] = convert(values[i], column, connection)
     return model.from_db(connection.alias, names, values), end
+
+
+# --- Prepared statements for the room's plain SQL (issue 20) ----------------------------------
+#
+# Django binds parameters on the client (psycopg's ClientCursor: every value quoted into the
+# statement's text in Python) and never prepares. The room's plain-SQL reads run the same few
+# statements all day, so on PostgreSQL they go through a cursor that sends the values apart
+# from the statement and prepares each statement once per pooled connection: PostgreSQL parses
+# and plans it once, and the process does not quote anything (docs/performance.md).
+
+
+# A psycopg connection prepares a statement after this many runs unless asked sooner; Django's
+# connections come with None (never, whatever a cursor asks), so the room's cursor sets this
+# instead: only the statements it asks for are prepared.
+_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+class _PreparedCursor(psycopg.Cursor[Any]):
+    """psycopg's server-side-binding cursor, preparing every statement it runs."""
+
+    def execute(  # type: ignore[override]
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> _PreparedCursor:
+        chosen = True if prepare is None else prepare
+        return super().execute(query, params, prepare=chosen, binary=binary)
+
+
+def _prepare_wanted() -> bool:
+    """`HAVEN_FAST_POST_PREPARE=0` (behind a transaction-mode pooler) turns preparing off, and
+    a `prepare_threshold` in the database's options is the operator's own choice."""
+    options = connection.settings_dict.get("OPTIONS", {})
+    return bool(settings.HAVEN_FAST_POST_PREPARE) and "prepare_threshold" not in options
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor for the room's hot plain-SQL statements (`%s` placeholders, as everywhere):
+    on PostgreSQL the values are sent apart from the statement and each statement is prepared
+    on its pooled connection the first time (unless `_prepare_wanted` says no); elsewhere
+    Django's own cursor. Django's wrapper goes around it either way, so transactions, error
+    translation and query counting in tests are as for any cursor."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        conn = connection.connection
+        if _prepare_wanted():
+            if conn.prepare_threshold is None:
+                conn.prepare_threshold = _ONLY_WHEN_ASKED
+            raw: psycopg.Cursor[Any] = _PreparedCursor(conn)
+        else:
+            raw = psycopg.Cursor(conn)
+        # As Django's `create_cursor`: datetimes in the connection's time zone.
+        loader = conn.adapters.get_loader(pg_types["timestamptz"].oid, Format.TEXT)
+        if connection.timezone != getattr(loader, "timezone", None):
+            register_tzloader(connection.timezone, raw)
+        return connection._prepare_cursor(raw)

@@ -28,6 +28,7 @@ from groups.models import MembershipStatus, User
 from groups.policies import Action, can
 from project import asyncdb, metrics, realtime
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed
+from project.sql import prepared_cursor
 
 BODY_MAX = 4000
 # A member may send this many messages per window, across all her tabs and server processes.
@@ -283,7 +284,7 @@ def message_post(
     post = _post_prepare(context, body, content_warning, client_id)
     statements = sql.post()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), prepared_cursor() as cursor:
             cursor.execute(statements["check"], post.check)
             found = cursor.fetchone()
             row = sql.PostCheckRow(*found) if found is not None else None

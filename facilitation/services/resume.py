@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from django.db import connection
-
 from facilitation import sql
 from facilitation.log import REPLAY_LIMIT, events_replay
 from facilitation.selectors import notices_active, private_replay
 from facilitation.services.context import RoomContext
+from project.sql import prepared_cursor
 
 
 class ResumeRead(NamedTuple):
@@ -34,7 +33,7 @@ def resume_read(*, context: RoomContext, after_seq: int, history_after: int) -> 
     compiler was most of a `resume` in a restart storm). What the gate lets pass is read as
     before, so every rule of the reads still decides."""
     member_id = context.member_id
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             sql.resume()["gate"], [context.session_id, member_id, member_id, context.session_id]
         )

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.models import Session as DjangoSession
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -52,6 +52,7 @@ from groups.selectors import agreement_admits
 from groups.services import token_authenticate
 from project import closecodes, realtime
 from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
+from project.sql import prepared_cursor
 
 # A member's live connections to one session, across tabs, devices and server processes.
 SOCKETS_PER_MEMBER = 5
@@ -91,7 +92,7 @@ def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, 
     now = timezone.now()
     db_now = sql.db_time(now)
     horizon = sql.db_time(now - PRESENCE_WINDOW)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             statements["enter"],
             [
@@ -356,7 +357,7 @@ def room_leave(*, context: RoomContext) -> None:
     """
     statements = sql.room()
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(statements["leave"], [sql.db_time(now), context.attendance_id])
         horizon = sql.db_time(now - PRESENCE_WINDOW)
         session_id, member_id = context.session_id, context.member_id
@@ -388,7 +389,7 @@ def room_close_process(*, process: str = PROCESS_ID) -> int:
     her page comes back within seconds (a host can still skip her turn).
     """
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql.room()["close_process"], [sql.db_time(now), process])
         rows = cursor.fetchall()
     if not rows:

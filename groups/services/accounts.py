@@ -32,7 +32,7 @@ from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_fa
 from project import closecodes, languages, realtime
 from project.audit import audit_record
 from project.exceptions import ApplicationError, Conflict, ValidationFailed
-from project.sql import db_time, model_columns, model_load
+from project.sql import db_time, model_columns, model_load, prepared_cursor
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 # The username column's width: a sign-in attempt longer than any username is refused as input.
@@ -157,7 +157,7 @@ def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
     now = timezone.now()
     read, touch = _token_statements()
     issued_after, used_after = token_live_after(now)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(read, [token_hash(key), db_time(issued_after), db_time(used_after)])
         row = cursor.fetchone()
         if row is None:

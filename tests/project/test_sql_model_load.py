@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -63,3 +64,46 @@ def test_the_token_check_returns_the_account_as_the_orm_reads_it():
     assert _fields(user, User) == _fields(User.objects.get(pk=user.pk), User)
     assert _fields(token, ApiToken) == _fields(ApiToken.objects.get(pk=token.pk), ApiToken)
     assert token.user is user
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+def test_the_room_plain_sql_is_prepared_once_per_connection():
+    from facilitation import services, sql
+    from project.sql import prepared_cursor
+
+    room = make_room()
+    member = room.world.users["member"]
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall()]
+
+    for _ in range(2):
+        context, _state = services.room_enter(actor=member, session_id=room.session.pk)
+        services.room_leave(context=context)
+    entry = [s for s in prepared() if "LEFT JOIN" in s and "attendance" in s.lower()]
+    # The entry read, prepared once with server-side parameters ($1 ...), used twice.
+    assert len(entry) == 1
+    assert "$1" in entry[0]
+    with prepared_cursor() as cursor:
+        cursor.execute(sql.resume()["gate"], [room.session.pk, 0, 0, room.session.pk])
+        assert cursor.fetchone() is not None
+    assert any("EXISTS" in s for s in prepared())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+@pytest.mark.parametrize(("knob", "prepared"), [(2, True), (0, False)])
+def test_haven_fast_post_prepare_0_turns_preparing_off(settings, knob, prepared):
+    from project.sql import prepared_cursor
+
+    settings.HAVEN_FAST_POST_PREPARE = knob
+    marker = f"haven_{uuid.uuid4().hex}"
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT %s::int + 1 AS {marker}", [1])
+        assert cursor.fetchone()[0] == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{marker}%"]
+        )
+        assert cursor.fetchone()[0] == int(prepared)
