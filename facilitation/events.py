@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from rest_framework.fields import DateTimeField
 
+from project.realtime import PERSONAL
+
 if TYPE_CHECKING:
     from facilitation.models import (
         CheckIn,
@@ -48,7 +50,7 @@ def hosts_group(session_id: int) -> str:
 
 def participant_group(session_id: int, member_id: int) -> str:
     """One member's connections to one session (notices, removal from this session)."""
-    return f"session.{session_id}.member.{member_id}"
+    return f"{PERSONAL}session.{session_id}.member.{member_id}"
 
 
 # --- durable events (get a seq) --------------------------------------------------------------

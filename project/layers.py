@@ -11,16 +11,28 @@ is), which is what makes sharing the decoded message safe.
 channels_redis holds one lock per Redis shard for the whole round trip of every publish, the
 same lock its SUBSCRIBE and UNSUBSCRIBE take: every broadcast of the process waited for the
 one before it, and every connection joining its groups waited behind all of them. In a
-restart storm that lock, not the CPU, set the pace (issue 20, docs/performance.md). The lock
+restart storm the room's chat waited seconds behind it (issue 20, docs/performance.md). The lock
 guards the pub/sub connection, which a publish does not use (it takes a connection of its
 own from the pool), and creating the clients is synchronous, so `_Shard.publish` does not
 take it. What one coroutine publishes still goes out in its order (it awaits each);
 durable events carry their `seq`, and consumers order them and fill gaps from the log.
+
+One person's groups (`realtime.PERSONAL`: her account's, her membership's, her token's, her
+part of a session) and each connection's own channel share one Redis channel per layer prefix
+instead of one each. Every room connection has its own channel and joins four such groups;
+with a Redis channel each, every entry cost five SUBSCRIBEs and their replies, and every exit
+five UNSUBSCRIBEs, in a restart storm thousands of them, and Redis kept a channel for each.
+Now a connection costs Redis nothing unless it is the process's first in its room. A message
+to one of them is published on the shared channel with its name in front, and each process
+hands it to its local connections of that name alone, exactly as a channel of its own would:
+a process with nobody of that name drops it. Personal messages (notices, private messages,
+closes, rights) are few, so every process seeing them costs little.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from channels_redis.pubsub import (
@@ -28,6 +40,13 @@ from channels_redis.pubsub import (
     RedisPubSubLoopLayer,
     RedisSingleShardConnection,
 )
+from channels_redis.utils import _wrap_close
+
+from project.realtime import PERSONAL
+
+# Between a personal group's channel name and the message on the shared channel (group names
+# never hold it; the message after the first one may).
+_SEPARATOR = b"\x00"
 
 # Broadcasts received but not yet read by every local recipient; a queue deeper than this only
 # costs a second decryption, never a wrong message. Bounded in count, so also in memory (a
@@ -36,9 +55,83 @@ DECODED_CACHE_SIZE = 512
 
 
 class _Shard(RedisSingleShardConnection):
+    channel_layer: _LoopLayer
+
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
         await self._redis.publish(channel, message)
+
+    def _receive_message(self, message: dict[str, Any] | None) -> None:
+        if message is not None:
+            name = message["channel"]
+            if isinstance(name, bytes):
+                name = name.decode()
+            if name == self.channel_layer.personal_channel:
+                group, _sep, data = message["data"].partition(_SEPARATOR)
+                message = {"channel": group.decode(), "data": data}
+        super()._receive_message(message)
+
+
+class _LoopLayer(RedisPubSubLoopLayer):
+    """channels_redis' layer for one event loop, its personal groups on one shared channel."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shards = [_Shard(shard.host, self) for shard in self._shards]
+        self.personal_channel = f"{self.prefix}__personal__"
+        self._specific = f"{self.prefix}specific."
+
+    def _personal(self, channel: str) -> bool:
+        """Is `channel` one connection's own (`new_channel`), carried on the shared channel?"""
+        return channel.startswith(self._specific)
+
+    async def _shared(self) -> None:
+        # Once per process (the shard remembers), again after Redis forgot it (a restart).
+        await self._get_shard(self.personal_channel).subscribe(self.personal_channel)
+
+    async def _publish_shared(self, name: str, message: dict[str, Any]) -> None:
+        data = name.encode() + _SEPARATOR + self.channel_layer.serialize(message)
+        await self._get_shard(self.personal_channel).publish(self.personal_channel, data)
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        if not channel.startswith(self._specific):
+            return await super().new_channel(prefix)
+        self.channels[channel] = asyncio.Queue()
+        await self._shared()
+        return channel
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        if not self._personal(channel):
+            await super().send(channel, message)
+            return
+        await self._publish_shared(channel, message)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if not group.startswith(PERSONAL):
+            await super().group_add(group, channel)
+            return
+        if channel not in self.channels:
+            raise RuntimeError("You can only call group_add() on channels that exist in-process.")
+        self.groups.setdefault(self._get_group_channel_name(group), set()).add(channel)
+        await self._shared()
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        if not group.startswith(PERSONAL):
+            await super().group_discard(group, channel)
+            return
+        name = self._get_group_channel_name(group)
+        members = self.groups.get(name)
+        if members is not None:
+            members.discard(channel)
+            if not members:
+                del self.groups[name]
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if not group.startswith(PERSONAL):
+            await super().group_send(group, message)
+            return
+        await self._publish_shared(self._get_group_channel_name(group), message)
 
 
 class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
@@ -57,10 +150,11 @@ class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
         return decoded
 
     def _get_layer(self) -> RedisPubSubLoopLayer:
+        """channels_redis' own, making Haven's loop layer."""
         loop = asyncio.get_running_loop()
-        fresh = loop not in self._layers
-        layer = super()._get_layer()
-        if fresh:
-            # Made just now, before any connection: its shards can still be swapped.
-            layer._shards = [_Shard(shard.host, layer) for shard in layer._shards]
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
         return layer

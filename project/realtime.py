@@ -37,25 +37,32 @@ CLOSE = "haven.close"
 RIGHTS = "haven.rights"
 
 
+# The name of every group of one person's connections begins with this: her account's, her
+# membership's, her token's or browser session's, her part of one session's room. The Redis
+# channel layer carries them all on one shared channel (project/layers.py); a room's own groups
+# (everyone in it, its hosts) each have a channel of their own.
+PERSONAL = "one."
+
+
 def user_group(user_id: int) -> str:
     """Every live connection of one account (logout, deactivation close them all)."""
-    return f"user.{user_id}"
+    return f"{PERSONAL}user.{user_id}"
 
 
 def member_group(member_id: int) -> str:
     """Every live connection of one membership (mute, removal, private notices)."""
-    return f"member.{member_id}"
+    return f"{PERSONAL}member.{member_id}"
 
 
 def token_group(token_id: int) -> str:
     """Every live connection opened with one API token (revoking it closes them)."""
-    return f"token.{token_id}"
+    return f"{PERSONAL}token.{token_id}"
 
 
 def auth_session_group(session_key: str) -> str:
     """Every live connection opened with one signed-in browser session (logout closes them)."""
     digest = hashlib.sha256(session_key.encode("utf-8")).hexdigest()[:32]
-    return f"authsession.{digest}"
+    return f"{PERSONAL}authsession.{digest}"
 
 
 def dumps(event: dict[str, Any]) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from facilitation import services
+from facilitation import events, services
+from project import realtime
 from project.models import AuditEntry
 from tests.facilitation.room import make_room
 
@@ -42,11 +43,14 @@ def test_a_connection_joins_the_room_her_own_groups_and_the_hosts_only_as_a_host
 
     session, member = room.session.pk, context.member_id
     assert with_token[:4] == [
-        f"session.{session}",
-        f"session.{session}.member.{member}",
-        f"member.{member}",
-        f"user.{context.user_id}",
+        events.session_group(session),
+        events.participant_group(session, member),
+        realtime.member_group(member),
+        realtime.user_group(context.user_id),
     ]
-    assert (f"session.{session}.hosts" in with_token) is hears_hosts
-    assert with_token[-1] == "token.7"
-    assert with_cookie[-1].startswith("authsession.")
+    assert (events.hosts_group(session) in with_token) is hears_hosts
+    assert with_token[-1] == realtime.token_group(7)
+    assert with_cookie[-1] == realtime.auth_session_group("abc")
+    # One person's groups share the layer's one personal channel; the room's have their own.
+    personal = [name.startswith(realtime.PERSONAL) for name in with_token]
+    assert personal == [False, True, True, True, *([False] if hears_hosts else []), True]

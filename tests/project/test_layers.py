@@ -86,6 +86,48 @@ async def test_a_publish_does_not_wait_for_the_subscribe_lock():
     await layer.flush()
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
+    """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
+    a message to one reaches that group's connections on every process, and nobody else."""
+    import redis.asyncio as aioredis
+
+    sender, receiver = a_layer(), a_layer()
+    receiver._kwargs["prefix"] = sender._kwargs["prefix"]  # two processes, one deployment
+    receiver._serializer = sender._serializer
+    hers, other, roomy = [await receiver.new_channel() for _ in range(3)]
+    await receiver.group_add(realtime.user_group(1), hers)
+    await receiver.group_add(realtime.member_group(7), hers)
+    await receiver.group_add(realtime.user_group(2), other)
+    await receiver.group_add("session.3", roomy)
+    client = aioredis.from_url(REDIS_URL)
+    prefix = sender._kwargs["prefix"]
+    subscribed = [c.decode() for c in await client.pubsub_channels(f"{prefix}*")]
+    # One channel for every connection's own channel and every personal group, one for the room.
+    assert sorted(subscribed) == sorted([f"{prefix}__personal__", f"{prefix}__group__session.3"])
+
+    await sender.group_send(realtime.member_group(7), {"type": "haven.close", "code": 4401})
+    got = await asyncio.wait_for(receiver.receive(hers), 5)
+    assert got == {"type": "haven.close", "code": 4401}
+    await sender.group_send(realtime.user_group(2), {"type": "haven.rights"})
+    assert await asyncio.wait_for(receiver.receive(other), 5) == {"type": "haven.rights"}
+    # Nothing reached anyone else: the next message each holds is the one sent to it now.
+    await receiver.group_discard(realtime.user_group(1), hers)
+    await sender.group_send(realtime.user_group(1), {"type": "haven.rights", "n": 1})
+    await sender.group_send(realtime.member_group(7), {"type": "haven.rights", "n": 2})
+    await sender.group_send("session.3", {"type": "haven.rights", "n": 3})
+    assert (await asyncio.wait_for(receiver.receive(hers), 5))["n"] == 2
+    assert (await asyncio.wait_for(receiver.receive(roomy), 5))["n"] == 3
+    await sender.group_send(realtime.user_group(2), {"type": "haven.rights", "n": 4})
+    assert (await asyncio.wait_for(receiver.receive(other), 5))["n"] == 4
+    # A connection's own channel reaches it, from another process too.
+    await sender.send(other, {"type": "haven.rights", "n": 5})
+    assert (await asyncio.wait_for(receiver.receive(other), 5))["n"] == 5
+    await client.aclose()
+    await sender.flush()
+    await receiver.flush()
+
+
 @pytest.fixture
 async def listener() -> AsyncIterator[tuple[Any, str, str]]:
     """(layer, group, channel): a channel of the project's layer listening to a fresh group."""
