@@ -136,16 +136,18 @@ class RoomDelivery(AsyncWebsocketConsumer):
         self._layer_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.channel_receive = self._resilient_receive
         self.base_send = send
-        self.entered = asyncio.Event()
-        broadcasts = asyncio.get_running_loop().create_task(self._forward_broadcasts())
+        # Started by `start`: a connection still entering (or refused) holds no task for it.
+        self.broadcasts: asyncio.Task[None] | None = None
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
                     await self.dispatch(await receive())
         finally:
-            broadcasts.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopConsumer):
-                await broadcasts
+            broadcasts = self.broadcasts
+            if broadcasts is not None:
+                broadcasts.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                    await broadcasts
 
     async def _forward_broadcasts(self) -> None:
         """Dispatch what the channel layer brings, beside (not between) the client's frames.
@@ -154,9 +156,8 @@ class RoomDelivery(AsyncWebsocketConsumer):
         new task and an `asyncio.wait` per message, and holds every broadcast while one of
         the client's frames waits for the database. Here the layer has its own loop; order
         within the durable stream is kept by `self.lock`, and nothing is forwarded before the
-        connection has sent `session.state`.
+        connection has sent `session.state` (`start` starts this task after sending it).
         """
-        await self.entered.wait()
         translation.activate(self.language)
         while True:
             message = await self.channel_receive()
@@ -228,7 +229,7 @@ class RoomDelivery(AsyncWebsocketConsumer):
         self.last_forward_at = asyncio.get_running_loop().time()
         await self.send_event(state)
         heartbeat().add(self)
-        self.entered.set()
+        self.broadcasts = asyncio.get_running_loop().create_task(self._forward_broadcasts())
         self.counted = True
         metrics.WEBSOCKETS.inc()
 

@@ -27,11 +27,15 @@ to one of them is published on the shared channel with its name in front, and ea
 hands it to its local connections of that name alone, exactly as a channel of its own would:
 a process with nobody of that name drops it. Personal messages (notices, private messages,
 closes, rights) are few, so every process seeing them costs little.
+
+Each consumer's queue of received messages is a `LeanQueue` rather than an `asyncio.Queue`
+(docs/performance.md, "S4 memory").
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from typing import Any
 
@@ -54,8 +58,58 @@ _SEPARATOR = b"\x00"
 DECODED_CACHE_SIZE = 512
 
 
+class LeanQueue:
+    """An unbounded FIFO queue with `asyncio.Queue`'s `put_nowait`, `get`, `qsize` and
+    `empty`, which is all that Daphne (one queue per connection, its input) and the pub/sub
+    layer (one per consumer, what it receives) use of it.
+
+    An `asyncio.Queue` allocates four deques up front (its items, its getters, its putters
+    and its `join` event's waiters), 3 KiB on every idle connection; this one holds nothing
+    while it is empty and nobody waits. Getters waiting on an empty queue are all woken by
+    the next item and the first to run takes it; the others wait again.
+    """
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.append(item)
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                # Cancelled, or woken: either way this waiter is done with.
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+
 class _Shard(RedisSingleShardConnection):
-    channel_layer: _LoopLayer
+    channel_layer: HavenPubSubLoopLayer
 
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
@@ -72,8 +126,9 @@ class _Shard(RedisSingleShardConnection):
         super()._receive_message(message)
 
 
-class _LoopLayer(RedisPubSubLoopLayer):
-    """channels_redis' layer for one event loop, its personal groups on one shared channel."""
+class HavenPubSubLoopLayer(RedisPubSubLoopLayer):
+    """channels_redis' layer for one event loop: `_Shard`s, its personal groups and specific
+    channels on one shared channel, and a `LeanQueue` per consumer."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,11 +148,17 @@ class _LoopLayer(RedisPubSubLoopLayer):
         data = name.encode() + _SEPARATOR + self.channel_layer.serialize(message)
         await self._get_shard(self.personal_channel).publish(self.personal_channel, data)
 
+    async def _subscribe_to_channel(self, channel: str) -> None:
+        # As channels_redis 4.3 does it, with a LeanQueue for its asyncio.Queue.
+        self.channels[channel] = LeanQueue()
+        shard = self._get_shard(channel)
+        await shard.subscribe(channel)
+
     async def new_channel(self, prefix: str = "specific.") -> str:
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
         if not channel.startswith(self._specific):
             return await super().new_channel(prefix)
-        self.channels[channel] = asyncio.Queue()
+        self.channels[channel] = LeanQueue()
         await self._shared()
         return channel
 
@@ -139,6 +200,17 @@ class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
         super().__init__(*args, **kwargs)
         self._decoded: dict[bytes, dict[str, Any]] = {}
 
+    def _get_layer(self) -> HavenPubSubLoopLayer:
+        # As channels_redis 4.3 does it, with HavenPubSubLoopLayer for RedisPubSubLoopLayer.
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = HavenPubSubLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
+
     def deserialize(self, message: bytes) -> dict[str, Any]:
         decoded = self._decoded.get(message)
         if decoded is None:
@@ -148,13 +220,3 @@ class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
                 del self._decoded[next(iter(self._decoded))]
             self._decoded[message] = decoded
         return decoded
-
-    def _get_layer(self) -> RedisPubSubLoopLayer:
-        """channels_redis' own, making Haven's loop layer."""
-        loop = asyncio.get_running_loop()
-        layer = self._layers.get(loop)
-        if layer is None:
-            layer = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
-            self._layers[loop] = layer
-            _wrap_close(self, loop)
-        return layer

@@ -7,12 +7,15 @@ installed this is plain Daphne.
 It also tunes the garbage collector for a server that holds thousands of long-lived connections
 (`tune_gc`): with CPython's default thresholds, full collections over every connection's objects
 ran every few seconds under load and stopped the event loop for 100-490 ms each, which was most
-of the live room's p99 latency (docs/performance.md).
+of the live room's p99 latency (docs/performance.md); and it makes each idle WebSocket connection
+hold less memory (`server_class`, `share_protocol_options`, `project.layers.LeanQueue`) and cost
+less CPU to open (`lazy_connection_log`): docs/performance.md, "S4 memory".
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -25,6 +28,7 @@ from typing import Any
 from daphne.access import AccessLogGenerator
 
 from project import config
+from project.layers import LeanQueue
 
 logger = logging.getLogger("project.serve")
 
@@ -232,6 +236,102 @@ def connect_timeout_argv(argv: list[str]) -> list[str]:
     return [argv[0], "--websocket_connect_timeout", str(WEBSOCKET_CONNECT_TIMEOUT), *argv[1:]]
 
 
+def share_protocol_options(factory: Any) -> None:
+    """Give the WebSocket factory's options to its protocol class instead of to each
+    connection.
+
+    autobahn's `_connectionMade` copies every option in `CONFIG_ATTRS` (about 40) from the
+    factory onto each new protocol instance, unless the instance already has it; that made
+    every connection's `__dict__` a table of over a hundred entries. Here a subclass holds
+    the factory's values, once, as class attributes: each connection finds them and copies
+    nothing, and reads the same values. Nothing changes the factory's options after Daphne
+    sets them (`Server.run`), and an option a connection sets for itself still lands on the
+    instance, as before.
+    """
+    base = factory.protocol
+    options = {name: getattr(factory, name) for name in base.CONFIG_ATTRS}
+    # A function held by a class becomes a method of its instances: an option that is a
+    # function (perMessageCompressionAccept) must stay the plain function it was.
+    options = {
+        name: staticmethod(value) if callable(value) else value for name, value in options.items()
+    }
+    factory.protocol = type(base.__name__, (base,), {**options, "__module__": __name__})
+
+
+class _Pretty:
+    """`pformat(obj)`, done only if it is formatted (`lazy_connection_log`)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __str__(self) -> str:
+        from pprint import pformat
+
+        return pformat(self.obj)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def lazy_connection_log() -> None:
+    """autobahn's `WebSocketProtocol._connectionMade` pretty-prints every connection's ~40
+    options for a debug log line, whether or not debug logging is on: 3% of the server's CPU
+    while a fleet connects (docs/performance.md). Its module's `pformat` becomes one that, for
+    that one caller, defers the work until the line is really written (a debug log still
+    shows the same text); every other caller gets `pprint.pformat` as before."""
+    from autobahn.websocket import protocol
+
+    if getattr(protocol.pformat, "haven_lazy", False):
+        return
+    eager = protocol.pformat
+    caller = protocol.WebSocketProtocol._connectionMade.__code__
+
+    def pformat(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and sys._getframe(1).f_code is caller:
+            return _Pretty(obj)
+        return eager(obj, *args, **kwargs)
+
+    pformat.haven_lazy = True  # type: ignore[attr-defined]
+    protocol.pformat = pformat
+
+
+def server_class() -> type:
+    """Daphne's server, with less memory held by each connection (docs/performance.md,
+    "S4 memory"). A function: importing `daphne.server` creates the event loop, which must
+    come after uvloop's policy is set (`main`)."""
+    from daphne.server import Server
+    from twisted.internet import reactor
+
+    class HavenServer(Server):
+        def run(self) -> None:
+            # Daphne makes and configures its WebSocket factory in `run`, before the reactor
+            # runs and before any connection is accepted.
+            reactor.callWhenRunning(lambda: share_protocol_options(self.ws_factory))
+            super().run()
+
+        def create_application(self, protocol: Any, scope: dict[str, Any]) -> LeanQueue | None:
+            """As Daphne 4.2 does it, with a `LeanQueue` for the application's input instead
+            of an `asyncio.Queue` (3 KiB less on every connection)."""
+            assert "application_instance" not in self.connections[protocol]
+            input_queue = LeanQueue()
+            scope.setdefault("asgi", {"version": "3.0"})
+            application_instance = self.application(
+                scope=scope,
+                receive=input_queue.get,
+                send=functools.partial(self.handle_reply, protocol),
+            )
+            if protocol not in self.connections:
+                return None
+            self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+                application_instance, loop=asyncio.get_event_loop()
+            )
+            return input_queue
+
+    return HavenServer
+
+
 def main() -> None:
     try:
         import uvloop
@@ -244,6 +344,8 @@ def main() -> None:
     from twisted.internet import reactor
 
     cli.AccessLogGenerator = RedactedAccessLog
+    cli.CommandLineInterface.server_class = server_class()
+    lazy_connection_log()
     sys.argv = connect_timeout_argv(access_log_argv(proxy_headers_argv(sys.argv)))
 
     # Daphne has imported and set up the application by the time the reactor runs.

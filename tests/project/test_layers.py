@@ -172,3 +172,46 @@ async def test_run_in_db_publishes_only_what_committed_when_the_call_fails(liste
     assert first["text"] == '{"type":"notice","n":1}'
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(layer.receive(channel), 0.3)
+
+
+async def test_a_lean_queue_hands_out_items_in_order_and_holds_nothing_when_empty():
+    queue = layers.LeanQueue()
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+
+    for item in ("a", "b", "c"):
+        queue.put_nowait(item)
+
+    assert await asyncio.wait_for(waiting, 1) == "a"
+    assert queue.qsize() == 2 and not queue.empty()
+    assert [await queue.get(), await queue.get()] == ["b", "c"]
+    assert queue.empty() and queue.qsize() == 0
+    assert queue._items is None and queue._waiters is None
+
+
+async def test_a_cancelled_get_leaves_the_item_for_the_next_and_two_getters_get_one_each():
+    queue = layers.LeanQueue()
+    cancelled = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert queue._waiters == []
+
+    getters = [asyncio.ensure_future(queue.get()) for _ in range(2)]
+    await asyncio.sleep(0)
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+
+    assert sorted(await asyncio.wait_for(asyncio.gather(*getters), 1)) == [1, 2]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_each_consumer_of_the_layer_gets_a_lean_queue():
+    layer = a_layer()
+    name = await layer.new_channel()
+
+    assert isinstance(layer._get_layer().channels[name], layers.LeanQueue)
+    await layer.send(name, {"type": "haven.forward", "text": "{}"})
+    assert (await asyncio.wait_for(layer.receive(name), 5))["text"] == "{}"

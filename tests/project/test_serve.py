@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -183,3 +184,65 @@ async def test_a_stopping_process_closes_its_attendance_after_its_last_database_
     assert row.left_at is not None
     with pytest.raises(DatabaseError):  # nothing is written after the close: 'unavailable'
         await realtime.run_in_db(slow_entry)
+
+
+def a_websocket_factory() -> Any:
+    import txaio
+
+    txaio.use_twisted()
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+
+    factory = WebSocketServerFactory()
+    factory.protocol = WebSocketServerProtocol
+    factory.setProtocolOptions(autoPingTimeout=7, openHandshakeTimeout=60, allowNullOrigin=True)
+    return factory
+
+
+def test_a_connection_reads_the_factorys_options_without_copying_them() -> None:
+    from autobahn.websocket import protocol
+
+    factory = a_websocket_factory()
+    plain = factory.buildProtocol(None)
+    protocol.WebSocketProtocol._connectionMade(plain)
+    serve.share_protocol_options(factory)
+    lean = factory.buildProtocol(None)
+    protocol.WebSocketProtocol._connectionMade(lean)
+
+    for name in lean.CONFIG_ATTRS:
+        assert getattr(lean, name) == getattr(plain, name) == getattr(factory, name), name
+        assert name not in vars(lean)
+    assert (lean.autoPingTimeout, lean.openHandshakeTimeout) == (7, 60)
+    # An option that is a function is called as the function it is, not as a method.
+    assert lean.perMessageCompressionAccept is factory.perMessageCompressionAccept
+    assert lean.perMessageCompressionAccept([]) is None
+    assert len(vars(lean)) <= len(vars(plain)) - len(lean.CONFIG_ATTRS)
+    # One connection may still set an option for itself alone.
+    lean.autoPingTimeout = 3
+    assert factory.buildProtocol(None).autoPingTimeout == 7
+
+
+def test_the_connection_log_pretty_prints_only_when_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pprint
+
+    from autobahn.websocket import protocol
+
+    monkeypatch.setattr(protocol, "pformat", pprint.pformat)
+    serve.lazy_connection_log()
+    serve.lazy_connection_log()  # twice is once
+    logged: list[Any] = []
+    factory = a_websocket_factory()
+    connection = factory.buildProtocol(None)
+    monkeypatch.setattr(connection.log, "debug", lambda text, **kw: logged.append(kw))
+
+    protocol.WebSocketProtocol._connectionMade(connection)
+
+    (attrs,) = [kw["attrs"] for kw in logged if "attrs" in kw]
+    assert isinstance(attrs, serve._Pretty)  # nothing formatted yet
+    # Written, it is the same text as before.
+    assert f"\n{attrs}" == "\n" + pprint.pformat(attrs.obj)
+    assert ("autoPingTimeout", 7, "WebSocketServerFactory") in attrs.obj
+    # Every other caller gets pprint's text at once.
+    assert protocol.pformat({"a": [1, 2]}) == pprint.pformat({"a": [1, 2]})
+    assert protocol.pformat({"a": 1}, width=1) == pprint.pformat({"a": 1}, width=1)
