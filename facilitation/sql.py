@@ -315,3 +315,34 @@ def resume() -> dict[str, str]:
             f"FROM {session} s WHERE s.id = %s"
         ),
     }
+
+
+class HostsGate(NamedTuple):
+    """Which of a host's `session.state` reads can find anything (`hosts()["gate"]`)."""
+
+    # A mute in force or a removal (`services.room._for_hosts`).
+    decided: bool
+    # A support request not closed (`selectors.support_for_hosts`).
+    support: bool
+    # A check-in (`selectors.checkins_for_hosts`).
+    checkins: bool
+
+
+@functools.cache
+def hosts() -> dict[str, str]:
+    """The statement that saves a host's entry the reads that would find nothing (issue 20)."""
+    q = connection.ops.quote_name
+    participant = q(Participant._meta.db_table)
+    support = q(SupportRequest._meta.db_table)
+    checkin = q(CheckIn._meta.db_table)
+    return {
+        # The same conditions as the three reads it gates. Parameters: session id, now,
+        # session id, session id.
+        "gate": (
+            f"SELECT EXISTS (SELECT 1 FROM {participant} p WHERE p.session_id = %s "  # noqa: S608
+            "AND (p.muted_until > %s OR p.removed_at IS NOT NULL)), "
+            f"EXISTS (SELECT 1 FROM {support} sr WHERE sr.session_id = %s "
+            "AND sr.closed_at IS NULL), "
+            f"EXISTS (SELECT 1 FROM {checkin} c WHERE c.session_id = %s)"
+        ),
+    }
