@@ -8,17 +8,16 @@ the log is replayed from the database, so a lost broadcast never loses data. Use
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
-from facilitation import events
+from facilitation import events, sql
 from facilitation.models import Message, Session, SessionEvent
 from groups.models import Membership
-from project import realtime, sql
-from project.sql import model_columns, prepared_cursor
+from project import realtime
+from project.sql import model_load, prepared_cursor
 
 REPLAY_LIMIT = 500
 # A broadcast of an event only some readers read whole (`events.ABOUT_ONE_MEMBER`) also
@@ -74,30 +73,12 @@ def event_append(
     return sent
 
 
-@functools.cache
-def _replay_statement() -> str:
-    """The log after a seq, in order, each row with its message and the message's author: the
-    read of every `resume`, as plain SQL (issue 20: as an ORM queryset its compiling and its
-    three models per row were most of a `resume`). Parameters: session id, seq, limit."""
-    quote = connection.ops.quote_name
-    event = quote(SessionEvent._meta.db_table)
-    message = quote(Message._meta.db_table)
-    member = quote(Membership._meta.db_table)
-    return (
-        f"SELECT {model_columns(SessionEvent, 'e')}, {model_columns(Message, 'm')}, "  # noqa: S608
-        f"{model_columns(Membership, 'a')} FROM {event} e "
-        f"LEFT JOIN {message} m ON m.id = e.message_id "
-        f"LEFT JOIN {member} a ON a.id = m.author_id "
-        "WHERE e.session_id = %s AND e.seq > %s ORDER BY e.seq LIMIT %s"
-    )
-
-
 def _loaded(values: tuple[Any, ...]) -> SessionEvent:
-    """One row of `_replay_statement` as the ORM's `select_related("message__author")` builds
+    """One row of `sql.log()["replay"]` as the ORM's `select_related("message__author")` builds
     it: the event, its message (or None) and the message's author (or None) cached on it."""
-    row, start = sql.model_load(SessionEvent, values)
-    message, start = sql.model_load(Message, values, start)
-    author, _end = sql.model_load(Membership, values, start)
+    row, start = model_load(SessionEvent, values)
+    message, start = model_load(Message, values, start)
+    author, _end = model_load(Membership, values, start)
     if row is None:
         raise ValueError("a log row without an id")
     if message is not None:
@@ -135,7 +116,7 @@ def events_replay(
         replay.append(events.history_hidden(seq=history_after))
         after_seq = history_after
     with prepared_cursor() as cursor:
-        cursor.execute(_replay_statement(), [session_id, after_seq, max(0, limit - len(replay))])
+        cursor.execute(sql.log()["replay"], [session_id, after_seq, max(0, limit - len(replay))])
         found = cursor.fetchall()
     rows = [_loaded(values) for values in found]
     replay.extend(events.as_read_by(_replayed(row), reader) for row in rows)

@@ -40,6 +40,7 @@ from facilitation.models import (
 )
 from groups.models import Agreement, AgreementAcceptance, Membership
 from project.sql import db_time as db_time
+from project.sql import model_columns
 
 # The check-in moments in a fixed order: moment i is bit 1 << i of `EntryRow.checked_in` and
 # `EntryRow.skipped` (each moment is answered or skipped at most once: unique constraints).
@@ -320,7 +321,7 @@ def resume() -> dict[str, str]:
 class HostsGate(NamedTuple):
     """Which of a host's `session.state` reads can find anything (`hosts()["gate"]`)."""
 
-    # A mute in force or a removal (`services.room._for_hosts`).
+    # A mute in force or a removal (`services.hosts.decided_for_hosts`).
     decided: bool
     # A support request not closed (`selectors.support_for_hosts`).
     support: bool
@@ -344,5 +345,27 @@ def hosts() -> dict[str, str]:
             f"EXISTS (SELECT 1 FROM {support} sr WHERE sr.session_id = %s "
             "AND sr.closed_at IS NULL), "
             f"EXISTS (SELECT 1 FROM {checkin} c WHERE c.session_id = %s)"
+        ),
+    }
+
+
+@functools.cache
+def log() -> dict[str, str]:
+    """The read of the durable log that every `resume` makes (`log.events_replay`)."""
+    q = connection.ops.quote_name
+    event = q(SessionEvent._meta.db_table)
+    message = q(Message._meta.db_table)
+    member = q(Membership._meta.db_table)
+    return {
+        # The log after a seq, in order, each row with its message and the message's author,
+        # all columns of each for `project.sql.model_load` (issue 20: as an ORM queryset its
+        # compiling and its three models per row were most of a `resume`). Parameters:
+        # session id, seq, limit.
+        "replay": (
+            f"SELECT {model_columns(SessionEvent, 'e')}, {model_columns(Message, 'm')}, "  # noqa: S608
+            f"{model_columns(Membership, 'a')} FROM {event} e "
+            f"LEFT JOIN {message} m ON m.id = e.message_id "
+            f"LEFT JOIN {member} a ON a.id = m.author_id "
+            "WHERE e.session_id = %s AND e.seq > %s ORDER BY e.seq LIMIT %s"
         ),
     }

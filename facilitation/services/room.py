@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.contrib.sessions.models import Session as DjangoSession
 from django.db import transaction
-from django.db.models import Q, Value
+from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,6 +45,7 @@ from facilitation.services.context import (
     RoomRefused,
     participant_get,
 )
+from facilitation.services.hosts import decided_for_hosts, hosts_gate
 from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
@@ -201,38 +202,6 @@ def _support_found(request_id: int | None) -> dict[str, Any] | None:
     return events.without_type(events.support_sent(row)) if row is not None else None
 
 
-def _hosts_gate(session_id: int) -> sql.HostsGate:
-    """Which of a host's three `session.state` reads can find anything, in one plain-SQL
-    statement (issue 20: as ORM reads they were a quarter of a host's entry, and most
-    sessions have no mute, removal or open request)."""
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            sql.hosts()["gate"],
-            [session_id, sql.db_time(timezone.now()), session_id, session_id],
-        )
-        found = cursor.fetchone()
-    return sql.HostsGate(*(bool(value) for value in found))
-
-
-def _for_hosts(*, session_id: int) -> tuple[dict[int, datetime], list[dict[str, Any]]]:
-    """Who is muted until when, and who was removed (in that order, as `events.removed_entry`),
-    for a host's `session.state`: one read of the participant rows (issue 20)."""
-    now = timezone.now()
-    rows = list(
-        Participant.objects.filter(Q(muted_until__gt=now) | Q(removed_at__isnull=False))
-        .filter(session_id=session_id)
-        .order_by("removed_at", "pk")
-        .values_list("membership_id", "muted_until", "removed_at", "membership__display_name")
-    )
-    mutes = {pk: until for pk, until, _gone, _name in rows if until is not None and until > now}
-    removed = [
-        events.removed_entry(member_id=pk, display_name=name)
-        for pk, _until, gone, name in rows
-        if gone is not None
-    ]
-    return mutes, removed
-
-
 class Mine(NamedTuple):
     """Her own part of `session.state`: her latest support request (as `support.sent`, or
     None), and the check-in moments she answered and skipped."""
@@ -310,8 +279,8 @@ def _state(
     support: list[dict[str, Any]] | None = None
     checkins: list[dict[str, Any]] | None = None
     if context.is_host:
-        gate = _hosts_gate(context.session_id)
-        mutes, removed = _for_hosts(session_id=context.session_id) if gate.decided else ({}, [])
+        gate = hosts_gate(context.session_id)
+        mutes, removed = decided_for_hosts(context.session_id) if gate.decided else ({}, [])
         support = support_for_hosts(session_id=context.session_id) if gate.support else []
         checkins = (
             checkins_for_hosts(session_id=context.session_id, reads_notes=context.reads_notes)

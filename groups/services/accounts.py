@@ -7,7 +7,6 @@ characters, a minimum length); the text a person types elsewhere goes through
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
@@ -20,7 +19,7 @@ from django.contrib.auth import SESSION_KEY, authenticate, login
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session as BrowserSession
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,10 +28,11 @@ from groups.models import ApiToken, Membership, OrgRole, ResetCode, User, token_
 from groups.policies import STAFF_ROLES, Action, needs_second_factor, require
 from groups.services.second_factor import Enrolment, second_factor_enrol, second_factor_required
 from groups.services.slowdown import slowdown_check, slowdown_clear, slowdown_failed
+from groups.sql import token_statements
 from project import closecodes, languages, realtime
 from project.audit import audit_record
 from project.exceptions import ApplicationError, Conflict, ValidationFailed
-from project.sql import db_time, model_columns, model_load, prepared_cursor
+from project.sql import db_time, model_load, prepared_cursor
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 # The username column's width: a sign-in attempt longer than any username is refused as input.
@@ -130,21 +130,6 @@ def token_issue(*, user: User) -> str:
     return key
 
 
-@functools.cache
-def _token_statements() -> tuple[str, str]:
-    """The token check's two statements, built once per process from the models' quoted
-    names: the token with its account, and moving its idle clock on."""
-    quote = connection.ops.quote_name
-    tokens, users = quote(ApiToken._meta.db_table), quote(User._meta.db_table)
-    read = (
-        f"SELECT {model_columns(ApiToken, 't')}, {model_columns(User, 'u')} "  # noqa: S608
-        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
-        "WHERE t.key_hash = %s AND t.created_at > %s AND t.last_used_at > %s"
-    )
-    touch = f"UPDATE {tokens} SET last_used_at = %s WHERE id = %s"  # noqa: S608
-    return read, touch
-
-
 def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
     """The account and token a bearer key signs in, or None: unknown, expired
     (`groups.models.token_live_after`) or a deactivated account. A use moves the token's idle
@@ -155,7 +140,7 @@ def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
     compiler was a tenth of the server's time in a restart storm); the rows come back as the
     models' own instances (`project.sql.model_load`)."""
     now = timezone.now()
-    read, touch = _token_statements()
+    read, touch = token_statements()
     issued_after, used_after = token_live_after(now)
     with prepared_cursor() as cursor:
         cursor.execute(read, [token_hash(key), db_time(issued_after), db_time(used_after)])
