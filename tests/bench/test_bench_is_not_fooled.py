@@ -134,7 +134,12 @@ def test_an_invalid_run_exits_non_zero_and_says_why(tmp_path, monkeypatch, capsy
 @pytest.fixture
 def seeded(transactional_db: None, tmp_path: Path) -> tuple[Path, str, list[str]]:
     """A seed file describing a live session of the test database and two of its tokens."""
+    from django.db import connection
+
     from tests.e2e.conftest import test_database_url
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the bench's database is PostgreSQL")
 
     room = make_room()
     users = room.world.users
@@ -172,6 +177,34 @@ def test_a_revoked_seed_token_makes_the_seed_stale(seeded):
     ApiToken.objects.filter(key_hash=group_services.token_hash(tokens[0])).delete()
 
     assert not seed._seed_is_current(out, 1, 2, url)
+
+
+def test_the_bench_database_is_vacuumed_as_autovacuum_would(seeded):
+    """This machine's PostgreSQL runs without autovacuum: the bench clears the dead rows each
+    fleet leaves behind itself, or every run measures a slower room entry than the last."""
+    import psycopg
+
+    _out, url, _tokens = seeded
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_probe (id int PRIMARY KEY, left_at timestamptz)")
+        conn.execute("INSERT INTO bench_probe SELECT g, NULL FROM generate_series(1, 500) g")
+        conn.execute("UPDATE bench_probe SET left_at = now()")  # 500 dead row versions
+
+        def dead() -> int:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            found = conn.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bench_probe'"
+            ).fetchone()
+            assert found is not None
+            return int(found[0])
+
+        try:
+            assert dead() >= 500
+            seed.database_vacuum(url)
+            assert dead() == 0
+        finally:
+            conn.execute("DROP TABLE bench_probe")
 
 
 def test_each_checkout_gets_its_own_bench_database():
