@@ -148,10 +148,8 @@ class Attendance(models.Model):
         indexes = [
             # Who is in the room now (entering, leaving, presence, and a stopping process's
             # connections, `room_close_process`): open connections only, so the years of
-            # closed ones never slow a room down. The only partial index on open rows: a
-            # second one (on `process`, issue 20) looked as cheap to the planner after a
-            # VACUUM and was scanned whole for every entry's count of her open connections
-            # (0.64 of 0.83 ms with 2,000 connections open).
+            # closed ones never slow a room down. Keep it the only partial index on open rows
+            # (test_entry_cost.py says why).
             models.Index(
                 fields=["session", "membership"],
                 condition=models.Q(left_at__isnull=True),

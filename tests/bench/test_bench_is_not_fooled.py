@@ -132,19 +132,23 @@ def test_an_invalid_run_exits_non_zero_and_says_why(tmp_path, monkeypatch, capsy
 
 
 @pytest.fixture
-def seeded(transactional_db: None, tmp_path: Path) -> tuple[Path, str, list[str]]:
-    """A seed file describing a live session of the test database and two of its tokens."""
+def url(transactional_db: None) -> str:
+    """The test database's URL, for the bench's own connections (PostgreSQL only)."""
     from django.db import connection
 
     from tests.e2e.conftest import test_database_url
 
     if connection.vendor != "postgresql":
         pytest.skip("the bench's database is PostgreSQL")
+    return test_database_url()
 
+
+@pytest.fixture
+def seeded(url: str, tmp_path: Path) -> tuple[Path, str, list[str]]:
+    """A seed file describing a live session of the test database and two of its tokens."""
     room = make_room()
     users = room.world.users
     tokens = [group_services.token_issue(user=users[p]) for p in ("facilitator", "member")]
-    url = test_database_url()
     out = tmp_path / "seed.json"
     group = {"session_id": room.session.pk, "group_id": room.world.group_a.pk, "tokens": tokens}
     out.write_text(
@@ -179,12 +183,11 @@ def test_a_revoked_seed_token_makes_the_seed_stale(seeded):
     assert not seed._seed_is_current(out, 1, 2, url)
 
 
-def test_the_bench_database_is_vacuumed_as_autovacuum_would(seeded):
+def test_the_bench_database_is_vacuumed_as_autovacuum_would(url):
     """This machine's PostgreSQL runs without autovacuum: the bench clears the dead rows each
     fleet leaves behind itself, or every run measures a slower room entry than the last."""
     import psycopg
 
-    _out, url, _tokens = seeded
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_probe (id int PRIMARY KEY, left_at timestamptz)")
         conn.execute("INSERT INTO bench_probe SELECT g, NULL FROM generate_series(1, 500) g")
