@@ -64,11 +64,17 @@ class SessionConsumer(RoomDelivery):
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         key = self.scope.get(TOKEN_KEY)
         try:
-            # Her token (if she came with one) checked and the room entered in one go, on the
-            # event loop in the plain case (issue 20).
-            entered = await services.room_enter_from_loop(
-                key=key, actor=self.user, session_id=session_id
-            )
+            if key is not None:
+                # Her token checked and the room entered in one database call (issue 20).
+                entered = await realtime.run_in_db(
+                    services.room_enter_with_token, key=key, session_id=session_id
+                )
+                self.user, context, state = entered.user, entered.context, entered.state
+                self.scope["haven_token_id"] = entered.token_id
+            else:
+                context, state = await realtime.run_in_db(
+                    services.room_enter, actor=self.user, session_id=session_id
+                )
         except services.RoomRefused as refused:
             await self.close(code=refused.code)
             return
@@ -76,9 +82,6 @@ class SessionConsumer(RoomDelivery):
             logger.warning("room: database unavailable while entering")
             await self.close(code=closecodes.TRY_AGAIN)
             return
-        self.user, context, state = entered.user, entered.context, entered.state
-        if entered.token_id is not None:
-            self.scope["haven_token_id"] = entered.token_id
         self.context = context
         # Issue 18: her errors and notices in her language, for this whole connection
         # (RoomDelivery activates it in the broadcast task too).

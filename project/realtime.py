@@ -8,14 +8,13 @@ events go to per-member or per-user groups, never through a session group (rule 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import hashlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -152,24 +151,6 @@ async def run_in_db(
 
 # Set once by `run_last_in_db`: the process is stopping and starts no database call any more.
 _stopping = threading.Event()
-# The writes running on the event loop itself (`loop_write`), each until it ends.
-_loop_writes: set[asyncio.Future[None]] = set()
-
-
-@contextlib.asynccontextmanager
-async def loop_write() -> AsyncIterator[None]:
-    """Around a write made on the event loop instead of a database thread (room entry's,
-    `facilitation.services.entry`): refused like `run_in_db` once the process is stopping,
-    and waited for by `run_last_in_db`, so an attendance it opens is closed with the others."""
-    if _stopping.is_set():
-        raise OperationalError("this server process is stopping")
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    _loop_writes.add(done)
-    try:
-        yield
-    finally:
-        _loop_writes.discard(done)
-        done.set_result(None)
 
 
 async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
@@ -177,11 +158,9 @@ async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
     after this one is asked for (`run_in_db` raises `OperationalError`, a `DatabaseError`,
     which every caller takes as the database being unavailable), the queued ones are dropped
     (Daphne has cancelled the connections waiting for them), the running ones finish, then
-    `func` runs and what it broadcast is published. Writes on the event loop (`loop_write`)
-    are waited for the same way. So nothing it closes can be opened again behind it."""
+    `func` runs and what it broadcast is published. So nothing it closes can be opened again
+    behind it."""
     _stopping.set()
-    if _loop_writes:
-        await asyncio.wait(list(_loop_writes))
     executor = _db_executor()
     if executor is not None:
         await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)

@@ -333,9 +333,6 @@ HAVEN_DB_THREADS = config.env_int(os.environ, "HAVEN_DB_THREADS", default=4, min
 # On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 (false, off,
 # no) keeps it on the database threads with every other call.
 HAVEN_FAST_POST = config.env_bool(os.environ, "HAVEN_FAST_POST", default=True)
-# On those connections too (and only while HAVEN_FAST_POST is on), room entry's plain case
-# (facilitation/services/entry.py); 0 keeps every entry on the database threads.
-HAVEN_FAST_ENTRY = config.env_bool(os.environ, "HAVEN_FAST_ENTRY", default=True)
 # Those connections prepare a statement the second time they run it (PostgreSQL then skips
 # parsing and planning it); 0 turns it off, e.g. behind a transaction-mode pooler that cannot
 # keep prepared statements. A `prepare_threshold` in the database OPTIONS wins.

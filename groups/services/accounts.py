@@ -138,41 +138,24 @@ def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
     Checked in full on every call, nothing cached, so a revoked token (its row deleted) never
     signs in again. Plain SQL because every reconnecting phone asks (issue 20: the ORM's
     compiler was a tenth of the server's time in a restart storm); the rows come back as the
-    models' own instances (`project.sql.model_load`). Room entry on the event loop
-    (`facilitation.services.entry`) runs the same statements through `TokenCheck`."""
-    check = TokenCheck(key)
+    models' own instances (`project.sql.model_load`)."""
+    now = timezone.now()
     read, touch = token_statements()
+    issued_after, used_after = token_live_after(now)
     with prepared_cursor() as cursor:
-        cursor.execute(read, check.params)
-        found = check.found(cursor.fetchone())
-        if found is not None and check.touch is not None:
-            cursor.execute(touch, check.touch)
-    return found
-
-
-class TokenCheck:
-    """One bearer key's check, apart from where its statements run: `params` for the read
-    (`groups.sql.token_statements`), `found` decides on its row, and then `touch` holds the
-    parameters of the idle clock's write when it is due (None when not)."""
-
-    def __init__(self, key: str) -> None:
-        self.now = timezone.now()
-        issued_after, used_after = token_live_after(self.now)
-        self.params: list[Any] = [token_hash(key), db_time(issued_after), db_time(used_after)]
-        self.touch: list[Any] | None = None
-
-    def found(self, row: Any) -> tuple[User, ApiToken] | None:
+        cursor.execute(read, [token_hash(key), db_time(issued_after), db_time(used_after)])
+        row = cursor.fetchone()
         if row is None:
             return None
         token, start = model_load(ApiToken, row)
         user, _end = model_load(User, row, start)
         if token is None or user is None or not user.is_active:
             return None
-        if token.last_used_at < self.now - TOKEN_TOUCH_EVERY:
-            self.touch = [db_time(self.now), token.pk]
-            token.last_used_at = self.now
-        token.user = user
-        return user, token
+        if token.last_used_at < now - TOKEN_TOUCH_EVERY:
+            cursor.execute(touch, [db_time(now), token.pk])
+            token.last_used_at = now
+    token.user = user
+    return user, token
 
 
 def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> User:

@@ -17,10 +17,7 @@ from tests.facilitation.room import amake_room, connect, join
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_a_reconnect_with_a_token_is_two_calls_to_the_database_threads(monkeypatch, settings):
-    # On PostgreSQL her entry is no call at all (test_entry_fast_path.py); this is the
-    # threads' path, SQLite's, and PostgreSQL's with HAVEN_FAST_ENTRY off.
-    settings.HAVEN_FAST_ENTRY = False
+async def test_a_reconnect_with_a_token_is_two_calls_to_the_database_threads(monkeypatch):
     room = await amake_room()
     calls: list[str] = []
     run_in_db = realtime.run_in_db
