@@ -71,10 +71,23 @@ def room_present(
 
     For a caller the room has let in (room entry, a host starting a round).
     """
-    horizon = sql.db_time(timezone.now() - PRESENCE_WINDOW)
     with prepared_cursor() as cursor:
-        cursor.execute(sql.room()["present"], [session_id, horizon, MembershipStatus.ACTIVE])
-        rows = [sql.PresentRow(*found) for found in cursor.fetchall()]
+        cursor.execute(sql.room()["present"], present_params(session_id))
+        return present_list(cursor.fetchall(), mutes=mutes)
+
+
+def present_params(session_id: int) -> list[Any]:
+    """The parameters of `sql.room()["present"]`, read now."""
+    horizon = sql.db_time(timezone.now() - PRESENCE_WINDOW)
+    return [session_id, horizon, MembershipStatus.ACTIVE]
+
+
+def present_list(
+    found: list[Any], *, mutes: dict[int, datetime] | None = None
+) -> list[dict[str, Any]]:
+    """`room_present`'s answer from the rows of `sql.room()["present"]` (wherever they were
+    read: room entry on the event loop reads them too)."""
+    rows = [sql.PresentRow(*item) for item in found]
     present: dict[int, dict[str, Any]] = {}
     for row in rows:
         entry = present.setdefault(row.member_id, events.present_entry(**row._asdict()))

@@ -39,6 +39,7 @@ from facilitation.models import (
     SupportRequest,
 )
 from groups.models import Agreement, AgreementAcceptance, Membership
+from groups.sql import token_read, token_user
 from project.sql import db_time as db_time
 from project.sql import model_columns
 
@@ -155,16 +156,9 @@ def room() -> dict[str, str]:
         f"(SELECT e.created_at FROM {event} e WHERE e.session_id = s.id "  # noqa: S608
         "AND e.type = %s ORDER BY e.seq LIMIT 1)"
     )
-    return {
-        # Everything entering decides on, in one read: the session, her active membership of
-        # its group, what the hosts decided about her in it, the agreement rule's three version
-        # numbers (see EntryRow), whether the session names her co-host, and its open round;
-        # from when she may read the log, and how many live connections she has to it already;
-        # and her own part of `session.state` (her support request, check-ins and skips).
-        # Parameters: now, the opening event's type (`facilitation.agreements.OPENED_EVENT`),
-        # presence horizon, the quick exit's kind (`SupportKind.LEFT_QUICKLY`), `MOMENTS`
-        # twice, user id, active status, session id.
-        "enter": (
+
+    def enter(user: str) -> str:
+        return (
             "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
             "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
             "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
@@ -185,30 +179,72 @@ def room() -> dict[str, str]:
             f"{moment_mask(q(CheckIn._meta.db_table))}, "
             f"{moment_mask(q(CheckInSkip._meta.db_table))} "
             f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
-            "AND m.user_id = %s AND m.status = %s "
+            f"AND m.user_id = {user} AND m.status = %s "
             f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "
             "WHERE s.id = %s"
+        )
+
+    insert_participant = (
+        f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
+        "remove_reason, first_seq) VALUES (%s, %s, '', '', %s) "
+        "ON CONFLICT (session_id, membership_id) DO NOTHING"
+    )
+    set_first_seq = (
+        f"UPDATE {participant} SET first_seq = %s "  # noqa: S608
+        "WHERE session_id = %s AND membership_id = %s AND first_seq IS NULL"
+    )
+    insert_attendance = (
+        f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608
+        "last_seen_at, status, process) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+    )
+    present = "a.membership_id, m.display_name, m.role, a.status"
+    present_from = (
+        f"FROM {attendance} a JOIN {member} m ON m.id = a.membership_id "
+        "WHERE a.session_id = %s AND a.left_at IS NULL AND a.last_seen_at >= %s "
+        "AND m.status = %s"
+    )
+    return {
+        # Everything entering decides on, in one read: the session, her active membership of
+        # its group, what the hosts decided about her in it, the agreement rule's three version
+        # numbers (see EntryRow), whether the session names her co-host, and its open round;
+        # from when she may read the log, and how many live connections she has to it already;
+        # and her own part of `session.state` (her support request, check-ins and skips).
+        # Parameters: now, the opening event's type (`facilitation.agreements.OPENED_EVENT`),
+        # presence horizon, the quick exit's kind (`SupportKind.LEFT_QUICKLY`), `MOMENTS`
+        # twice, user id, active status, session id.
+        "enter": enter("%s"),
+        # The same read for a socket that came with a bearer token, with the token and her
+        # account (`groups.sql.token_read`), in one statement: she is the token's user.
+        # Parameters: those of "enter" with the token's three in place of the user id, then
+        # the token's three.
+        "enter_with_token": token_read(
+            "e.*",
+            f"LEFT JOIN ({enter(f'({token_user()})')}) e ON 1 = 1",
         ),
-        "participant": (
-            f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
-            "remove_reason, first_seq) VALUES (%s, %s, '', '', %s) "
-            "ON CONFLICT (session_id, membership_id) DO NOTHING"
-        ),
+        "participant": insert_participant,
         # A participant row a host made before she ever entered (a mute) gets its first seq.
-        "first_seq": (
-            f"UPDATE {participant} SET first_seq = %s "  # noqa: S608
-            "WHERE session_id = %s AND membership_id = %s AND first_seq IS NULL"
-        ),
-        "attendance": (
-            f"INSERT INTO {attendance} (session_id, membership_id, joined_at, "  # noqa: S608
-            "last_seen_at, status, process) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
-        ),
-        "present": (
-            "SELECT a.membership_id, m.display_name, m.role, a.status "  # noqa: S608
-            f"FROM {attendance} a JOIN {member} m ON m.id = a.membership_id "
-            "WHERE a.session_id = %s AND a.left_at IS NULL AND a.last_seen_at >= %s "
-            "AND m.status = %s ORDER BY a.joined_at, a.id"
-        ),
+        "first_seq": set_first_seq,
+        "attendance": insert_attendance,
+        "present": f"SELECT {present} {present_from} ORDER BY a.joined_at, a.id",
+        # PostgreSQL: her arrival in one statement (atomic by itself): her participant row
+        # on her first entry (or its first seq), her attendance, and who else is present (the
+        # statement cannot see its own new row: the caller adds hers). One row per other
+        # present connection, in "present"'s order, or one with NULLs: the new attendance's
+        # id, then `PresentRow`. Parameters: the participant statement's (if any), the
+        # attendance's, then the present list's.
+        **{
+            f"arrive{suffix}": (
+                f"WITH {first}n AS ({insert_attendance}) "  # noqa: S608
+                f"SELECT n.id, o.membership_id, o.display_name, o.role, o.status FROM n "
+                f"LEFT JOIN (SELECT {present}, a.joined_at, a.id {present_from}) o ON 1 = 1 "
+                "ORDER BY o.joined_at, o.id"
+            )
+            for suffix, first in (
+                ("", ""),
+                ("_participant", f"p AS ({insert_participant}), "),
+                ("_first_seq", f"p AS ({set_first_seq}), "),
+            )
+        },
         "leave": (
             f"UPDATE {attendance} SET left_at = %s WHERE id = %s AND left_at IS NULL"  # noqa: S608
         ),

@@ -20,12 +20,31 @@ def token_statements() -> tuple[str, str]:
     """The token check's two statements: the token with its account (all columns of each,
     for `project.sql.model_load`; parameters: key hash, issued after, used after), and moving
     its idle clock on (parameters: now, token id)."""
+    tokens = connection.ops.quote_name(ApiToken._meta.db_table)
+    touch = f"UPDATE {tokens} SET last_used_at = %s WHERE id = %s"  # noqa: S608
+    return token_read(), touch
+
+
+def token_read(columns: str = "", join: str = "") -> str:
+    """The token check's read, with more `columns` read through a `join` in the same
+    statement (room entry, `facilitation.sql.room()["enter_with_token"]`): the join's
+    parameters first, then the token's three."""
     quote = connection.ops.quote_name
     tokens, users = quote(ApiToken._meta.db_table), quote(User._meta.db_table)
-    read = (
-        f"SELECT {model_columns(ApiToken, 't')}, {model_columns(User, 'u')} "  # noqa: S608
-        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
-        "WHERE t.key_hash = %s AND t.created_at > %s AND t.last_used_at > %s"
+    more = f", {columns}" if columns else ""
+    return (
+        f"SELECT {model_columns(ApiToken, 't')}, {model_columns(User, 'u')}{more} "  # noqa: S608
+        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id {join} "
+        f"WHERE {_LIVE}"
     )
-    touch = f"UPDATE {tokens} SET last_used_at = %s WHERE id = %s"  # noqa: S608
-    return read, touch
+
+
+# Which token a key names, while it lives (parameters: key hash, issued after, used after).
+_LIVE = "t.key_hash = %s AND t.created_at > %s AND t.last_used_at > %s"
+
+
+def token_user() -> str:
+    """The user id of the live token a key names, as a scalar subquery (its parameters are the
+    token's three), for statements that read her rows beside the token's."""
+    tokens = connection.ops.quote_name(ApiToken._meta.db_table)
+    return f"SELECT t.user_id FROM {tokens} t WHERE {_LIVE}"  # noqa: S608

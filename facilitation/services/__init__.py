@@ -39,6 +39,7 @@ from facilitation.services.context import (
     host_session,
     participant_get,
 )
+from facilitation.services.entry import Entered, room_enter, room_enter_with_token
 from facilitation.services.limits import (
     FLOOD_CLOSE_AFTER,
     FRAME_LIMITS,
@@ -90,8 +91,6 @@ from facilitation.services.room import (
     presence_set,
     room_channel_groups,
     room_close_process,
-    room_enter,
-    room_enter_with_token,
     room_leave,
     room_rights,
     room_touch_many,
@@ -168,6 +167,7 @@ __all__ = [
     "Beat",
     "BeatAnswer",
     "CategoryWords",
+    "Entered",
     "FollowUpRow",
     "FrameLimiter",
     "RecentPosts",

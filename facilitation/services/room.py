@@ -17,23 +17,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from facilitation import events, sql
-from facilitation.agreements import OPENED_EVENT
 from facilitation.models import (
     Attendance,
     Participant,
     PresenceStatus,
     Session,
     SessionStatus,
-    SupportKind,
-    SupportRequest,
 )
 from facilitation.selectors import (
-    SUPPORT_RELATED,
     checkin_moments,
     checkin_skipped_moments,
     checkins_for_hosts,
     facilitator_present,
     history_after,
+    present_list,
     room_present,
     support_for_hosts,
     support_mine,
@@ -48,11 +45,9 @@ from facilitation.services.context import (
 from facilitation.services.hosts import decided_for_hosts, hosts_gate
 from facilitation.services.rounds import round_skip_if_away, round_state
 from groups.models import ApiToken, Membership, MembershipStatus, User
-from groups.policies import Action, can, is_signed_in
-from groups.selectors import agreement_admits
-from groups.services import token_authenticate
+from groups.policies import Action, can
 from project import closecodes, realtime
-from project.exceptions import ApplicationError, Forbidden, ValidationFailed, parse_id
+from project.exceptions import Forbidden, ValidationFailed
 from project.sql import prepared_cursor
 
 # A member's live connections to one session, across tabs, devices and server processes.
@@ -65,141 +60,6 @@ SOCKETS_PER_MEMBER = 5
 # counting as present, and toward SOCKETS_PER_MEMBER, once the heartbeat stops touching them
 # (PRESENCE_WINDOW).
 PROCESS_ID = uuid.uuid4().hex
-
-
-@transaction.atomic
-def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, Any]]:
-    """Let a member into a session's room; returns her context and the `session.state` event.
-
-    Refusals carry the close code (project.closecodes): not signed in; forbidden (not, or no
-    longer, a member, or removed from this session); no such session or not visible; the
-    agreement that binds this session not accepted (`groups.selectors.agreement_admits`: a
-    version published after the session opened does not apply to it); the session not open
-    (hosts may enter a scheduled one); too many live connections of hers to this session
-    already (SOCKETS_PER_MEMBER).
-
-    Her first entry fixes where her reading of the log starts (`selectors.history_after`).
-
-    One read decides (`sql.room()["enter"]`), then the participant row (first entry only) and
-    the attendance row are written; the roles come from `groups.policies` as everywhere else.
-    """
-    if not is_signed_in(actor):
-        raise RoomRefused(closecodes.NOT_SIGNED_IN)
-    try:
-        pk = parse_id(session_id)
-    except ApplicationError:
-        raise RoomRefused(closecodes.NO_SESSION) from None
-    statements = sql.room()
-    now = timezone.now()
-    db_now = sql.db_time(now)
-    horizon = sql.db_time(now - PRESENCE_WINDOW)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            statements["enter"],
-            [
-                db_now,
-                OPENED_EVENT,
-                horizon,
-                SupportKind.LEFT_QUICKLY,
-                *sql.MOMENTS,
-                *sql.MOMENTS,
-                actor.pk,
-                MembershipStatus.ACTIVE,
-                pk,
-            ],
-        )
-        found = cursor.fetchone()
-        if found is None:
-            raise RoomRefused(closecodes.NO_SESSION)
-        row = sql.EntryRow(*found)
-        session = Session(
-            id=pk, group_id=row.group_id, title=row.title, status=row.status, last_seq=row.last_seq
-        )
-        if row.member_id is None:
-            ever = Membership.objects.filter(group_id=row.group_id, user_id=actor.pk).exists()
-            visible = can(actor, Action.SESSION_VIEW, session=session)
-            raise RoomRefused(closecodes.FORBIDDEN if ever or visible else closecodes.NO_SESSION)
-        membership = Membership(
-            id=row.member_id,
-            group_id=row.group_id,
-            user_id=actor.pk,
-            display_name=row.display_name,
-            role=row.role,
-            status=MembershipStatus.ACTIVE,
-        )
-        # `Session.is_co_host` reads this instead of querying again.
-        session._prefetched_objects_cache = {"co_hosts": [membership] if row.co_host else []}
-        if row.participant_id is not None and not row.not_removed:
-            raise RoomRefused(closecodes.FORBIDDEN)
-        if not agreement_admits(
-            accepted=row.accepted, current=row.current_version, at_opening=row.at_opening
-        ):
-            raise RoomRefused(closecodes.AGREEMENT)
-        is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
-        if row.status == SessionStatus.ENDED or (
-            row.status == SessionStatus.SCHEDULED and not is_host
-        ):
-            raise RoomRefused(closecodes.NOT_OPEN)
-        if row.open_connections >= SOCKETS_PER_MEMBER:
-            raise RoomRefused(closecodes.TOO_MANY)
-        if row.participant_id is None:
-            cursor.execute(statements["participant"], [pk, row.member_id, row.last_seq])
-        elif row.first_seq is None:
-            cursor.execute(statements["first_seq"], [row.last_seq, pk, row.member_id])
-        cursor.execute(
-            statements["attendance"],
-            [pk, row.member_id, db_now, db_now, PresenceStatus.HERE, PROCESS_ID],
-        )
-        attendance_id = cursor.fetchone()[0]
-    context = RoomContext(
-        session_id=pk,
-        group_id=row.group_id,
-        user_id=actor.pk,
-        member_id=row.member_id,
-        display_name=row.display_name,
-        role=row.role,
-        is_host=is_host,
-        attendance_id=attendance_id,
-        history_after=history_after(
-            is_host=is_host, first_seq=row.last_seq if row.first_seq is None else row.first_seq
-        ),
-        reads_notes=can(actor, Action.CHECKIN_READ, session=session, membership=membership),
-    )
-    state = _state(
-        context,
-        actor=actor,
-        session=session,
-        membership=membership,
-        title=row.title,
-        status=row.status,
-        last_seq=row.last_seq,
-        muted=bool(row.muted),
-        round_open=row.round_id is not None,
-        mine=Mine(
-            support=_support_found(row.my_support_id),
-            checkins=sql.moments(row.checked_in),
-            skipped=sql.moments(row.skipped),
-        ),
-    )
-    realtime.broadcast_on_commit(
-        events.session_group(pk),
-        events.presence(
-            member_id=row.member_id,
-            display_name=row.display_name,
-            role=row.role,
-            status=PresenceStatus.HERE,
-        ),
-    )
-    return context, state
-
-
-def _support_found(request_id: int | None) -> dict[str, Any] | None:
-    """`selectors.support_mine` when room entry's read has already found which request is hers
-    (`sql.EntryRow.my_support_id`): no statement when she has none (issue 20)."""
-    if request_id is None:
-        return None
-    row = SupportRequest.objects.filter(pk=request_id).select_related(*SUPPORT_RELATED).first()
-    return events.without_type(events.support_sent(row)) if row is not None else None
 
 
 class Mine(NamedTuple):
@@ -219,30 +79,6 @@ def _mine(context: RoomContext) -> Mine:
     )
 
 
-class Entered(NamedTuple):
-    """What `room_enter_with_token` found: who she is, the token she came with, and what
-    `room_enter` answered."""
-
-    user: User
-    token_id: int
-    context: RoomContext
-    state: dict[str, Any]
-
-
-def room_enter_with_token(*, key: str, session_id: Any) -> Entered:
-    """Room entry for a socket that came with a bearer token (`groups.authentication
-    .TokenAuthMiddleware` leaves the key unchecked): the token is checked as on every request
-    (`groups.services.token_authenticate`: unknown, expired, revoked or a deactivated account
-    is refused as not signed in, nothing cached) and then the room entered, in one call to
-    the database threads instead of two (issue 20)."""
-    found = token_authenticate(key=key)
-    if found is None:
-        raise RoomRefused(closecodes.NOT_SIGNED_IN)
-    user, token = found
-    context, state = room_enter(actor=user, session_id=session_id)
-    return Entered(user=user, token_id=token.pk, context=context, state=state)
-
-
 def _state(
     context: RoomContext,
     *,
@@ -255,10 +91,12 @@ def _state(
     muted: bool,
     round_open: bool,
     mine: Mine | None = None,
+    present_rows: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Her `session.state`: the room as it is now (`muted`, `round_open`: False when the
     caller already knows there is no mute or no round, saving the query; `mine`: her own
-    part when the caller has read it already, as room entry's one read does). Hosts also
+    part when the caller has read it already, as room entry's one read does; `present_rows`:
+    the rows of `sql.room()["present"]` when the caller has read them, as entry does). Hosts also
     read who is muted until when, and who was removed; `me.may_end` follows the one policy,
     with whether a facilitator is present."""
     if mine is None:
@@ -287,7 +125,11 @@ def _state(
             if gate.checkins
             else []
         )
-    present = room_present(session_id=context.session_id, mutes=mutes)
+    present = (
+        room_present(session_id=context.session_id, mutes=mutes)
+        if present_rows is None
+        else present_list(present_rows, mutes=mutes)
+    )
     may_end = can(
         actor,
         Action.SESSION_END,

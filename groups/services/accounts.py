@@ -138,24 +138,44 @@ def token_authenticate(*, key: str) -> tuple[User, ApiToken] | None:
     Checked in full on every call, nothing cached, so a revoked token (its row deleted) never
     signs in again. Plain SQL because every reconnecting phone asks (issue 20: the ORM's
     compiler was a tenth of the server's time in a restart storm); the rows come back as the
-    models' own instances (`project.sql.model_load`)."""
-    now = timezone.now()
+    models' own instances (`project.sql.model_load`). Room entry checks a token with the same
+    `TokenCheck`, in its own read (`facilitation.services.entry.room_enter_with_token`)."""
+    check = TokenCheck(key)
     read, touch = token_statements()
-    issued_after, used_after = token_live_after(now)
     with prepared_cursor() as cursor:
-        cursor.execute(read, [token_hash(key), db_time(issued_after), db_time(used_after)])
-        row = cursor.fetchone()
+        cursor.execute(read, check.params)
+        found = check.found(cursor.fetchone())
+        if found is not None and check.touch is not None:
+            cursor.execute(touch, check.touch)
+    return found
+
+
+class TokenCheck:
+    """One bearer key's check, apart from where its statements run: `params` for the read
+    (`groups.sql.token_statements`), `found` decides on its row, and then `touch` holds the
+    parameters of the idle clock's write when it is due (None when not) and `end` where the
+    row's columns after the token's and her account's begin (a statement that reads more
+    beside them: `facilitation.sql.room()["enter_with_token"]`)."""
+
+    def __init__(self, key: str) -> None:
+        self.now = timezone.now()
+        issued_after, used_after = token_live_after(self.now)
+        self.params: list[Any] = [token_hash(key), db_time(issued_after), db_time(used_after)]
+        self.touch: list[Any] | None = None
+        self.end = 0
+
+    def found(self, row: Any) -> tuple[User, ApiToken] | None:
         if row is None:
             return None
         token, start = model_load(ApiToken, row)
-        user, _end = model_load(User, row, start)
+        user, self.end = model_load(User, row, start)
         if token is None or user is None or not user.is_active:
             return None
-        if token.last_used_at < now - TOKEN_TOUCH_EVERY:
-            cursor.execute(touch, [db_time(now), token.pk])
-            token.last_used_at = now
-    token.user = user
-    return user, token
+        if token.last_used_at < self.now - TOKEN_TOUCH_EVERY:
+            self.touch = [db_time(self.now), token.pk]
+            token.last_used_at = self.now
+        token.user = user
+        return user, token
 
 
 def credentials_check(*, request: HttpRequest, username: Any, password: Any) -> User:

@@ -82,10 +82,12 @@ def test_the_room_plain_sql_is_prepared_once_per_connection():
     for _ in range(2):
         context, _state = services.room_enter(actor=member, session_id=room.session.pk)
         services.room_leave(context=context)
-    entry = [s for s in prepared() if "LEFT JOIN" in s and "attendance" in s.lower()]
-    # The entry read, prepared once with server-side parameters ($1 ...), used twice.
-    assert len(entry) == 1
-    assert "$1" in entry[0]
+    entry = [s for s in prepared() if s.startswith("SELECT s.id")]
+    arrival = [s for s in prepared() if s.startswith("WITH ")]
+    # The entry read and her arrival, each prepared once with server-side parameters
+    # ($1 ...), used twice (a first entry and a return: two arrivals, one statement each).
+    assert len(entry) == 1 and "$1" in entry[0]
+    assert len(arrival) == 2 and all("$1" in s for s in arrival)
     with prepared_cursor() as cursor:
         cursor.execute(sql.resume()["gate"], [room.session.pk, 0, 0, room.session.pk])
         assert cursor.fetchone() is not None

@@ -1,0 +1,264 @@
+"""Entering a room: one read decides, one statement writes (issue 20).
+
+A socket that came with a bearer token has it checked in the same read as the room
+(`sql.room()["enter_with_token"]`). On PostgreSQL a member whose `session.state` needs nothing
+more than that read and the present list (not a host, not muted, no round open, no support
+request of hers: `_plain`) arrives in one statement (`sql.room()["arrive"]`), atomic by itself,
+with no transaction around it; everyone else arrives in a transaction with the reads her
+state needs, as on SQLite. Two round trips for most entries where there were six.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from facilitation import events, sql
+from facilitation.agreements import OPENED_EVENT
+from facilitation.models import PresenceStatus, Session, SessionStatus, SupportKind, SupportRequest
+from facilitation.selectors import SUPPORT_RELATED, history_after, present_params
+from facilitation.services.context import PRESENCE_WINDOW, RoomContext, RoomRefused
+from facilitation.services.room import PROCESS_ID, SOCKETS_PER_MEMBER, Mine, _state
+from groups.models import Membership, MembershipStatus, User
+from groups.policies import Action, can, is_signed_in
+from groups.selectors import agreement_admits
+from groups.services import TokenCheck, token_authenticate
+from groups.sql import token_statements
+from project import closecodes, realtime
+from project.exceptions import ApplicationError, parse_id
+from project.sql import prepared_cursor
+
+
+class Entered(NamedTuple):
+    """What `room_enter_with_token` found: who she is, the token she came with, and what
+    `room_enter` answered."""
+
+    user: User
+    token_id: int
+    context: RoomContext
+    state: dict[str, Any]
+
+
+class _Admitted(NamedTuple):
+    session: Session
+    membership: Membership
+    is_host: bool
+
+
+def _entry_params(pk: int, now: Any, user: list[Any]) -> list[Any]:
+    """The parameters of `sql.room()["enter"]` (in the order its comment gives), with `user`
+    standing for the user id (the token's three in "enter_with_token")."""
+    return [
+        sql.db_time(now),
+        OPENED_EVENT,
+        sql.db_time(now - PRESENCE_WINDOW),
+        SupportKind.LEFT_QUICKLY,
+        *sql.MOMENTS,
+        *sql.MOMENTS,
+        *user,
+        MembershipStatus.ACTIVE,
+        pk,
+    ]
+
+
+def _session_id(session_id: Any) -> int:
+    try:
+        return parse_id(session_id)
+    except ApplicationError:
+        raise RoomRefused(closecodes.NO_SESSION) from None
+
+
+def room_enter(*, actor: User, session_id: Any) -> tuple[RoomContext, dict[str, Any]]:
+    """Let a member into a session's room; returns her context and the `session.state` event.
+
+    Refusals carry the close code (project.closecodes): not signed in; forbidden (not, or no
+    longer, a member, or removed from this session); no such session or not visible; the
+    agreement that binds this session not accepted (`groups.selectors.agreement_admits`: a
+    version published after the session opened does not apply to it); the session not open
+    (hosts may enter a scheduled one); too many live connections of hers to this session
+    already (SOCKETS_PER_MEMBER).
+
+    Her first entry fixes where her reading of the log starts (`selectors.history_after`).
+
+    One read decides (`sql.room()["enter"]`), then she arrives (`_arrive`); the roles come
+    from `groups.policies` as everywhere else.
+    """
+    if not is_signed_in(actor):
+        raise RoomRefused(closecodes.NOT_SIGNED_IN)
+    pk = _session_id(session_id)
+    now = timezone.now()
+    with prepared_cursor() as cursor:
+        cursor.execute(sql.room()["enter"], _entry_params(pk, now, [actor.pk]))
+        found = cursor.fetchone()
+    return _enter_found(actor, pk, now, found)
+
+
+def room_enter_with_token(*, key: str, session_id: Any) -> Entered:
+    """Room entry for a socket that came with a bearer token (`groups.authentication
+    .TokenAuthMiddleware` leaves the key unchecked): the token is checked as on every request
+    (`groups.services.TokenCheck`, as `token_authenticate`: unknown, expired, revoked or a
+    deactivated account is refused as not signed in, nothing cached), in the same read as
+    the room's (`sql.room()["enter_with_token"]`), then she enters as in `room_enter`."""
+    try:
+        pk = parse_id(session_id)
+    except ApplicationError:
+        # No room to read: the token alone decides between the two refusals.
+        if token_authenticate(key=key) is None:
+            raise RoomRefused(closecodes.NOT_SIGNED_IN) from None
+        raise RoomRefused(closecodes.NO_SESSION) from None
+    check = TokenCheck(key)
+    now = check.now
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            sql.room()["enter_with_token"], [*_entry_params(pk, now, check.params), *check.params]
+        )
+        row = cursor.fetchone()
+        found = check.found(row)
+        if found is None:
+            raise RoomRefused(closecodes.NOT_SIGNED_IN)
+        if check.touch is not None:
+            cursor.execute(token_statements()[1], check.touch)
+    user, token = found
+    context, state = _enter_found(user, pk, now, row[check.end :])
+    return Entered(user=user, token_id=token.pk, context=context, state=state)
+
+
+def _enter_found(actor: User, pk: int, now: Any, found: Any) -> tuple[RoomContext, dict[str, Any]]:
+    """Entry's decision on its one read, then her arrival."""
+    if found is None or found[0] is None:
+        raise RoomRefused(closecodes.NO_SESSION)
+    row = sql.EntryRow(*found)
+    session = Session(
+        id=pk, group_id=row.group_id, title=row.title, status=row.status, last_seq=row.last_seq
+    )
+    if row.member_id is None:
+        ever = Membership.objects.filter(group_id=row.group_id, user_id=actor.pk).exists()
+        visible = can(actor, Action.SESSION_VIEW, session=session)
+        raise RoomRefused(closecodes.FORBIDDEN if ever or visible else closecodes.NO_SESSION)
+    admitted = _admit(actor, session, row)
+    if _plain(row, admitted) and connection.vendor == "postgresql":
+        # One statement, atomic by itself, and nothing read after it: no transaction.
+        return _arrive(actor, pk, now, row, admitted)
+    with transaction.atomic():
+        return _arrive(actor, pk, now, row, admitted)
+
+
+def _admit(actor: User, session: Session, row: sql.EntryRow) -> _Admitted:
+    """Entry's refusals for a member of the session's group, in order; her roles."""
+    membership = Membership(
+        id=row.member_id,
+        group_id=row.group_id,
+        user_id=actor.pk,
+        display_name=row.display_name,
+        role=row.role,
+        status=MembershipStatus.ACTIVE,
+    )
+    # `Session.is_co_host` reads this instead of querying again.
+    session._prefetched_objects_cache = {"co_hosts": [membership] if row.co_host else []}
+    if row.participant_id is not None and not row.not_removed:
+        raise RoomRefused(closecodes.FORBIDDEN)
+    if not agreement_admits(
+        accepted=row.accepted, current=row.current_version, at_opening=row.at_opening
+    ):
+        raise RoomRefused(closecodes.AGREEMENT)
+    is_host = can(actor, Action.SESSION_HOST, session=session, membership=membership)
+    if row.status == SessionStatus.ENDED or (row.status == SessionStatus.SCHEDULED and not is_host):
+        raise RoomRefused(closecodes.NOT_OPEN)
+    if row.open_connections >= SOCKETS_PER_MEMBER:
+        raise RoomRefused(closecodes.TOO_MANY)
+    return _Admitted(session=session, membership=membership, is_host=is_host)
+
+
+def _plain(row: sql.EntryRow, admitted: _Admitted) -> bool:
+    """Whether her `session.state` needs nothing beyond entry's read and the present list:
+    not a host (hosts read the room's decisions, requests and check-ins), not muted, no
+    round open and no support request of hers (each read apart)."""
+    return not (
+        admitted.is_host or row.muted or row.round_id is not None or row.my_support_id is not None
+    )
+
+
+def _arrive(
+    actor: User, pk: int, now: Any, row: sql.EntryRow, admitted: _Admitted
+) -> tuple[RoomContext, dict[str, Any]]:
+    """Her participant row on her first entry (or its first seq, when a host made the row
+    before she came), her attendance, who is present; then her context and `session.state`,
+    and the room hears her arrive once it is committed."""
+    statements = sql.room()
+    if row.participant_id is None:
+        first, suffix = [pk, row.member_id, row.last_seq], "_participant"
+    elif row.first_seq is None:
+        first, suffix = [row.last_seq, pk, row.member_id], "_first_seq"
+    else:
+        first, suffix = [], ""
+    db_now = sql.db_time(now)
+    attendance = [pk, row.member_id, db_now, db_now, PresenceStatus.HERE, PROCESS_ID]
+    present = present_params(pk)
+    with prepared_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(statements[f"arrive{suffix}"], [*first, *attendance, *present])
+            found = cursor.fetchall()
+            attendance_id = found[0][0]
+            # The statement does not see its own new row: hers comes last, the newest.
+            here = (row.member_id, row.display_name, row.role, PresenceStatus.HERE)
+            present_rows = [item[1:] for item in found if item[1] is not None] + [here]
+        else:
+            if suffix:
+                cursor.execute(statements[suffix[1:]], first)
+            cursor.execute(statements["attendance"], attendance)
+            attendance_id = cursor.fetchone()[0]
+            cursor.execute(statements["present"], present)
+            present_rows = cursor.fetchall()
+    session, membership, is_host = admitted
+    context = RoomContext(
+        session_id=pk,
+        group_id=row.group_id,
+        user_id=actor.pk,
+        member_id=row.member_id,
+        display_name=row.display_name,
+        role=row.role,
+        is_host=is_host,
+        attendance_id=attendance_id,
+        history_after=history_after(
+            is_host=is_host, first_seq=row.last_seq if row.first_seq is None else row.first_seq
+        ),
+        reads_notes=can(actor, Action.CHECKIN_READ, session=session, membership=membership),
+    )
+    state = _state(
+        context,
+        actor=actor,
+        session=session,
+        membership=membership,
+        title=row.title,
+        status=row.status,
+        last_seq=row.last_seq,
+        muted=bool(row.muted),
+        round_open=row.round_id is not None,
+        mine=Mine(
+            support=_support_found(row.my_support_id),
+            checkins=sql.moments(row.checked_in),
+            skipped=sql.moments(row.skipped),
+        ),
+        present_rows=present_rows,
+    )
+    realtime.broadcast_on_commit(
+        events.session_group(pk),
+        events.presence(
+            member_id=row.member_id,
+            display_name=row.display_name,
+            role=row.role,
+            status=PresenceStatus.HERE,
+        ),
+    )
+    return context, state
+
+
+def _support_found(request_id: int | None) -> dict[str, Any] | None:
+    """`selectors.support_mine` when room entry's read has already found which request is hers
+    (`sql.EntryRow.my_support_id`): no statement when she has none (issue 20)."""
+    if request_id is None:
+        return None
+    row = SupportRequest.objects.filter(pk=request_id).select_related(*SUPPORT_RELATED).first()
+    return events.without_type(events.support_sent(row)) if row is not None else None
