@@ -7,10 +7,11 @@ and this shows what each hot-path service costs in statements. Run after a seed:
     python bench/querycount.py --entry    # what one connection costs to get in, step by step
 
 `--entry` counts, for a host and a member, the statements of each step of getting into the
-room as a reconnecting phone does (issue 20): the handshake's token lookup, room entry's reads
-and writes, the channel groups joined, the `session.state` reads, `resume` (nothing missed, and
-50 events missed), and leaving. Statement counts do not depend on load; the timings printed
-beside them do, and mean something only on a quiet machine.
+room as a reconnecting phone does (issue 20): room entry's token check, reads and writes,
+the channel groups joined, the `session.state` reads, `resume` (nothing missed, and 50
+events missed), and leaving (BEGIN and COMMIT, where a step has them, are not counted).
+Statement counts do not depend on load; the timings printed beside them do, and mean
+something only on a quiet machine.
 """
 
 from __future__ import annotations
@@ -32,12 +33,7 @@ import seed  # noqa: E402
 
 
 def measure(label: str, fn: Callable[[], Any], *, repeat: int, show_sql: bool) -> Any:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as ctx:
-        result = fn()
-    statements = [q["sql"] for q in ctx.captured_queries]
+    result, statements = count(fn)
     started = time.perf_counter()
     for _ in range(repeat):
         fn()
@@ -50,12 +46,19 @@ def measure(label: str, fn: Callable[[], Any], *, repeat: int, show_sql: bool) -
 
 
 def count(fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """`fn`'s result and the statements it ran (the room's prepared ones too, whose text
+    Django's query log leaves out; BEGIN and COMMIT are not statements here)."""
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as ctx:
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
         result = fn()
-    return result, [q["sql"] for q in ctx.captured_queries]
+    return result, statements
 
 
 def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
@@ -65,25 +68,29 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
     from django.utils import timezone
 
     from facilitation import services, sql
-    from groups.authentication import user_for_token
     from groups.models import ApiToken
     from groups.services import token_hash
+    from groups.sql import token_statements
 
     templates = {name: text[:40] for name, text in sql.room().items()}
     labels = {
-        "enter": "entry: the one read that decides (+ her own state)",
+        "enter_with_token": "entry: her token and the one read that decides",
         "participant": "entry: participant row (first entry only)",
         "first_seq": "entry: participant first seq (first entry only)",
         "attendance": "entry: attendance row",
         "present": "session.state: who is here",
+        "arrive": "entry: her arrival (attendance row, who is here)",
     }
+    touch = token_statements()[1]
 
     def label(statement: str) -> str:
-        if statement in {"BEGIN", "COMMIT"}:
-            return "entry: transaction (BEGIN, COMMIT)"
+        if statement == touch:
+            return "entry: her token's idle clock (first use in a minute)"
         for name, start in templates.items():
-            if statement.startswith(start):
-                return labels.get(name, f"entry: {name}")
+            if statement.startswith(start) and name in labels:
+                return labels[name]
+            if statement.startswith(start) and name.startswith("arrive"):
+                return labels["arrive"]
         return "session.state: host lists (member: her request)"
 
     for who, token in (("host", group["tokens"][0]), ("member", group["tokens"][1])):
@@ -93,19 +100,20 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
         ApiToken.objects.filter(key_hash=token_hash(token)).update(
             last_used_at=timezone.now() - timedelta(minutes=5)
         )
-        _found, stmts = count(lambda token=token: user_for_token(token))
-        rows.append(("handshake: token lookup, first use in a minute", stmts))
-        found, stmts = count(lambda token=token: user_for_token(token))
-        rows.append(("handshake: token lookup, used within a minute", stmts))
-        user, api_token = found
-        (context, state), stmts = count(
-            lambda user=user: services.room_enter(actor=user, session_id=group["session_id"])
-        )
+
+        def enter(token: str = token) -> Any:
+            return services.room_enter_with_token(key=token, session_id=group["session_id"])
+
+        entered, stmts = count(enter)
+        services.room_leave(context=entered.context)
+        rows.append(("entry, token idle over a minute (all steps)", stmts))
+        entered, stmts = count(enter)
+        context, state = entered.context, entered.state
         by: dict[str, list[str]] = {}
         for statement in stmts:
             by.setdefault(label(statement), []).append(statement)
         rows += list(by.items())
-        names = services.room_channel_groups(context, token_id=api_token.pk, session_key=None)
+        names = services.room_channel_groups(context, token_id=entered.token_id, session_key=None)
         last = state["last_seq"]
 
         def resume(after: int, context: Any = context) -> None:
@@ -126,17 +134,14 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
             if show_sql:
                 for statement in statements:
                     print(f"      {statement[:150]}")
-        again = ("entry", "session", "resume: n")  # a reconnect: no first-entry rows
-        total = sum(
-            len(st) for step, st in rows if step.startswith(again) and "first entry" not in step
-        )
-        first = len(rows[0][1])
+        again = ("entry:", "session", "resume: n")  # a reconnect: no first-entry rows
+        total = sum(len(st) for step, st in rows if step.startswith(again) and "first " not in step)
         print(
             f"  {'channel groups joined (pub/sub SUBSCRIBE when new here)':<52} "
             f"{len(names):>3} groups + 1 own channel"
         )
         print(
-            f"  {'total: a reconnect, nothing missed':<52} {first + total:>3} statements, "
+            f"  {'total: a reconnect, nothing missed':<52} {total:>3} statements, "
             "2 database calls (token with entry, resume)"
         )
 
@@ -168,12 +173,15 @@ def main() -> None:
     session_id = group["session_id"]
     show = args.sql
     measure("token lookup", lambda: user_for_token(token), repeat=20, show_sql=show)
-    context, _state = measure(
-        "room_enter",
-        lambda: services.room_enter(actor=user, session_id=session_id),
-        repeat=5,
-        show_sql=show,
-    )
+
+    def enter_and_leave() -> Any:
+        # Leaving too, or the repeats would pass her SOCKETS_PER_MEMBER open connections.
+        context, state = services.room_enter(actor=user, session_id=session_id)
+        services.room_leave(context=context)
+        return context, state
+
+    measure("room_enter + room_leave", enter_and_leave, repeat=5, show_sql=show)
+    context, _state = services.room_enter(actor=user, session_id=session_id)
     measure(
         "room_touch_many (the heartbeat of every connection of a process)",
         lambda: services.room_touch_many(
@@ -208,7 +216,7 @@ def main() -> None:
         repeat=10,
         show_sql=show,
     )
-    measure("room_leave", lambda: services.room_leave(context=context), repeat=5, show_sql=show)
+    measure("room_leave", lambda: services.room_leave(context=context), repeat=0, show_sql=show)
 
 
 if __name__ == "__main__":
