@@ -76,8 +76,8 @@ class TokenAuthMiddleware:
     """ASGI middleware: `Authorization: Token <key>` on a WebSocket handshake signs the user in.
 
     The key is only parsed here, and left in the scope (`TOKEN_KEY`) with the user anonymous:
-    the room checks it (`groups.services.token_authenticate`, every time, nothing cached) in
-    the same call to the database threads as room entry (issue 20:
+    the room checks it (`groups.services.TokenCheck`, as `token_authenticate`: every time,
+    nothing cached) in the same read as room entry's (issue 20:
     `facilitation.services.room_enter_with_token`), so a revoked, expired or unknown token
     never enters, and a consumer that does not check it serves nobody signed in. A valid
     token signs her in whatever cookie came with it; an invalid token (or another scheme)
