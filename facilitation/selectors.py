@@ -86,7 +86,7 @@ def present_list(
     found: list[Any], *, mutes: dict[int, datetime] | None = None
 ) -> list[dict[str, Any]]:
     """`room_present`'s answer from the rows of `sql.room()["present"]` (wherever they were
-    read: room entry on the event loop reads them too)."""
+    read: room entry reads them with her arrival, `sql.room()["arrive"]`)."""
     rows = [sql.PresentRow(*item) for item in found]
     present: dict[int, dict[str, Any]] = {}
     for row in rows:

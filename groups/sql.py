@@ -14,6 +14,9 @@ from django.db import connection
 from groups.models import ApiToken, User
 from project.sql import model_columns
 
+# Which token a key names, while it lives (parameters: key hash, issued after, used after).
+_LIVE = "t.key_hash = %s AND t.created_at > %s AND t.last_used_at > %s"
+
 
 @functools.cache
 def token_statements() -> tuple[str, str]:
@@ -37,10 +40,6 @@ def token_read(columns: str = "", join: str = "") -> str:
         f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id {join} "
         f"WHERE {_LIVE}"
     )
-
-
-# Which token a key names, while it lives (parameters: key hash, issued after, used after).
-_LIVE = "t.key_hash = %s AND t.created_at > %s AND t.last_used_at > %s"
 
 
 def token_user() -> str:

@@ -20,7 +20,7 @@ from facilitation.agreements import OPENED_EVENT
 from facilitation.models import PresenceStatus, Session, SessionStatus, SupportKind, SupportRequest
 from facilitation.selectors import SUPPORT_RELATED, history_after, present_params
 from facilitation.services.context import PRESENCE_WINDOW, RoomContext, RoomRefused
-from facilitation.services.room import PROCESS_ID, SOCKETS_PER_MEMBER, Mine, _state
+from facilitation.services.room import PROCESS_ID, SOCKETS_PER_MEMBER, Mine, room_state_event
 from groups.models import Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from groups.selectors import agreement_admits
@@ -226,7 +226,7 @@ def _arrive(
         ),
         reads_notes=can(actor, Action.CHECKIN_READ, session=session, membership=membership),
     )
-    state = _state(
+    state = room_state_event(
         context,
         actor=actor,
         session=session,

@@ -79,7 +79,7 @@ def _mine(context: RoomContext) -> Mine:
     )
 
 
-def _state(
+def room_state_event(
     context: RoomContext,
     *,
     actor: User,
@@ -392,7 +392,7 @@ def room_rights(*, context: RoomContext) -> tuple[RoomContext, dict[str, Any]]:
         history_after=history_after(is_host=is_host, first_seq=context.history_after),
         reads_notes=can(user, Action.CHECKIN_READ, session=session, membership=membership),
     )
-    state = _state(
+    state = room_state_event(
         changed,
         actor=user,
         session=session,
