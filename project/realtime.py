@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 
 from project import metrics
 
@@ -109,12 +110,74 @@ def _db_executor() -> ThreadPoolExecutor | None:
     """The threads the live room's database calls run on; None: Channels' single one.
 
     SQLite allows one writer at a time, so its calls stay on one thread. On PostgreSQL a small
-    fixed pool (HAVEN_DB_THREADS, each thread with its own pooled connection, returned after
-    every call) lets one call's wait for the database overlap with others'.
+    fixed pool (HAVEN_DB_THREADS, each thread keeping one pooled connection between its calls:
+    `_in_db_thread`) lets one call's wait for the database overlap with others'.
     """
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") or settings.HAVEN_DB_THREADS < 1:
         return None
-    return ThreadPoolExecutor(max_workers=settings.HAVEN_DB_THREADS, thread_name_prefix="haven-db")
+    return ThreadPoolExecutor(
+        max_workers=settings.HAVEN_DB_THREADS,
+        thread_name_prefix="haven-db",
+        initializer=_keep_connection_of_this_thread,
+    )
+
+
+# A database thread gives its connection back to the pool after this long, as the pool's own
+# connections age out, so no PostgreSQL backend lives for ever behind one thread.
+KEEP_CONNECTION_SECONDS = 300.0
+
+# The connection (Django's wrapper) of every database thread started, for `stop_db_threads`.
+_kept: list[Any] = []
+
+
+def _keep_connection_of_this_thread() -> None:
+    _kept.append(connections[DEFAULT_DB_ALIAS])
+
+
+def stop_db_threads(*, cancel_queued: bool = False) -> None:
+    """Stop the database threads, waiting for their running calls, and give the connections
+    they kept back to the pool (blocking). The next `run_in_db` starts new threads, unless the
+    process is stopping (`run_last_in_db`)."""
+    executor = _db_executor() if _db_executor.cache_info().currsize else None
+    if executor is None:
+        return
+    executor.shutdown(wait=True, cancel_futures=cancel_queued)
+    _db_executor.cache_clear()
+    while _kept:
+        # Each thread has ended, so nothing else uses its connection any more.
+        connection = _kept.pop()
+        connection.inc_thread_sharing()
+        try:
+            connection.close()
+        finally:
+            connection.dec_thread_sharing()
+
+
+def _in_db_thread(func: Callable[[], T]) -> T:
+    """Run one room call on a database thread, which keeps its connection for the next one.
+
+    Issue 20: giving the pooled connection back after every call and taking one again at the
+    next (what `close_old_connections` does with CONN_MAX_AGE=0) cost about 120 µs of the
+    process's CPU per call, more than most of the calls' statements. The thread gives it back
+    only when it cannot be trusted as it is: after any database error (a PostgreSQL restart
+    breaks it: that call fails as "unavailable", as a dead connection from the pool would, and
+    the next takes a fresh one), when a transaction or a changed autocommit was left behind,
+    and after KEEP_CONNECTION_SECONDS.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    try:
+        return func()
+    finally:
+        if connection.connection is not None and (
+            connection.errors_occurred
+            or connection.in_atomic_block
+            or not connection.get_autocommit()
+            or (
+                connection.close_at is not None
+                and time.monotonic() - connection.close_at > KEEP_CONNECTION_SECONDS
+            )
+        ):
+            connection.close()
 
 
 async def run_in_db(
@@ -131,6 +194,10 @@ async def run_in_db(
     locks order the writers of a room. Broadcasts go out after the call returns, in the order
     its transactions committed; a caller that passes its own `outbox` publishes it itself
     (`publish`), e.g. after answering its client first.
+
+    A call runs in a copy of the caller's context (her language, the outbox). As with asgiref,
+    a caller cancelled while its call runs waits for the call to finish: a write is never left
+    half-known.
     """
     if _stopping.is_set():
         # `run_last_in_db` ran or is running: nothing else may write after it.
@@ -141,8 +208,15 @@ async def run_in_db(
     try:
         if executor is None:
             return await database_sync_to_async(func)(**kwargs)
-        call = database_sync_to_async(func, thread_sensitive=False, executor=executor)
-        return await call(**kwargs)
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, _in_db_thread, functools.partial(func, **kwargs))
+        running = asyncio.get_running_loop().run_in_executor(executor, call)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if running.done():
+                raise
+            return await running
     finally:
         _outbox.reset(token)
         if outbox is None:
@@ -161,9 +235,8 @@ async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
     `func` runs and what it broadcast is published. So nothing it closes can be opened again
     behind it."""
     _stopping.set()
-    executor = _db_executor()
-    if executor is not None:
-        await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+    if _db_executor() is not None:
+        await asyncio.to_thread(stop_db_threads, cancel_queued=True)
         call = database_sync_to_async(func, thread_sensitive=False)
     else:
         call = database_sync_to_async(func)

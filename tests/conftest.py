@@ -158,9 +158,12 @@ def world(db: None) -> World:
 def _close_fast_post_connections() -> Iterator[None]:
     """The room's asynchronous PostgreSQL connections belong to one test's event loop."""
     yield
-    from project import asyncdb
+    from project import asyncdb, realtime
 
     asyncdb.close_all()
+    # The room's database threads keep their connections between calls: give them back, so
+    # no test's connection outlives it (and the test database can be dropped at the end).
+    realtime.stop_db_threads()
 
 
 @pytest.fixture(autouse=True)

@@ -153,7 +153,6 @@ def restore_db_calls() -> Iterator[None]:
     """`close_attendance` stops this process's database calls for good: start them again."""
     yield
     realtime._stopping.clear()
-    realtime._db_executor.cache_clear()
 
 
 @pytest.mark.django_db(transaction=True)
