@@ -327,7 +327,7 @@ HAVEN_HEARTBEAT_SECONDS = config.env_float(
     os.environ, "HAVEN_HEARTBEAT_SECONDS", default=20.0, minimum=0.1
 )
 # Threads per process for the live room's database calls on PostgreSQL (project/realtime.py);
-# each holds at most one pooled connection during a call, so keep it below HAVEN_DB_POOL_MAX.
+# each keeps one pooled connection from call to call, so keep it below HAVEN_DB_POOL_MAX.
 # 0: Channels' single database thread, as on SQLite.
 HAVEN_DB_THREADS = config.env_int(os.environ, "HAVEN_DB_THREADS", default=4, minimum=0)
 # On PostgreSQL, write `message.send` on the event loop (project/asyncdb.py); 0 (false, off,
