@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from project import metrics
 
@@ -127,7 +128,7 @@ def _db_executor() -> ThreadPoolExecutor | None:
 KEEP_CONNECTION_SECONDS = 300.0
 
 # The connection (Django's wrapper) of every database thread started, for `stop_db_threads`.
-_kept: list[Any] = []
+_kept: list[BaseDatabaseWrapper] = []
 
 
 def _keep_connection_of_this_thread() -> None:
