@@ -17,6 +17,7 @@ from tests.browser.test_room_phone import (  # noqa: F401 - collected here at th
     test_a_mute_shows_when_it_ends_counts_down_clears_itself_and_is_never_shown_by_name,
     test_a_refused_message_stays_in_the_box_with_the_reason_and_no_sending_line_stays,
     test_a_removed_member_is_told_why_and_still_sees_it_after_a_reload,
+    test_a_room_growing_in_the_same_frame_as_her_scroll_to_the_bottom_keeps_her_following,
     test_each_moderation_dialog_takes_typing_at_once_and_never_throws_the_host_out,
     test_ending_asks_first_then_everyone_gets_the_end_screen_also_after_a_reload,
     test_here_now_shows_hosts_who_is_muted_until_when_with_unmute_and_mutes_from_a_name,

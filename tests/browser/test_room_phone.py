@@ -195,6 +195,41 @@ def test_new_messages_keep_her_at_the_bottom_and_wait_behind_a_button_when_she_s
     expect_hidden(jump)
 
 
+def test_a_room_growing_in_the_same_frame_as_her_scroll_to_the_bottom_keeps_her_following(
+    crew: Crew, person: Callable[..., BrowserContext], speakers: Callable, size: dict[str, int]
+) -> None:
+    """In a busy room on a slow phone a second message can be drawn after the page's own
+    scroll to the bottom and before the browser reports that scroll. The page is then taller
+    than where the scroll ended; that is not her scrolling up, and the next message must still
+    come into view, with no "new messages" button."""
+    session_id, path = crew.session("live")
+    fill_room(crew, speakers, session_id, 16)
+    jade = speakers(JADE, session_id)
+    page = open_room(person(ROSE), path)
+    expect_at_bottom(page)
+    # A little above the bottom, still close enough to count as there.
+    page.evaluate("() => window.scrollBy(0, -20)")
+    page.wait_for_function("() => new Promise(done => requestAnimationFrame(() => done(true)))")
+    # The scroll to the bottom and, in the same task, the room growing by a drawn line.
+    page.evaluate(
+        """() => {
+            const s = document.scrollingElement;
+            window.scrollTo(0, s.scrollHeight);
+            const line = document.createElement("li");
+            line.className = "system";
+            line.style.height = "200px";
+            document.getElementById("messages").appendChild(line);
+        }"""
+    )
+    expect_at_bottom(page)
+    text = "Jade says something just after the room grew."
+    jade.say(text)
+    expect(message(page, text)).to_have_count(1)
+    expect_in_view(message(page, text), "the next message after the room grew")
+    expect_at_bottom(page)
+    expect_hidden(page.locator("#jump"))
+
+
 def test_the_line_above_the_box_says_why_she_cannot_send(
     crew: Crew,
     person: Callable[..., BrowserContext],

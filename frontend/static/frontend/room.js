@@ -230,10 +230,21 @@
     }
   }
 
+  /* Only her scrolling up stops the following. The browser reports a scroll a frame late: a
+     message drawn between the page's own scroll to the bottom and that report makes the page
+     taller, and must not count as her having moved away from the newest message. */
+  var lastTop = scroller.scrollTop;
   window.addEventListener("scroll", function () {
+    var top = scroller.scrollTop;
+    var up = top < lastTop;
+    lastTop = top;
     if (state.steppedOut || state.ended) { return; }
-    state.follow = atBottom();
-    if (state.follow && state.unread) { clearUnread(); }
+    if (atBottom()) {
+      state.follow = true;
+      if (state.unread) { clearUnread(); }
+    } else if (up) {
+      state.follow = false;
+    }
   }, { passive: true });
 
   /* A notice, the reason line or a revealed message changes the height: stay at the bottom
