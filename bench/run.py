@@ -177,7 +177,7 @@ def start_setup(kind: str, *, processes: int = 1, args: argparse.Namespace) -> S
                     "NAIVE_CHANNEL_PREFIX": prefix,
                 }
             )
-            argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            argv = [sys.executable, "-m", "naive.serve", "-b", "127.0.0.1", "-p", str(port)]
             setup.launch.append((f"naive-{port}", [*argv, "naive.asgi:application"], BENCH, env))
         else:
             env = seed.haven_env(args.database_url, VAR)

@@ -142,7 +142,12 @@ class HavenPubSubLoopLayer(RedisPubSubLoopLayer):
 
     async def _shared(self) -> None:
         # Once per process (the shard remembers), again after Redis forgot it (a restart).
-        await self._get_shard(self.personal_channel).subscribe(self.personal_channel)
+        shard = self._get_shard(self.personal_channel)
+        if self.personal_channel in shard._subscribed_to:
+            # What `subscribe` finds under its lock, without taking it: every connection's
+            # entry asks four times (issue 20).
+            return
+        await shard.subscribe(self.personal_channel)
 
     async def _publish_shared(self, name: str, message: dict[str, Any]) -> None:
         data = name.encode() + _SEPARATOR + self.channel_layer.serialize(message)

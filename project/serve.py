@@ -194,6 +194,17 @@ class RedactedAccessLog(AccessLogGenerator):
         super().write_entry(host, date, redact_request(request), *args, **kwargs)
 
 
+def access_log(stream: Any) -> RedactedAccessLog | None:
+    """Daphne's access-log writer for `stream` (`RedactedAccessLog`), or none at all for
+    `os.devnull`, Haven's default (`access_log_argv`): Daphne then formats no line per request
+    and per WebSocket event only to throw it away (2-3 % of the server's CPU while a fleet
+    of connections opens, docs/performance.md, issue 20)."""
+    if getattr(stream, "name", None) == os.devnull:
+        stream.close()
+        return None
+    return RedactedAccessLog(stream)
+
+
 def access_log_argv(argv: list[str]) -> list[str]:
     """Daphne writes an access log to stdout unless told otherwise: Haven writes none unless
     `--access-log` is given (and then redacted, `RedactedAccessLog`)."""
@@ -297,6 +308,17 @@ def lazy_connection_log() -> None:
     protocol.pformat = pformat
 
 
+def plain_debug_strings() -> None:
+    """autobahn colours the values of its debug log lines with click when click can be
+    imported, and builds them for every frame sent whether or not debug logging is on. A
+    production install has no click (requirements.lock); the development one does (schemathesis
+    brings it), and there it cost 1-2 % of the server's CPU (docs/performance.md, issue 20).
+    Serve as production does: plain strings, the same text without colour codes."""
+    from autobahn import util
+
+    util._HAS_CLICK = False
+
+
 def server_class() -> type:
     """Daphne's server, with less memory held by each connection (docs/performance.md,
     "S4 memory"). A function: importing `daphne.server` creates the event loop, which must
@@ -343,9 +365,10 @@ def main() -> None:
     from daphne import cli
     from twisted.internet import reactor
 
-    cli.AccessLogGenerator = RedactedAccessLog
+    cli.AccessLogGenerator = access_log
     cli.CommandLineInterface.server_class = server_class()
     lazy_connection_log()
+    plain_debug_strings()
     sys.argv = connect_timeout_argv(access_log_argv(proxy_headers_argv(sys.argv)))
 
     # Daphne has imported and set up the application by the time the reactor runs.

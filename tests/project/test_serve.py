@@ -247,3 +247,42 @@ def test_the_connection_log_pretty_prints_only_when_written(
     # Every other caller gets pprint's text at once.
     assert protocol.pformat({"a": [1, 2]}) == pprint.pformat({"a": [1, 2]})
     assert protocol.pformat({"a": 1}, width=1) == pprint.pformat({"a": 1}, width=1)
+
+
+def test_an_access_log_to_devnull_is_no_access_log_and_any_other_is_redacted(
+    tmp_path: Path,
+) -> None:
+    # Haven's default (`access_log_argv`): Daphne gets no writer, so it formats nothing.
+    devnull = open(os.devnull, "a", 1)  # noqa: SIM115 - as Daphne's CLI opens it
+    assert serve.access_log(devnull) is None
+    assert devnull.closed
+    # One asked for is written, through the redaction.
+    with (tmp_path / "access.log").open("a", 1) as stream:
+        writer = serve.access_log(stream)
+        assert isinstance(writer, serve.RedactedAccessLog)
+        writer(
+            "http",
+            "complete",
+            {
+                "client": "127.0.0.1",
+                "method": "GET",
+                "path": "/invites/abc123/?next=x",
+                "status": 200,
+                "size": 10,
+            },
+        )
+    assert "abc123" not in (tmp_path / "access.log").read_text()
+    assert "/invites/[redacted]" in (tmp_path / "access.log").read_text()
+
+
+def test_autobahn_builds_its_debug_strings_without_colour_as_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autobahn import util
+
+    monkeypatch.setattr(util, "_HAS_CLICK", True)
+    coloured = util.hl("peer")
+    assert coloured != "peer", "click is installed here: without the fix it colours"
+    serve.plain_debug_strings()
+    assert util.hl("peer") == "peer"
+    assert util.hltype(serve.plain_debug_strings) == ("<project.serve.plain_debug_strings>")
