@@ -87,6 +87,74 @@ async def test_a_publish_does_not_wait_for_the_subscribe_lock():
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_publishes_asked_for_together_share_round_trips_and_arrive_in_order(monkeypatch):
+    """Issue 20: publishes asked for while a round trip is out go in the next pipeline, on one
+    pooled connection, in the order they were asked for; each publisher returns once Redis
+    has its message."""
+    layer = a_layer()
+    group = "session.3"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    pipelines: list[int] = []
+    real_pipeline = shard._redis.pipeline
+
+    def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        async def execute(*a: Any, **k: Any) -> Any:
+            pipelines.append(len(pipe.command_stack))
+            return await real_execute(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    monkeypatch.setattr(shard._redis, "pipeline", counted_pipeline)
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(layer.group_send(group, {"type": "haven.forward", "seq": n}) for n in range(300))
+        ),
+        10,
+    )
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(300)]
+
+    assert [m["seq"] for m in received] == list(range(300))
+    # 300 publishes in two round trips: the first pipeline holds PUBLISH_BATCH of them.
+    assert pipelines == [layers.PUBLISH_BATCH, 300 - layers.PUBLISH_BATCH]
+    assert len(shard._redis.connection_pool._available_connections) == 1
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_failed_round_trip_reaches_every_publisher_and_a_cancelled_one_still_sends():
+    layer = a_layer()
+    group = "session.4"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    real_pipeline = shard._redis.pipeline
+    shard._redis.pipeline = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down"))
+
+    outcomes = await asyncio.gather(
+        *(layer.group_send(group, {"type": "haven.forward", "seq": n}) for n in range(3)),
+        return_exceptions=True,
+    )
+
+    assert [type(o) for o in outcomes] == [ConnectionError] * 3
+    shard._redis.pipeline = real_pipeline
+    sending = asyncio.ensure_future(layer.group_send(group, {"type": "haven.forward", "seq": 9}))
+    await asyncio.sleep(0)
+    sending.cancel()
+    received = await asyncio.wait_for(layer.receive(channel), 5)
+    assert received["seq"] == 9
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
