@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
@@ -48,7 +49,7 @@ def ciphertext_update(table: str, pk: str, column: str) -> str:
 
 def db_time(value: datetime) -> Any:
     """A datetime as the database backend takes it in a plain-SQL parameter."""
-    return connection.ops.adapt_datetimefield_value(value)
+    return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
 
 
 def model_columns(model: type[Model], alias: str) -> str:
@@ -77,15 +78,18 @@ def model_load(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M | 
     """The instance of `model` whose `model_columns` begin at `row[start]`, as the ORM would
     have built it (None when a LEFT JOIN found none: its primary key is NULL), and where the
     next model's columns begin."""
-    names, converters = _loader(model, connection.vendor)
+    # The wrapper itself, not the `connection` proxy: each attribute read through the proxy
+    # is a thread-local lookup (issue 20).
+    db = connections[DEFAULT_DB_ALIAS]
+    names, converters = _loader(model, db.vendor)
     end = start + len(names)
     values = list(row[start:end])
     if values[names.index(model._meta.pk.attname)] is None:
         return None, end
     for i, column, found in converters:
         for convert in found:
-            values[i] = convert(values[i], column, connection)
-    return model.from_db(connection.alias, names, values), end
+            values[i] = convert(values[i], column, db)
+    return model.from_db(db.alias, names, values), end
 
 
 # --- Prepared statements for the room's plain SQL (issue 20) ----------------------------------
@@ -118,10 +122,10 @@ class _PreparedCursor(psycopg.Cursor[Any]):
         return super().execute(query, params, prepare=chosen, binary=binary)
 
 
-def _prepare_wanted() -> bool:
+def _prepare_wanted(db: BaseDatabaseWrapper) -> bool:
     """`HAVEN_FAST_POST_PREPARE=0` (behind a transaction-mode pooler) turns preparing off, and
     a `prepare_threshold` in the database's options is the operator's own choice."""
-    options = connection.settings_dict.get("OPTIONS", {})
+    options = db.settings_dict.get("OPTIONS", {})
     return bool(settings.HAVEN_FAST_POST_PREPARE) and "prepare_threshold" not in options
 
 
@@ -130,14 +134,19 @@ def prepared_cursor() -> CursorWrapper:
     on PostgreSQL the values are sent apart from the statement and each statement is prepared
     on its pooled connection the first time (unless `_prepare_wanted` says no); elsewhere
     Django's own cursor. Django's wrapper goes around it either way, so transactions, error
-    translation and query counting in tests are as for any cursor."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        conn = connection.connection
-        if _prepare_wanted():
+    translation and query counting in tests are as for any cursor.
+
+    It reads the connection's wrapper once: every attribute read through Django's
+    `connection` proxy is a thread-local lookup, and there were a dozen per cursor (issue 20).
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        conn = db.connection
+        if _prepare_wanted(db):
             if conn.prepare_threshold is None:
                 conn.prepare_threshold = _ONLY_WHEN_ASKED
             raw: psycopg.Cursor[Any] = _PreparedCursor(conn)
@@ -145,6 +154,6 @@ def prepared_cursor() -> CursorWrapper:
             raw = psycopg.Cursor(conn)
         # As Django's `create_cursor`: datetimes in the connection's time zone.
         loader = conn.adapters.get_loader(pg_types["timestamptz"].oid, Format.TEXT)
-        if connection.timezone != getattr(loader, "timezone", None):
-            register_tzloader(connection.timezone, raw)
-        return connection._prepare_cursor(raw)
+        if db.timezone != getattr(loader, "timezone", None):
+            register_tzloader(db.timezone, raw)
+        return db._prepare_cursor(raw)
