@@ -14,10 +14,8 @@ one before it, and every connection joining its groups waited behind all of them
 restart storm the room's chat waited seconds behind it (issue 20, docs/performance.md). The lock
 guards the pub/sub connection, which a publish does not use (it takes a connection of its
 own from the pool), and creating the clients is synchronous, so `_Shard.publish` does not
-take it. Instead the publishes asked for while one round trip is out share the next: one
-pipeline on one pooled connection, in the order they were asked for, so what one coroutine
-publishes still goes out in its order; durable events carry their `seq`, and consumers
-order them and fill gaps from the log.
+take it. What one coroutine publishes still goes out in its order (it awaits each);
+durable events carry their `seq`, and consumers order them and fill gaps from the log.
 
 One person's groups (`realtime.PERSONAL`: her account's, her membership's, her token's, her
 part of a session) and each connection's own channel share one Redis channel per layer prefix
@@ -58,9 +56,6 @@ _SEPARATOR = b"\x00"
 # costs a second decryption, never a wrong message. Bounded in count, so also in memory (a
 # message is at most a few tens of KiB).
 DECODED_CACHE_SIZE = 512
-
-# At most this many publishes in one pipeline (`_Shard.publish`).
-PUBLISH_BATCH = 256
 
 
 class LeanQueue:
@@ -114,50 +109,11 @@ class LeanQueue:
 
 
 class _Shard(RedisSingleShardConnection):
-    """One Redis shard: its publishes go out together (`publish`)."""
-
     channel_layer: HavenPubSubLoopLayer
 
-    def __init__(self, host: Any, channel_layer: HavenPubSubLoopLayer) -> None:
-        super().__init__(host, channel_layer)
-        # Publishes waiting for the next pipeline, in the order they were asked for.
-        self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._sender: asyncio.Task[None] | None = None
-
     async def publish(self, channel: str, message: bytes) -> None:
-        """Publish `message` once Redis has it; raises what the round trip raised.
-
-        Every publish asked for while one pipeline is out goes in the next, in order, one
-        round trip and one pooled connection for all of them (issue 20: a publish of its own
-        took a connection each, and during a fleet opening the pool opened dozens, each
-        reading redis-py's package metadata). A caller cancelled while waiting does not
-        take its message back; it still goes out.
-        """
         self._ensure_redis()
-        sent = asyncio.get_running_loop().create_future()
-        self._outgoing.append((channel, message, sent))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._send_outgoing())
-        await sent
-
-    async def _send_outgoing(self) -> None:
-        while self._outgoing:
-            batch = self._outgoing[:PUBLISH_BATCH]
-            del self._outgoing[:PUBLISH_BATCH]
-            try:
-                self._ensure_redis()
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel, message, _sent in batch:
-                        pipe.publish(channel, message)
-                    await pipe.execute()
-            except Exception as exc:  # every publisher of the batch hears it
-                for _channel, _message, sent in batch:
-                    if not sent.done():
-                        sent.set_exception(exc)
-                continue
-            for _channel, _message, sent in batch:
-                if not sent.done():
-                    sent.set_result(None)
+        await self._redis.publish(channel, message)
 
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:
