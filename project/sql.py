@@ -47,9 +47,16 @@ def ciphertext_update(table: str, pk: str, column: str) -> str:
 # parsed by the backend), so the code that reads them cannot tell the difference.
 
 
+def _db() -> BaseDatabaseWrapper:
+    """The default database's wrapper itself. The hot paths here read it once rather than
+    through Django's `connection` proxy, where every attribute read is a thread-local lookup
+    (a dozen per cursor; issue 20)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def db_time(value: datetime) -> Any:
     """A datetime as the database backend takes it in a plain-SQL parameter."""
-    return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
+    return _db().ops.adapt_datetimefield_value(value)
 
 
 def model_columns(model: type[Model], alias: str) -> str:
@@ -78,9 +85,7 @@ def model_load(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M | 
     """The instance of `model` whose `model_columns` begin at `row[start]`, as the ORM would
     have built it (None when a LEFT JOIN found none: its primary key is NULL), and where the
     next model's columns begin."""
-    # The wrapper itself, not the `connection` proxy: each attribute read through the proxy
-    # is a thread-local lookup (issue 20).
-    db = connections[DEFAULT_DB_ALIAS]
+    db = _db()
     names, converters = _loader(model, db.vendor)
     end = start + len(names)
     values = list(row[start:end])
@@ -134,12 +139,8 @@ def prepared_cursor() -> CursorWrapper:
     on PostgreSQL the values are sent apart from the statement and each statement is prepared
     on its pooled connection the first time (unless `_prepare_wanted` says no); elsewhere
     Django's own cursor. Django's wrapper goes around it either way, so transactions, error
-    translation and query counting in tests are as for any cursor.
-
-    It reads the connection's wrapper once: every attribute read through Django's
-    `connection` proxy is a thread-local lookup, and there were a dozen per cursor (issue 20).
-    """
-    db = connections[DEFAULT_DB_ALIAS]
+    translation and query counting in tests are as for any cursor."""
+    db = _db()
     if db.vendor != "postgresql":
         return db.cursor()
     db.close_if_health_check_failed()
