@@ -30,6 +30,11 @@ closes, rights) are few, so every process seeing them costs little.
 
 Each consumer's queue of received messages is a `LeanQueue` rather than an `asyncio.Queue`
 (docs/performance.md, "S4 memory").
+
+A publish takes a pooled connection of its own, so while many are running at once (a room
+filling up, a restart storm) the pool opens new ones. redis-py read its own version from the
+installed package's metadata for every new connection (for `CLIENT SETINFO`), about 1 ms
+each; the shards' pools share one `DRIVER_INFO`, read once (issue 20).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from channels_redis.pubsub import (
     RedisSingleShardConnection,
 )
 from channels_redis.utils import _wrap_close
+from redis.driver_info import DriverInfo
 
 from project.realtime import PERSONAL
 
@@ -56,6 +62,10 @@ _SEPARATOR = b"\x00"
 # costs a second decryption, never a wrong message. Bounded in count, so also in memory (a
 # message is at most a few tens of KiB).
 DECODED_CACHE_SIZE = 512
+
+# What every connection of the layer's pools tells Redis it is (`CLIENT SETINFO`): redis-py's
+# own default, read from the package's metadata once per process instead of once per connection.
+DRIVER_INFO = DriverInfo()
 
 
 class LeanQueue:
@@ -132,7 +142,9 @@ class HavenPubSubLoopLayer(RedisPubSubLoopLayer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shards = [_Shard(shard.host, self) for shard in self._shards]
+        self._shards = [
+            _Shard({"driver_info": DRIVER_INFO, **shard.host}, self) for shard in self._shards
+        ]
         self.personal_channel = f"{self.prefix}__personal__"
         self._specific = f"{self.prefix}specific."
 

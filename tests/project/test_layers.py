@@ -87,6 +87,44 @@ async def test_a_publish_does_not_wait_for_the_subscribe_lock():
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_publishes_running_at_once_open_connections_that_read_the_version_once(monkeypatch):
+    """Issue 20: each publish running at once takes a pooled connection of its own, and
+    redis-py read its version from the package's metadata for every new one (about 1 ms each,
+    dozens while a fleet opens). The pools share `layers.DRIVER_INFO`: no metadata is read,
+    and each connection still tells Redis what it is (`CLIENT SETINFO`, Redis 7.2 and later)."""
+    from importlib import metadata
+
+    reads: list[str] = []
+    version = metadata.version
+
+    def counted(name: str) -> str:
+        reads.append(name)
+        return version(name)
+
+    monkeypatch.setattr(metadata, "version", counted)
+    layer = a_layer()
+    group = "session.3"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+
+    await asyncio.gather(
+        *(layer.group_send(group, {"type": "haven.forward", "seq": n}) for n in range(8))
+    )
+    received = {(await asyncio.wait_for(layer.receive(channel), 5))["seq"] for _ in range(8)}
+
+    assert received == set(range(8))
+    pool = shard._redis.connection_pool
+    assert len(pool._available_connections) + len(pool._in_use_connections) >= 2
+    assert reads == []
+    connections = [*pool._available_connections, *pool._in_use_connections]
+    assert all(c.driver_info is layers.DRIVER_INFO for c in connections)
+    assert layers.DRIVER_INFO.lib_version == version("redis")
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
