@@ -90,6 +90,11 @@ def send_now(group: str, message: dict[str, Any]) -> None:
     async_to_sync(publish)([(group, message)])
 
 
+class BatchedMessage(dict[str, Any]):
+    """A channel-layer message that may share its round trip to Redis with others of its kind
+    (`broadcast_batched_on_commit`); to the layer and to every consumer, a plain message."""
+
+
 async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Send what a database call broadcast, in order, from the event loop."""
     if not messages:
@@ -97,9 +102,14 @@ async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    # Haven's Redis layer has it (project/layers.py); the in-memory layer has no round trips.
+    batched = getattr(layer, "group_send_batched", None)
     for group, message in messages:
         try:
-            await layer.group_send(group, message)
+            if batched is not None and isinstance(message, BatchedMessage):
+                await batched(group, message)
+            else:
+                await layer.group_send(group, message)
         except Exception:  # the durable log, not the layer, is the source of truth
             # The fast path failed (Redis down, channel full). Clients recover with `resume`.
             logger.warning("realtime: broadcast to a group failed; clients will resume")
@@ -265,6 +275,14 @@ def forward_message(event: dict[str, Any]) -> dict[str, Any]:
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every connection in `group` once the current transaction commits."""
     message = forward_message(event)
+    transaction.on_commit(lambda: send_now(group, message))
+
+
+def broadcast_batched_on_commit(group: str, event: dict[str, Any]) -> None:
+    """`broadcast_on_commit` for who is present: it may wait a round trip to Redis behind
+    others of its kind and share it (`project.layers._Shard.publish_batched`), and never
+    holds up anything else; every presence event goes this way, so they keep their order."""
+    message = BatchedMessage(forward_message(event))
     transaction.on_commit(lambda: send_now(group, message))
 
 

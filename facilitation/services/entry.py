@@ -20,13 +20,19 @@ from facilitation.agreements import OPENED_EVENT
 from facilitation.models import PresenceStatus, Session, SessionStatus, SupportKind, SupportRequest
 from facilitation.selectors import SUPPORT_RELATED, history_after, present_params
 from facilitation.services.context import PRESENCE_WINDOW, RoomContext, RoomRefused
-from facilitation.services.room import PROCESS_ID, SOCKETS_PER_MEMBER, Mine, room_state_event
+from facilitation.services.room import (
+    PROCESS_ID,
+    SOCKETS_PER_MEMBER,
+    Mine,
+    presence_on_commit,
+    room_state_event,
+)
 from groups.models import Membership, MembershipStatus, User
 from groups.policies import Action, can, is_signed_in
 from groups.selectors import agreement_admits
 from groups.services import TokenCheck, token_authenticate
 from groups.sql import token_statements
-from project import closecodes, realtime
+from project import closecodes
 from project.exceptions import ApplicationError, parse_id
 from project.sql import prepared_cursor
 
@@ -243,14 +249,12 @@ def _arrive(
         ),
         present_rows=present_rows,
     )
-    realtime.broadcast_on_commit(
-        events.session_group(pk),
-        events.presence(
-            member_id=row.member_id,
-            display_name=row.display_name,
-            role=row.role,
-            status=PresenceStatus.HERE,
-        ),
+    presence_on_commit(
+        session_id=pk,
+        member_id=row.member_id,
+        display_name=row.display_name,
+        role=row.role,
+        status=PresenceStatus.HERE,
     )
     return context, state
 

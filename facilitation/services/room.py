@@ -182,6 +182,17 @@ def room_channel_groups(
     return names
 
 
+def presence_on_commit(
+    *, session_id: int, member_id: int, display_name: str, role: str, status: str
+) -> None:
+    """Tell the room who is present once the transaction commits. Every presence event goes
+    this way, batched (`realtime.broadcast_batched_on_commit`), so they keep their order."""
+    realtime.broadcast_batched_on_commit(
+        events.session_group(session_id),
+        events.presence(member_id=member_id, display_name=display_name, role=role, status=status),
+    )
+
+
 @transaction.atomic
 def room_leave(*, context: RoomContext) -> None:
     """Close one connection's attendance; when it was her last, tell the room she left.
@@ -198,14 +209,12 @@ def room_leave(*, context: RoomContext) -> None:
         cursor.execute(statements["after_leave"], [session_id, member_id, horizon, session_id])
         after = sql.AfterLeaveRow(*cursor.fetchone())
     if not after.still_here:
-        realtime.broadcast_on_commit(
-            events.session_group(context.session_id),
-            events.presence(
-                member_id=context.member_id,
-                display_name=context.display_name,
-                role=context.role,
-                status="left",
-            ),
+        presence_on_commit(
+            session_id=context.session_id,
+            member_id=context.member_id,
+            display_name=context.display_name,
+            role=context.role,
+            status="left",
         )
     # Her other connection may be a stepped-out one: then she is away all the same.
     if after.open_rounds:
@@ -248,14 +257,12 @@ def room_close_process(*, process: str = PROCESS_ID) -> int:
     }
     for session_id, member_id in sorted(gone):
         membership = names[member_id]
-        realtime.broadcast_on_commit(
-            events.session_group(session_id),
-            events.presence(
-                member_id=member_id,
-                display_name=membership.display_name,
-                role=membership.role,
-                status="left",
-            ),
+        presence_on_commit(
+            session_id=session_id,
+            member_id=member_id,
+            display_name=membership.display_name,
+            role=membership.role,
+            status="left",
         )
     return len(rows)
 
@@ -418,14 +425,12 @@ def presence_set(*, actor: User, context: RoomContext, status: Any) -> None:
         # Kept for the session summary's register: she stepped out at least once.
         changes["stepped_out_at"] = Coalesce("stepped_out_at", Value(now))
     Attendance.objects.filter(pk=context.attendance_id).update(**changes)
-    realtime.broadcast_on_commit(
-        events.session_group(context.session_id),
-        events.presence(
-            member_id=context.member_id,
-            display_name=context.display_name,
-            role=context.role,
-            status=status,
-        ),
+    presence_on_commit(
+        session_id=context.session_id,
+        member_id=context.member_id,
+        display_name=context.display_name,
+        role=context.role,
+        status=status,
     )
     if status == PresenceStatus.STEPPED_OUT:
         round_skip_if_away(session_id=context.session_id, member_id=context.member_id)

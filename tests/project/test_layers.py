@@ -125,6 +125,104 @@ async def test_publishes_running_at_once_open_connections_that_read_the_version_
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_batched_publishes_share_pipelines_in_order_and_a_plain_one_does_not_wait():
+    """Issue 20: who is present goes out in pipelines (`group_send_batched`): the thirty asked
+    for at once take one round trip on one pooled connection, not thirty connections, and
+    arrive in the order asked for. A publish asked for just as a pipeline ends is not left
+    waiting for the next one, and a plain publish never waits behind a pipeline."""
+    layer = a_layer()
+    group = "session.4"
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    pipelines: list[int] = []
+    pipeline = shard._ensure_redis() or shard._redis.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(1)
+        return pipeline(*args, **kwargs)
+
+    shard._redis.pipeline = counted
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(layer.group_send_batched(group, {"type": "haven.forward", "n": n}) for n in range(30))
+        ),
+        5,
+    )
+    received = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(30)]
+
+    assert [m["n"] for m in received] == list(range(30))
+    assert len(pipelines) == 1  # all thirty were asked for before the sender ran
+    pool = shard._redis.connection_pool
+    # The subscriber's connection, and one for all thirty publishes.
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 2
+
+    # Asked for from the callback of the one before: the sender has just ended.
+    follow: list[asyncio.Future[None]] = []
+    first = asyncio.ensure_future(layer.group_send_batched(group, {"type": "haven.forward"}))
+    first.add_done_callback(
+        lambda _f: follow.append(
+            asyncio.ensure_future(layer.group_send_batched(group, {"type": "haven.forward"}))
+        )
+    )
+    await asyncio.wait_for(first, 5)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(follow[0], 5)
+
+    # A plain publish goes out while a pipeline is held up.
+    held = asyncio.Event()
+    release = asyncio.Event()
+    execute = shard._redis.pipeline
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        pipe = execute(*args, **kwargs)
+        run = pipe.execute
+
+        async def later() -> Any:
+            held.set()
+            await release.wait()
+            return await run()
+
+        pipe.execute = later
+        return pipe
+
+    shard._redis.pipeline = slow
+    waiting = asyncio.ensure_future(layer.group_send_batched(group, {"type": "haven.forward"}))
+    await asyncio.wait_for(held.wait(), 5)
+    await asyncio.wait_for(layer.group_send(group, {"type": "haven.forward", "n": "plain"}), 5)
+    assert not waiting.done()
+    release.set()
+    await asyncio.wait_for(waiting, 5)
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_failed_pipeline_reaches_every_publisher_of_it_and_the_next_tries_again():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    layer = HavenPubSubChannelLayer(
+        hosts=["redis://127.0.0.1:1/0"],  # nothing listens there
+        prefix=f"t{uuid.uuid4().hex[:8]}",
+    )
+
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(layer.group_send_batched("session.5", {"type": "haven.forward"}) for _ in range(5)),
+            return_exceptions=True,
+        ),
+        10,
+    )
+
+    assert len(outcomes) == 5 and all(isinstance(o, RedisConnectionError) for o in outcomes)
+    shard = layer._get_layer()._shards[0]
+    assert shard._batch == [] and shard._batch_sender is not None and shard._batch_sender.done()
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(layer.group_send_batched("session.5", {"type": "haven.forward"}), 10)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
