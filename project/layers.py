@@ -134,27 +134,27 @@ class _Shard(RedisSingleShardConnection):
         self._ensure_redis()
         await self._redis.publish(channel, message)
 
-    async def publish_batched(self, channel: str, message: bytes) -> None:
-        """Publish `message` once Redis has it, in one pipeline with every other batched
-        publish asked for while the one before was out; raises what its round trip raised.
+    def publish_batched(self, channel: str, message: bytes) -> asyncio.Future[None]:
+        """Publish `message` in one pipeline with every other batched publish asked for while
+        the one before was out; the future ends when Redis has it, with what its round trip
+        raised if it failed. The caller need not wait: what is asked for goes out in the order
+        asked for, so one member's "here" never overtakes her "left".
 
         Only for broadcasts that can wait a round trip behind others of their kind (who is
         present: `realtime.broadcast_batched_on_commit`): a chat message never waits behind
         them, it goes out at once on a connection of its own (`publish`). In a room filling
         up or a restart storm each arrival's presence took a pooled connection and a round
-        trip of its own (issue 20). They go out in the order asked for, so one member's
-        "here" never overtakes her "left". A caller cancelled while waiting does not take
-        its message back.
+        trip of its own (issue 20).
         """
         self._ensure_redis()
         loop = asyncio.get_running_loop()
-        sent = loop.create_future()
+        sent: asyncio.Future[None] = loop.create_future()
         self._batch.append((channel, message, sent))
         if self._batch_sender is None or self._batch_sender.done():
             # The task is done in the same step as its loop finds the batch empty: nothing
             # asked for after that is left waiting.
             self._batch_sender = loop.create_task(self._send_batches())
-        await sent
+        return sent
 
     async def _send_batches(self) -> None:
         while self._batch:
@@ -261,14 +261,14 @@ class HavenPubSubLoopLayer(RedisPubSubLoopLayer):
             return
         await self._publish_shared(self._get_group_channel_name(group), message)
 
-    async def group_send_batched(self, group: str, message: dict[str, Any]) -> None:
-        """`group_send` in a pipeline with others (`_Shard.publish_batched`)."""
+    def group_send_batched(self, group: str, message: dict[str, Any]) -> asyncio.Future[Any]:
+        """`group_send` in a pipeline with others (`_Shard.publish_batched`): asked for now,
+        sent in order; the future ends when Redis has it."""
         if group.startswith(PERSONAL):
-            await self.group_send(group, message)
-            return
+            return asyncio.ensure_future(self.group_send(group, message))
         channel = self._get_group_channel_name(group)
         data = self.channel_layer.serialize(message)
-        await self._get_shard(channel).publish_batched(channel, data)
+        return self._get_shard(channel).publish_batched(channel, data)
 
 
 class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
@@ -276,8 +276,8 @@ class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
         super().__init__(*args, **kwargs)
         self._decoded: dict[bytes, dict[str, Any]] = {}
 
-    async def group_send_batched(self, group: str, message: dict[str, Any]) -> None:
-        await self._get_layer().group_send_batched(group, message)
+    def group_send_batched(self, group: str, message: dict[str, Any]) -> asyncio.Future[Any]:
+        return self._get_layer().group_send_batched(group, message)
 
     def _get_layer(self) -> HavenPubSubLoopLayer:
         # As channels_redis 4.3 does it, with HavenPubSubLoopLayer for RedisPubSubLoopLayer.

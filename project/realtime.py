@@ -95,8 +95,24 @@ class BatchedMessage(dict[str, Any]):
     (`broadcast_batched_on_commit`); to the layer and to every consumer, a plain message."""
 
 
-async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send what a database call broadcast, in order, from the event loop."""
+def _send_failed() -> None:
+    # The fast path failed (Redis down, channel full). Clients recover with `resume`, and
+    # who is present with the heartbeat's present list.
+    logger.warning("realtime: broadcast to a group failed; clients will resume")
+    metrics.layer_failed("send")
+
+
+def _batched_sent(sent: asyncio.Future[Any]) -> None:
+    if not sent.cancelled() and sent.exception() is not None:
+        _send_failed()
+
+
+async def publish(messages: list[tuple[str, dict[str, Any]]], *, wait: bool = True) -> None:
+    """Send what a database call broadcast, in order, from the event loop.
+
+    A `BatchedMessage` goes into the layer's next pipeline (`group_send_batched`); unless
+    `wait`, this returns once it is asked for, and it goes out in the order asked for.
+    """
     if not messages:
         return
     layer = get_channel_layer()
@@ -104,16 +120,19 @@ async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
         return
     # Haven's Redis layer has it (project/layers.py); the in-memory layer has no round trips.
     batched = getattr(layer, "group_send_batched", None)
+    pending: list[asyncio.Future[Any]] = []
     for group, message in messages:
         try:
             if batched is not None and isinstance(message, BatchedMessage):
-                await batched(group, message)
+                sent = batched(group, message)
+                sent.add_done_callback(_batched_sent)
+                pending.append(sent)
             else:
                 await layer.group_send(group, message)
         except Exception:  # the durable log, not the layer, is the source of truth
-            # The fast path failed (Redis down, channel full). Clients recover with `resume`.
-            logger.warning("realtime: broadcast to a group failed; clients will resume")
-            metrics.layer_failed("send")
+            _send_failed()
+    if wait and pending:
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 @functools.cache
@@ -231,7 +250,9 @@ async def run_in_db(
     finally:
         _outbox.reset(token)
         if outbox is None:
-            await publish(collected)
+            # Who is present is asked for here and goes out in the layer's next pipeline, in
+            # order, without holding up the caller (her entry) for its round trip.
+            await publish(collected, wait=False)
 
 
 # Set once by `run_last_in_db`: the process is stopping and starts no database call any more.

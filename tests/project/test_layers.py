@@ -310,6 +310,59 @@ async def test_run_in_db_publishes_only_what_committed_when_the_call_fails(liste
         await asyncio.wait_for(layer.receive(channel), 0.3)
 
 
+def _commit_presence(group: str) -> str:
+    with transaction.atomic():
+        realtime.broadcast_batched_on_commit(group, {"type": "presence", "n": 1})
+    return "done"
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+@pytest.mark.django_db(transaction=True)
+async def test_run_in_db_does_not_wait_for_the_presence_pipeline_and_run_last_in_db_does(
+    listener, monkeypatch
+):
+    """Issue 20: her entry goes on while her presence waits for the next pipeline (in a
+    restart storm the entries otherwise queued behind each pipeline's round trip); the last
+    call of a stopping process waits until Redis has what it broadcast."""
+    layer, group, channel = listener
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    shard._ensure_redis()
+    release = asyncio.Event()
+    pipeline = shard._redis.pipeline
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        run = pipe.execute
+
+        async def later() -> Any:
+            await release.wait()
+            return await run()
+
+        pipe.execute = later
+        return pipe
+
+    monkeypatch.setattr(shard._redis, "pipeline", held)
+
+    assert await asyncio.wait_for(realtime.run_in_db(_commit_presence, group=group), 5) == "done"
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), 0.3)
+    release.set()
+    first = await asyncio.wait_for(layer.receive(channel), 5)
+    assert first["text"] == '{"type":"presence","n":1}'
+
+    release.clear()
+    last = asyncio.ensure_future(realtime.run_last_in_db(_commit_presence, group=group))
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(last), 0.3)
+        release.set()
+        assert await asyncio.wait_for(last, 5) == "done"
+    finally:
+        realtime._stopping.clear()  # run_last_in_db stopped this process's database calls
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["text"] == first["text"]
+
+
 async def test_a_lean_queue_hands_out_items_in_order_and_holds_nothing_when_empty():
     queue = layers.LeanQueue()
     waiting = asyncio.ensure_future(queue.get())
