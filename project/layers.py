@@ -67,9 +67,6 @@ DECODED_CACHE_SIZE = 512
 # own default, read from the package's metadata once per process instead of once per connection.
 DRIVER_INFO = DriverInfo()
 
-# At most this many publishes in one pipeline (`_Shard.publish_batched`).
-PUBLISH_BATCH = 256
-
 
 class LeanQueue:
     """An unbounded FIFO queue with `asyncio.Queue`'s `put_nowait`, `get`, `qsize` and
@@ -124,56 +121,9 @@ class LeanQueue:
 class _Shard(RedisSingleShardConnection):
     channel_layer: HavenPubSubLoopLayer
 
-    def __init__(self, host: Any, channel_layer: HavenPubSubLoopLayer) -> None:
-        super().__init__(host, channel_layer)
-        # `publish_batched`'s publishes waiting for the next pipeline, in the order asked for.
-        self._batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._batch_sender: asyncio.Task[None] | None = None
-
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
         await self._redis.publish(channel, message)
-
-    def publish_batched(self, channel: str, message: bytes) -> asyncio.Future[None]:
-        """Publish `message` in one pipeline with every other batched publish asked for while
-        the one before was out; the future ends when Redis has it, with what its round trip
-        raised if it failed. The caller need not wait: what is asked for goes out in the order
-        asked for, so one member's "here" never overtakes her "left".
-
-        Only for broadcasts that can wait a round trip behind others of their kind (who is
-        present: `realtime.broadcast_batched_on_commit`): a chat message never waits behind
-        them, it goes out at once on a connection of its own (`publish`). In a room filling
-        up or a restart storm each arrival's presence took a pooled connection and a round
-        trip of its own (issue 20).
-        """
-        self._ensure_redis()
-        loop = asyncio.get_running_loop()
-        sent: asyncio.Future[None] = loop.create_future()
-        self._batch.append((channel, message, sent))
-        if self._batch_sender is None or self._batch_sender.done():
-            # The task is done in the same step as its loop finds the batch empty: nothing
-            # asked for after that is left waiting.
-            self._batch_sender = loop.create_task(self._send_batches())
-        return sent
-
-    async def _send_batches(self) -> None:
-        while self._batch:
-            batch = self._batch[:PUBLISH_BATCH]
-            del self._batch[:PUBLISH_BATCH]
-            try:
-                self._ensure_redis()
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel, message, _sent in batch:
-                        pipe.publish(channel, message)
-                    await pipe.execute()
-            except Exception as exc:  # every publisher of the batch hears it
-                for _channel, _message, sent in batch:
-                    if not sent.done():
-                        sent.set_exception(exc)
-                continue
-            for _channel, _message, sent in batch:
-                if not sent.done():
-                    sent.set_result(None)
 
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:
@@ -261,23 +211,11 @@ class HavenPubSubLoopLayer(RedisPubSubLoopLayer):
             return
         await self._publish_shared(self._get_group_channel_name(group), message)
 
-    def group_send_batched(self, group: str, message: dict[str, Any]) -> asyncio.Future[Any]:
-        """`group_send` in a pipeline with others (`_Shard.publish_batched`): asked for now,
-        sent in order; the future ends when Redis has it."""
-        if group.startswith(PERSONAL):
-            return asyncio.ensure_future(self.group_send(group, message))
-        channel = self._get_group_channel_name(group)
-        data = self.channel_layer.serialize(message)
-        return self._get_shard(channel).publish_batched(channel, data)
-
 
 class HavenPubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._decoded: dict[bytes, dict[str, Any]] = {}
-
-    def group_send_batched(self, group: str, message: dict[str, Any]) -> asyncio.Future[Any]:
-        return self._get_layer().group_send_batched(group, message)
 
     def _get_layer(self) -> HavenPubSubLoopLayer:
         # As channels_redis 4.3 does it, with HavenPubSubLoopLayer for RedisPubSubLoopLayer.

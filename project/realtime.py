@@ -90,49 +90,20 @@ def send_now(group: str, message: dict[str, Any]) -> None:
     async_to_sync(publish)([(group, message)])
 
 
-class BatchedMessage(dict[str, Any]):
-    """A channel-layer message that may share its round trip to Redis with others of its kind
-    (`broadcast_batched_on_commit`); to the layer and to every consumer, a plain message."""
-
-
-def _send_failed() -> None:
-    # The fast path failed (Redis down, channel full). Clients recover with `resume`, and
-    # who is present with the heartbeat's present list.
-    logger.warning("realtime: broadcast to a group failed; clients will resume")
-    metrics.layer_failed("send")
-
-
-def _batched_sent(sent: asyncio.Future[Any]) -> None:
-    if not sent.cancelled() and sent.exception() is not None:
-        _send_failed()
-
-
-async def publish(messages: list[tuple[str, dict[str, Any]]], *, wait: bool = True) -> None:
-    """Send what a database call broadcast, in order, from the event loop.
-
-    A `BatchedMessage` goes into the layer's next pipeline (`group_send_batched`); unless
-    `wait`, this returns once it is asked for, and it goes out in the order asked for.
-    """
+async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send what a database call broadcast, in order, from the event loop."""
     if not messages:
         return
     layer = get_channel_layer()
     if layer is None:
         return
-    # Haven's Redis layer has it (project/layers.py); the in-memory layer has no round trips.
-    batched = getattr(layer, "group_send_batched", None)
-    pending: list[asyncio.Future[Any]] = []
     for group, message in messages:
         try:
-            if batched is not None and isinstance(message, BatchedMessage):
-                sent = batched(group, message)
-                sent.add_done_callback(_batched_sent)
-                pending.append(sent)
-            else:
-                await layer.group_send(group, message)
+            await layer.group_send(group, message)
         except Exception:  # the durable log, not the layer, is the source of truth
-            _send_failed()
-    if wait and pending:
-        await asyncio.gather(*pending, return_exceptions=True)
+            # The fast path failed (Redis down, channel full). Clients recover with `resume`.
+            logger.warning("realtime: broadcast to a group failed; clients will resume")
+            metrics.layer_failed("send")
 
 
 @functools.cache
@@ -250,9 +221,7 @@ async def run_in_db(
     finally:
         _outbox.reset(token)
         if outbox is None:
-            # Who is present is asked for here and goes out in the layer's next pipeline, in
-            # order, without holding up the caller (her entry) for its round trip.
-            await publish(collected, wait=False)
+            await publish(collected)
 
 
 # Set once by `run_last_in_db`: the process is stopping and starts no database call any more.
@@ -296,14 +265,6 @@ def forward_message(event: dict[str, Any]) -> dict[str, Any]:
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every connection in `group` once the current transaction commits."""
     message = forward_message(event)
-    transaction.on_commit(lambda: send_now(group, message))
-
-
-def broadcast_batched_on_commit(group: str, event: dict[str, Any]) -> None:
-    """`broadcast_on_commit` for who is present: it may wait a round trip to Redis behind
-    others of its kind and share it (`project.layers._Shard.publish_batched`), and never
-    holds up anything else; every presence event goes this way, so they keep their order."""
-    message = BatchedMessage(forward_message(event))
     transaction.on_commit(lambda: send_now(group, message))
 
 

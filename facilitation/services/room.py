@@ -185,9 +185,8 @@ def room_channel_groups(
 def presence_on_commit(
     *, session_id: int, member_id: int, display_name: str, role: str, status: str
 ) -> None:
-    """Tell the room who is present once the transaction commits. Every presence event goes
-    this way, batched (`realtime.broadcast_batched_on_commit`), so they keep their order."""
-    realtime.broadcast_batched_on_commit(
+    """Tell the room who is present once the transaction commits: every presence event."""
+    realtime.broadcast_on_commit(
         events.session_group(session_id),
         events.presence(member_id=member_id, display_name=display_name, role=role, status=status),
     )
