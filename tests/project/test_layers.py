@@ -27,6 +27,16 @@ def a_layer() -> HavenPubSubChannelLayer:
     )
 
 
+async def a_listening_layer(group: str) -> tuple[HavenPubSubChannelLayer, str, Any]:
+    """(layer, channel, shard): a fresh layer with one channel in `group`, and the Redis shard
+    that carries the group."""
+    layer = a_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    return layer, channel, loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+
+
 def test_a_message_decodes_to_what_was_serialised():
     layer = a_layer()
     message = {"type": "haven.forward", "text": '{"type":"message"}', "seq": 7}
@@ -70,12 +80,7 @@ async def test_a_publish_does_not_wait_for_the_subscribe_lock():
     every broadcast of a process queued behind the one before and every joining connection
     behind them. Here a publish goes out while the lock is held, and messages one coroutine
     publishes arrive in its order."""
-    layer = a_layer()
-    group = "session.2"
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    loop_layer = layer._get_layer()
-    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    layer, channel, shard = await a_listening_layer(group := "session.2")
 
     async with shard._lock:
         for n in range(5):
@@ -102,12 +107,7 @@ async def test_publishes_running_at_once_open_connections_that_read_the_version_
         return version(name)
 
     monkeypatch.setattr(metadata, "version", counted)
-    layer = a_layer()
-    group = "session.3"
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    loop_layer = layer._get_layer()
-    shard = loop_layer._get_shard(loop_layer._get_group_channel_name(group))
+    layer, channel, shard = await a_listening_layer(group := "session.3")
 
     await asyncio.gather(
         *(layer.group_send(group, {"type": "haven.forward", "seq": n}) for n in range(8))
