@@ -69,15 +69,22 @@ run: $(RUN_STAMP) $(MO)
 	$(PY) -m project.serve -b 127.0.0.1 -p 8000 --websocket-max-frame-size 65536 \
 	  --access-log /dev/null project.asgi:application
 
+# pytest-xdist workers: most of a test's time is spent waiting (for PostgreSQL, a Daphne it
+# started, a browser), so three share two cores well (README "Quick start" has the timings). 0: no
+# workers, everything in one process (a quicker start for a handful of tests).
+TEST_WORKERS ?= 3
+BROWSER_WORKERS ?= 3
+
 ## The whole suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
 test: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not browser" --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" --ignore=tests/browser -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-## Browser tests: Debian's Chromium driven by Playwright, axe-core from the npm registry.
+## Browser tests: Debian's Chromium driven by Playwright, axe-core from the npm registry. Each
+## test file keeps one worker (--dist loadfile): its Haven server is the file's.
 browser-test: $(STAMP) $(MO) tests/browser/node_modules/axe-core/axe.min.js
-	$(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser tests/browser -n $(BROWSER_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --silent

@@ -104,16 +104,32 @@ async def test_members_post_only_while_live_but_hosts_may_post_while_open_or_pau
         ('{"type": "message.send", "body": "hi"}', "invalid"),
         ('{"type": "message.send", "client_id": "not-a-uuid", "body": "hi"}', "invalid"),
         (
-            json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "body": ""}),
-            "invalid",
-        ),
-        (
-            json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "body": 5}),
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "client_id": "0b7e2c4a-1f3d-4e5a-9c6b-2d8f1a3e5c70",
+                    "body": "",
+                }
+            ),
             "invalid",
         ),
         (
             json.dumps(
-                {"type": "message.send", "client_id": str(uuid.uuid4()), "body": "x" * 4001}
+                {
+                    "type": "message.send",
+                    "client_id": "1c8f3d5b-2a4e-4f6b-8d7c-3e9a2b4f6d81",
+                    "body": 5,
+                }
+            ),
+            "invalid",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "message.send",
+                    "client_id": "2d9a4e6c-3b5f-4a7c-9e8d-4fab3c5a7e92",
+                    "body": "x" * 4001,
+                }
             ),
             "too_long",
         ),
@@ -121,7 +137,7 @@ async def test_members_post_only_while_live_but_hosts_may_post_while_open_or_pau
             json.dumps(
                 {
                     "type": "message.send",
-                    "client_id": str(uuid.uuid4()),
+                    "client_id": "3eab5f7d-4c6a-4b8d-8f9e-5abc4d6b8fa3",
                     "body": "hi",
                     "content_warning": {"category": "made_up"},
                 }
