@@ -39,6 +39,7 @@ QUIET_PAGES = frozenset({"room"})
 def haven(request: HttpRequest) -> dict[str, Any]:
     return {
         "exit_url": settings.HAVEN_NEUTRAL_EXIT_URL,
+        "left_cookie": settings.HAVEN_LEFT_COOKIE_NAME,
         "staff_concerns": _staff_concerns(request),
         "org_links": _org_links(request),
         "concern_unread": SimpleLazyObject(lambda: _concern_unread(request)),

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from groups import selectors, services
+from groups.middleware import sign_out
 from groups.models import ApiToken
 from groups.permissions import HasGroupAction
 from groups.policies import Action, active_membership
@@ -73,11 +74,10 @@ class TokenRevokeApi(APIView):
         responses={204: None, **error_responses(401)},
     )
     def post(self, request: Request) -> Response:
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        session_key = None if token is not None else request._request.session.session_key
-        services.token_revoke(actor=request.user, token=token, session_key=session_key)
-        if token is None:
-            logout(request._request)
+        if isinstance(request.auth, ApiToken):
+            services.token_revoke(actor=request.user, token=request.auth, session_key=None)
+        else:
+            sign_out(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,5 +1,6 @@
-"""HTTP middleware of accounts: a staff browser session counts as signed in only after its code;
-a signed-in person reads pages in the language she chose (`ChosenLanguageMiddleware`).
+"""HTTP middleware of accounts: the quick exit's sign-out holds even for a request that beats
+its beacon (`QuickExitMiddleware`); a staff browser session counts as signed in only after its
+code; a signed-in person reads pages in the language she chose (`ChosenLanguageMiddleware`).
 
 `django_otp.middleware.OTPMiddleware` (before this one) gives `request.user` django-otp's
 `is_verified()`; here a staff account whose session has not given its code
@@ -13,13 +14,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
 from groups.policies import second_factor_owed
+from groups.services import token_revoke
 from project import languages
+
+
+def sign_out(request: HttpRequest) -> None:
+    """End this browser's signed-in session: its live-room sockets closed, the session flushed.
+    The one way a page signs a browser out (the sign-out page and its beacon, the quick exit's
+    mark)."""
+    user = request.user
+    if user.is_authenticated:
+        token_revoke(actor=user, token=None, session_key=request.session.session_key)
+    logout(request)
+
+
+class QuickExitMiddleware:
+    """The quick exit (exit.js) signs her out with a beacon to /signout/ as the page leaves, and
+    leaves a mark first: a cookie (`HAVEN_LEFT_COOKIE_NAME`, this site only, no value worth
+    reading). A request that reaches Haven before the beacon (Back pressed at once, a busy
+    server) would still find her signed in; one that carries the mark signs this browser out
+    first, as /signout/ does, and its answer deletes the mark. /signout/ itself is left to its
+    view, which also tells the hosts she left quickly (the beacon may carry the mark too).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = settings.HAVEN_LEFT_COOKIE_NAME
+        if name not in request.COOKIES:
+            return self.get_response(request)
+        if request.path_info != reverse("signout"):
+            sign_out(request)
+        response = self.get_response(request)
+        response.delete_cookie(name, samesite="Strict")
+        return response
 
 
 class SecondFactorMiddleware:

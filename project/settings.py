@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The quick exit's sign-out, for a request that beats its beacon (Back pressed at once).
+    "groups.middleware.QuickExitMiddleware",
     # Staff sessions count as signed in only after their code (groups/middleware.py).
     "django_otp.middleware.OTPMiddleware",
     "groups.middleware.SecondFactorMiddleware",
@@ -198,10 +200,14 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_AGE = None
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
+# The quick exit's mark (exit.js sets it before the page leaves; groups.middleware
+# .QuickExitMiddleware signs the browser out on the next request that carries it).
+HAVEN_LEFT_COOKIE_NAME = "left"
 if HTTPS:
     # __Host- cookies are bound to this exact host over HTTPS (browsers refuse them over http).
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+    HAVEN_LEFT_COOKIE_NAME = "__Host-left"
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = config.env_bool(os.environ, "HAVEN_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = 31536000

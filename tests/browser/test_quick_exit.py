@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
@@ -122,6 +122,29 @@ def test_leave_now_button_leaves_and_signs_out(
     _context, page, cookies = signed_in_on_group_page(new_context, credentials)
     page.get_by_role("button", name="Leave now").click()
     check_left(page, new_context, haven, cookies)
+
+
+def test_back_pressed_before_the_sign_out_arrives_still_finds_haven_signed_out(
+    new_context: Callable[..., BrowserContext],
+    credentials: dict[str, str],
+    haven: HavenServer,
+) -> None:
+    """The background sign-out never reaches the server here (a busy server, a dropped
+    request): the mark the quick exit leaves signs the browser out on its next visit."""
+    context, page, cookies = signed_in_on_group_page(new_context, credentials)
+    lost: list[str] = []
+
+    def lose(route: Route) -> None:
+        lost.append(route.request.method)
+        route.abort()
+
+    context.route("**/signout/", lose)
+    page.get_by_role("button", name="Leave now").click()
+    expect(page).to_have_url(haven.neutral_url)
+    page.wait_for_timeout(200)
+    assert lost == ["POST"], f"the sign-out beacon was not the request lost: {lost}"
+    check_left(page, new_context, haven, cookies)
+    assert not [c for c in context.cookies() if c["name"].endswith("left")], "the mark stayed"
 
 
 def test_two_shift_presses_do_not_leave(

@@ -1,10 +1,18 @@
 /* Quick exit, on every page: the "Leave now" button, or Shift pressed three times.
  * The page is blanked at once, the browser goes to a neutral site with location.replace (so
- * Back does not return here), and the session is signed out in the background. */
+ * Back does not return here), and the session is signed out in the background. A mark left
+ * first (a cookie) signs this browser out on its next request to Haven even if that request
+ * beats the background sign-out (groups.middleware.QuickExitMiddleware). */
 (function () {
   "use strict";
 
   var exitUrl = document.body.getAttribute("data-exit-url") || "https://www.bbc.co.uk/weather";
+  var leftCookie = document.body.getAttribute("data-left-cookie") || "left";
+
+  function leaveMark() {
+    var secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = leftCookie + "=1; Path=/; SameSite=Strict" + secure;
+  }
   var leaving = false;
 
   function csrfToken() {
@@ -26,6 +34,7 @@
   function leave() {
     if (leaving) { return; }
     leaving = true;
+    try { leaveMark(); } catch (ignored) { /* the beacon below still signs her out */ }
     var room = roomSessionId();
     try {
       document.title = "";
