@@ -65,8 +65,10 @@ class SessionConsumer(RoomDelivery):
         key = self.scope.get(TOKEN_KEY)
         try:
             if key is not None:
-                # Her token checked and the room entered in one read and one write (issue 20).
-                entered = await services.room_enter_by_token(key=key, session_id=session_id)
+                # Her token checked and the room entered in one database call (issue 20).
+                entered = await realtime.run_in_db(
+                    services.room_enter_with_token, key=key, session_id=session_id
+                )
                 self.user, context, state = entered.user, entered.context, entered.state
                 self.scope["haven_token_id"] = entered.token_id
             else:

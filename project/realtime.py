@@ -8,7 +8,6 @@ events go to per-member or per-user groups, never through a session group (rule 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import hashlib
@@ -16,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -227,25 +226,6 @@ async def run_in_db(
 
 # Set once by `run_last_in_db`: the process is stopping and starts no database call any more.
 _stopping = threading.Event()
-# Writes made on the event loop's own connections (`loop_write`) still running.
-_loop_writes: set[asyncio.Future[None]] = set()
-
-
-@contextlib.asynccontextmanager
-async def loop_write() -> AsyncIterator[None]:
-    """Around a write made on the event loop's own connections (project/asyncdb.py) that
-    `run_last_in_db`'s last call must come after (room entry's attendance, which the process
-    closes as it stops): refused as `run_in_db` refuses once the process is stopping, and
-    waited for by `run_last_in_db` while it runs."""
-    if _stopping.is_set():
-        raise OperationalError("this server process is stopping")
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    _loop_writes.add(done)
-    try:
-        yield
-    finally:
-        _loop_writes.discard(done)
-        done.set_result(None)
 
 
 async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
@@ -253,12 +233,9 @@ async def run_last_in_db(func: Callable[..., T], /, **kwargs: Any) -> T:
     after this one is asked for (`run_in_db` raises `OperationalError`, a `DatabaseError`,
     which every caller takes as the database being unavailable), the queued ones are dropped
     (Daphne has cancelled the connections waiting for them), the running ones finish, then
-    `func` runs and what it broadcast is published. Writes running on the event loop's own
-    connections (`loop_write`) are waited for too. So nothing it closes can be opened again
+    `func` runs and what it broadcast is published. So nothing it closes can be opened again
     behind it."""
     _stopping.set()
-    if _loop_writes:
-        await asyncio.wait(list(_loop_writes))
     if _db_executor() is not None:
         await asyncio.to_thread(stop_db_threads, cancel_queued=True)
         call = database_sync_to_async(func, thread_sensitive=False)
@@ -287,11 +264,7 @@ def forward_message(event: dict[str, Any]) -> dict[str, Any]:
 
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every connection in `group` once the current transaction commits."""
-    send_on_commit(group, forward_message(event))
-
-
-def send_on_commit(group: str, message: dict[str, Any]) -> None:
-    """Send a channel-layer message to `group` once the current transaction commits."""
+    message = forward_message(event)
     transaction.on_commit(lambda: send_now(group, message))
 
 

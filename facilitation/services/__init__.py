@@ -39,13 +39,7 @@ from facilitation.services.context import (
     host_session,
     participant_get,
 )
-from facilitation.services.entry import (
-    Entered,
-    room_enter,
-    room_enter_by_token,
-    room_enter_fast,
-    room_enter_with_token,
-)
+from facilitation.services.entry import Entered, room_enter, room_enter_with_token
 from facilitation.services.limits import (
     FLOOD_CLOSE_AFTER,
     FRAME_LIMITS,
@@ -226,8 +220,6 @@ __all__ = [
     "room_channel_groups",
     "room_close_process",
     "room_enter",
-    "room_enter_by_token",
-    "room_enter_fast",
     "room_enter_with_token",
     "room_leave",
     "room_rights",

@@ -5,16 +5,13 @@ A socket that came with a bearer token has it checked in the same read as the ro
 more than that read and the present list (not a host, not muted, no round open, no support
 request of hers: `_plain`) arrives in one statement (`sql.room()["arrive"]`), atomic by itself,
 with no transaction around it; everyone else arrives in a transaction with the reads her
-state needs, as on SQLite. Two round trips for most entries where there were six. A socket
-with a token whose entry is plain makes those two round trips on the event loop's own
-connections (`room_enter_fast`), with no database thread.
+state needs, as on SQLite. Two round trips for most entries where there were six.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -23,12 +20,10 @@ from facilitation.agreements import OPENED_EVENT
 from facilitation.models import PresenceStatus, Session, SessionStatus, SupportKind, SupportRequest
 from facilitation.selectors import SUPPORT_RELATED, history_after, present_params
 from facilitation.services.context import PRESENCE_WINDOW, RoomContext, RoomRefused
-from facilitation.services.messages import Outbox
 from facilitation.services.room import (
     PROCESS_ID,
     SOCKETS_PER_MEMBER,
     Mine,
-    presence_broadcast,
     presence_on_commit,
     room_state_event,
 )
@@ -37,7 +32,7 @@ from groups.policies import Action, can, is_signed_in
 from groups.selectors import agreement_admits
 from groups.services import TokenCheck, token_authenticate
 from groups.sql import token_statements
-from project import asyncdb, closecodes, realtime
+from project import closecodes
 from project.exceptions import ApplicationError, parse_id
 from project.sql import prepared_cursor
 
@@ -141,7 +136,9 @@ def _enter_found(actor: User, pk: int, now: Any, found: Any) -> tuple[RoomContex
     if found is None or found[0] is None:
         raise RoomRefused(closecodes.NO_SESSION)
     row = sql.EntryRow(*found)
-    session = _session(pk, row)
+    session = Session(
+        id=pk, group_id=row.group_id, title=row.title, status=row.status, last_seq=row.last_seq
+    )
     if row.member_id is None:
         ever = Membership.objects.filter(group_id=row.group_id, user_id=actor.pk).exists()
         visible = can(actor, Action.SESSION_VIEW, session=session)
@@ -152,12 +149,6 @@ def _enter_found(actor: User, pk: int, now: Any, found: Any) -> tuple[RoomContex
         return _arrive(actor, pk, now, row, admitted)
     with transaction.atomic():
         return _arrive(actor, pk, now, row, admitted)
-
-
-def _session(pk: int, row: sql.EntryRow) -> Session:
-    return Session(
-        id=pk, group_id=row.group_id, title=row.title, status=row.status, last_seq=row.last_seq
-    )
 
 
 def _admit(actor: User, session: Session, row: sql.EntryRow) -> _Admitted:
@@ -195,10 +186,13 @@ def _plain(row: sql.EntryRow, admitted: _Admitted) -> bool:
     )
 
 
-def _arrival(pk: int, now: Any, row: sql.EntryRow) -> tuple[str, str, list[Any], list[Any]]:
-    """Her arrival's statements: the suffix of `sql.room()["arrive…"]` (her participant row on
-    her first entry, or its first seq when a host made the row before she came), its
-    participant parameters, the attendance's, and the present list's."""
+def _arrive(
+    actor: User, pk: int, now: Any, row: sql.EntryRow, admitted: _Admitted
+) -> tuple[RoomContext, dict[str, Any]]:
+    """Her participant row on her first entry (or its first seq, when a host made the row
+    before she came), her attendance, who is present; then her context and `session.state`,
+    and the room hears her arrive once it is committed."""
+    statements = sql.room()
     if row.participant_id is None:
         first, suffix = [pk, row.member_id, row.last_seq], "_participant"
     elif row.first_seq is None:
@@ -207,28 +201,15 @@ def _arrival(pk: int, now: Any, row: sql.EntryRow) -> tuple[str, str, list[Any],
         first, suffix = [], ""
     db_now = sql.db_time(now)
     attendance = [pk, row.member_id, db_now, db_now, PresenceStatus.HERE, PROCESS_ID]
-    return suffix, first, attendance, present_params(pk)
-
-
-def _arrived(found: list[Any], row: sql.EntryRow) -> tuple[int, list[Any]]:
-    """The new attendance's id and who is present, from the rows of `sql.room()["arrive…"]`:
-    the statement does not see its own new row, so hers comes last, the newest."""
-    here = (row.member_id, row.display_name, row.role, PresenceStatus.HERE)
-    return found[0][0], [item[1:] for item in found if item[1] is not None] + [here]
-
-
-def _arrive(
-    actor: User, pk: int, now: Any, row: sql.EntryRow, admitted: _Admitted
-) -> tuple[RoomContext, dict[str, Any]]:
-    """Her participant row on her first entry (or its first seq), her attendance, who is
-    present; then her context and `session.state`, and the room hears her arrive once it is
-    committed."""
-    statements = sql.room()
-    suffix, first, attendance, present = _arrival(pk, now, row)
+    present = present_params(pk)
     with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(statements[f"arrive{suffix}"], [*first, *attendance, *present])
-            attendance_id, present_rows = _arrived(cursor.fetchall(), row)
+            found = cursor.fetchall()
+            attendance_id = found[0][0]
+            # The statement does not see its own new row: hers comes last, the newest.
+            here = (row.member_id, row.display_name, row.role, PresenceStatus.HERE)
+            present_rows = [item[1:] for item in found if item[1] is not None] + [here]
         else:
             if suffix:
                 cursor.execute(statements[suffix[1:]], first)
@@ -236,32 +217,6 @@ def _arrive(
             attendance_id = cursor.fetchone()[0]
             cursor.execute(statements["present"], present)
             present_rows = cursor.fetchall()
-    entered = _entered(actor, pk, row, admitted, attendance_id, present_rows)
-    presence_on_commit(**_presence(pk, row))
-    return entered
-
-
-def _presence(pk: int, row: sql.EntryRow) -> dict[str, Any]:
-    """The presence event of her arrival, as `room.presence_broadcast` takes it."""
-    return {
-        "session_id": pk,
-        "member_id": row.member_id,
-        "display_name": row.display_name,
-        "role": row.role,
-        "status": PresenceStatus.HERE,
-    }
-
-
-def _entered(
-    actor: User,
-    pk: int,
-    row: sql.EntryRow,
-    admitted: _Admitted,
-    attendance_id: int,
-    present_rows: list[Any],
-) -> tuple[RoomContext, dict[str, Any]]:
-    """Her context and `session.state` once she has arrived (no statement for a plain entry:
-    `_plain`)."""
     session, membership, is_host = admitted
     context = RoomContext(
         session_id=pk,
@@ -294,74 +249,14 @@ def _entered(
         ),
         present_rows=present_rows,
     )
+    presence_on_commit(
+        session_id=pk,
+        member_id=row.member_id,
+        display_name=row.display_name,
+        role=row.role,
+        status=PresenceStatus.HERE,
+    )
     return context, state
-
-
-async def room_enter_fast(*, key: str, session_id: Any) -> tuple[Entered, Outbox] | None:
-    """`room_enter_with_token` for a plain entry (`_plain`), on the event loop's own PostgreSQL
-    connections (project/asyncdb.py), as `message_post_fast` does for a message: no database
-    thread, the same two statements, prepared.
-
-    Returns what she entered with and her arrival's presence broadcast (for the caller to
-    publish), or None, having written nothing, for anything else: a token or a session that
-    does not check out, a refusal, an entry that is not plain. The caller then runs
-    `room_enter_with_token`, which decides and explains as always. Raises `psycopg.Error` when
-    PostgreSQL cannot be reached, and `OperationalError` once the process is stopping
-    (`realtime.loop_write`: the attendance it writes is one the process closes as it stops).
-    """
-    try:
-        pk = parse_id(session_id)
-    except ApplicationError:
-        return None
-    check = TokenCheck(key)
-    now = check.now
-    statements = sql.room()
-    async with realtime.loop_write(), asyncdb.connection() as conn:
-        read, touch, arrive = (conn.cursor() for _ in range(3))
-        await read.execute(
-            statements["enter_with_token"], [*_entry_params(pk, now, check.params), *check.params]
-        )
-        found = await read.fetchone()
-        signed_in = check.found(found)
-        if signed_in is None or found[check.end] is None:
-            return None
-        row = sql.EntryRow(*found[check.end :])
-        if row.member_id is None:
-            return None
-        user, token = signed_in
-        try:
-            admitted = _admit(user, _session(pk, row), row)
-        except RoomRefused:
-            return None
-        if not _plain(row, admitted):
-            return None
-        suffix, first, attendance, present = _arrival(pk, now, row)
-        async with conn.pipeline():
-            if check.touch is not None:
-                await touch.execute(token_statements()[1], check.touch)
-            await arrive.execute(statements[f"arrive{suffix}"], [*first, *attendance, *present])
-        attendance_id, present_rows = _arrived(await arrive.fetchall(), row)
-    context, state = _entered(user, pk, row, admitted, attendance_id, present_rows)
-    entered = Entered(user=user, token_id=token.pk, context=context, state=state)
-    return entered, [presence_broadcast(**_presence(pk, row))]
-
-
-async def room_enter_by_token(*, key: str, session_id: Any) -> Entered:
-    """Room entry for a socket that came with a bearer token, on the path that fits: on
-    PostgreSQL a plain entry on the event loop (`room_enter_fast`), anything else, or a
-    database the loop cannot reach, on a database thread (`room_enter_with_token`), which
-    refuses with its close code or raises a `DatabaseError`. Her arrival is published before
-    this returns, as `realtime.run_in_db` publishes a call's broadcasts."""
-    if asyncdb.enabled():
-        try:
-            done = await room_enter_fast(key=key, session_id=session_id)
-        except psycopg.Error:
-            done = None
-        if done is not None:
-            entered, broadcasts = done
-            await realtime.publish(broadcasts)
-            return entered
-    return await realtime.run_in_db(room_enter_with_token, key=key, session_id=session_id)
 
 
 def _support_found(request_id: int | None) -> dict[str, Any] | None:

@@ -182,28 +182,14 @@ def room_channel_groups(
     return names
 
 
-def presence_broadcast(
-    *, session_id: int, member_id: int, display_name: str, role: str, status: str
-) -> tuple[str, dict[str, Any]]:
-    """The room's group and the channel-layer message telling it who is present: every
-    presence event (`presence_on_commit`; room entry on the event loop publishes it itself)."""
-    return events.session_group(session_id), realtime.forward_message(
-        events.presence(member_id=member_id, display_name=display_name, role=role, status=status)
-    )
-
-
 def presence_on_commit(
     *, session_id: int, member_id: int, display_name: str, role: str, status: str
 ) -> None:
-    """Tell the room who is present once the transaction commits."""
-    group, message = presence_broadcast(
-        session_id=session_id,
-        member_id=member_id,
-        display_name=display_name,
-        role=role,
-        status=status,
+    """Tell the room who is present once the transaction commits: every presence event."""
+    realtime.broadcast_on_commit(
+        events.session_group(session_id),
+        events.presence(member_id=member_id, display_name=display_name, role=role, status=status),
     )
-    realtime.send_on_commit(group, message)
 
 
 @transaction.atomic

@@ -1,6 +1,5 @@
 """What getting back into a room costs in calls to the database threads (issue 20): her token
-is checked with room entry in one call (none on PostgreSQL: the event loop's), and `resume` is
-one call, with the revocation
+is checked with room entry in one call, and `resume` is one call, with the revocation
 guarantee intact."""
 
 from __future__ import annotations
@@ -12,13 +11,13 @@ from channels.db import database_sync_to_async
 
 from groups.authentication import user_for_token
 from groups.services import token_revoke
-from project import asyncdb, closecodes, realtime
+from project import closecodes, realtime
 from tests.facilitation.room import amake_room, connect, join
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_a_reconnect_with_a_token_is_at_most_two_calls_to_the_database_threads(monkeypatch):
+async def test_a_reconnect_with_a_token_is_two_calls_to_the_database_threads(monkeypatch):
     room = await amake_room()
     calls: list[str] = []
     run_in_db = realtime.run_in_db
@@ -33,10 +32,8 @@ async def test_a_reconnect_with_a_token_is_at_most_two_calls_to_the_database_thr
     await client.send(type="resume", after_seq=state["last_seq"])
     await client.until("resume.done")
 
-    # Her token checked with room entry (on PostgreSQL on the event loop, no thread at all:
-    # tests/facilitation/test_entry_fast_path.py); the log, her notices and her messages.
-    entry = [] if asyncdb.enabled() else ["room_enter_with_token"]
-    assert calls == [*entry, "resume_read"]
+    # Her token checked with room entry; the log, her notices and her private messages.
+    assert calls == ["room_enter_with_token", "resume_read"]
     await client.close()
 
 
