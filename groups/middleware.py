@@ -40,10 +40,12 @@ def sign_out(request: HttpRequest) -> None:
 class QuickExitMiddleware:
     """The quick exit (exit.js) signs her out with a beacon to /signout/ as the page leaves, and
     leaves a mark first: a cookie (`HAVEN_LEFT_COOKIE_NAME`, this site only, no value worth
-    reading). A request that reaches Haven before the beacon (Back pressed at once, a busy
-    server) would still find her signed in; one that carries the mark signs this browser out
-    first, as /signout/ does, and its answer deletes the mark. /signout/ itself is left to its
-    view, which also tells the hosts she left quickly (the beacon may carry the mark too).
+    reading, SameSite as the session cookie so that it goes wherever the session goes, Back
+    from the neutral site included). A request that reaches Haven before the beacon (Back
+    pressed at once, a busy server) would still find her signed in; one that carries the mark
+    signs this browser out first, as /signout/ does, and its answer deletes the mark.
+    /signout/ itself is left to its view, which also tells the hosts she left quickly (the
+    beacon may carry the mark too).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -56,7 +58,7 @@ class QuickExitMiddleware:
         if request.path_info != reverse("signout"):
             sign_out(request)
         response = self.get_response(request)
-        response.delete_cookie(name, samesite="Strict")
+        response.delete_cookie(name, samesite=settings.SESSION_COOKIE_SAMESITE)
         return response
 
 

@@ -9,9 +9,11 @@
   var exitUrl = document.body.getAttribute("data-exit-url") || "https://www.bbc.co.uk/weather";
   var leftCookie = document.body.getAttribute("data-left-cookie") || "left";
 
+  /* SameSite=Lax, as the session cookie: sent on every request that carries the session,
+   * Back from the neutral site (another site) included. */
   function leaveMark() {
     var secure = window.location.protocol === "https:" ? "; Secure" : "";
-    document.cookie = leftCookie + "=1; Path=/; SameSite=Strict" + secure;
+    document.cookie = leftCookie + "=1; Path=/; SameSite=Lax" + secure;
   }
   var leaving = false;
 
