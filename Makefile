@@ -69,9 +69,9 @@ run: $(RUN_STAMP) $(MO)
 	$(PY) -m project.serve -b 127.0.0.1 -p 8000 --websocket-max-frame-size 65536 \
 	  --access-log /dev/null project.asgi:application
 
-# pytest-xdist workers: most of a test's time is spent waiting (for PostgreSQL, a Daphne it
-# started, a browser), so three share two cores well (README "Quick start" has the timings). 0: no
-# workers, everything in one process (a quicker start for a handful of tests).
+# pytest-xdist workers: on two cores three about halve the suite and four gain nothing more
+# (README "Quick start" has the timings). 0: no workers, everything in one process (a quicker
+# start for a handful of tests).
 TEST_WORKERS ?= 3
 BROWSER_WORKERS ?= 3
 

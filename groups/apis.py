@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from groups import selectors, services
-from groups.middleware import sign_out
 from groups.models import ApiToken
 from groups.permissions import HasGroupAction
 from groups.policies import Action, active_membership
@@ -77,7 +76,7 @@ class TokenRevokeApi(APIView):
         if isinstance(request.auth, ApiToken):
             services.token_revoke(actor=request.user, token=request.auth, session_key=None)
         else:
-            sign_out(request._request)
+            services.session_end(request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -23,18 +22,8 @@ from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
 from groups.policies import second_factor_owed
-from groups.services import token_revoke
+from groups.services import session_end
 from project import languages
-
-
-def sign_out(request: HttpRequest) -> None:
-    """End this browser's signed-in session: its live-room sockets closed, the session flushed.
-    The one way a page signs a browser out (the sign-out page and its beacon, the quick exit's
-    mark)."""
-    user = request.user
-    if user.is_authenticated:
-        token_revoke(actor=user, token=None, session_key=request.session.session_key)
-    logout(request)
 
 
 class QuickExitMiddleware:
@@ -56,7 +45,7 @@ class QuickExitMiddleware:
         if name not in request.COOKIES:
             return self.get_response(request)
         if request.path_info != reverse("signout"):
-            sign_out(request)
+            session_end(request=request)
         response = self.get_response(request)
         response.delete_cookie(name, samesite=settings.SESSION_COOKIE_SAMESITE)
         return response

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from facilitation import services as session_services
 from frontend.views._common import CLEAR_SITE_DATA, _error_text
 from groups import services as group_services
-from groups.middleware import sign_out
 from groups.policies import needs_second_factor
 from groups.throttling import redeem_wait
 from project.exceptions import ApplicationError
@@ -108,7 +107,7 @@ def signout(request: HttpRequest) -> HttpResponse:
     unless she turned that off (`support_left` decides, and never stops the sign-out).
     """
     user = request.user
-    sign_out(request)
+    group_services.session_end(request=request)
     # Only after she is signed out: telling the hosts takes a moment (and may wait for the
     # database), and Back pressed at once must already find Haven signed out.
     if user.is_authenticated and request.POST.get("beacon") and request.POST.get("room"):

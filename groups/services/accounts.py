@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY, authenticate, login
+from django.contrib.auth import SESSION_KEY, authenticate, login, logout
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session as BrowserSession
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -269,6 +269,16 @@ def token_revoke(*, actor: User, token: ApiToken | None, session_key: str | None
         realtime.close_on_commit(realtime.token_group(token_id), closecodes.NOT_SIGNED_IN)
     if session_key:
         realtime.close_on_commit(realtime.auth_session_group(session_key), closecodes.NOT_SIGNED_IN)
+
+
+def session_end(*, request: HttpRequest) -> None:
+    """Sign a browser out: its live-room sockets closed (`token_revoke`), its session flushed.
+    The one way a browser is signed out: the sign-out page and its beacon, the quick exit's
+    mark (`groups.middleware.QuickExitMiddleware`), a REST revoke made with the cookie."""
+    user = request.user
+    if user.is_authenticated:
+        token_revoke(actor=user, token=None, session_key=request.session.session_key)
+    logout(request)
 
 
 def _sessions_of(user: User) -> list[str]:
