@@ -150,8 +150,16 @@ def build_world() -> World:
 
 
 @pytest.fixture
-def world(db: None) -> World:
-    return build_world()
+def world(db: None, request: pytest.FixtureRequest) -> World:
+    """The personas. Built through the services once per test process, then restored from a
+    snapshot of its rows (tests/snapshot.py); with `real_hashers`, built every time (the
+    snapshot's passwords are hashed with the fast test hasher)."""
+    if "real_hashers" in request.fixturenames:
+        return build_world()
+    from tests.snapshot import world_from_snapshot
+
+    shipped_taxonomy()  # the migration's rows, outside the snapshot
+    return world_from_snapshot(build_world)
 
 
 @pytest.fixture(autouse=True)
