@@ -321,6 +321,10 @@ def test_page(
     assert page.url == f"{haven.base_url}{path}", f"GET {path} ended at {page.url}"
     if target.ready:
         target.ready(page)
+        # a state reached by a form may be checked before its page's stylesheets have loaded
+        # (white header text over no header yet, seen once under load): axe reads the page
+        # she sees, once it has loaded
+        page.wait_for_load_state("load")
 
     page.add_script_tag(path=str(axe))
     results = page.evaluate(
