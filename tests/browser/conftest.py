@@ -10,6 +10,7 @@ Nothing here reaches beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -275,12 +276,23 @@ def manage(*args: str, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory, neutral_url: str) -> Path:
-    """One migrated, seeded var folder; every module's server starts from a copy of it."""
-    var_dir = tmp_path_factory.mktemp("haven-template")
-    env = server_env(var_dir, neutral_url)
-    manage("migrate", "--no-input", "-v", "0", env=env)
-    manage("seed_demo", env=env)
+def seeded_template(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, neutral_url: str
+) -> Path:
+    """One migrated, seeded var folder; every module's server starts from a copy of it. Under
+    pytest-xdist the first worker makes it in the run's own folder (shared by the workers,
+    new each run) and the others wait for it: migrating and seeding cost seconds of CPU."""
+    base = tmp_path_factory.getbasetemp()
+    root = base if worker_id == "master" else base.parent
+    var_dir = root / "haven-template"
+    with (root / "haven-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (var_dir / "seeded").exists():
+            var_dir.mkdir(exist_ok=True)
+            env = server_env(var_dir, neutral_url)
+            manage("migrate", "--no-input", "-v", "0", env=env)
+            manage("seed_demo", env=env)
+            (var_dir / "seeded").touch()
     return var_dir
 
 
