@@ -79,7 +79,7 @@ BROWSER_WORKERS ?= 3
 test: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not browser" --ignore=tests/browser -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" --ignore=tests/browser -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## Browser tests: Debian's Chromium driven by Playwright, axe-core from the npm registry. Each
 ## test file keeps one worker (--dist loadfile): its Haven server is the file's.

@@ -23,6 +23,9 @@ from tests.catalogues import DOMAINS, SHIPPED, Entry, po_path, read_po, statisti
 from tests.conftest import World
 from tests.facilitation.room import make_room
 
+# its catalogues are compiled once: the whole file on one xdist worker
+pytestmark = pytest.mark.xdist_group("translations")
+
 CATALOGUES = [(code, domain) for code in SHIPPED for domain in DOMAINS]
 # The pages, and the template whose messages must show on each.
 PAGES = ["landing", "signin", "group", "room", "concern"]

@@ -41,6 +41,9 @@ from tests.e2e.conftest import (
 )
 from tests.facilitation.room import make_room
 
+# its module-scoped nginx and two Daphnes are started once: the whole file on one xdist worker
+pytestmark = pytest.mark.xdist_group("nginx")
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = ROOT / "deploy" / "nginx" / "haven.conf"
 NEEDS_NGINX = pytest.mark.skipif(

@@ -28,6 +28,9 @@ import pytest
 from project import clientip, config
 from tests.e2e.conftest import free_port, port_open, tail
 
+# its module-scoped server is started once: the whole file on one xdist worker
+pytestmark = pytest.mark.xdist_group("client_address")
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 # What nginx saw: the one address a woman signing in cannot choose.

@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+# its module-scoped production server is started once: the whole file on one xdist worker
+pytestmark = pytest.mark.xdist_group("production_cookies")
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "haven.example.org"
 
