@@ -203,6 +203,18 @@ def _close_fast_post_connections() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Django keeps the active language per thread, and a request in Spanish (its cookie or
+    Accept-Language) leaves it active after the response: each test starts, and ends, in the
+    default language, whatever ran before it on this worker."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_frame_limits() -> None:
     """The room's per-member frame windows live in the process; each test starts with none."""
     from facilitation.services import frame_limiter
