@@ -75,7 +75,8 @@ run: $(RUN_STAMP) $(MO)
 TEST_WORKERS ?= 3
 BROWSER_WORKERS ?= 3
 
-## The whole suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
+## The whole suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set). A file marked
+## xdist_group keeps one worker (--dist loadgroup): its module-scoped setup is made once.
 test: $(STAMP) $(MO)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
