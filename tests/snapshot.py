@@ -135,7 +135,6 @@ def world_from_snapshot(build: Callable[[], World]) -> World:
     if snapshot is None:
         return build()
     try:
-        with transaction.atomic():
-            return snapshot.restore()
+        return snapshot.restore()  # its own atomic block: a collision undoes the whole restore
     except IntegrityError:
         return build()  # the test made a row first that the snapshot's would collide with
