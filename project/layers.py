@@ -32,7 +32,8 @@ Each consumer's queue of received messages is a `LeanQueue` rather than an `asyn
 (docs/performance.md, "S4 memory").
 
 A publish takes a pooled connection of its own, so while many are running at once (a room
-filling up, a restart storm) the pool opens new ones. redis-py read its own version from the
+filling up, a restart storm) the pool opens new ones, up to `PUBLISH_CONNECTIONS`; more wait
+for one (`_Shard`). redis-py read its own version from the
 installed package's metadata for every new connection (for `CLIENT SETINFO`), about 1 ms
 each; the shards' pools share one `DRIVER_INFO`, read once (issue 20).
 """
@@ -62,6 +63,10 @@ _SEPARATOR = b"\x00"
 # costs a second decryption, never a wrong message. Bounded in count, so also in memory (a
 # message is at most a few tens of KiB).
 DECODED_CACHE_SIZE = 512
+
+# Publishes of one process running at once, each on a pooled connection of its own; more wait
+# for one to come back (`_Shard`). redis-py's pools refuse the 101st connection by default.
+PUBLISH_CONNECTIONS = 100
 
 # What every connection of the layer's pools tells Redis it is (`CLIENT SETINFO`): redis-py's
 # own default, read from the package's metadata once per process instead of once per connection.
@@ -119,11 +124,27 @@ class LeanQueue:
 
 
 class _Shard(RedisSingleShardConnection):
+    """One Redis server of the layer, for one event loop.
+
+    Publishes do not take channels_redis' lock, so each running at once holds a pooled
+    connection of its own. redis-py's pool refuses the connection after the 101st with
+    `MaxConnectionsError`, and a broadcast refused that way was dropped: in a restart storm
+    hundreds were (the presence of members arriving, chat that members then waited for until
+    their next heartbeat's resume; issue 20, docs/performance.md). A publish now waits for one
+    of `PUBLISH_CONNECTIONS` instead; the pool keeps one more for the subscriptions.
+    """
+
     channel_layer: HavenPubSubLoopLayer
+
+    def __init__(self, host: dict[str, Any], channel_layer: HavenPubSubLoopLayer) -> None:
+        size = host.get("max_connections") or PUBLISH_CONNECTIONS + 1
+        super().__init__({**host, "max_connections": size}, channel_layer)
+        self._publishing = asyncio.Semaphore(max(1, size - 1))
 
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
-        await self._redis.publish(channel, message)
+        async with self._publishing:
+            await self._redis.publish(channel, message)
 
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:

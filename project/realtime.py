@@ -100,9 +100,13 @@ async def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
     for group, message in messages:
         try:
             await layer.group_send(group, message)
-        except Exception:  # the durable log, not the layer, is the source of truth
+        except Exception as exc:  # the durable log, not the layer, is the source of truth
             # The fast path failed (Redis down, channel full). Clients recover with `resume`.
-            logger.warning("realtime: broadcast to a group failed; clients will resume")
+            # The error's class only: its text could quote what was sent.
+            logger.warning(
+                "realtime: broadcast to a group failed (%s); clients will resume",
+                type(exc).__name__,
+            )
             metrics.layer_failed("send")
 
 

@@ -125,6 +125,27 @@ async def test_publishes_running_at_once_open_connections_that_read_the_version_
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_more_publishes_at_once_than_the_pool_holds_wait_and_all_arrive():
+    """Issue 20: redis-py's pool refuses its 101st connection, and publishes running at once
+    each hold one, so in a restart storm hundreds of broadcasts were refused and dropped. A
+    publish now waits for a connection: every broadcast arrives, once, and the pool stays
+    within `PUBLISH_CONNECTIONS` and the subscriptions' own."""
+    layer, channel, shard = await a_listening_layer(group := "session.4")
+    count = layers.PUBLISH_CONNECTIONS * 2 + 50
+
+    await asyncio.gather(
+        *(layer.group_send(group, {"type": "haven.forward", "seq": n}) for n in range(count))
+    )
+    received = [(await asyncio.wait_for(layer.receive(channel), 5))["seq"] for _ in range(count)]
+
+    assert sorted(received) == list(range(count))
+    pool = shard._redis.connection_pool
+    opened = len(pool._available_connections) + len(pool._in_use_connections)
+    assert layers.PUBLISH_CONNECTIONS <= opened <= layers.PUBLISH_CONNECTIONS + 1
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
