@@ -52,6 +52,7 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close
 from redis.driver_info import DriverInfo
+from redis.exceptions import RedisError
 
 from project.realtime import PERSONAL
 
@@ -67,6 +68,9 @@ DECODED_CACHE_SIZE = 512
 # Publishes of one process running at once, each on a pooled connection of its own; more wait
 # for one to come back (`_Shard`). redis-py's pools refuse the 101st connection by default.
 PUBLISH_CONNECTIONS = 100
+# How long a publish waits for one before it fails (and the room recovers from the log, as when
+# Redis is down): far above a round trip through a loop busy with a restart storm (seconds).
+PUBLISH_WAIT_SECONDS = 10.0
 
 # What every connection of the layer's pools tells Redis it is (`CLIENT SETINFO`): redis-py's
 # own default, read from the package's metadata once per process instead of once per connection.
@@ -123,15 +127,20 @@ class LeanQueue:
         return item
 
 
+class PublishTimeout(RedisError):
+    """No publishing connection came free within `PUBLISH_WAIT_SECONDS`."""
+
+
 class _Shard(RedisSingleShardConnection):
     """One Redis server of the layer, for one event loop.
 
     Publishes do not take channels_redis' lock, so each running at once holds a pooled
-    connection of its own. redis-py's pool refuses the connection after the 101st with
-    `MaxConnectionsError`, and a broadcast refused that way was dropped: in a restart storm
-    hundreds were (the presence of members arriving, chat that members then waited for until
-    their next heartbeat's resume; issue 20, docs/performance.md). A publish now waits for one
-    of `PUBLISH_CONNECTIONS` instead; the pool keeps one more for the subscriptions.
+    connection of its own. redis-py's pool refuses a 101st with `MaxConnectionsError`, and a
+    broadcast refused that way was dropped: in a restart storm hundreds were (the presence of
+    members arriving, chat that members then waited for until their next heartbeat's resume;
+    issue 20, docs/performance.md). A publish now waits for one of `PUBLISH_CONNECTIONS`
+    instead, for at most `PUBLISH_WAIT_SECONDS`; the pool keeps one more for the
+    subscriptions.
     """
 
     channel_layer: HavenPubSubLoopLayer
@@ -143,8 +152,19 @@ class _Shard(RedisSingleShardConnection):
 
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
-        async with self._publishing:
+        try:
+            async with asyncio.timeout(PUBLISH_WAIT_SECONDS):
+                await self._publishing.acquire()
+        except TimeoutError:
+            # Every connection is stuck (Redis not answering): fail as a refused connection
+            # did, so that the caller goes on and the room recovers from the log.
+            raise PublishTimeout(
+                f"no publishing connection within {PUBLISH_WAIT_SECONDS} s"
+            ) from None
+        try:
             await self._redis.publish(channel, message)
+        finally:
+            self._publishing.release()
 
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:

@@ -146,6 +146,26 @@ async def test_more_publishes_at_once_than_the_pool_holds_wait_and_all_arrive():
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_publish_that_finds_every_connection_stuck_fails_after_its_wait(monkeypatch):
+    """Issue 20: a publish waits for a connection only so long. With every connection held
+    (publishes that Redis never answers), the next fails after `PUBLISH_WAIT_SECONDS`, as a
+    refused one did, so the caller goes on and the room recovers from the log; once one
+    comes back, publishing works again."""
+    monkeypatch.setattr(layers, "PUBLISH_WAIT_SECONDS", 0.2)
+    layer, channel, shard = await a_listening_layer(group := "session.5")
+    for _ in range(layers.PUBLISH_CONNECTIONS):
+        await shard._publishing.acquire()
+
+    with pytest.raises(layers.PublishTimeout):
+        await asyncio.wait_for(layer.group_send(group, {"type": "haven.forward", "seq": 1}), 5)
+    shard._publishing.release()
+    await layer.group_send(group, {"type": "haven.forward", "seq": 2})
+
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["seq"] == 2
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
