@@ -33,9 +33,9 @@ Each consumer's queue of received messages is a `LeanQueue` rather than an `asyn
 
 A publish takes a pooled connection of its own, so while many are running at once (a room
 filling up, a restart storm) the pool opens new ones, up to `PUBLISH_CONNECTIONS`; more wait
-for one (`_Shard`). redis-py read its own version from the
-installed package's metadata for every new connection (for `CLIENT SETINFO`), about 1 ms
-each; the shards' pools share one `DRIVER_INFO`, read once (issue 20).
+for one (`_Shard`). redis-py read its own version from the installed package's metadata for
+every new connection (for `CLIENT SETINFO`), about 1 ms each; the shards' pools share one
+`DRIVER_INFO`, read once (issue 20).
 """
 
 from __future__ import annotations
