@@ -7,8 +7,11 @@ ORM's compiler cost more CPU than the database did (docs/performance.md, "What c
 Everything else of the room goes through the ORM.
 
 Rules the statements enforce are decided by the same Python as the ORM paths: a post's accept
-rule is `facilitation.services.messages.post_verdict` (the statements only gather its inputs,
-and the insert's guard re-checks the flood limit under the lock with the same constant); the
+rule is `facilitation.services.messages.post_verdict` (the statements gather its inputs, and
+the insert's guard re-checks the flood limit under the lock with the same constant). The one
+exception is `post()["plain"]`, the event loop's post: it decides in the statement, so that
+the commit can go in the same round trip, and tests/facilitation/test_post_verdict.py holds it
+to `post_verdict`'s answer in every case; the
 agreement rule at the door is `groups.selectors.agreement_admits` (issue 16: `enter` gathers
 its three version numbers, as `groups.selectors.agreement_facts` and
 `facilitation.agreements.sessions_opened_at` do for the ORM paths). Statements are built
@@ -131,11 +134,13 @@ class LockRow(NamedTuple):
     status: str
 
 
-class LoggedRow(NamedTuple):
-    """The log row a pipelined post wrote (`POST["event_pipelined"]`)."""
+class PlainPostRow(NamedTuple):
+    """What a plain post wrote (`POST["plain"]`), and the author's name and role for the room."""
 
     seq: int
     message_id: int
+    display_name: str
+    role: str
 
 
 @functools.cache
@@ -272,6 +277,10 @@ def post() -> dict[str, str]:
     session = q(Session._meta.db_table)
     event = q(SessionEvent._meta.db_table)
     recent = f"(SELECT COUNT(*) FROM {message} WHERE author_id = %s AND sent_at >= %s)"  # noqa: S608
+    recent_named = (
+        f"(SELECT COUNT(*) FROM {message} WHERE author_id = %(member)s "  # noqa: S608
+        "AND sent_at >= %(since)s)"
+    )
     return {
         # Who she is now (removed, muted, left the group, renamed) and her recent messages,
         # read without a lock so a refused post never waits behind the room's writers: the
@@ -302,16 +311,46 @@ def post() -> dict[str, str]:
             f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at, "  # noqa: S608
             f"text) VALUES (%s, %s, %s, %s, %s, %s, '')"
         ),
-        # The log row of the message this transaction just inserted, with the seq its lock
-        # took, for a caller that sends every statement before reading any answer
-        # (`message_post_fast`); a resend's message already has its row and gets none.
-        "event_pipelined": (
-            f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at, "  # noqa: S608
-            f"text) SELECT s.id, s.last_seq, %s, %s, m.id, %s, '' FROM {session} s "
-            f"JOIN {message} m "
-            f"ON m.session_id = s.id WHERE s.id = %s AND m.author_id = %s AND m.client_id = %s "
-            f"AND NOT EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id) "
-            f"RETURNING seq, message_id"
+        # The plain case in one statement, for a caller that commits in the same round trip
+        # (`message_post_fast`): the session row lock takes the next seq only when
+        # `post_verdict` would accept (its four inputs, as "check" reads them: she is still in
+        # the session, not a resend, not muted, under the flood limit) and the session is live;
+        # then the message, then its log row. No row when anything refuses, and then nothing
+        # is written. Named parameters: session, live, member, user, now, active, client,
+        # since, limit, body, category, note, type, payload.
+        "plain": (
+            f"WITH l AS (UPDATE {session} s SET last_seq = s.last_seq + 1 "  # noqa: S608
+            "WHERE s.id = %(session)s AND s.status = %(live)s "
+            f"AND EXISTS (SELECT 1 FROM {participant} p JOIN {member} m "
+            "ON m.id = p.membership_id WHERE p.session_id = s.id "
+            "AND p.membership_id = %(member)s AND p.removed_at IS NULL "
+            "AND (p.muted_until IS NULL OR p.muted_until <= %(now)s) "
+            "AND m.status = %(active)s AND m.user_id = %(user)s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {message} WHERE session_id = s.id "
+            "AND author_id = %(member)s AND client_id = %(client)s) "
+            f"AND {recent_named} < %(limit)s RETURNING s.id, s.last_seq), "
+            f"i AS (INSERT INTO {message} (session_id, author_id, client_id, body, cw_category, "
+            "cw_note, sent_at, hide_reason) SELECT l.id, %(member)s, %(client)s, %(body)s, "
+            "%(category)s, %(note)s, %(now)s, '' FROM l "
+            "ON CONFLICT (session_id, author_id, client_id) DO NOTHING RETURNING id), "
+            f"e AS (INSERT INTO {event} (session_id, seq, type, payload, message_id, "
+            "created_at, text) SELECT l.id, l.last_seq, %(type)s, %(payload)s, i.id, "
+            "%(now)s, '' FROM l, i RETURNING seq, message_id) "
+            f"SELECT e.seq, e.message_id, m.display_name, m.role FROM e "
+            f"JOIN {member} m ON m.id = %(member)s"
+        ),
+        # After "plain", in the same transaction and a fresh snapshot: fails (an invalid cast,
+        # which aborts the transaction, so its commit rolls back) if the seq the lock took has
+        # no log row (a resend of the same client_id committed while "plain" waited for the
+        # lock) or if she is now over the flood limit (another tab posted while it waited):
+        # the races "plain"'s one snapshot cannot see. `message_post` then answers, as it does
+        # for every refusal. Same named parameters.
+        "settle": (
+            "SELECT CAST(CASE WHEN (s.last_seq > 0 AND NOT EXISTS (SELECT 1 "  # noqa: S608
+            f"FROM {event} e WHERE e.session_id = s.id AND e.seq = s.last_seq)) "
+            f"OR {recent_named} > %(limit)s "
+            "THEN 'message.send rolled back in session ' || s.id END AS integer) "
+            f"FROM {session} s WHERE s.id = %(session)s"
         ),
     }
 

@@ -52,7 +52,9 @@ def post_verdict(*, in_session: bool, resend: bool, muted: bool, recent: int) ->
 
     `recent` is how many messages she sent within RATE_LIMIT_WINDOW. The insert statement
     re-checks the same limit under the session lock (`sql.post()["insert"]`, given
-    RATE_LIMIT_MESSAGES), because another tab may post between the check and the lock.
+    RATE_LIMIT_MESSAGES), because another tab may post between the check and the lock. The
+    event loop's post spells the whole rule in SQL (`sql.post()["plain"]`, so that it commits
+    in one round trip); test_post_verdict.py holds it to this rule, case by case.
     """
     if not in_session:
         return Verdict.GONE
@@ -181,6 +183,9 @@ class _Post:
     now: datetime
     db_now: Any
     db_client: Any
+    db_since: Any
+    db_body: Any
+    db_note: Any
     payload: Any
     check: list[Any]
     insert: list[Any]
@@ -189,17 +194,25 @@ class _Post:
         """The log row's values (`event`), once the seq and the message id are known."""
         return [self.context.session_id, seq, "message", self.payload, message_id, self.db_now]
 
-    def event_pipelined_params(self) -> list[Any]:
-        """The log row's values (`event_pipelined`), sent before any answer is read."""
+    def plain_params(self) -> dict[str, Any]:
+        """The named parameters of `plain` and `settle`, for the event loop's path."""
         context = self.context
-        return [
-            "message",
-            self.payload,
-            self.db_now,
-            context.session_id,
-            context.member_id,
-            self.db_client,
-        ]
+        return {
+            "session": context.session_id,
+            "live": SessionStatus.LIVE,
+            "member": context.member_id,
+            "user": context.user_id,
+            "now": self.db_now,
+            "active": MembershipStatus.ACTIVE,
+            "client": self.db_client,
+            "since": self.db_since,
+            "limit": RATE_LIMIT_MESSAGES,
+            "body": self.db_body,
+            "category": self.category,
+            "note": self.db_note,
+            "type": "message",
+            "payload": self.payload,
+        }
 
     @property
     def room_group(self) -> str:
@@ -232,6 +245,8 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
     db_now, db_since = sql.db_time(now), sql.db_time(now - RATE_LIMIT_WINDOW)
     db_client = fields.get_field("client_id").get_db_prep_value(client_uuid, connection)
     member_id, session_id = context.member_id, context.session_id
+    db_body = fields.get_field("body").get_db_prep_value(text, connection)
+    db_note = fields.get_field("cw_note").get_db_prep_value(note, connection)
     return _Post(
         context=context,
         text=text,
@@ -241,6 +256,9 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
         now=now,
         db_now=db_now,
         db_client=db_client,
+        db_since=db_since,
+        db_body=db_body,
+        db_note=db_note,
         payload=SessionEvent._meta.get_field("payload").get_db_prep_value({}, connection),
         check=[
             db_now,
@@ -256,9 +274,9 @@ def _post_prepare(context: RoomContext, body: Any, content_warning: Any, client_
             session_id,
             member_id,
             db_client,
-            fields.get_field("body").get_db_prep_value(text, connection),
+            db_body,
             category,
-            fields.get_field("cw_note").get_db_prep_value(note, connection),
+            db_note,
             db_now,
             member_id,
             db_since,
@@ -329,12 +347,13 @@ async def message_post_fast(
 
     Returns the event and its broadcasts (to publish after the sender's ack), or None when
     the post is not plain (one with a content warning, a resend, a refusal, a session that is
-    not live, the limit reached by another tab): then nothing was written, or the transaction
-    was rolled back, and the caller runs `message_post`, which explains why. The same
-    statements under the same session row lock, so the seq has no gaps; they are sent in one
-    pipeline and answered in one round trip, then committed or rolled back in a second (on a
-    busy 2-core machine every round trip waits for PostgreSQL to be scheduled). Raises
-    ValidationFailed for a bad frame and `psycopg.Error` when PostgreSQL cannot be reached.
+    not live, the limit reached by another tab): then nothing was written, and the caller runs
+    `message_post`, which explains why. One round trip, commit included: `sql.post()["plain"]`
+    writes only what `post_verdict` accepts, under the same session row lock, so the seq has
+    no gaps, and `settle` rolls it all back if a race slipped past the lock's snapshot. The
+    session row is locked only while PostgreSQL runs them, never across a turn of a busy
+    event loop. Raises ValidationFailed for a bad frame and `psycopg.Error` when PostgreSQL
+    cannot be reached, or when `settle` rolled a race back.
     """
     if content_warning is not None:
         # Not plain: its category is checked against the taxonomy, read through Django's
@@ -342,28 +361,22 @@ async def message_post_fast(
         return None
     post = _post_prepare(context, body, content_warning, client_id)
     statements = sql.post()
-    async with asyncdb.connection() as conn, conn.pipeline(), conn.transaction():
-        check, lock, insert, log = (conn.cursor() for _ in range(4))
-        await check.execute(statements["check"], post.check)
-        await lock.execute(statements["lock"], [context.session_id])
-        await insert.execute(statements["insert"], post.insert)
-        await log.execute(statements["event_pipelined"], post.event_pipelined_params())
-        found = await check.fetchone()
-        row = sql.PostCheckRow(*found) if found is not None else None
-        locked = sql.LockRow(*await lock.fetchone())
-        inserted = await insert.fetchone()
-        logged = await log.fetchone()
-        if (
-            row_verdict(row, context) is not Verdict.ACCEPT
-            or locked.status != SessionStatus.LIVE
-            or inserted is None
-            or not logged
-        ):
-            raise psycopg.Rollback
-        done = sql.LoggedRow(*logged)
-        sent = post.posted(done.seq, done.message_id, row.display_name, row.role)
-        return sent, [(post.room_group, realtime.forward_message(sent))]
-    return None
+    params = post.plain_params()
+    async with asyncdb.connection() as conn:
+        plain, settle = conn.cursor(), conn.cursor()
+        # The connection is in autocommit, so the two statements, sent together and followed
+        # by one Sync when the pipeline ends, are one (implicit) transaction of PostgreSQL's:
+        # committed at the Sync, or rolled back whole if `settle` fails. psycopg's
+        # `transaction()` would add a round trip for its BEGIN and one for its COMMIT.
+        async with conn.pipeline():
+            await plain.execute(statements["plain"], params)
+            await settle.execute(statements["settle"], params)
+        found = await plain.fetchone()
+    if found is None:
+        return None
+    done = sql.PlainPostRow(*found)
+    sent = post.posted(done.seq, done.message_id, done.display_name, done.role)
+    return sent, [(post.room_group, realtime.forward_message(sent))]
 
 
 async def message_send(

@@ -6,10 +6,15 @@ no message, no log row), so that `message_post` can explain the refusal or answe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
@@ -17,8 +22,9 @@ from django.utils import timezone
 
 from facilitation import services
 from facilitation.models import Message, Participant, Session, SessionEvent
+from facilitation.services.messages import RATE_LIMIT_MESSAGES
 from project import asyncdb
-from project.exceptions import ValidationFailed
+from project.exceptions import ApplicationError, ValidationFailed
 from tests.facilitation.room import Room, amake_room
 
 pytestmark = [
@@ -153,3 +159,160 @@ async def test_the_event_loop_connections_take_the_database_options_of_django() 
     finally:
         options.pop("application_name")
         asyncdb.close_all()
+
+
+@contextlib.contextmanager
+def _named_pool(name: str) -> Iterator[None]:
+    """The event loop's connections, opened under `application_name` = `name`, so that
+    PostgreSQL's view of them (pg_stat_activity) can be told from the test's own."""
+    options = connection.settings_dict["OPTIONS"]
+    asyncdb.close_all()
+    options["application_name"] = name
+    try:
+        yield
+    finally:
+        options.pop("application_name")
+        asyncdb.close_all()
+
+
+def _other_connection() -> psycopg.Connection[Any]:
+    """A connection of the test's own, as another server process or tab would have."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+def _states(other: psycopg.Connection[Any], name: str) -> set[str]:
+    rows = other.execute(
+        "SELECT state, COALESCE(wait_event_type, '') FROM pg_stat_activity "
+        "WHERE application_name = %s",
+        [name],
+    ).fetchall()
+    return {state if wait != "Lock" else "waiting for a lock" for state, wait in rows}
+
+
+async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_event_loop() -> None:
+    """On a busy process the loop comes back to a post late. The post's commit goes with its
+    statements, so PostgreSQL never holds the session row lock (every writer of the room waits
+    on it) while the loop is elsewhere: its connection is never seen idle in a transaction."""
+    room = await amake_room()
+    context = await _enter(room, "member")
+    name = f"haven-fast-post-{uuid.uuid4().hex[:8]}"
+    seen: set[str] = set()
+    posting = True
+
+    async def busy_neighbour(other: psycopg.Connection[Any]) -> None:
+        # Another connection's work holding the loop for 20 ms at a time, looking at the
+        # post's connection before and after.
+        while posting:
+            seen.update(_states(other, name))
+            time.sleep(0.02)
+            seen.update(_states(other, name))
+            await asyncio.sleep(0)
+
+    with _other_connection() as other, _named_pool(name):
+        neighbour = asyncio.create_task(busy_neighbour(other))
+        try:
+            for _ in range(RATE_LIMIT_MESSAGES):
+                assert await _post(context, str(uuid.uuid4())) is not None
+        finally:
+            posting = False
+            await neighbour
+    last_seq, seqs, count = await _log(room)
+    assert count == RATE_LIMIT_MESSAGES
+    assert seqs == list(range(1, last_seq + 1))
+    assert "idle" in seen  # the sampling saw the connection
+    assert "idle in transaction" not in seen
+
+
+def _hold_the_lock_and_post(other: psycopg.Connection[Any], room: Room, client_id: str) -> None:
+    """What another tab's post does, up to its commit: the session row lock, the next seq, her
+    message with `client_id`, its log row."""
+    context_member = Participant.objects.get(
+        session=room.session, membership__user=room.world.users["member"]
+    ).membership_id
+    body = Message._meta.get_field("body").get_db_prep_value("other tab", connection)
+    other.execute("BEGIN")
+    seq = other.execute(
+        "UPDATE facilitation_session SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+        [room.session.pk],
+    ).fetchone()[0]
+    message_id = other.execute(
+        "INSERT INTO facilitation_message (session_id, author_id, client_id, body, "
+        "cw_category, cw_note, sent_at, hide_reason) VALUES (%s, %s, %s, %s, '', '', "
+        "now(), '') RETURNING id",
+        [room.session.pk, context_member, client_id, body],
+    ).fetchone()[0]
+    other.execute(
+        "INSERT INTO facilitation_sessionevent (session_id, seq, type, payload, message_id, "
+        "created_at, text) VALUES (%s, %s, 'message', '{}', %s, now(), '')",
+        [room.session.pk, seq, message_id],
+    )
+
+
+async def _threaded_post(
+    room: Room, context: services.RoomContext, client_id: str
+) -> tuple[dict[str, Any], bool]:
+    """`message_post`, the path that explains every refusal (no event-loop connection)."""
+    return await database_sync_to_async(services.message_post)(
+        actor=room.world.users["member"],
+        context=context,
+        body="hello",
+        content_warning=None,
+        client_id=client_id,
+    )
+
+
+async def _race(room: Room, context: services.RoomContext, theirs: str, mine: str) -> Any:
+    """Her post (`mine`) sent while another tab (`theirs`) holds the session row lock, which
+    that tab then commits; returns what `message_post_fast` did: its value or its error."""
+    name = f"haven-fast-post-{uuid.uuid4().hex[:8]}"
+    # The watcher is not the holder: inside a transaction, pg_stat_activity keeps showing
+    # what it showed first.
+    with _other_connection() as holder, _other_connection() as watcher, _named_pool(name):
+        await database_sync_to_async(_hold_the_lock_and_post)(holder, room, theirs)
+        post = asyncio.create_task(_post(context, mine))
+        for _ in range(500):
+            if "waiting for a lock" in _states(watcher, name) or post.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not post.done(), "the post did not wait for the session row lock"
+        holder.execute("COMMIT")
+        try:
+            return await post
+        except psycopg.Error as error:
+            return error
+
+
+async def test_a_post_that_waited_while_another_tab_filled_the_window_writes_nothing() -> None:
+    room = await amake_room()
+    context = await _enter(room, "member")
+    for _ in range(RATE_LIMIT_MESSAGES - 1):
+        await _threaded_post(room, context, str(uuid.uuid4()))
+
+    mine = str(uuid.uuid4())
+    outcome = await _race(room, context, str(uuid.uuid4()), mine)
+
+    # The lock's snapshot was taken before the other tab committed; `settle` saw its message.
+    assert isinstance(outcome, psycopg.errors.InvalidTextRepresentation)
+    last_seq, seqs, count = await _log(room)
+    assert count == RATE_LIMIT_MESSAGES  # the other tab's, not hers
+    assert seqs == list(range(1, last_seq + 1))
+    with pytest.raises(ApplicationError) as refused:
+        await _threaded_post(room, context, mine)
+    assert refused.value.code == "rate_limited"
+
+
+async def test_a_resend_that_lands_while_the_post_waits_for_the_lock_leaves_no_gap() -> None:
+    room = await amake_room()
+    context = await _enter(room, "member")
+    client_id = str(uuid.uuid4())
+
+    outcome = await _race(room, context, client_id, client_id)
+
+    assert isinstance(outcome, psycopg.errors.InvalidTextRepresentation)
+    last_seq, seqs, count = await _log(room)
+    assert count == 1
+    assert seqs == list(range(1, last_seq + 1))
+    event, created = await _threaded_post(room, context, client_id)
+    assert (event["seq"], event["body"], created) == (last_seq, "other tab", False)
