@@ -7,7 +7,6 @@ no message, no log row), so that `message_post` can explain the refusal or answe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -161,24 +160,23 @@ async def test_the_event_loop_connections_take_the_database_options_of_django() 
         asyncdb.close_all()
 
 
-@contextlib.contextmanager
-def _named_pool(name: str) -> Iterator[None]:
-    """The event loop's connections, opened under `application_name` = `name`, so that
-    PostgreSQL's view of them (pg_stat_activity) can be told from the test's own."""
+@pytest.fixture
+def pool_name() -> Iterator[str]:
+    """The event loop's connections of this test, opened under this `application_name`, so
+    that PostgreSQL's view of them (pg_stat_activity) can be told from the test's own (the
+    autouse fixture of tests/conftest.py closes them after the test)."""
+    name = f"haven-fast-post-{uuid.uuid4().hex[:8]}"
     options = connection.settings_dict["OPTIONS"]
-    asyncdb.close_all()
     options["application_name"] = name
-    try:
-        yield
-    finally:
-        options.pop("application_name")
-        asyncdb.close_all()
+    yield name
+    options.pop("application_name")
 
 
 def _other_connection() -> psycopg.Connection[Any]:
     """A connection of the test's own, as another server process or tab would have."""
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
+    params["application_name"] = "haven-fast-post-test"
     return psycopg.connect(**params, autocommit=True)
 
 
@@ -191,13 +189,15 @@ def _states(other: psycopg.Connection[Any], name: str) -> set[str]:
     return {state if wait != "Lock" else "waiting for a lock" for state, wait in rows}
 
 
-async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_event_loop() -> None:
+async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_event_loop(
+    pool_name: str,
+) -> None:
     """On a busy process the loop comes back to a post late. The post's commit goes with its
     statements, so PostgreSQL never holds the session row lock (every writer of the room waits
     on it) while the loop is elsewhere: its connection is never seen idle in a transaction."""
     room = await amake_room()
     context = await _enter(room, "member")
-    name = f"haven-fast-post-{uuid.uuid4().hex[:8]}"
+    name = pool_name
     seen: set[str] = set()
     posting = True
 
@@ -210,7 +210,7 @@ async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_even
             seen.update(_states(other, name))
             await asyncio.sleep(0)
 
-    with _other_connection() as other, _named_pool(name):
+    with _other_connection() as other:
         neighbour = asyncio.create_task(busy_neighbour(other))
         try:
             for _ in range(RATE_LIMIT_MESSAGES):
@@ -263,13 +263,15 @@ async def _threaded_post(
     )
 
 
-async def _race(room: Room, context: services.RoomContext, theirs: str, mine: str) -> Any:
+async def _race(
+    room: Room, context: services.RoomContext, name: str, theirs: str, mine: str
+) -> Any:
     """Her post (`mine`) sent while another tab (`theirs`) holds the session row lock, which
-    that tab then commits; returns what `message_post_fast` did: its value or its error."""
-    name = f"haven-fast-post-{uuid.uuid4().hex[:8]}"
+    that tab then commits; returns what `message_post_fast` did: its value or its error.
+    `name`: the `pool_name` of the test."""
     # The watcher is not the holder: inside a transaction, pg_stat_activity keeps showing
     # what it showed first.
-    with _other_connection() as holder, _other_connection() as watcher, _named_pool(name):
+    with _other_connection() as holder, _other_connection() as watcher:
         await database_sync_to_async(_hold_the_lock_and_post)(holder, room, theirs)
         post = asyncio.create_task(_post(context, mine))
         for _ in range(500):
@@ -284,14 +286,16 @@ async def _race(room: Room, context: services.RoomContext, theirs: str, mine: st
             return error
 
 
-async def test_a_post_that_waited_while_another_tab_filled_the_window_writes_nothing() -> None:
+async def test_a_post_that_waited_while_another_tab_filled_the_window_writes_nothing(
+    pool_name: str,
+) -> None:
     room = await amake_room()
     context = await _enter(room, "member")
     for _ in range(RATE_LIMIT_MESSAGES - 1):
         await _threaded_post(room, context, str(uuid.uuid4()))
 
     mine = str(uuid.uuid4())
-    outcome = await _race(room, context, str(uuid.uuid4()), mine)
+    outcome = await _race(room, context, pool_name, str(uuid.uuid4()), mine)
 
     # The lock's snapshot was taken before the other tab committed; `settle` saw its message.
     assert isinstance(outcome, psycopg.errors.InvalidTextRepresentation)
@@ -303,12 +307,14 @@ async def test_a_post_that_waited_while_another_tab_filled_the_window_writes_not
     assert refused.value.code == "rate_limited"
 
 
-async def test_a_resend_that_lands_while_the_post_waits_for_the_lock_leaves_no_gap() -> None:
+async def test_a_resend_that_lands_while_the_post_waits_for_the_lock_leaves_no_gap(
+    pool_name: str,
+) -> None:
     room = await amake_room()
     context = await _enter(room, "member")
     client_id = str(uuid.uuid4())
 
-    outcome = await _race(room, context, client_id, client_id)
+    outcome = await _race(room, context, pool_name, client_id, client_id)
 
     assert isinstance(outcome, psycopg.errors.InvalidTextRepresentation)
     last_seq, seqs, count = await _log(room)
