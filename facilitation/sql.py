@@ -276,11 +276,16 @@ def post() -> dict[str, str]:
     participant = q(Participant._meta.db_table)
     session = q(Session._meta.db_table)
     event = q(SessionEvent._meta.db_table)
-    recent = f"(SELECT COUNT(*) FROM {message} WHERE author_id = %s AND sent_at >= %s)"  # noqa: S608
-    recent_named = (
-        f"(SELECT COUNT(*) FROM {message} WHERE author_id = %(member)s "  # noqa: S608
-        "AND sent_at >= %(since)s)"
-    )
+
+    def recent_count(author: str, since: str) -> str:
+        """How many messages she sent since `since`: the flood limit's count."""
+        return (
+            f"(SELECT COUNT(*) FROM {message} WHERE author_id = {author} "  # noqa: S608
+            f"AND sent_at >= {since})"
+        )
+
+    recent = recent_count("%s", "%s")
+    recent_named = recent_count("%(member)s", "%(since)s")
     return {
         # Who she is now (removed, muted, left the group, renamed) and her recent messages,
         # read without a lock so a refused post never waits behind the room's writers: the

@@ -197,7 +197,6 @@ async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_even
     on it) while the loop is elsewhere: its connection is never seen idle in a transaction."""
     room = await amake_room()
     context = await _enter(room, "member")
-    name = pool_name
     seen: set[str] = set()
     posting = True
 
@@ -205,9 +204,9 @@ async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_even
         # Another connection's work holding the loop for 20 ms at a time, looking at the
         # post's connection before and after.
         while posting:
-            seen.update(_states(other, name))
+            seen.update(_states(other, pool_name))
             time.sleep(0.02)
-            seen.update(_states(other, name))
+            seen.update(_states(other, pool_name))
             await asyncio.sleep(0)
 
     with _other_connection() as other:
@@ -225,27 +224,27 @@ async def test_a_post_commits_in_its_one_round_trip_without_waiting_for_the_even
     assert "idle in transaction" not in seen
 
 
-def _hold_the_lock_and_post(other: psycopg.Connection[Any], room: Room, client_id: str) -> None:
+def _hold_the_lock_and_post(
+    other: psycopg.Connection[Any], room: Room, member_id: int, client_id: str
+) -> None:
     """What another tab's post does, up to its commit: the session row lock, the next seq, her
     message with `client_id`, its log row."""
-    context_member = Participant.objects.get(
-        session=room.session, membership__user=room.world.users["member"]
-    ).membership_id
     body = Message._meta.get_field("body").get_db_prep_value("other tab", connection)
+    session, message, event = (model._meta.db_table for model in (Session, Message, SessionEvent))
     other.execute("BEGIN")
     seq = other.execute(
-        "UPDATE facilitation_session SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+        f"UPDATE {session} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
         [room.session.pk],
     ).fetchone()[0]
     message_id = other.execute(
-        "INSERT INTO facilitation_message (session_id, author_id, client_id, body, "
-        "cw_category, cw_note, sent_at, hide_reason) VALUES (%s, %s, %s, %s, '', '', "
-        "now(), '') RETURNING id",
-        [room.session.pk, context_member, client_id, body],
+        f"INSERT INTO {message} (session_id, author_id, client_id, body, cw_category, "
+        "cw_note, sent_at, hide_reason) VALUES (%s, %s, %s, %s, '', '', now(), '') "
+        "RETURNING id",
+        [room.session.pk, member_id, client_id, body],
     ).fetchone()[0]
     other.execute(
-        "INSERT INTO facilitation_sessionevent (session_id, seq, type, payload, message_id, "
-        "created_at, text) VALUES (%s, %s, 'message', '{}', %s, now(), '')",
+        f"INSERT INTO {event} (session_id, seq, type, payload, message_id, created_at, text) "
+        "VALUES (%s, %s, 'message', '{}', %s, now(), '')",
         [room.session.pk, seq, message_id],
     )
 
@@ -272,7 +271,9 @@ async def _race(
     # The watcher is not the holder: inside a transaction, pg_stat_activity keeps showing
     # what it showed first.
     with _other_connection() as holder, _other_connection() as watcher:
-        await database_sync_to_async(_hold_the_lock_and_post)(holder, room, theirs)
+        await database_sync_to_async(_hold_the_lock_and_post)(
+            holder, room, context.member_id, theirs
+        )
         post = asyncio.create_task(_post(context, mine))
         for _ in range(500):
             if "waiting for a lock" in _states(watcher, name) or post.done():
