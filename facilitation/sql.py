@@ -42,7 +42,7 @@ from facilitation.models import (
     SupportRequest,
 )
 from groups.models import Agreement, AgreementAcceptance, Membership
-from groups.sql import token_read, token_user
+from groups.sql import token_read, token_statements, token_user
 from project.sql import db_time as db_time
 from project.sql import model_columns
 
@@ -231,15 +231,17 @@ def room() -> dict[str, str]:
         "first_seq": set_first_seq,
         "attendance": insert_attendance,
         "present": f"SELECT {present} {present_from} ORDER BY a.joined_at, a.id",
-        # PostgreSQL: her arrival in one statement (atomic by itself): her participant row
-        # on her first entry (or its first seq), her attendance, and who else is present (the
-        # statement cannot see its own new row: the caller adds hers). One row per other
-        # present connection, in "present"'s order, or one with NULLs: the new attendance's
-        # id, then `PresentRow`. Parameters: the participant statement's (if any), the
-        # attendance's, then the present list's.
+        # PostgreSQL: her arrival in one statement (atomic by itself): her token's idle clock
+        # when it is due ("_touch": `groups.sql.token_statements`' write, issue 20: a restart
+        # finds every token due), her participant row on her first entry (or its first seq),
+        # her attendance, and who else is present (the statement cannot see its own new row:
+        # the caller adds hers). One row per other present connection, in "present"'s order,
+        # or one with NULLs: the new attendance's id, then `PresentRow`. Parameters: the
+        # touch's (if any), the participant statement's (if any), the attendance's, then the
+        # present list's.
         **{
-            f"arrive{suffix}": (
-                f"WITH {first}n AS ({insert_attendance}) "  # noqa: S608
+            f"arrive{suffix}{touched}": (
+                f"WITH {touch}{first}n AS ({insert_attendance}) "  # noqa: S608
                 f"SELECT n.id, o.membership_id, o.display_name, o.role, o.status FROM n "
                 f"LEFT JOIN (SELECT {present}, a.joined_at, a.id {present_from}) o ON 1 = 1 "
                 "ORDER BY o.joined_at, o.id"
@@ -249,6 +251,7 @@ def room() -> dict[str, str]:
                 ("_participant", f"p AS ({insert_participant}), "),
                 ("_first_seq", f"p AS ({set_first_seq}), "),
             )
+            for touched, touch in (("", ""), ("_touch", f"t AS ({token_statements()[1]}), "))
         },
         "leave": (
             f"UPDATE {attendance} SET left_at = %s WHERE id = %s AND left_at IS NULL"  # noqa: S608

@@ -5,7 +5,9 @@ A socket that came with a bearer token has it checked in the same read as the ro
 more than that read and the present list (not a host, not muted, no round open, no support
 request of hers: `_plain`) arrives in one statement (`sql.room()["arrive"]`), atomic by itself,
 with no transaction around it; everyone else arrives in a transaction with the reads her
-state needs, as on SQLite. Two round trips for most entries where there were six.
+state needs, as on SQLite. Two round trips for most entries where there were six. Her token's
+idle clock, when it is due (as it is for everyone after a restart), is written by her arrival's
+statement, not by one of its own.
 """
 
 from __future__ import annotations
@@ -121,18 +123,46 @@ def room_enter_with_token(*, key: str, session_id: Any) -> Entered:
             sql.room()["enter_with_token"], [*_entry_params(pk, now, check.params), *check.params]
         )
         row = cursor.fetchone()
-        found = check.found(row)
-        if found is None:
-            raise RoomRefused(closecodes.NOT_SIGNED_IN)
-        if check.touch is not None:
-            cursor.execute(token_statements()[1], check.touch)
+    found = check.found(row)
+    if found is None:
+        raise RoomRefused(closecodes.NOT_SIGNED_IN)
     user, token = found
-    context, state = _enter_found(user, pk, now, row[check.end :])
+    context, state = _enter_found(user, pk, now, row[check.end :], touch=check.touch)
     return Entered(user=user, token_id=token.pk, context=context, state=state)
 
 
-def _enter_found(actor: User, pk: int, now: Any, found: Any) -> tuple[RoomContext, dict[str, Any]]:
-    """Entry's decision on its one read, then her arrival."""
+def _enter_found(
+    actor: User, pk: int, now: Any, found: Any, *, touch: list[Any] | None = None
+) -> tuple[RoomContext, dict[str, Any]]:
+    """Entry's decision on its one read, then her arrival. `touch`: her token's idle clock is
+    due (`groups.services.TokenCheck.touch`); on PostgreSQL it is written with her arrival,
+    in the same statement, and on its own when she is refused or on SQLite, so it moves as
+    on any other use of the token."""
+    try:
+        row, admitted = _decide(actor, pk, found)
+    except RoomRefused:
+        _touch(touch)
+        raise
+    on_postgresql = connection.vendor == "postgresql"
+    if not on_postgresql:
+        _touch(touch)
+        touch = None
+    if on_postgresql and _plain(row, admitted):
+        # One statement, atomic by itself, and nothing read after it: no transaction.
+        return _arrive(actor, pk, now, row, admitted, touch=touch)
+    with transaction.atomic():
+        return _arrive(actor, pk, now, row, admitted, touch=touch)
+
+
+def _touch(touch: list[Any] | None) -> None:
+    """Her token's idle clock, written on its own (`groups.sql.token_statements`)."""
+    if touch is not None:
+        with prepared_cursor() as cursor:
+            cursor.execute(token_statements()[1], touch)
+
+
+def _decide(actor: User, pk: int, found: Any) -> tuple[sql.EntryRow, _Admitted]:
+    """Whether she may enter, on entry's one read: her row and her roles, or `RoomRefused`."""
     if found is None or found[0] is None:
         raise RoomRefused(closecodes.NO_SESSION)
     row = sql.EntryRow(*found)
@@ -143,12 +173,7 @@ def _enter_found(actor: User, pk: int, now: Any, found: Any) -> tuple[RoomContex
         ever = Membership.objects.filter(group_id=row.group_id, user_id=actor.pk).exists()
         visible = can(actor, Action.SESSION_VIEW, session=session)
         raise RoomRefused(closecodes.FORBIDDEN if ever or visible else closecodes.NO_SESSION)
-    admitted = _admit(actor, session, row)
-    if _plain(row, admitted) and connection.vendor == "postgresql":
-        # One statement, atomic by itself, and nothing read after it: no transaction.
-        return _arrive(actor, pk, now, row, admitted)
-    with transaction.atomic():
-        return _arrive(actor, pk, now, row, admitted)
+    return row, _admit(actor, session, row)
 
 
 def _admit(actor: User, session: Session, row: sql.EntryRow) -> _Admitted:
@@ -187,11 +212,18 @@ def _plain(row: sql.EntryRow, admitted: _Admitted) -> bool:
 
 
 def _arrive(
-    actor: User, pk: int, now: Any, row: sql.EntryRow, admitted: _Admitted
+    actor: User,
+    pk: int,
+    now: Any,
+    row: sql.EntryRow,
+    admitted: _Admitted,
+    *,
+    touch: list[Any] | None = None,
 ) -> tuple[RoomContext, dict[str, Any]]:
-    """Her participant row on her first entry (or its first seq, when a host made the row
-    before she came), her attendance, who is present; then her context and `session.state`,
-    and the room hears her arrive once it is committed."""
+    """Her token's idle clock when it is due (PostgreSQL only: `touch`), her participant row
+    on her first entry (or its first seq, when a host made the row before she came), her
+    attendance, who is present; then her context and `session.state`, and the room hears her
+    arrive once it is committed."""
     statements = sql.room()
     if row.participant_id is None:
         first, suffix = [pk, row.member_id, row.last_seq], "_participant"
@@ -204,7 +236,10 @@ def _arrive(
     present = present_params(pk)
     with prepared_cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(statements[f"arrive{suffix}"], [*first, *attendance, *present])
+            name, touched = (
+                (f"arrive{suffix}", []) if touch is None else (f"arrive{suffix}_touch", touch)
+            )
+            cursor.execute(statements[name], [*touched, *first, *attendance, *present])
             found = cursor.fetchall()
             attendance_id = found[0][0]
             # The statement does not see its own new row: hers comes last, the newest.

@@ -18,6 +18,7 @@ from facilitation.selectors import notices_active, private_replay, session_start
 from facilitation.services import resume as resume_services
 from facilitation.services.resume import ResumeRead
 from groups.authentication import user_for_token
+from groups.models import ApiToken
 from tests.facilitation.room import make_room
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +91,26 @@ def test_a_member_with_a_token_gets_back_in_with_the_same_two(django_assert_num_
     assert again.user.pk == room.world.users["member"].pk
     assert again.token_id == entered.token_id
     assert again.context.member_id == entered.context.member_id
+
+
+def test_a_token_whose_idle_clock_is_due_gets_back_in_with_the_same_two(
+    django_assert_num_queries,
+):
+    """After a restart every token is due (nobody used hers for a minute): the write goes in
+    her arrival's statement, not in a round trip of its own."""
+    room = make_room()
+    key = room.world.tokens["member"]
+    entered = services.room_enter_with_token(key=key, session_id=room.session.pk)
+    services.room_leave(context=entered.context)
+    stale = timezone.now() - timedelta(minutes=5)
+    ApiToken.objects.filter(pk=entered.token_id).update(last_used_at=stale)
+
+    before = timezone.now()
+    # SQLite: the write on its own, then as above.
+    with django_assert_num_queries(2 if ONE_STATEMENT_ARRIVAL else 6):
+        again = services.room_enter_with_token(key=key, session_id=room.session.pk)
+    assert again.token_id == entered.token_id
+    assert ApiToken.objects.get(pk=entered.token_id).last_used_at >= before
 
 
 def test_her_own_part_of_the_state_read_with_entry_is_what_the_selectors_read(

@@ -4,13 +4,13 @@ PostgreSQL) must answer what the selectors read apart."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from facilitation import services
-from facilitation.models import Attendance
+from facilitation.models import Attendance, Participant, Session, SessionStatus
 from facilitation.selectors import room_present
 from facilitation.services import RoomRefused
 from groups.models import ApiToken
@@ -56,15 +56,49 @@ def test_an_expired_or_revoked_token_never_enters():
     assert not Attendance.objects.filter(session=room.session).exists()
 
 
-def test_a_token_idle_for_a_while_has_its_clock_moved_on():
+def _idle(key: str) -> datetime:
+    """Her token last used half an hour ago: its idle clock is due a write."""
+    stale = timezone.now() - timedelta(minutes=30)
+    assert ApiToken.objects.filter(key_hash=token_hash(key)).update(last_used_at=stale) == 1
+    return stale
+
+
+def _moved_on(key: str, stale: datetime) -> bool:
+    return ApiToken.objects.get(key_hash=token_hash(key)).last_used_at > stale + timedelta(
+        minutes=29
+    )
+
+
+@pytest.mark.parametrize("persona", ["member", "facilitator"])
+def test_a_token_idle_for_a_while_has_its_clock_moved_on(persona):
+    """A member's arrival writes it (on PostgreSQL in her arrival's own statement), on her
+    first entry (her participant row is new) and after; a host's, in its transaction."""
+    room = make_room()
+    key = room.world.tokens[persona]
+    for _entry in range(2):
+        stale = _idle(key)
+
+        entered = services.room_enter_with_token(key=key, session_id=room.session.pk)
+
+        assert _moved_on(key, stale)
+        assert entered.context.is_host is (persona == "facilitator")
+        services.room_leave(context=entered.context)
+
+
+def test_a_refused_entry_still_moves_a_good_tokens_clock_and_writes_nothing_else():
+    """As any other use of the token would (`token_authenticate`)."""
     room = make_room()
     key = room.world.tokens["member"]
-    stale = timezone.now() - timedelta(minutes=30)
-    ApiToken.objects.filter(key_hash=token_hash(key)).update(last_used_at=stale)
 
-    entered = services.room_enter_with_token(key=key, session_id=room.session.pk)
-
-    assert ApiToken.objects.get(pk=entered.token_id).last_used_at > stale + timedelta(minutes=29)
+    stale = _idle(key)
+    assert _refusal(key, room.session.pk + 1000) == closecodes.NO_SESSION
+    assert _moved_on(key, stale)
+    stale = _idle(key)
+    Session.objects.filter(pk=room.session.pk).update(status=SessionStatus.ENDED)
+    assert _refusal(key, room.session.pk) == closecodes.NOT_OPEN
+    assert _moved_on(key, stale)
+    assert not Attendance.objects.filter(session=room.session).exists()
+    assert not Participant.objects.filter(session=room.session).exists()
 
 
 def test_who_is_present_on_entry_is_what_the_room_reads_after_it():
