@@ -10,6 +10,7 @@ after another, with what each call broadcasts collected as `realtime.run_in_db` 
 
     python bench/entrycpu.py              # 3 rounds of every seeded member (2,000)
     python bench/entrycpu.py --read-only  # only entry's one read, and 32 of them pipelined
+    python bench/entrycpu.py --idle       # every token's idle clock due, as after a restart
 
 Prints, per entry: this process's CPU (`time.process_time`) for entering and for leaving,
 and the CPU of the PostgreSQL backend serving it (`/proc/<pid>/stat`) for both. The first
@@ -24,6 +25,7 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=seed.DEFAULT_DATABASE_URL)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--read-only", action="store_true", help="entry's read alone")
+    parser.add_argument(
+        "--idle",
+        action="store_true",
+        help="before each round, every token last used two minutes ago: its idle clock is due "
+        "a write on entry, as for everyone reconnecting after a restart",
+    )
     args = parser.parse_args()
     # As before every benchmark run: fresh statistics, as autovacuum would keep them.
     seed.database_vacuum(args.database_url)
@@ -62,6 +70,7 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
+    from django.db.models import F
 
     from facilitation import services
     from project import realtime
@@ -88,8 +97,17 @@ def main() -> None:
     if args.read_only:
         read_only(pairs, backend, rounds=args.rounds)
         return
+
+    def idle() -> None:
+        if args.idle:
+            from groups.models import ApiToken
+
+            ApiToken.objects.update(last_used_at=F("last_used_at") - timedelta(minutes=2))
+
+    idle()
     enter_and_leave(pairs[:WARM_UP])
     for _round in range(args.rounds):
+        idle()
         before = backend_cpu(backend)
         entering, leaving = enter_and_leave(pairs)
         database = backend_cpu(backend) - before
