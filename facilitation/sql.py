@@ -22,7 +22,7 @@ of them are portable between PostgreSQL and SQLite (3.35+).
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -39,9 +39,17 @@ from facilitation.models import (
     Round,
     Session,
     SessionEvent,
+    SessionStatus,
     SupportRequest,
 )
-from groups.models import Agreement, AgreementAcceptance, Membership
+from groups.models import (
+    Agreement,
+    AgreementAcceptance,
+    ApiToken,
+    GroupRole,
+    Membership,
+    OrgRole,
+)
 from groups.sql import token_read, token_statements, token_user
 from project.sql import db_time as db_time
 from project.sql import model_columns
@@ -143,6 +151,33 @@ class PlainPostRow(NamedTuple):
     role: str
 
 
+# Room entry's plain arrival, in SQL ("enter_at_once"): over the read's row (`u` her account,
+# `e` the `EntryRow`), true only where `services.entry` admits her and finds her arrival
+# `_plain`, and only for an ordinary member of no org role (a host, or anyone whose roles
+# `groups.policies` would have to weigh, takes the two-statement way). NULL counts as false.
+# `test_entry_at_once.py` holds the two rules together. Parameters: `fast_params()`.
+FAST = (
+    "(u.is_active AND u.org_role = %s AND e.member_id IS NOT NULL AND e.role = %s "
+    "AND e.co_host = 0 AND (e.participant_id IS NULL OR e.not_removed) "
+    "AND (COALESCE(e.at_opening, e.current_version) IS NULL "
+    "OR e.accepted >= COALESCE(e.at_opening, e.current_version)) "
+    "AND e.status NOT IN (%s, %s) AND e.open_connections < %s "
+    "AND e.muted = 0 AND e.round_id IS NULL AND e.my_support_id IS NULL)"
+)
+
+
+def fast_params(sockets_per_member: int) -> list[Any]:
+    """The parameters of `FAST`: no org role, an ordinary member, the statuses nobody but a
+    host enters, and how many live connections of hers to a session are allowed."""
+    return [
+        OrgRole.NONE,
+        GroupRole.MEMBER,
+        SessionStatus.SCHEDULED,
+        SessionStatus.ENDED,
+        sockets_per_member,
+    ]
+
+
 @functools.cache
 def room() -> dict[str, str]:
     """The statements of entering and leaving a room and of its present list."""
@@ -163,32 +198,38 @@ def room() -> dict[str, str]:
     )
 
     def enter(user: str) -> str:
+        # Each column named as `EntryRow`'s field ("plain_arrive" reads them by name).
         return (
-            "SELECT s.id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
-            "m.id, m.display_name, m.role, p.id, p.removed_at IS NULL, "
-            "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END, "
+            "SELECT s.id session_id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
+            "m.id member_id, m.display_name, m.role, p.id participant_id, "
+            "p.removed_at IS NULL not_removed, "
+            "CASE WHEN p.muted_until > %s THEN 1 ELSE 0 END muted, "
             f"(SELECT MAX(g.version) FROM {accepted} a JOIN {agreement} g "
-            "ON g.id = a.agreement_id WHERE a.membership_id = m.id), "
-            f"(SELECT MAX(g.version) FROM {agreement} g WHERE g.group_id = s.group_id), "
+            "ON g.id = a.agreement_id WHERE a.membership_id = m.id) accepted, "
+            f"(SELECT MAX(g.version) FROM {agreement} g WHERE g.group_id = s.group_id) "
+            "current_version, "
             f"(SELECT MAX(g.version) FROM {agreement} g WHERE g.group_id = s.group_id "
-            f"AND g.published_at <= {opened}), "
+            f"AND g.published_at <= {opened}) at_opening, "
             f"(SELECT COUNT(*) FROM {co_hosts} c WHERE c.session_id = s.id "
-            "AND c.membership_id = m.id), "
+            "AND c.membership_id = m.id) co_host, "
             f"(SELECT r.id FROM {rounds} r WHERE r.session_id = s.id AND r.ended_at IS NULL "
-            "ORDER BY r.started_at DESC LIMIT 1), p.first_seq, "
+            "ORDER BY r.started_at DESC LIMIT 1) round_id, p.first_seq, "
             f"(SELECT COUNT(*) FROM {attendance} o WHERE o.session_id = s.id "
-            "AND o.membership_id = m.id AND o.left_at IS NULL AND o.last_seen_at >= %s), "
+            "AND o.membership_id = m.id AND o.left_at IS NULL AND o.last_seen_at >= %s) "
+            "open_connections, "
             f"(SELECT sr.id FROM {support} sr WHERE sr.session_id = s.id "
             "AND sr.membership_id = m.id AND sr.kind <> %s "
-            "ORDER BY sr.created_at DESC, sr.id DESC LIMIT 1), "
-            f"{moment_mask(q(CheckIn._meta.db_table))}, "
-            f"{moment_mask(q(CheckInSkip._meta.db_table))} "
+            "ORDER BY sr.created_at DESC, sr.id DESC LIMIT 1) my_support_id, "
+            f"{moment_mask(q(CheckIn._meta.db_table))} checked_in, "
+            f"{moment_mask(q(CheckInSkip._meta.db_table))} skipped "
             f"FROM {session} s LEFT JOIN {member} m ON m.group_id = s.group_id "
             f"AND m.user_id = {user} AND m.status = %s "
             f"LEFT JOIN {participant} p ON p.session_id = s.id AND p.membership_id = m.id "
             "WHERE s.id = %s"
         )
 
+    enter_join = f"LEFT JOIN ({enter(f'({token_user()})')}) e ON 1 = 1"
+    tokens = q(ApiToken._meta.db_table)
     insert_participant = (
         f"INSERT INTO {participant} (session_id, membership_id, mute_reason, "  # noqa: S608
         "remove_reason, first_seq) VALUES (%s, %s, '', '', %s) "
@@ -222,9 +263,34 @@ def room() -> dict[str, str]:
         # account (`groups.sql.token_read`), in one statement: she is the token's user.
         # Parameters: those of "enter" with the token's three in place of the user id, then
         # the token's three.
-        "enter_with_token": token_read(
-            "e.*",
-            f"LEFT JOIN ({enter(f'({token_user()})')}) e ON 1 = 1",
+        "enter_with_token": token_read("e.*", enter_join),
+        # PostgreSQL, a socket with a bearer token: entry in one statement (issue 20). The
+        # read of "enter_with_token" decides in SQL whether she is a plain arrival (`FAST`:
+        # what `services.entry` would admit and find `_plain`, for an ordinary member; a
+        # narrower rule, never a wider one), and when she is, the statement arrives her as
+        # "arrive" would, her token's idle clock with it when due. One row per other present
+        # connection, or one: the read's row (token, account, `EntryRow`, then the token's id
+        # and the fast verdict), her new attendance's id (NULL: not arrived, nothing
+        # written), then `PresentRow` (NULLs when none). Parameters: `fast_params()`, those of
+        # "enter_with_token", the touch's (now, due before), the attendance's values after
+        # its two ids, then the present list's.
+        "enter_at_once": (
+            f"WITH r AS ({token_read(f'e.*, t.id token_pk, {FAST} fast', enter_join)}), "  # noqa: S608
+            f"tt AS (UPDATE {tokens} SET last_used_at = %s WHERE id = "
+            "(SELECT r.token_pk FROM r WHERE r.fast) AND last_used_at < %s), "
+            f"tp AS (INSERT INTO {participant} (session_id, membership_id, mute_reason, "
+            "remove_reason, first_seq) SELECT r.session_id, r.member_id, '', '', r.last_seq "
+            "FROM r WHERE r.fast AND r.participant_id IS NULL "
+            "ON CONFLICT (session_id, membership_id) DO NOTHING), "
+            f"tf AS (UPDATE {participant} x SET first_seq = r.last_seq FROM r "
+            "WHERE r.fast AND x.id = r.participant_id AND x.first_seq IS NULL), "
+            f"tn AS (INSERT INTO {attendance} (session_id, membership_id, joined_at, "
+            "last_seen_at, status, process) SELECT r.session_id, r.member_id, %s, %s, %s, %s "
+            "FROM r WHERE r.fast RETURNING id) "
+            "SELECT r.*, tn.id, o.membership_id, o.display_name, o.role, o.status "
+            "FROM r LEFT JOIN tn ON TRUE "
+            f"LEFT JOIN (SELECT {present}, a.joined_at, a.id {present_from}) o "
+            "ON tn.id IS NOT NULL ORDER BY o.joined_at, o.id"
         ),
         "participant": insert_participant,
         # A participant row a host made before she ever entered (a mute) gets its first seq.
