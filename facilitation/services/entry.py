@@ -8,6 +8,12 @@ with no transaction around it; everyone else arrives in a transaction with the r
 state needs, as on SQLite. Two round trips for most entries where there were six. Her token's
 idle clock, when it is due (as it is for everyone after a restart), is written by her arrival's
 statement, not by one of its own.
+
+A phone reconnecting with its token does better still on PostgreSQL: the token's read, the
+room's read and a plain member's arrival are one statement (`sql.room()["enter_at_once"]`),
+which decides in SQL with a narrower rule than this module's (`sql.FAST`: an ordinary member,
+no org role). Whatever it does not arrive goes on as above from its read; what it does arrive,
+the rule here decides again (`_enter_at_once`).
 """
 
 from __future__ import annotations
@@ -111,7 +117,8 @@ def room_enter_with_token(*, key: str, session_id: Any) -> Entered:
     .TokenAuthMiddleware` leaves the key unchecked): the token is checked as on every request
     (`groups.services.TokenCheck`, as `token_authenticate`: unknown, expired, revoked or a
     deactivated account is refused as not signed in, nothing cached), in the same read as
-    the room's (`sql.room()["enter_with_token"]`), then she enters as in `room_enter`."""
+    the room's (`sql.room()["enter_with_token"]`), then she enters as in `room_enter`. On
+    PostgreSQL that read arrives a plain member too (`_enter_at_once`)."""
     try:
         pk = parse_id(session_id)
     except ApplicationError:
