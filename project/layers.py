@@ -52,7 +52,9 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close
 from redis.driver_info import DriverInfo
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from project.realtime import PERSONAL
 
@@ -152,19 +154,48 @@ class _Shard(RedisSingleShardConnection):
 
     async def publish(self, channel: str, message: bytes) -> None:
         self._ensure_redis()
+        if self._publishing.locked():
+            try:
+                async with asyncio.timeout(PUBLISH_WAIT_SECONDS):
+                    await self._publishing.acquire()
+            except TimeoutError:
+                # Every connection is stuck (Redis not answering): fail as a refused
+                # connection did, so that the caller goes on and the room recovers from the log.
+                raise PublishTimeout(
+                    f"no publishing connection within {PUBLISH_WAIT_SECONDS} s"
+                ) from None
+        else:
+            await self._publishing.acquire()  # one is free: no wait, so no timer either
         try:
-            async with asyncio.timeout(PUBLISH_WAIT_SECONDS):
-                await self._publishing.acquire()
-        except TimeoutError:
-            # Every connection is stuck (Redis not answering): fail as a refused connection
-            # did, so that the caller goes on and the room recovers from the log.
-            raise PublishTimeout(
-                f"no publishing connection within {PUBLISH_WAIT_SECONDS} s"
-            ) from None
-        try:
-            await self._redis.publish(channel, message)
+            await self._publish(channel, message)
         finally:
             self._publishing.release()
+
+    async def _publish(self, channel: str, message: bytes) -> None:
+        """PUBLISH on a pooled connection, without redis-py's command machinery around it
+        (its retry wrapper, response callbacks and per-command telemetry were a third of a
+        publish's cost while a fleet opened, issue 20). As that machinery would, a connection
+        that fails is dropped and the publish tried once more on a new one: after a Redis
+        restart every idle connection in the pool is dead. Any other failure (cancelled
+        halfway, an error reply) drops the connection too: it is never reused mid-reply."""
+        assert self._redis is not None
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            for attempt in (1, 2):
+                try:
+                    await connection.send_command("PUBLISH", channel, message)
+                    await connection.read_response()
+                    return
+                except (RedisConnectionError, RedisTimeoutError):
+                    await connection.disconnect()
+                    if attempt == 2:
+                        raise
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
 
     def _receive_message(self, message: dict[str, Any] | None) -> None:
         if message is not None:

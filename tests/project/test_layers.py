@@ -166,6 +166,38 @@ async def test_a_publish_that_finds_every_connection_stuck_fails_after_its_wait(
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+async def test_a_publish_on_a_connection_redis_has_dropped_goes_out_on_a_new_one():
+    """A publish runs PUBLISH on a pooled connection itself (issue 20), so it must do what
+    redis-py's retry did: after a Redis restart every idle connection of the pool is dead,
+    and the next broadcast on each must still arrive, once. Here Redis drops every idle
+    publishing connection (`CLIENT KILL`) between two broadcasts."""
+    import redis.asyncio as aioredis
+
+    layer, channel, shard = await a_listening_layer(group := "session.6")
+    await layer.group_send(group, {"type": "haven.forward", "seq": 1})
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["seq"] == 1
+    pool = shard._redis.connection_pool
+    idle, subscribing = list(pool._available_connections), set(pool._in_use_connections)
+    assert idle
+    ids = []
+    for connection in idle:
+        await connection.send_command("CLIENT", "ID")
+        ids.append(await connection.read_response())
+    admin = aioredis.from_url(REDIS_URL)
+    for client_id in ids:
+        assert await admin.execute_command("CLIENT", "KILL", "ID", client_id) == 1
+    await admin.aclose()
+
+    await layer.group_send(group, {"type": "haven.forward", "seq": 2})
+
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["seq"] == 2
+    assert pool._in_use_connections == subscribing
+    await layer.group_send(group, {"type": "haven.forward", "seq": 3})
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["seq"] == 3
+    await layer.flush()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
 async def test_personal_groups_share_one_redis_channel_and_reach_only_their_members():
     """Issue 20: one person's groups (`realtime.PERSONAL`) ride one Redis channel per prefix;
     a message to one reaches that group's connections on every process, and nobody else."""
