@@ -75,6 +75,7 @@ def entry_breakdown(group: dict[str, Any], *, show_sql: bool) -> None:
     templates = {name: text[:40] for name, text in sql.room().items()}
     labels = {
         "enter_with_token": "entry: her token and the one read that decides",
+        "enter_at_once": "entry: her token, the read that decides and her arrival, in one",
         "participant": "entry: participant row (first entry only)",
         "first_seq": "entry: participant first seq (first entry only)",
         "attendance": "entry: attendance row",

@@ -198,7 +198,7 @@ def room() -> dict[str, str]:
     )
 
     def enter(user: str) -> str:
-        # Each column named as `EntryRow`'s field ("plain_arrive" reads them by name).
+        # Each column named as `EntryRow`'s field ("enter_at_once" reads them by name).
         return (
             "SELECT s.id session_id, s.group_id, s.title, s.status, s.last_seq, "  # noqa: S608
             "m.id member_id, m.display_name, m.role, p.id participant_id, "

@@ -126,8 +126,16 @@ async def test_a_connection_older_than_the_limit_goes_back_to_the_pool(monkeypat
 
 
 async def test_stopping_the_threads_gives_every_kept_connection_back() -> None:
+    # Each call waits for one on the other thread, so both threads run calls and hold a
+    # connection (a fast first thread could otherwise run all eight while the second starts).
+    meet = threading.Barrier(2, timeout=5)
+
+    def on_both_threads() -> tuple[int, int]:
+        meet.wait()
+        return backend()
+
     async with threads(2):
-        await asyncio.gather(*(realtime.run_in_db(backend) for _ in range(8)))
+        await asyncio.gather(*(realtime.run_in_db(on_both_threads) for _ in range(8)))
         assert realtime._kept and all(c.connection is not None for c in realtime._kept)
         kept = list(realtime._kept)
 
