@@ -174,10 +174,11 @@ class _Shard(RedisSingleShardConnection):
     async def _publish(self, channel: str, message: bytes) -> None:
         """PUBLISH on a pooled connection, without redis-py's command machinery around it
         (its retry wrapper, response callbacks and per-command telemetry were a third of a
-        publish's cost while a fleet opened, issue 20). As that machinery would, a connection
-        that fails is dropped and the publish tried once more on a new one: after a Redis
-        restart every idle connection in the pool is dead. Any other failure (cancelled
-        halfway, an error reply) drops the connection too: it is never reused mid-reply."""
+        publish's cost while a fleet opened, issue 20). A connection Redis dropped is
+        disconnected and the publish sent once more on a new socket: after a Redis restart
+        every idle connection in the pool is dead, and redis-py 8.1, retrying nothing by
+        default, failed the broadcast. Any other failure (cancelled halfway, an error reply)
+        disconnects it too: it is never reused mid-reply."""
         assert self._redis is not None
         pool = self._redis.connection_pool
         connection = await pool.get_connection()
